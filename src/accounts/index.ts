@@ -1,0 +1,12 @@
+export {
+  createAccountService,
+  emailSchema,
+  DEFAULT_ROLE,
+  type Account,
+  type AccountService,
+  type LoginContext,
+  type NewAccount,
+} from './account.service.ts';
+export { createPasswordHasher, type PasswordHasher, type Argon2Parameters } from './password-hasher.ts';
+export { checkPassword, PASSWORD_MAX_LENGTH, type PasswordPolicy } from './password-policy.ts';
+export * from './errors.ts';

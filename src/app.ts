@@ -1,0 +1,44 @@
+import path from 'node:path';
+import Koa from 'koa';
+import mount from 'koa-mount';
+import serve from 'koa-static';
+import type Provider from 'oidc-provider';
+
+import type { AccountService } from './accounts/index.ts';
+import { errorHandler } from './http/error-handler.ts';
+import { healthRoutes } from './http/health.ts';
+import { requestLogger } from './http/request-logger.ts';
+import { securityHeaders } from './http/security-headers.ts';
+import type { Views } from './http/views.ts';
+import { interactionRoutes } from './interactions/index.ts';
+import type { Logger } from './logger.ts';
+import { viewsDir } from './paths.ts';
+
+export interface AppDependencies {
+  production: boolean;
+  trustProxy: boolean;
+  cookieKeys: string[];
+  log: Logger;
+  views: Views;
+  provider: Provider;
+  accounts: AccountService;
+}
+
+/** The Koa host: our middleware and pages in front, node-oidc-provider behind them. */
+export function createApp(deps: AppDependencies): Koa {
+  const app = new Koa({ proxy: deps.trustProxy, keys: deps.cookieKeys });
+  app.silent = true; // errors are logged by errorHandler and the provider's events, with the request id
+
+  app.use(requestLogger(deps.log));
+  app.use(errorHandler(deps.views));
+  app.use(securityHeaders({ production: deps.production }));
+  app.use(mount('/static', serve(path.join(viewsDir, 'static'), { maxage: 3600_000 })));
+
+  for (const router of [healthRoutes(), interactionRoutes(deps)]) {
+    app.use(router.routes());
+    app.use(router.allowedMethods());
+  }
+
+  app.use(mount(deps.provider));
+  return app;
+}

@@ -1,0 +1,211 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+
+import { projectRoot } from './paths.ts';
+
+/**
+ * Every setting the IdP reads from the environment, with its default and what to
+ * set in production. The README's configuration table is generated from this list
+ * (`npm run docs:config`), and a test fails when the two differ.
+ */
+export const settings = {
+  NODE_ENV: {
+    default: 'development',
+    doc: '`production` refuses every development shortcut (embedded database, generated keys, http issuer).',
+  },
+  PORT: { default: '3000', doc: 'TCP port the HTTP server listens on.' },
+  ISSUER: {
+    default: 'http://localhost:$PORT',
+    doc: 'Public URL of the IdP, the `iss` of every token. Must be https in production (localhost excepted).',
+  },
+  DATABASE_URL: {
+    default: '(unset: embedded PGlite)',
+    doc: 'PostgreSQL connection string. Unset: an embedded PGlite database in `DATA_DIR` (development only).',
+  },
+  DATA_DIR: {
+    default: './data',
+    doc: 'Folder for the embedded database and generated keys. One process at a time holds it.',
+  },
+  REDIS_URL: {
+    default: '(unset)',
+    doc: 'Redis for sessions and tokens. Unset: they are kept in the SQL database.',
+  },
+  COOKIE_KEYS: {
+    default: '(generated in `DATA_DIR`)',
+    doc: 'Comma-separated secrets that sign cookies; the first signs, all verify. Required in production.',
+  },
+  JWKS_FILE: {
+    default: '(generated in `DATA_DIR`)',
+    doc: 'Path of a private JWK Set (JSON) used to sign tokens. Required in production.',
+  },
+  CLIENTS_FILE: {
+    default: 'config/clients.json',
+    doc: 'JSON array of client registrations (node-oidc-provider client metadata). When the default file is absent, `config/clients.example.json` is used.',
+  },
+  TRUST_PROXY: {
+    default: 'false',
+    doc: '`true` behind a reverse proxy: honour `X-Forwarded-Proto` and `X-Forwarded-For`.',
+  },
+  LOG_LEVEL: { default: 'info', doc: 'pino log level: `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`.' },
+  ADMIN_EMAIL: {
+    default: '(unset)',
+    doc: 'With `ADMIN_PASSWORD` or `ADMIN_PASSWORD_FILE`: creates this super admin at start when no super admin exists.',
+  },
+  ADMIN_PASSWORD: { default: '(unset)', doc: 'Password of the first super admin (see `ADMIN_EMAIL`).' },
+  ADMIN_PASSWORD_FILE: { default: '(unset)', doc: 'File holding the password of the first super admin (for container secrets).' },
+  PASSWORD_MIN_LENGTH: { default: '8', doc: 'Shortest password accepted (the longest is 256).' },
+  ARGON2_MEMORY_KIB: {
+    default: '19456',
+    doc: 'argon2id memory cost in KiB (OWASP minimum 19456). Raising it rehashes passwords at next sign-in.',
+  },
+  ARGON2_ITERATIONS: { default: '2', doc: 'argon2id time cost (OWASP minimum 2).' },
+  ARGON2_PARALLELISM: { default: '1', doc: 'argon2id parallelism (OWASP minimum 1).' },
+} as const satisfies Record<string, { default: string; doc: string }>;
+
+export type SettingName = keyof typeof settings;
+type Env = Partial<Record<string, string | undefined>>;
+
+export const OWASP_ARGON2_MINIMUM = { memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
+
+export interface Config {
+  env: 'development' | 'test' | 'production';
+  port: number;
+  issuer: string;
+  /** Postgres connection string; undefined means the embedded PGlite database. */
+  databaseUrl: string | undefined;
+  dataDir: string;
+  redisUrl: string | undefined;
+  /** undefined means generated and kept in dataDir. */
+  cookieKeys: string[] | undefined;
+  /** undefined means generated and kept in dataDir. */
+  jwksFile: string | undefined;
+  clientsFile: string;
+  trustProxy: boolean;
+  logLevel: string;
+  bootstrapAdmin: { email: string; password: string } | undefined;
+  passwordMinLength: number;
+  argon2: { memoryCost: number; timeCost: number; parallelism: number };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+const blankAsUndefined = (value: unknown) => (typeof value === 'string' && value.trim() === '' ? undefined : value);
+const optionalText = z.preprocess(blankAsUndefined, z.string().trim().optional());
+const integer = (fallback: string, min: number, max: number) =>
+  z.preprocess(blankAsUndefined, z.coerce.number().int().min(min).max(max).default(Number(fallback)));
+
+const schema = z.object({
+  NODE_ENV: z.preprocess(blankAsUndefined, z.enum(['development', 'test', 'production']).default('development')),
+  PORT: integer(settings.PORT.default, 0, 65535),
+  ISSUER: z.preprocess(blankAsUndefined, z.url({ protocol: /^https?$/ }).optional()),
+  DATABASE_URL: z.preprocess(blankAsUndefined, z.url({ protocol: /^postgres(ql)?$/ }).optional()),
+  DATA_DIR: z.preprocess(blankAsUndefined, z.string().default(settings.DATA_DIR.default)),
+  REDIS_URL: z.preprocess(blankAsUndefined, z.url({ protocol: /^rediss?$/ }).optional()),
+  COOKIE_KEYS: optionalText,
+  JWKS_FILE: optionalText,
+  CLIENTS_FILE: optionalText,
+  TRUST_PROXY: z.preprocess(blankAsUndefined, z.enum(['true', 'false', '1', '0']).default('false')),
+  LOG_LEVEL: z.preprocess(
+    blankAsUndefined,
+    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  ),
+  ADMIN_EMAIL: z.preprocess(blankAsUndefined, z.email().optional()),
+  ADMIN_PASSWORD: z.preprocess(blankAsUndefined, z.string().optional()),
+  ADMIN_PASSWORD_FILE: optionalText,
+  PASSWORD_MIN_LENGTH: integer(settings.PASSWORD_MIN_LENGTH.default, 8, 256),
+  ARGON2_MEMORY_KIB: integer(settings.ARGON2_MEMORY_KIB.default, OWASP_ARGON2_MINIMUM.memoryCost, 4 * 1024 * 1024),
+  ARGON2_ITERATIONS: integer(settings.ARGON2_ITERATIONS.default, OWASP_ARGON2_MINIMUM.timeCost, 100),
+  ARGON2_PARALLELISM: integer(settings.ARGON2_PARALLELISM.default, OWASP_ARGON2_MINIMUM.parallelism, 64),
+});
+
+const exampleClientsFile = path.join(projectRoot, 'config', 'clients.example.json');
+const defaultClientsFile = path.join(projectRoot, settings.CLIENTS_FILE.default);
+
+function isLocalhost(url: URL): boolean {
+  return url.hostname === 'localhost' || url.hostname === '127.0.0.1' || url.hostname === '[::1]';
+}
+
+function readAdminPassword(env: z.infer<typeof schema>, problems: string[]): string | undefined {
+  if (env.ADMIN_PASSWORD && env.ADMIN_PASSWORD_FILE) {
+    problems.push('ADMIN_PASSWORD and ADMIN_PASSWORD_FILE: set one, not both');
+    return undefined;
+  }
+  if (!env.ADMIN_PASSWORD_FILE) return env.ADMIN_PASSWORD;
+  try {
+    return readFileSync(env.ADMIN_PASSWORD_FILE, 'utf8').replace(/\r?\n$/, '');
+  } catch {
+    problems.push(`ADMIN_PASSWORD_FILE: cannot read ${env.ADMIN_PASSWORD_FILE}`);
+    return undefined;
+  }
+}
+
+function resolveClientsFile(value: string | undefined): string {
+  if (value) return path.resolve(value);
+  try {
+    readFileSync(defaultClientsFile);
+    return defaultClientsFile;
+  } catch {
+    return exampleClientsFile;
+  }
+}
+
+/** Reads and validates the environment; throws ConfigError naming every bad or missing setting. */
+export function loadConfig(environment: Env = process.env): Config {
+  const parsed = schema.safeParse(environment);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
+  }
+  const env = parsed.data;
+  const problems: string[] = [];
+
+  const issuer = (env.ISSUER ?? `http://localhost:${env.PORT}`).replace(/\/$/, '');
+  const cookieKeys = env.COOKIE_KEYS?.split(',').map((key) => key.trim()).filter(Boolean);
+  if (cookieKeys?.some((key) => key.length < 32)) {
+    problems.push('COOKIE_KEYS: each key must be at least 32 characters long');
+  }
+
+  const adminPassword = readAdminPassword(env, problems);
+  if (env.ADMIN_EMAIL && !adminPassword) problems.push('ADMIN_EMAIL needs ADMIN_PASSWORD or ADMIN_PASSWORD_FILE');
+  if (!env.ADMIN_EMAIL && adminPassword) problems.push('ADMIN_PASSWORD needs ADMIN_EMAIL');
+
+  if (env.NODE_ENV === 'production') {
+    if (!env.DATABASE_URL) problems.push('DATABASE_URL is required in production (the embedded database is for development)');
+    if (!cookieKeys?.length) problems.push('COOKIE_KEYS is required in production (generated keys are for development)');
+    if (!env.JWKS_FILE) problems.push('JWKS_FILE is required in production (generated signing keys are for development)');
+    const issuerUrl = new URL(issuer);
+    if (issuerUrl.protocol !== 'https:' && !isLocalhost(issuerUrl)) {
+      problems.push('ISSUER must be an https URL in production');
+    }
+  }
+  const clientsFile = resolveClientsFile(env.CLIENTS_FILE);
+  if (env.NODE_ENV === 'production' && clientsFile === exampleClientsFile) {
+    problems.push('CLIENTS_FILE is required in production (the example clients have published secrets)');
+  }
+  if (problems.length) throw new ConfigError(problems);
+
+  return {
+    env: env.NODE_ENV,
+    port: env.PORT,
+    issuer,
+    databaseUrl: env.DATABASE_URL,
+    dataDir: path.resolve(env.DATA_DIR),
+    redisUrl: env.REDIS_URL,
+    cookieKeys,
+    jwksFile: env.JWKS_FILE ? path.resolve(env.JWKS_FILE) : undefined,
+    clientsFile,
+    trustProxy: env.TRUST_PROXY === 'true' || env.TRUST_PROXY === '1',
+    logLevel: env.LOG_LEVEL,
+    bootstrapAdmin: env.ADMIN_EMAIL && adminPassword ? { email: env.ADMIN_EMAIL, password: adminPassword } : undefined,
+    passwordMinLength: env.PASSWORD_MIN_LENGTH,
+    argon2: {
+      memoryCost: env.ARGON2_MEMORY_KIB,
+      timeCost: env.ARGON2_ITERATIONS,
+      parallelism: env.ARGON2_PARALLELISM,
+    },
+  };
+}

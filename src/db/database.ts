@@ -1,0 +1,50 @@
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, PostgresDialect } from 'kysely';
+import { KyselyPGlite } from 'kysely-pglite';
+import pg from 'pg';
+
+import { lockDataDir } from './data-dir-lock.ts';
+import type { DB } from './schema.ts';
+
+export interface Database {
+  db: Kysely<DB>;
+  embedded: boolean;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  databaseUrl: string | undefined;
+  dataDir: string;
+}
+
+/** Postgres through a pg Pool when databaseUrl is set, else PGlite in dataDir (locked to this process). */
+export async function openDatabase({ databaseUrl, dataDir }: DatabaseOptions): Promise<Database> {
+  if (databaseUrl) {
+    const db = new Kysely<DB>({
+      dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: databaseUrl, max: 10 }) }),
+    });
+    return { db, embedded: false, close: () => db.destroy() };
+  }
+
+  const unlock = lockDataDir(dataDir);
+  try {
+    const pglite = await PGlite.create(path.join(dataDir, 'pgdata'));
+    const db = new Kysely<DB>({ dialect: new KyselyPGlite(pglite).dialect });
+    return {
+      db,
+      embedded: true,
+      async close() {
+        try {
+          await db.destroy();
+          if (!pglite.closed) await pglite.close();
+        } finally {
+          unlock();
+        }
+      },
+    };
+  } catch (error) {
+    unlock();
+    throw error;
+  }
+}

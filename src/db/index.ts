@@ -1,0 +1,4 @@
+export { openDatabase, type Database, type DatabaseOptions } from './database.ts';
+export { DataDirLockedError } from './data-dir-lock.ts';
+export { migrateToLatest, hasPendingMigrations, MigrationError } from './migrator.ts';
+export type * from './schema.ts';

@@ -1,0 +1,67 @@
+import type { ColumnType, Generated, JSONColumnType } from 'kysely';
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+
+export interface AccountsTable {
+  id: Generated<string>;
+  email: string;
+  email_verified: Generated<boolean>;
+  password_hash: string | null;
+  name: string | null;
+  given_name: string | null;
+  family_name: string | null;
+  picture: string | null;
+  locale: string | null;
+  zoneinfo: string | null;
+  metadata: JSONColumnType<Record<string, unknown>, string | undefined, string>;
+  status: Generated<'active' | 'disabled'>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  last_login_at: NullableTimestamp;
+  deleted_at: NullableTimestamp;
+}
+
+export interface RolesTable {
+  name: string;
+  description: string;
+  /** Position in the built-in hierarchy (higher outranks lower); null for custom roles. */
+  rank: number | null;
+  created_at: Timestamp;
+}
+
+export interface AccountRolesTable {
+  account_id: string;
+  role_name: string;
+  granted_at: Timestamp;
+}
+
+export type LoginOutcome = 'success' | 'wrong_password' | 'account_disabled';
+
+export interface LoginHistoryTable {
+  id: Generated<string>;
+  account_id: string;
+  at: Timestamp;
+  ip: string | null;
+  user_agent: string | null;
+  outcome: LoginOutcome;
+}
+
+export interface OidcModelsTable {
+  model: string;
+  id: string;
+  payload: JSONColumnType<Record<string, unknown>, string, string>;
+  grant_id: string | null;
+  user_code: string | null;
+  uid: string | null;
+  expires_at: NullableTimestamp;
+  consumed_at: NullableTimestamp;
+}
+
+export interface DB {
+  accounts: AccountsTable;
+  roles: RolesTable;
+  account_roles: AccountRolesTable;
+  login_history: LoginHistoryTable;
+  oidc_models: OidcModelsTable;
+}

@@ -1,0 +1,43 @@
+import type { Context, Middleware } from 'koa';
+
+import { PageError } from './errors.ts';
+import type { Views } from './views.ts';
+
+function wantsHtml(ctx: Context): boolean {
+  return ctx.accepts('html', 'json') === 'html';
+}
+
+/**
+ * Known errors get their status and a readable page; Koa's own HTTP errors (413, 415...)
+ * keep their status; anything else is a 500 that reveals nothing but the request id.
+ */
+export function errorHandler(views: Views): Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+    } catch (error) {
+      const err = error as Error & { status?: number; expose?: boolean };
+      let status = 500;
+      let title = 'Something went wrong';
+      let message = 'The server could not complete this request. Try again in a moment.';
+
+      if (err instanceof PageError) {
+        ({ status, title, message } = err);
+      } else if (err.expose && err.status && err.status >= 400 && err.status < 500) {
+        status = err.status;
+        title = status === 413 ? 'Too much data' : 'This request could not be handled';
+        message = status === 413 ? 'The form sent more data than allowed.' : err.message;
+      }
+
+      if (status >= 500) ctx.state.log.error({ err }, 'request failed');
+      else ctx.state.log.warn({ status, reason: err.message }, 'request refused');
+
+      if (wantsHtml(ctx)) {
+        views.render(ctx, 'error', { title, message }, status);
+      } else {
+        ctx.status = status;
+        ctx.body = { error: status >= 500 ? 'server_error' : 'invalid_request', error_description: message };
+      }
+    }
+  };
+}

@@ -1,0 +1,7 @@
+import { bodyParser } from '@koa/bodyparser';
+import type { Middleware } from 'koa';
+
+/** Parses urlencoded forms only, and refuses bodies over 16 KiB with a 413. */
+export function formBody(): Middleware {
+  return bodyParser({ enableTypes: ['form'], formLimit: '16kb', encoding: 'utf-8' }) as Middleware;
+}

@@ -1,0 +1,21 @@
+import { readFileSync } from 'node:fs';
+import type { ClientMetadata } from 'oidc-provider';
+
+export class ClientsFileError extends Error {}
+
+/** Client registrations: a JSON array of node-oidc-provider client metadata. */
+export function readClientsFile(file: string): ClientMetadata[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new ClientsFileError(`CLIENTS_FILE ${file} is not a readable JSON file: ${(error as Error).message}`);
+  }
+  if (!Array.isArray(parsed)) throw new ClientsFileError(`CLIENTS_FILE ${file} must hold a JSON array of clients`);
+  parsed.forEach((client, index) => {
+    if (typeof client !== 'object' || client === null || typeof client.client_id !== 'string') {
+      throw new ClientsFileError(`CLIENTS_FILE ${file}: entry ${index} has no "client_id"`);
+    }
+  });
+  return parsed as ClientMetadata[];
+}
