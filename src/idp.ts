@@ -23,7 +23,10 @@ const PURGE_INTERVAL_MS = 10 * 60 * 1000;
 
 /** Opens storage, applies migrations, loads keys and clients, and composes the app. */
 export async function createIdp(config: Config, log: Logger): Promise<Idp> {
-  const database = await openDatabase(config);
+  const database = await openDatabase({
+    ...config,
+    onIdleConnectionError: (err) => log.warn({ err }, 'an idle database connection failed'),
+  });
   try {
     const applied = await migrateToLatest(database.db);
     if (applied.length) log.info({ migrations: applied }, 'migrations applied');

@@ -12,14 +12,8 @@ function findProjectRoot(start: string): string {
   return dir;
 }
 
-const here = fileURLToPath(import.meta.url);
 
 /** The folder holding package.json, views/ and config/, whether run from src/ or from a build in dist/. */
-export const projectRoot = findProjectRoot(path.dirname(here));
-
-/** Migrations run as TypeScript from the source tree, or as JavaScript from the build. */
-export const migrationsDir = here.endsWith('.ts')
-  ? path.join(projectRoot, 'migrations')
-  : path.join(projectRoot, 'dist', 'migrations');
+export const projectRoot = findProjectRoot(path.dirname(fileURLToPath(import.meta.url)));
 
 export const viewsDir = path.join(projectRoot, 'views');

@@ -16,14 +16,17 @@ export interface Database {
 export interface DatabaseOptions {
   databaseUrl: string | undefined;
   dataDir: string;
+  /** An idle pooled connection failed (Postgres restarted, connection killed); the pool replaces it. */
+  onIdleConnectionError?: (error: Error) => void;
 }
 
 /** Postgres through a pg Pool when databaseUrl is set, else PGlite in dataDir (locked to this process). */
-export async function openDatabase({ databaseUrl, dataDir }: DatabaseOptions): Promise<Database> {
+export async function openDatabase({ databaseUrl, dataDir, onIdleConnectionError }: DatabaseOptions): Promise<Database> {
   if (databaseUrl) {
-    const db = new Kysely<DB>({
-      dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: databaseUrl, max: 10 }) }),
-    });
+    const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
+    // Without a listener, pg rethrows an idle connection's error and the process dies.
+    pool.on('error', (error) => onIdleConnectionError?.(error));
+    const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
     return { db, embedded: false, close: () => db.destroy() };
   }
 

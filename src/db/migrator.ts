@@ -1,18 +1,16 @@
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
-import { FileMigrationProvider, Migrator, type Kysely, type MigrationResultSet } from 'kysely';
+import { Migrator, type Kysely } from 'kysely';
 
-import { migrationsDir } from '../paths.ts';
+import { migrations } from '../../migrations/index.ts';
 
 export class MigrationError extends Error {}
 
+function migrator(db: Kysely<any>): Migrator {
+  return new Migrator({ db, provider: { getMigrations: async () => migrations } });
+}
+
 /** Applies every pending migration in order; returns the names applied now. */
 export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
-  const migrator = new Migrator({
-    db,
-    provider: new FileMigrationProvider({ fs, path, migrationFolder: migrationsDir }),
-  });
-  const { error, results }: MigrationResultSet = await migrator.migrateToLatest();
+  const { error, results } = await migrator(db).migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
     throw new MigrationError(`Migration ${failed} failed: ${(error as Error).message ?? error}`, { cause: error });
@@ -20,12 +18,7 @@ export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
 
-/** True when every migration on disk has been applied (for readiness checks). */
+/** True while a migration known to this build is not applied yet (for readiness checks). */
 export async function hasPendingMigrations(db: Kysely<any>): Promise<boolean> {
-  const migrator = new Migrator({
-    db,
-    provider: new FileMigrationProvider({ fs, path, migrationFolder: migrationsDir }),
-  });
-  const migrations = await migrator.getMigrations();
-  return migrations.some((m) => !m.executedAt);
+  return (await migrator(db).getMigrations()).some((m) => !m.executedAt);
 }

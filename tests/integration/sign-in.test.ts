@@ -1,0 +1,157 @@
+import * as oidc from 'openid-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { backends, RP_LOGOUT, RP_REDIRECT, startTestIdp, type TestIdp } from '../support/idp.ts';
+import { exchangeCode, newBrowser, relyingParty, signIn, startAuthorization } from '../support/rp.ts';
+
+const alice = { email: 'Alice@Example.com', password: 'correct horse battery staple' };
+
+describe.each(backends)('signing in through a relying party (%s)', (backend) => {
+  let idp: TestIdp;
+
+  beforeAll(async () => {
+    idp = await startTestIdp({ backend });
+    await idp.idp.accounts.createAccount({ ...alice, name: 'Alice Liddell', roles: ['user', 'moderator'], emailVerified: true });
+  });
+  afterAll(() => idp?.destroy());
+
+  it('publishes discovery with only the code flow and S256 PKCE', async () => {
+    const config = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+    const metadata = config.serverMetadata();
+    expect(metadata.issuer).toBe(idp.issuer);
+    expect(metadata.response_types_supported).toEqual(['code']);
+    expect(metadata.code_challenge_methods_supported).toEqual(['S256']);
+    expect(metadata.scopes_supported).toEqual(expect.arrayContaining(['openid', 'email', 'profile', 'roles', 'offline_access']));
+    for (const endpoint of ['token_endpoint', 'userinfo_endpoint', 'revocation_endpoint', 'introspection_endpoint', 'end_session_endpoint', 'jwks_uri'] as const) {
+      expect(metadata[endpoint]).toMatch(new RegExp(`^${idp.issuer}/`));
+    }
+  });
+
+  it('signs a person in to a confidential client with PKCE, consent, ID token, userinfo, refresh and revocation', async () => {
+    const config = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+    const start = await startAuthorization(config, { scope: 'openid email profile roles offline_access', prompt: 'consent' });
+    const browser = newBrowser();
+
+    const loginPage = await browser.open(start.url.href);
+    expect(loginPage.status).toBe(200);
+    expect(loginPage.$('h1').text()).toBe('Sign in');
+    expect(loginPage.$('.lead').text()).toContain('Test Web App');
+
+    const callback = await signIn(browser, start.url, alice);
+    expect(callback.origin + callback.pathname).toBe(RP_REDIRECT);
+    expect(callback.searchParams.get('iss')).toBe(idp.issuer);
+
+    const tokens = await exchangeCode(config, callback, start);
+    const claims = tokens.claims()!;
+    expect(claims.iss).toBe(idp.issuer);
+    expect(claims.aud).toBe('web-app');
+    expect(claims.nonce).toBe(start.nonce);
+    expect(claims.sub).toMatch(/^[0-9a-f-]{36}$/);
+
+    const userinfo = await oidc.fetchUserInfo(config, tokens.access_token, claims.sub);
+    expect(userinfo).toMatchObject({
+      sub: claims.sub,
+      email: alice.email,
+      email_verified: true,
+      name: 'Alice Liddell',
+      roles: ['moderator', 'user'],
+    });
+
+    expect(tokens.refresh_token).toBeTruthy();
+    const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
+    expect(refreshed.access_token).not.toBe(tokens.access_token);
+    expect(refreshed.claims()?.sub).toBe(claims.sub);
+    // Rotation: the used refresh token is dead, and reusing it revokes the grant.
+    await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+
+    const introspection = await oidc.tokenIntrospection(config, tokens.access_token);
+    expect(introspection.active).toBe(false);
+
+    const fresh = await startAuthorization(config, { scope: 'openid offline_access', prompt: 'consent' });
+    const freshTokens = await exchangeCode(config, await signIn(newBrowser(), fresh.url, alice), fresh);
+    expect((await oidc.tokenIntrospection(config, freshTokens.access_token)).active).toBe(true);
+    await oidc.tokenRevocation(config, freshTokens.refresh_token!);
+    await expect(oidc.refreshTokenGrant(config, freshTokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+
+  it('lets a public client sign in with PKCE and no secret, and refuses it without PKCE', async () => {
+    const config = await relyingParty(idp.issuer, 'spa');
+    const start = await startAuthorization(config);
+    const tokens = await exchangeCode(config, await signIn(newBrowser(), start.url, alice), start);
+    expect(tokens.claims()?.aud).toBe('spa');
+
+    const withoutPkce = new URL(start.url);
+    withoutPkce.searchParams.delete('code_challenge');
+    withoutPkce.searchParams.delete('code_challenge_method');
+    const result = await newBrowser().navigate(withoutPkce.href);
+    expect(result.leftTo?.searchParams.get('error')).toBe('invalid_request');
+    expect(result.leftTo?.searchParams.get('error_description')).toMatch(/PKCE/);
+  });
+
+  it('skips the consent page for first-party clients', async () => {
+    const config = await relyingParty(idp.issuer, 'first-party', 'first-party-secret-0123456789abcdef');
+    const start = await startAuthorization(config);
+    const browser = newBrowser();
+    const login = await browser.open(start.url.href);
+    const after = await browser.submit(login, 'form[action$="/login"]', alice);
+    expect(after.leftTo, `expected a redirect to the RP, got page: ${after.page?.$('h1').text()}`).toBeDefined();
+    const tokens = await exchangeCode(config, after.leftTo!, start);
+    const userinfo = await oidc.fetchUserInfo(config, tokens.access_token, tokens.claims()!.sub);
+    expect(userinfo.email).toBe(alice.email);
+  });
+
+  it('returns access_denied to the relying party when the person cancels or denies', async () => {
+    const config = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+    const start = await startAuthorization(config);
+    const browser = newBrowser();
+    const login = await browser.open(start.url.href);
+    const cancelled = await browser.submit(login, 'form[action$="/abort"]');
+    expect(cancelled.leftTo?.searchParams.get('error')).toBe('access_denied');
+    expect(cancelled.leftTo?.searchParams.get('state')).toBe(start.state);
+
+    const again = await startAuthorization(config, { prompt: 'consent' });
+    const loginAgain = await browser.open(again.url.href);
+    const consent = await browser.submit(loginAgain, 'form[action$="/login"]', alice);
+    expect(consent.page?.$('h1').text()).toBe('Allow access?');
+    expect(consent.page?.$('.scopes li').map((_i, el) => consent.page!.$(el).text()).get()).toEqual(
+      expect.arrayContaining(['See your email address']),
+    );
+    const denied = await browser.submit(consent.page!, 'form[action$="/abort"]');
+    expect(denied.leftTo?.searchParams.get('error')).toBe('access_denied');
+  });
+
+  it('issues client credentials tokens to a service client', async () => {
+    const config = await relyingParty(idp.issuer, 'service', 'service-secret-0123456789abcdef');
+    const tokens = await oidc.clientCredentialsGrant(config);
+    expect(tokens.token_type.toLowerCase()).toBe('bearer');
+    expect(tokens.expiresIn()).toBeGreaterThan(0);
+    const introspection = await oidc.tokenIntrospection(config, tokens.access_token);
+    expect(introspection).toMatchObject({ active: true, client_id: 'service' });
+
+    const wrongSecret = await relyingParty(idp.issuer, 'service', 'not-the-secret');
+    await expect(oidc.clientCredentialsGrant(wrongSecret)).rejects.toMatchObject({
+      status: 401,
+      cause: [expect.objectContaining({ parameters: expect.objectContaining({ error: 'invalid_client' }) })],
+    });
+  });
+
+  it('signs the person out when the relying party asks, and then asks for the password again', async () => {
+    const config = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+    const browser = newBrowser();
+    const start = await startAuthorization(config);
+    const tokens = await exchangeCode(config, await signIn(browser, start.url, alice), start);
+
+    // Signed in: a second authorization needs no password.
+    const silent = await startAuthorization(config, { prompt: 'none' });
+    expect((await browser.navigate(silent.url.href)).leftTo?.searchParams.get('code')).toBeTruthy();
+
+    const logoutUrl = oidc.buildEndSessionUrl(config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: RP_LOGOUT, state: 'bye' });
+    const confirm = await browser.open(logoutUrl.href);
+    expect(confirm.$('h1').text()).toContain('Sign out');
+    const done = await browser.submit(confirm, 'form', {}, 'logout=yes');
+    expect(done.leftTo?.href).toBe(`${RP_LOGOUT}?state=bye`);
+
+    const afterLogout = await startAuthorization(config, { prompt: 'none' });
+    expect((await browser.navigate(afterLogout.url.href)).leftTo?.searchParams.get('error')).toBe('login_required');
+  });
+});

@@ -1,0 +1,77 @@
+import * as cheerio from 'cheerio';
+import { CookieJar } from 'tough-cookie';
+
+export interface Page {
+  url: string;
+  status: number;
+  headers: Headers;
+  html: string;
+  $: cheerio.CheerioAPI;
+}
+
+export type Navigation = { page: Page; leftTo?: undefined } | { page?: undefined; leftTo: URL };
+
+/**
+ * A small browser for driving our pages over real HTTP: it keeps cookies (paths and all),
+ * follows redirects, and submits forms as they are in the HTML, hidden fields included.
+ * Navigation stops when a redirect leaves for `stopAt` (the relying party's redirect URI).
+ */
+export class Browser {
+  readonly jar = new CookieJar();
+
+  constructor(private readonly stopAt: string[] = []) {}
+
+  async fetch(url: string, init: RequestInit = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    const cookie = await this.jar.getCookieString(url);
+    if (cookie) headers.set('cookie', cookie);
+    headers.set('accept', headers.get('accept') ?? 'text/html');
+    const response = await fetch(url, { ...init, headers, redirect: 'manual' });
+    for (const setCookie of response.headers.getSetCookie()) {
+      await this.jar.setCookie(setCookie, url, { ignoreError: true });
+    }
+    return response;
+  }
+
+  async navigate(url: string, init: RequestInit = {}): Promise<Navigation> {
+    let current = url;
+    let response = await this.fetch(current, init);
+    for (let hops = 0; response.status >= 300 && response.status < 400; hops += 1) {
+      if (hops > 20) throw new Error('too many redirects');
+      const next = new URL(response.headers.get('location')!, current);
+      if (this.stopAt.some((prefix) => next.href.startsWith(prefix))) return { leftTo: next };
+      current = next.href;
+      response = await this.fetch(current);
+    }
+    const html = await response.text();
+    return { page: { url: current, status: response.status, headers: response.headers, html, $: cheerio.load(html) } };
+  }
+
+  async open(url: string): Promise<Page> {
+    const result = await this.navigate(url);
+    if (!result.page) throw new Error(`expected a page at ${url}, was sent to ${result.leftTo}`);
+    return result.page;
+  }
+
+  /** Submits the form matching `selector` with its own fields plus `fields`. */
+  async submit(page: Page, selector: string, fields: Record<string, string> = {}, button?: string): Promise<Navigation> {
+    const form = page.$(selector).first();
+    if (form.length === 0) throw new Error(`no form ${selector} on ${page.url}`);
+    const body = new URLSearchParams();
+    form.find('input[name]').each((_i, element) => {
+      const input = page.$(element);
+      body.set(input.attr('name')!, input.attr('value') ?? '');
+    });
+    for (const [name, value] of Object.entries(fields)) body.set(name, value);
+    if (button) {
+      const [name, value] = button.split('=');
+      body.set(name!, value ?? '');
+    }
+    const action = new URL(form.attr('action') ?? page.url, page.url).href;
+    return this.navigate(action, {
+      method: (form.attr('method') ?? 'get').toUpperCase(),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: body.toString(),
+    });
+  }
+}

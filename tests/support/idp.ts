@@ -1,0 +1,168 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import pg from 'pg';
+import type { ClientMetadata } from 'oidc-provider';
+
+import { loadConfig } from '../../src/config.ts';
+import { createIdp, type Idp } from '../../src/idp.ts';
+import { createLogger } from '../../src/logger.ts';
+
+export type Backend = 'pglite' | 'postgres';
+
+const postgresUrl = process.env.TEST_DATABASE_URL;
+
+/** PGlite always; real Postgres where TEST_DATABASE_URL is set (CI sets it, so there it is required). */
+export const backends: Backend[] = postgresUrl ? ['pglite', 'postgres'] : ['pglite'];
+if (!postgresUrl) {
+  console.warn('TEST_DATABASE_URL is not set: tests run on embedded PGlite only, not on PostgreSQL.');
+}
+
+export const RP_REDIRECT = 'http://127.0.0.1:9/rp/callback';
+export const RP_LOGOUT = 'http://127.0.0.1:9/rp/logged-out';
+
+export const testClients: ClientMetadata[] = [
+  {
+    client_id: 'web-app',
+    client_secret: 'web-app-secret-0123456789abcdef',
+    client_name: 'Test Web App',
+    redirect_uris: [RP_REDIRECT],
+    post_logout_redirect_uris: [RP_LOGOUT],
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+  },
+  {
+    client_id: 'spa',
+    client_name: 'Test SPA',
+    redirect_uris: [RP_REDIRECT],
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'none',
+  },
+  {
+    client_id: 'first-party',
+    client_secret: 'first-party-secret-0123456789abcdef',
+    client_name: 'Our Own App',
+    redirect_uris: [RP_REDIRECT],
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    first_party: true,
+  },
+  {
+    client_id: 'service',
+    client_secret: 'service-secret-0123456789abcdef',
+    redirect_uris: [],
+    grant_types: ['client_credentials'],
+    response_types: [],
+  },
+];
+
+/** Everything the IdP logged, one parsed JSON object per line. */
+export class LogCapture extends Writable {
+  readonly lines: Record<string, any>[] = [];
+  raw = '';
+  override _write(chunk: Buffer, _encoding: string, done: () => void) {
+    const text = chunk.toString();
+    this.raw += text;
+    for (const line of text.split('\n').filter(Boolean)) this.lines.push(JSON.parse(line));
+    done();
+  }
+  forRequest(requestId: string | null) {
+    return this.lines.filter((line) => line.requestId === requestId);
+  }
+}
+
+export interface TestIdp {
+  issuer: string;
+  backend: Backend;
+  dataDir: string;
+  logs: LogCapture;
+  idp: Idp;
+  /** Stops the server and storage, keeping the data; `start` again on the same data. */
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  /** Stops and deletes the data. */
+  destroy(): Promise<void>;
+}
+
+async function createPostgresDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `idp_test_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: postgresUrl });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  const url = new URL(postgresUrl!);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const client = new pg.Client({ connectionString: postgresUrl });
+      await client.connect();
+      await client.query(`drop database if exists ${name} with (force)`);
+      await client.end();
+    },
+  };
+}
+
+async function listen(server: Server, port = 0): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+export async function startTestIdp(options: {
+  backend: Backend;
+  clients?: ClientMetadata[];
+  env?: Record<string, string>;
+}): Promise<TestIdp> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'idp-test-'));
+  const clientsFile = path.join(dataDir, 'clients.json');
+  writeFileSync(clientsFile, JSON.stringify(options.clients ?? testClients));
+  const database = options.backend === 'postgres' ? await createPostgresDatabase() : undefined;
+  const logs = new LogCapture();
+
+  let server: Server;
+  let port = 0;
+  const handle: TestIdp = {
+    issuer: '',
+    backend: options.backend,
+    dataDir,
+    logs,
+    idp: undefined as unknown as Idp,
+    async start() {
+      server = createServer();
+      port = await listen(server, port);
+      handle.issuer = `http://127.0.0.1:${port}`;
+      const config = loadConfig({
+        NODE_ENV: 'test',
+        PORT: String(port),
+        ISSUER: handle.issuer,
+        DATA_DIR: dataDir,
+        DATABASE_URL: database?.url,
+        CLIENTS_FILE: clientsFile,
+        LOG_LEVEL: 'info',
+        ...options.env,
+      });
+      handle.idp = await createIdp(config, createLogger('info', logs));
+      server.on('request', handle.idp.app.callback());
+    },
+    async stop() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await handle.idp.close();
+    },
+    async destroy() {
+      await handle.stop();
+      await database?.drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  await handle.start();
+  return handle;
+}
