@@ -1,10 +1,10 @@
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect } from 'kysely';
-import { KyselyPGlite } from 'kysely-pglite';
 import pg from 'pg';
 
 import { lockDataDir } from './data-dir-lock.ts';
+import { PGliteDialect } from './pglite-dialect.ts';
 import type { DB } from './schema.ts';
 
 export interface Database {
@@ -33,14 +33,13 @@ export async function openDatabase({ databaseUrl, dataDir, onIdleConnectionError
   const unlock = lockDataDir(dataDir);
   try {
     const pglite = await PGlite.create(path.join(dataDir, 'pgdata'));
-    const db = new Kysely<DB>({ dialect: new KyselyPGlite(pglite).dialect });
+    const db = new Kysely<DB>({ dialect: new PGliteDialect(pglite) });
     return {
       db,
       embedded: true,
       async close() {
         try {
           await db.destroy();
-          if (!pglite.closed) await pglite.close();
         } finally {
           unlock();
         }

@@ -82,9 +82,9 @@ export interface TestIdp {
   dataDir: string;
   logs: LogCapture;
   idp: Idp;
-  /** Stops the server and storage, keeping the data; `start` again on the same data. */
+  /** Stops the server and storage, keeping the data; `start` again on the same data, with extra settings if given. */
   stop(): Promise<void>;
-  start(): Promise<void>;
+  start(extraEnv?: Record<string, string>): Promise<void>;
   /** Stops and deletes the data. */
   destroy(): Promise<void>;
 }
@@ -135,7 +135,7 @@ export async function startTestIdp(options: {
     dataDir,
     logs,
     idp: undefined as unknown as Idp,
-    async start() {
+    async start(extraEnv = {}) {
       server = createServer();
       port = await listen(server, port);
       handle.issuer = `http://127.0.0.1:${port}`;
@@ -148,6 +148,7 @@ export async function startTestIdp(options: {
         CLIENTS_FILE: clientsFile,
         LOG_LEVEL: 'info',
         ...options.env,
+        ...extraEnv,
       });
       handle.idp = await createIdp(config, createLogger('info', logs));
       server.on('request', handle.idp.app.callback());

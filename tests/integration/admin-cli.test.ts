@@ -1,0 +1,85 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import * as oidc from 'openid-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { runAdmin } from '../support/cli.ts';
+import { startTestIdp, type TestIdp } from '../support/idp.ts';
+import { exchangeCode, newBrowser, relyingParty, signIn, startAuthorization } from '../support/rp.ts';
+
+describe('npm run admin', () => {
+  let dataDir: string;
+  const env = () => ({ DATA_DIR: dataDir, NODE_ENV: 'test' });
+
+  beforeAll(() => {
+    dataDir = mkdtempSync(path.join(tmpdir(), 'idp-cli-'));
+  });
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('migrates, then says the database is up to date', async () => {
+    const first = await runAdmin(['migrate'], { env: env() });
+    expect(first).toMatchObject({ code: 0 });
+    expect(first.stdout).toContain('Applied migrations: 001_accounts, 002_oidc_models');
+    const second = await runAdmin(['migrate'], { env: env() });
+    expect(second.stdout).toContain('The database is up to date.');
+  });
+
+  it('creates a user who can then sign in with the roles given', async () => {
+    const created = await runAdmin(
+      ['create-user', '--email', 'dana@example.com', '--password-stdin', '--name', 'Dana', '--role', 'admin', '--role', 'user', '--verified'],
+      { env: env(), stdin: 'dana password 42\n' },
+    );
+    expect(created.stderr).toBe('');
+    expect(created.code).toBe(0);
+    expect(created.stdout).toMatch(/Created dana@example.com \(id [0-9a-f-]{36}, roles: admin, user\)/);
+    expect(created.stdout).not.toContain('dana password 42');
+
+    // The server starts on the same data folder once the CLI has exited, and Dana signs in.
+    const idp: TestIdp = await startTestIdp({ backend: "pglite", env: { DATA_DIR: dataDir } });
+    try {
+      const config = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+      const start = await startAuthorization(config, { scope: 'openid email roles' });
+      const tokens = await exchangeCode(config, await signIn(newBrowser(), start.url, { email: 'DANA@example.com', password: 'dana password 42' }), start);
+      const userinfo = await oidc.fetchUserInfo(config, tokens.access_token, tokens.claims()!.sub);
+      expect(userinfo).toMatchObject({ email: 'dana@example.com', email_verified: true, roles: ['admin', 'user'] });
+    } finally {
+      await idp.stop();
+    }
+  });
+
+  it.each([
+    [['create-user', '--email', 'dana@example.com', '--password-stdin'], 'another password 1', /already exists/],
+    [['create-user', '--email', 'eve@example.com', '--password-stdin', '--role', 'wizard'], 'another password 1', /Unknown role: wizard/],
+    [['create-user', '--email', 'eve@example.com', '--password-stdin'], 'short', /at least 8 characters/],
+    [['create-user', '--email', 'not-an-email', '--password-stdin'], 'another password 1', /valid email/],
+    [['create-user', '--email', 'eve@example.com'], '', /--password-stdin/],
+    [['create-user', '--email', 'eve@example.com', '--password-stdin', '--colour', 'red'], 'x', /Unknown option '--colour'/],
+    [['frobnicate'], '', /Unknown command "frobnicate"/],
+  ])('refuses %j with a clear message and a non-zero exit', async (args, stdin, message) => {
+    const result = await runAdmin(args, { env: env(), stdin });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(message);
+    expect(result.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  it('refuses at once while a server holds the embedded data folder, naming its process', async () => {
+    const idp = await startTestIdp({ backend: 'pglite', env: { DATA_DIR: dataDir } });
+    try {
+      const result = await runAdmin(['migrate'], { env: env() });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(`in use by process ${process.pid}`);
+    } finally {
+      await idp.stop();
+    }
+    expect((await runAdmin(['migrate'], { env: env() })).code).toBe(0);
+  });
+
+  it('prints a private JWK set usable as JWKS_FILE', async () => {
+    const result = await runAdmin(['generate-jwks'], { env: {} });
+    expect(result.code).toBe(0);
+    const jwks = JSON.parse(result.stdout);
+    expect(jwks.keys.map((key: { alg: string }) => key.alg)).toEqual(['RS256', 'ES256']);
+    expect(jwks.keys.every((key: { d?: string; kid?: string }) => key.d && key.kid)).toBe(true);
+  });
+});
