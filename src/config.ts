@@ -29,7 +29,7 @@ export const settings = {
   },
   REDIS_URL: {
     default: '(unset)',
-    doc: 'Redis for sessions and tokens. Unset: they are kept in the SQL database.',
+    doc: 'Redis for sessions and tokens. Accepted but not used yet: sessions and tokens are kept in the SQL database.',
   },
   COOKIE_KEYS: {
     default: '(generated in `DATA_DIR`)',
@@ -99,7 +99,7 @@ const optionalText = z.preprocess(blankAsUndefined, z.string().trim().optional()
 const integer = (fallback: string, min: number, max: number) =>
   z.preprocess(blankAsUndefined, z.coerce.number().int().min(min).max(max).default(Number(fallback)));
 
-const schema = z.object({
+export const settingsSchema = z.object({
   NODE_ENV: z.preprocess(blankAsUndefined, z.enum(['development', 'test', 'production']).default('development')),
   PORT: integer(settings.PORT.default, 0, 65535),
   ISSUER: z.preprocess(blankAsUndefined, z.url({ protocol: /^https?$/ }).optional()),
@@ -130,7 +130,7 @@ function isLocalhost(url: URL): boolean {
   return url.hostname === 'localhost' || url.hostname === '127.0.0.1' || url.hostname === '[::1]';
 }
 
-function readAdminPassword(env: z.infer<typeof schema>, problems: string[]): string | undefined {
+function readAdminPassword(env: z.infer<typeof settingsSchema>, problems: string[]): string | undefined {
   if (env.ADMIN_PASSWORD && env.ADMIN_PASSWORD_FILE) {
     problems.push('ADMIN_PASSWORD and ADMIN_PASSWORD_FILE: set one, not both');
     return undefined;
@@ -156,7 +156,7 @@ function resolveClientsFile(value: string | undefined): string {
 
 /** Reads and validates the environment; throws ConfigError naming every bad or missing setting. */
 export function loadConfig(environment: Env = process.env): Config {
-  const parsed = schema.safeParse(environment);
+  const parsed = settingsSchema.safeParse(environment);
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
   }

@@ -1,0 +1,102 @@
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+import { migrations } from '../../migrations/index.ts';
+import { readmePath, readmeWithTable } from '../../scripts/config-table.ts';
+import { ConfigError, loadConfig, settings, settingsSchema } from '../../src/config.ts';
+import { projectRoot } from '../../src/paths.ts';
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+describe('configuration', () => {
+  it('runs on the embedded defaults with nothing set', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      env: 'development',
+      port: 3000,
+      issuer: 'http://localhost:3000',
+      databaseUrl: undefined,
+      dataDir: path.resolve('./data'),
+      cookieKeys: undefined,
+      jwksFile: undefined,
+      trustProxy: false,
+      passwordMinLength: 8,
+      argon2: { memoryCost: 19456, timeCost: 2, parallelism: 1 },
+    });
+    expect(config.clientsFile).toMatch(/config\/clients(\.example)?\.json$/);
+  });
+
+  it('derives the issuer from PORT and trims a trailing slash from ISSUER', () => {
+    expect(loadConfig({ PORT: '4000' }).issuer).toBe('http://localhost:4000');
+    expect(loadConfig({ ISSUER: 'https://id.example.com/' }).issuer).toBe('https://id.example.com');
+  });
+
+  it('names every bad value', () => {
+    const problems = problemsOf({ PORT: 'eighty', DATABASE_URL: 'mysql://x', TRUST_PROXY: 'maybe', ARGON2_MEMORY_KIB: '1024' });
+    expect(problems.map((p) => p.split(':')[0])).toEqual(['PORT', 'DATABASE_URL', 'TRUST_PROXY', 'ARGON2_MEMORY_KIB']);
+  });
+
+  it('refuses argon2 parameters below the OWASP minimum', () => {
+    expect(problemsOf({ ARGON2_ITERATIONS: '1' })).toEqual([expect.stringMatching(/^ARGON2_ITERATIONS/)]);
+  });
+
+  it('refuses every development shortcut in production and says which setting is missing', () => {
+    const problems = problemsOf({ NODE_ENV: 'production', ISSUER: 'http://id.example.com' });
+    expect(problems).toEqual([
+      expect.stringMatching(/^DATABASE_URL is required in production/),
+      expect.stringMatching(/^COOKIE_KEYS is required in production/),
+      expect.stringMatching(/^JWKS_FILE is required in production/),
+      expect.stringMatching(/^ISSUER must be an https URL in production/),
+      expect.stringMatching(/^CLIENTS_FILE is required in production/),
+    ]);
+  });
+
+  it('starts in production when everything is configured', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'idp-config-'));
+    writeFileSync(path.join(dir, 'clients.json'), '[]');
+    const config = loadConfig({
+      NODE_ENV: 'production',
+      ISSUER: 'https://id.example.com',
+      DATABASE_URL: 'postgres://idp@db/idp',
+      COOKIE_KEYS: `${'a'.repeat(32)},${'b'.repeat(32)}`,
+      JWKS_FILE: path.join(dir, 'jwks.json'),
+      CLIENTS_FILE: path.join(dir, 'clients.json'),
+    });
+    expect(config.cookieKeys).toEqual(['a'.repeat(32), 'b'.repeat(32)]);
+  });
+
+  it('refuses short cookie keys and half-configured admin bootstrap', () => {
+    expect(problemsOf({ COOKIE_KEYS: 'short' })).toEqual([expect.stringMatching(/^COOKIE_KEYS: each key/)]);
+    expect(problemsOf({ ADMIN_EMAIL: 'root@example.com' })).toEqual(['ADMIN_EMAIL needs ADMIN_PASSWORD or ADMIN_PASSWORD_FILE']);
+    expect(problemsOf({ ADMIN_PASSWORD: 'x' })).toEqual(['ADMIN_PASSWORD needs ADMIN_EMAIL']);
+    expect(problemsOf({ ADMIN_EMAIL: 'root@example.com', ADMIN_PASSWORD_FILE: '/no/such/file' })).toEqual([
+      'ADMIN_PASSWORD_FILE: cannot read /no/such/file',
+      'ADMIN_EMAIL needs ADMIN_PASSWORD or ADMIN_PASSWORD_FILE',
+    ]);
+  });
+
+  it('documents every setting it reads in the README table, generated from the same list', () => {
+    const readme = readFileSync(readmePath, 'utf8');
+    expect(readmeWithTable(readme), 'run `npm run docs:config`').toBe(readme);
+    for (const name of Object.keys(settings)) expect(readme).toContain(`| \`${name}\` |`);
+    expect(Object.keys(settingsSchema.shape)).toEqual(Object.keys(settings));
+  });
+});
+
+it('lists every migration file in migrations/index.ts, in order', () => {
+  const files = readdirSync(path.join(projectRoot, 'migrations'))
+    .filter((file) => /^\d+_.+\.ts$/.test(file))
+    .map((file) => file.replace(/\.ts$/, ''))
+    .sort();
+  expect(Object.keys(migrations)).toEqual(files);
+});
