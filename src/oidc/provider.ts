@@ -157,9 +157,9 @@ export function createProvider(options: ProviderOptions): Provider {
   });
   for (const event of errorEvents) {
     // One handler for every "<endpoint>.error" event; their types differ only in name.
-    (provider as unknown as NodeJS.EventEmitter).on(event, (ctx: KoaContextWithOIDC, err: Error & { error?: string; error_description?: string }) => {
+    (provider as unknown as NodeJS.EventEmitter).on(event, (ctx: KoaContextWithOIDC, err: Error & { error?: string; error_description?: string; error_detail?: string }) => {
       (ctx.state.log ?? log).warn(
-        { event, error: err.error ?? err.name, description: err.error_description },
+        { event, error: err.error ?? err.name, description: err.error_description, detail: err.error_detail },
         'oidc request refused',
       );
     });
