@@ -10,11 +10,15 @@ function wantsHtml(ctx: Context): boolean {
 /**
  * Known errors get their status and a readable page; Koa's own HTTP errors (413, 415...)
  * keep their status; anything else is a 500 that reveals nothing but the request id.
+ * A path nobody answered gets a 404 page rather than Koa's empty body.
  */
 export function errorHandler(views: Views): Middleware {
   return async (ctx, next) => {
     try {
       await next();
+      if (ctx.status === 404 && ctx.body == null) {
+        throw new PageError(404, 'Page not found', 'There is nothing at this address.');
+      }
     } catch (error) {
       const err = error as Error & { status?: number; expose?: boolean };
       let status = 500;
@@ -36,7 +40,10 @@ export function errorHandler(views: Views): Middleware {
         views.render(ctx, 'error', { title, message }, status);
       } else {
         ctx.status = status;
-        ctx.body = { error: status >= 500 ? 'server_error' : 'invalid_request', error_description: message };
+        ctx.body = {
+          error: status >= 500 ? 'server_error' : status === 404 ? 'not_found' : 'invalid_request',
+          error_description: message,
+        };
       }
     }
   };

@@ -82,6 +82,16 @@ describe.each(backends)('bad input gets a clear answer and a logged request id (
     expectLoggedWithRequestId(huge);
   });
 
+  it('escapes what the person typed when showing it back', async () => {
+    const { browser, page } = await loginPage();
+    const attack = '"><script>alert(1)</script>@example.com';
+    const shown = (await submitLogin(browser, page, attack, 'whatever')).page!;
+    expect(shown.status).toBe(400);
+    expect(shown.html).not.toContain('<script>alert(1)</script>');
+    expect(shown.$('script').length).toBe(0);
+    expect(shown.$('#email').val()).toBe(attack);
+  });
+
   it('refuses a form posted without its CSRF token', async () => {
     const { browser, page } = await loginPage();
     const forged = (await browser.submit(page, 'form[action$="/login"]', { ...bob, _csrf: 'forged' })).page!;
@@ -141,9 +151,13 @@ describe.each(backends)('bad input gets a clear answer and a logged request id (
     expect(right.$('[role=alert]').text()).toContain('This account is disabled');
   });
 
-  it('answers an unknown path with 404 and a bad token request with an OAuth error', async () => {
-    const notFound = await fetch(`${idp.issuer}/no/such/page`);
+  it('answers an unknown path with a 404 page and a bad token request with an OAuth error', async () => {
+    const notFound = await newBrowser().open(`${idp.issuer}/no/such/page`);
     expect(notFound.status).toBe(404);
+    expect(notFound.$('h1').text()).toBe('Page not found');
+    const notFoundJson = await fetch(`${idp.issuer}/no/such/page`, { headers: { accept: 'application/json' } });
+    expect(notFoundJson.status).toBe(404);
+    expect(await notFoundJson.json()).toMatchObject({ error: 'not_found' });
     const token = await fetch(`${idp.issuer}/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },

@@ -72,6 +72,9 @@ describe.each(backends)('signing in through a relying party (%s)', (backend) => 
     expect((await oidc.tokenIntrospection(config, freshTokens.access_token)).active).toBe(true);
     await oidc.tokenRevocation(config, freshTokens.refresh_token!);
     await expect(oidc.refreshTokenGrant(config, freshTokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+
+    const secrets = [alice.password, callback.searchParams.get('code')!, start.verifier, tokens.access_token, tokens.refresh_token!, tokens.id_token!, refreshed.access_token, refreshed.refresh_token!, 'web-app-secret-0123456789abcdef'];
+    for (const secret of secrets) expect(idp.logs.raw).not.toContain(secret);
   });
 
   it('lets a public client sign in with PKCE and no secret, and refuses it without PKCE', async () => {
