@@ -6,12 +6,13 @@ import type Provider from 'oidc-provider';
 
 import type { AccountService } from './accounts/index.ts';
 import { errorHandler } from './http/error-handler.ts';
-import { healthRoutes } from './http/health.ts';
+import { healthRoutes, type ReadinessCheck } from './http/health.ts';
 import { requestLogger } from './http/request-logger.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import type { Views } from './http/views.ts';
 import { interactionRoutes } from './interactions/index.ts';
 import type { Logger } from './logger.ts';
+import type { ResourceServer } from './oidc/index.ts';
 import { viewsDir } from './paths.ts';
 
 export interface AppDependencies {
@@ -22,6 +23,8 @@ export interface AppDependencies {
   views: Views;
   provider: Provider;
   accounts: AccountService;
+  resourceServers: ResourceServer[];
+  readinessChecks: Record<string, ReadinessCheck>;
 }
 
 /** The Koa host: our middleware and pages in front, node-oidc-provider behind them. */
@@ -34,7 +37,7 @@ export function createApp(deps: AppDependencies): Koa {
   app.use(securityHeaders({ production: deps.production }));
   app.use(mount('/static', serve(path.join(viewsDir, 'static'), { maxage: 3600_000 })));
 
-  for (const router of [healthRoutes(), interactionRoutes(deps)]) {
+  for (const router of [healthRoutes(deps.readinessChecks), interactionRoutes(deps)]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }

@@ -29,8 +29,18 @@ export const settings = {
   },
   REDIS_URL: {
     default: '(unset)',
-    doc: 'Redis for sessions and tokens. Accepted but not used yet: sessions and tokens are kept in the SQL database.',
+    doc: 'Redis (7 or later) for sessions, grants and tokens, e.g. `redis://:password@host:6379/0`. Unset: they are kept in the SQL database.',
   },
+  REDIS_CLUSTER_NODES: {
+    default: '(unset)',
+    doc: 'Redis Cluster instead: comma-separated `host:port` seed nodes. Credentials come from `REDIS_URL` when both are set.',
+  },
+  REDIS_SENTINELS: {
+    default: '(unset)',
+    doc: 'Redis Sentinel instead: comma-separated `host:port` sentinels; needs `REDIS_SENTINEL_NAME`.',
+  },
+  REDIS_SENTINEL_NAME: { default: '(unset)', doc: 'Name of the master the sentinels watch.' },
+  REDIS_KEY_PREFIX: { default: 'idp:', doc: 'Prefix of every Redis key, so that several deployments can share one Redis.' },
   COOKIE_KEYS: {
     default: '(generated in `DATA_DIR`)',
     doc: 'Comma-separated secrets that sign cookies; the first signs, all verify. Required in production.',
@@ -42,6 +52,14 @@ export const settings = {
   CLIENTS_FILE: {
     default: 'config/clients.json',
     doc: 'JSON array of client registrations (node-oidc-provider client metadata). When the default file is absent, `config/clients.example.json` is used.',
+  },
+  RESOURCE_SERVERS_FILE: {
+    default: '(unset: none)',
+    doc: 'JSON array of APIs that accept JWT access tokens: `{ "indicator": "https://api.example.com", "scopes": ["read"], "name"?, "accessTokenTTL"? }`.',
+  },
+  ALLOW_PRIVATE_NETWORK_REQUESTS: {
+    default: 'true, except in production',
+    doc: 'Whether the IdP may call relying parties (back-channel logout, JWKS) at loopback or private addresses. `false` blocks them against SSRF.',
   },
   TRUST_PROXY: {
     default: 'false',
@@ -75,17 +93,31 @@ export interface Config {
   /** Postgres connection string; undefined means the embedded PGlite database. */
   databaseUrl: string | undefined;
   dataDir: string;
-  redisUrl: string | undefined;
+  /** undefined means sessions and tokens are kept in the SQL database. */
+  redis: RedisSettings | undefined;
   /** undefined means generated and kept in dataDir. */
   cookieKeys: string[] | undefined;
   /** undefined means generated and kept in dataDir. */
   jwksFile: string | undefined;
   clientsFile: string;
+  resourceServersFile: string | undefined;
   trustProxy: boolean;
+  allowPrivateNetworkRequests: boolean;
   logLevel: string;
   bootstrapAdmin: { email: string; password: string } | undefined;
   passwordMinLength: number;
   argon2: { memoryCost: number; timeCost: number; parallelism: number };
+}
+
+export type RedisSettings = { keyPrefix: string } & (
+  | { mode: 'standalone'; url: string }
+  | { mode: 'cluster'; nodes: HostPort[]; url: string | undefined }
+  | { mode: 'sentinel'; sentinels: HostPort[]; name: string; url: string | undefined }
+);
+
+export interface HostPort {
+  host: string;
+  port: number;
 }
 
 export class ConfigError extends Error {
@@ -106,9 +138,15 @@ export const settingsSchema = z.object({
   DATABASE_URL: z.preprocess(blankAsUndefined, z.url({ protocol: /^postgres(ql)?$/ }).optional()),
   DATA_DIR: z.preprocess(blankAsUndefined, z.string().default(settings.DATA_DIR.default)),
   REDIS_URL: z.preprocess(blankAsUndefined, z.url({ protocol: /^rediss?$/ }).optional()),
+  REDIS_CLUSTER_NODES: optionalText,
+  REDIS_SENTINELS: optionalText,
+  REDIS_SENTINEL_NAME: optionalText,
+  REDIS_KEY_PREFIX: z.preprocess(blankAsUndefined, z.string().max(64).default('idp:')),
   COOKIE_KEYS: optionalText,
   JWKS_FILE: optionalText,
   CLIENTS_FILE: optionalText,
+  RESOURCE_SERVERS_FILE: optionalText,
+  ALLOW_PRIVATE_NETWORK_REQUESTS: z.preprocess(blankAsUndefined, z.enum(['true', 'false', '1', '0']).optional()),
   TRUST_PROXY: z.preprocess(blankAsUndefined, z.enum(['true', 'false', '1', '0']).default('false')),
   LOG_LEVEL: z.preprocess(
     blankAsUndefined,
@@ -126,6 +164,8 @@ export const settingsSchema = z.object({
 const exampleClientsFile = path.join(projectRoot, 'config', 'clients.example.json');
 const defaultClientsFile = path.join(projectRoot, settings.CLIENTS_FILE.default);
 
+const isTrue = (value: string) => value === 'true' || value === '1';
+
 function isLocalhost(url: URL): boolean {
   return url.hostname === 'localhost' || url.hostname === '127.0.0.1' || url.hostname === '[::1]';
 }
@@ -142,6 +182,35 @@ function readAdminPassword(env: z.infer<typeof settingsSchema>, problems: string
     problems.push(`ADMIN_PASSWORD_FILE: cannot read ${env.ADMIN_PASSWORD_FILE}`);
     return undefined;
   }
+}
+
+function parseHostPorts(name: string, value: string, problems: string[]): HostPort[] {
+  const nodes = value.split(',').map((entry) => entry.trim()).filter(Boolean);
+  return nodes.flatMap((entry) => {
+    const match = /^(.+):(\d{1,5})$/.exec(entry);
+    if (!match) {
+      problems.push(`${name}: "${entry}" is not host:port`);
+      return [];
+    }
+    return [{ host: match[1]!.replace(/^\[|\]$/g, ''), port: Number(match[2]) }];
+  });
+}
+
+function redisSettings(env: z.infer<typeof settingsSchema>, problems: string[]): RedisSettings | undefined {
+  if (env.REDIS_CLUSTER_NODES && env.REDIS_SENTINELS) {
+    problems.push('REDIS_CLUSTER_NODES and REDIS_SENTINELS: set one, not both');
+    return undefined;
+  }
+  if (env.REDIS_CLUSTER_NODES) {
+    const nodes = parseHostPorts('REDIS_CLUSTER_NODES', env.REDIS_CLUSTER_NODES, problems);
+    return { mode: 'cluster', nodes, url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX };
+  }
+  if (env.REDIS_SENTINELS) {
+    if (!env.REDIS_SENTINEL_NAME) problems.push('REDIS_SENTINELS needs REDIS_SENTINEL_NAME');
+    const sentinels = parseHostPorts('REDIS_SENTINELS', env.REDIS_SENTINELS, problems);
+    return { mode: 'sentinel', sentinels, name: env.REDIS_SENTINEL_NAME ?? '', url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX };
+  }
+  return env.REDIS_URL ? { mode: 'standalone', url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX } : undefined;
 }
 
 function resolveClientsFile(value: string | undefined): string {
@@ -170,6 +239,7 @@ export function loadConfig(environment: Env = process.env): Config {
   }
 
   const adminPassword = readAdminPassword(env, problems);
+  const redis = redisSettings(env, problems);
   if (env.ADMIN_EMAIL && !adminPassword) problems.push('ADMIN_EMAIL needs ADMIN_PASSWORD or ADMIN_PASSWORD_FILE');
   if (!env.ADMIN_EMAIL && adminPassword) problems.push('ADMIN_PASSWORD needs ADMIN_EMAIL');
 
@@ -194,11 +264,15 @@ export function loadConfig(environment: Env = process.env): Config {
     issuer,
     databaseUrl: env.DATABASE_URL,
     dataDir: path.resolve(env.DATA_DIR),
-    redisUrl: env.REDIS_URL,
+    redis,
     cookieKeys,
     jwksFile: env.JWKS_FILE ? path.resolve(env.JWKS_FILE) : undefined,
     clientsFile,
-    trustProxy: env.TRUST_PROXY === 'true' || env.TRUST_PROXY === '1',
+    resourceServersFile: env.RESOURCE_SERVERS_FILE ? path.resolve(env.RESOURCE_SERVERS_FILE) : undefined,
+    trustProxy: isTrue(env.TRUST_PROXY),
+    allowPrivateNetworkRequests: env.ALLOW_PRIVATE_NETWORK_REQUESTS
+      ? isTrue(env.ALLOW_PRIVATE_NETWORK_REQUESTS)
+      : env.NODE_ENV !== 'production',
     logLevel: env.LOG_LEVEL,
     bootstrapAdmin: env.ADMIN_EMAIL && adminPassword ? { email: env.ADMIN_EMAIL, password: adminPassword } : undefined,
     passwordMinLength: env.PASSWORD_MIN_LENGTH,

@@ -10,6 +10,7 @@ import {
 } from '../accounts/index.ts';
 import { ConfigError, loadConfig, type Config } from '../config.ts';
 import { DataDirLockedError, migrateToLatest, openDatabase, type Database } from '../db/index.ts';
+// Not through ../oidc/index.ts: that loads node-oidc-provider, which the CLI does not need.
 import { generateJwks } from '../oidc/secrets.ts';
 
 const usage = `Usage: npm run admin -- <command> [options]

@@ -23,7 +23,7 @@ export interface DatabaseOptions {
 /** Postgres through a pg Pool when databaseUrl is set, else PGlite in dataDir (locked to this process). */
 export async function openDatabase({ databaseUrl, dataDir, onIdleConnectionError }: DatabaseOptions): Promise<Database> {
   if (databaseUrl) {
-    const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
+    const pool = new pg.Pool({ connectionString: databaseUrl, max: 10, connectionTimeoutMillis: 5000 });
     // Without a listener, pg rethrows an idle connection's error and the process dies.
     pool.on('error', (error) => onIdleConnectionError?.(error));
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });

@@ -2,3 +2,4 @@ export { openDatabase, type Database, type DatabaseOptions } from './database.ts
 export { DataDirLockedError } from './data-dir-lock.ts';
 export { migrateToLatest, hasPendingMigrations, MigrationError } from './migrator.ts';
 export type * from './schema.ts';
+export { StoreUnavailableError, isPostgresUnavailable, guardStore } from './store-unavailable.ts';

@@ -1,5 +1,6 @@
 import type { Context, Middleware } from 'koa';
 
+import { isPostgresUnavailable, StoreUnavailableError } from '../db/index.ts';
 import { PageError } from './errors.ts';
 import type { Views } from './views.ts';
 
@@ -27,13 +28,19 @@ export function errorHandler(views: Views): Middleware {
 
       if (err instanceof PageError) {
         ({ status, title, message } = err);
+      } else if (err instanceof StoreUnavailableError || isPostgresUnavailable(err)) {
+        status = 503;
+        title = 'Temporarily unavailable';
+        message = 'We cannot sign you in right now. Nothing was lost: try again in a minute.';
+        ctx.set('Retry-After', '30');
       } else if (err.expose && err.status && err.status >= 400 && err.status < 500) {
         status = err.status;
         title = status === 413 ? 'Too much data' : 'This request could not be handled';
         message = status === 413 ? 'The form sent more data than allowed.' : err.message;
       }
 
-      if (status >= 500) ctx.state.log.error({ err }, 'request failed');
+      if (status === 503) ctx.state.log.error({ reason: err.message, cause: (err.cause as Error | undefined)?.message }, 'store unavailable');
+      else if (status >= 500) ctx.state.log.error({ err }, 'request failed');
       else ctx.state.log.warn({ status, reason: err.message }, 'request refused');
 
       if (wantsHtml(ctx)) {

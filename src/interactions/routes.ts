@@ -8,10 +8,17 @@ import { csrfProtection } from '../http/csrf.ts';
 import { PageError } from '../http/errors.ts';
 import { formBody } from '../http/form-body.ts';
 import type { Views } from '../http/views.ts';
+import type { ResourceServer } from '../oidc/index.ts';
 import { fieldErrors, loginForm } from './forms.ts';
 import { describeScopes } from './scopes.ts';
 
 type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+interface ConsentDetails {
+  missingOIDCScope?: string[];
+  missingOIDCClaims?: string[];
+  missingResourceScopes?: Record<string, string[]>;
+}
 
 /** A missing, expired or tampered interaction: node-oidc-provider's SessionNotFound, as a readable page. */
 const expiredInteraction: Middleware = async (ctx, next) => {
@@ -36,8 +43,14 @@ function expectPrompt(interaction: Interaction, name: string): void {
   }
 }
 
-export function interactionRoutes(deps: { provider: Provider; accounts: AccountService; views: Views }): Router {
+export function interactionRoutes(deps: {
+  provider: Provider;
+  accounts: AccountService;
+  views: Views;
+  resourceServers: ResourceServer[];
+}): Router {
   const { provider, accounts, views } = deps;
+  const resourceNames = new Map(deps.resourceServers.map((server) => [server.indicator, server.name ?? server.indicator]));
   const router = new Router({ prefix: '/interaction/:uid' });
   router.use(expiredInteraction, formBody(), csrfProtection());
 
@@ -57,11 +70,15 @@ export function interactionRoutes(deps: { provider: Provider; accounts: AccountS
       return renderLogin(ctx, interaction, { email: typeof hint === 'string' ? hint : '' });
     }
     if (interaction.prompt.name === 'consent') {
-      const details = interaction.prompt.details as { missingOIDCScope?: string[] };
+      const details = interaction.prompt.details as ConsentDetails;
       return views.render(ctx, 'consent', {
         uid: interaction.uid,
         client: await clientOf(interaction),
         scopes: describeScopes(details.missingOIDCScope ?? []),
+        apis: Object.entries(details.missingResourceScopes ?? {}).map(([indicator, scopes]) => ({
+          name: resourceNames.get(indicator) ?? indicator,
+          scopes,
+        })),
       });
     }
     throw new PageError(400, 'Unknown step', 'Go back to the application and start again.');
@@ -101,7 +118,7 @@ export function interactionRoutes(deps: { provider: Provider; accounts: AccountS
   router.post('/confirm', async (ctx) => {
     const interaction = await provider.interactionDetails(ctx.req, ctx.res);
     expectPrompt(interaction, 'consent');
-    const details = interaction.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[] };
+    const details = interaction.prompt.details as ConsentDetails;
     const accountId = interaction.session?.accountId;
     if (!accountId) throw new PageError(400, 'This sign-in has expired', 'Go back to the application and start again.');
 
@@ -111,6 +128,9 @@ export function interactionRoutes(deps: { provider: Provider; accounts: AccountS
     if (!grant) throw new PageError(400, 'This sign-in has expired', 'Go back to the application and start again.');
     if (details.missingOIDCScope?.length) grant.addOIDCScope(details.missingOIDCScope.join(' '));
     if (details.missingOIDCClaims?.length) grant.addOIDCClaims(details.missingOIDCClaims);
+    for (const [indicator, scopes] of Object.entries(details.missingResourceScopes ?? {})) {
+      grant.addResourceScope(indicator, scopes.join(' '));
+    }
     const grantId = await grant.save();
 
     return provider.interactionFinished(ctx.req, ctx.res, { consent: interaction.grantId ? {} : { grantId } }, {

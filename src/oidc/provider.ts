@@ -1,20 +1,30 @@
 import type { Context } from 'koa';
-import type { Kysely } from 'kysely';
-import Provider, { errors, type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, {
+  errors,
+  type AdapterConstructor,
+  type ClientMetadata,
+  type Configuration,
+  type KoaContextWithOIDC,
+} from 'oidc-provider';
 
 import type { AccountService } from '../accounts/index.ts';
-import type { DB } from '../db/index.ts';
+import { guardStore, isPostgresUnavailable, StoreUnavailableError } from '../db/index.ts';
 import type { Views } from '../http/views.ts';
 import type { Logger } from '../logger.ts';
-import { createSqlAdapter } from './adapters/sql.ts';
 import { claimsOf, scopeClaims } from './claims.ts';
+import { deviceFlowPages } from './device-flow-pages.ts';
+import type { ResourceServer } from './resource-servers.ts';
 import type { Secrets } from './secrets.ts';
 
 export interface ProviderOptions {
   issuer: string;
   trustProxy: boolean;
-  db: Kysely<DB>;
+  /** Let outgoing requests (back-channel logout, client JWKS) reach loopback and private addresses. */
+  allowPrivateNetworkRequests: boolean;
+  /** Where sessions, grants and tokens live (SQL or Redis), already guarded for outages. */
+  adapter: AdapterConstructor;
   accounts: AccountService;
+  resourceServers: ResourceServer[];
   secrets: Secrets;
   clients: ClientMetadata[];
   views: Views;
@@ -50,8 +60,13 @@ async function loadExistingGrant(ctx: KoaContextWithOIDC) {
   if (!firstParty) return grant;
 
   grant ??= new oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId! });
-  const scope = [...oidc.requestParamScopes].join(' ');
-  if (scope) grant.addOIDCScope(scope);
+  const requested = oidc.requestParamScopes;
+  if (requested.size) grant.addOIDCScope([...requested].join(' '));
+  for (const [indicator, resourceServer] of Object.entries(oidc.resourceServers ?? {})) {
+    const offered = new Set(String(resourceServer.scope ?? '').split(' '));
+    const scopes = [...requested].filter((scope) => offered.has(scope));
+    if (scopes.length) grant.addResourceScope(indicator, scopes.join(' '));
+  }
   await grant.save();
   return grant;
 }
@@ -71,10 +86,21 @@ const errorEvents = [
 
 export function createProvider(options: ProviderOptions): Provider {
   const { accounts, views, log } = options;
+  const resourceServers = new Map(options.resourceServers.map((server) => [server.indicator, server]));
+  const fromPostgres = <T>(operation: () => Promise<T>) => guardStore('PostgreSQL', isPostgresUnavailable, operation);
 
   const configuration: Configuration = {
-    adapter: createSqlAdapter(options.db),
+    adapter: options.adapter,
     clients: options.clients,
+    // node-oidc-provider passes a dispatcher that refuses special-use addresses (SSRF protection).
+    ...(options.allowPrivateNetworkRequests
+      ? {
+          fetch: (url: Parameters<typeof fetch>[0], init?: RequestInit) => {
+            const { dispatcher: _ssrfGuard, ...rest } = (init ?? {}) as RequestInit & { dispatcher?: unknown };
+            return fetch(url, rest);
+          },
+        }
+      : {}),
     jwks: options.secrets.jwks as Configuration['jwks'],
     cookies: {
       keys: options.secrets.cookieKeys,
@@ -82,15 +108,16 @@ export function createProvider(options: ProviderOptions): Provider {
       short: { httpOnly: true, sameSite: 'lax' },
     },
     async findAccount(_ctx, sub) {
-      const account = await accounts.findActiveAccount(sub);
+      const account = await fromPostgres(() => accounts.findActiveAccount(sub));
       if (!account) return undefined;
       return {
         accountId: account.id,
-        claims: async () => claimsOf(account, await accounts.rolesOf(account.id)) as { sub: string },
+        claims: async () => claimsOf(account, await fromPostgres(() => accounts.rolesOf(account.id))) as { sub: string },
       };
     },
     claims: Object.fromEntries(Object.entries(scopeClaims).map(([scope, claims]) => [scope, [...claims]])),
-    scopes: ['openid', 'offline_access', 'email', 'profile', 'roles'],
+    // API scopes must be known here too, or clients registered with them are refused.
+    scopes: ['openid', 'offline_access', 'email', 'profile', 'roles', ...options.resourceServers.flatMap((server) => server.scopes)],
     responseTypes: ['code'],
     pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' },
     rotateRefreshToken: true,
@@ -107,10 +134,30 @@ export function createProvider(options: ProviderOptions): Provider {
         enabled: true,
         allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
       },
-      // Resource servers are confidential clients and may introspect any token; a public client only its own.
+      // Only authenticated (confidential) clients, such as resource servers, learn about tokens.
       introspection: {
         enabled: true,
-        allowedPolicy: async (_ctx, client, token) => client.clientAuthMethod !== 'none' || token.clientId === client.clientId,
+        allowedPolicy: async (_ctx, client) => client.clientAuthMethod !== 'none',
+      },
+      backchannelLogout: { enabled: true },
+      pushedAuthorizationRequests: { enabled: true },
+      dPoP: { enabled: true },
+      deviceFlow: { enabled: true, ...deviceFlowPages(views) },
+      resourceIndicators: {
+        enabled: true,
+        // A client that named one API at authorization gets its tokens for that API without naming it again.
+        useGrantedResource: async () => true,
+        async getResourceServerInfo(_ctx, indicator) {
+          const server = resourceServers.get(indicator);
+          if (!server) throw new errors.InvalidTarget();
+          return {
+            scope: server.scopes.join(' '),
+            audience: server.indicator,
+            accessTokenTTL: server.accessTokenTTL,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: 'RS256' } },
+          };
+        },
       },
       clientCredentials: { enabled: true },
       userinfo: { enabled: true },
@@ -126,6 +173,14 @@ export function createProvider(options: ProviderOptions): Provider {
       },
     },
     async renderError(ctx, out) {
+      if (ctx.status === 503) {
+        views.render(ctx as unknown as Context, 'error', {
+          title: 'Temporarily unavailable',
+          message: 'We cannot sign you in right now. Nothing was lost: try again in a minute.',
+        }, 503);
+        ctx.set('Retry-After', '30');
+        return;
+      }
       views.render(ctx as unknown as Context, 'error', {
         title: 'Sign-in could not continue',
         message: 'The application that sent you here made a request we cannot accept. Go back to it and try again.',
@@ -153,7 +208,12 @@ export function createProvider(options: ProviderOptions): Provider {
   provider.proxy = options.trustProxy;
 
   provider.on('server_error', (ctx, err) => {
-    (ctx.state.log ?? log).error({ err }, 'oidc server_error');
+    const requestLog = ctx.state.log ?? log;
+    if (err instanceof StoreUnavailableError) {
+      requestLog.error({ reason: err.message, cause: (err.cause as Error | undefined)?.message }, 'store unavailable');
+    } else {
+      requestLog.error({ err }, 'oidc server_error');
+    }
   });
   for (const event of errorEvents) {
     // One handler for every "<endpoint>.error" event; their types differ only in name.

@@ -8,10 +8,10 @@ import { exchangeCode, newBrowser, relyingParty, signIn, startAuthorization } fr
 
 const frank = { email: 'frank@example.com', password: 'frank password 123' };
 
-async function signInWithRefreshToken(idp: TestIdp) {
+async function signInWithRefreshToken(idp: TestIdp, browser = newBrowser()) {
   const config = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
   const start = await startAuthorization(config, { scope: 'openid email offline_access', prompt: 'consent' });
-  return exchangeCode(config, await signIn(newBrowser(), start.url, frank), start);
+  return exchangeCode(config, await signIn(browser, start.url, frank), start);
 }
 
 describe.each(backends)('state kept across restarts (%s)', (backend) => {
@@ -21,16 +21,24 @@ describe.each(backends)('state kept across restarts (%s)', (backend) => {
     idp = undefined;
   });
 
-  it('keeps refresh tokens valid after the IdP restarts on the same data', async () => {
+  it('keeps sessions and refresh tokens valid after the IdP restarts on the same data', async () => {
     idp = await startTestIdp({ backend });
     await idp.idp.accounts.createAccount(frank);
-    const tokens = await signInWithRefreshToken(idp);
+    const browser = newBrowser();
+    const tokens = await signInWithRefreshToken(idp, browser);
     const { sub } = tokens.claims()!;
 
     await idp.stop();
     await idp.start();
 
     const config = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+    // Still signed in: no password asked.
+    const silent = await startAuthorization(config, { prompt: 'none', scope: 'openid email' });
+    const silentCallback = (await browser.navigate(silent.url.href)).leftTo!;
+    expect(silentCallback.searchParams.get("error_description")).toBeNull();
+    const silentTokens = await exchangeCode(config, silentCallback, silent);
+    expect(silentTokens.claims()?.sub).toBe(sub);
+
     const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
     // The ID token is signed by the kept key and validated against the JWKS served after the restart.
     expect(refreshed.claims()?.sub).toBe(sub);

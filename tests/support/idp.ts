@@ -11,16 +11,22 @@ import type { ClientMetadata } from 'oidc-provider';
 import { loadConfig } from '../../src/config.ts';
 import { createIdp, type Idp } from '../../src/idp.ts';
 import { createLogger } from '../../src/logger.ts';
+import type { RedisConnection } from '../../src/oidc/index.ts';
 
-export type Backend = 'pglite' | 'postgres';
+/** Where accounts live, and where sessions and tokens live: the embedded default, Postgres alone, Postgres with Redis. */
+export type Backend = 'pglite' | 'postgres' | 'postgres+redis';
 
 const postgresUrl = process.env.TEST_DATABASE_URL;
+const redisUrl = process.env.TEST_REDIS_URL;
 
-/** PGlite always; real Postgres where TEST_DATABASE_URL is set (CI sets it, so there it is required). */
-export const backends: Backend[] = postgresUrl ? ['pglite', 'postgres'] : ['pglite'];
-if (!postgresUrl) {
-  console.warn('TEST_DATABASE_URL is not set: tests run on embedded PGlite only, not on PostgreSQL.');
-}
+/** PGlite always; real Postgres and Redis where TEST_DATABASE_URL and TEST_REDIS_URL are set (CI sets both). */
+export const backends: Backend[] = [
+  'pglite',
+  ...(postgresUrl ? (['postgres'] as const) : []),
+  ...(postgresUrl && redisUrl ? (['postgres+redis'] as const) : []),
+];
+if (!postgresUrl) console.warn('TEST_DATABASE_URL is not set: tests run on embedded PGlite only, not on PostgreSQL.');
+if (!redisUrl) console.warn('TEST_REDIS_URL is not set: no test runs the IdP with Redis.');
 
 export const RP_REDIRECT = 'http://127.0.0.1:9/rp/callback';
 export const RP_LOGOUT = 'http://127.0.0.1:9/rp/logged-out';
@@ -51,6 +57,22 @@ export const testClients: ClientMetadata[] = [
     grant_types: ['authorization_code'],
     response_types: ['code'],
     first_party: true,
+  },
+  {
+    client_id: 'tv',
+    client_name: 'Living Room TV',
+    redirect_uris: [],
+    grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
+    response_types: [],
+    token_endpoint_auth_method: 'none',
+  },
+  {
+    client_id: 'par-only',
+    client_secret: 'par-only-secret-0123456789abcdef',
+    redirect_uris: [RP_REDIRECT],
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    require_pushed_authorization_requests: true,
   },
   {
     client_id: 'service',
@@ -89,7 +111,7 @@ export interface TestIdp {
   destroy(): Promise<void>;
 }
 
-async function createPostgresDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+async function createPostgresDatabase(viaPort?: number): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `idp_test_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: postgresUrl });
   await admin.connect();
@@ -97,6 +119,7 @@ async function createPostgresDatabase(): Promise<{ url: string; drop(): Promise<
   await admin.end();
   const url = new URL(postgresUrl!);
   url.pathname = `/${name}`;
+  if (viaPort) url.port = String(viaPort);
   return {
     url: url.toString(),
     async drop() {
@@ -106,6 +129,15 @@ async function createPostgresDatabase(): Promise<{ url: string; drop(): Promise<
       await client.end();
     },
   };
+}
+
+async function deleteKeys(redis: RedisConnection, prefix: string) {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+    cursor = next;
+    for (const key of keys) await redis.del(key);
+  } while (cursor !== '0');
 }
 
 async function listen(server: Server, port = 0): Promise<number> {
@@ -120,11 +152,14 @@ export async function startTestIdp(options: {
   backend: Backend;
   clients?: ClientMetadata[];
   env?: Record<string, string>;
+  /** Reach Postgres through this local port (a proxy a test can cut). */
+  postgresPort?: number;
 }): Promise<TestIdp> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'idp-test-'));
   const clientsFile = path.join(dataDir, 'clients.json');
   writeFileSync(clientsFile, JSON.stringify(options.clients ?? testClients));
-  const database = options.backend === 'postgres' ? await createPostgresDatabase() : undefined;
+  const database = options.backend === 'pglite' ? undefined : await createPostgresDatabase(options.postgresPort);
+  const redisKeyPrefix = `test:${randomBytes(6).toString('hex')}:`;
   const logs = new LogCapture();
 
   let server: Server;
@@ -145,6 +180,7 @@ export async function startTestIdp(options: {
         ISSUER: handle.issuer,
         DATA_DIR: dataDir,
         DATABASE_URL: database?.url,
+        ...(options.backend === 'postgres+redis' ? { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: redisKeyPrefix } : {}),
         CLIENTS_FILE: clientsFile,
         LOG_LEVEL: 'info',
         ...options.env,
@@ -159,6 +195,7 @@ export async function startTestIdp(options: {
       await handle.idp.close();
     },
     async destroy() {
+      if (handle.idp.redis) await deleteKeys(handle.idp.redis, redisKeyPrefix);
       await handle.stop();
       await database?.drop();
       rmSync(dataDir, { recursive: true, force: true });
