@@ -46,12 +46,19 @@ function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-/** Starts `redis-server` as a child process on a free loopback port, without persistence, and waits for PING. */
-export async function startRedisServer(dir: string, extraArgs: string[] = []): Promise<RedisServer> {
+/**
+ * Starts `redis-server` as a child process on a free loopback port, without persistence, and waits
+ * for PING. A config file, when given, comes first as redis-server requires (a sentinel needs one).
+ */
+export async function startRedisServer(dir: string, extraArgs: string[] = [], configFile?: string): Promise<RedisServer> {
   const port = await freeRedisPort();
   const child = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no', ...extraArgs],
+    [
+      ...(configFile ? [configFile] : []),
+      ...['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no'],
+      ...extraArgs,
+    ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';

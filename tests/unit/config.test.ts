@@ -85,6 +85,34 @@ describe('configuration', () => {
     ]);
   });
 
+  it('chooses where sessions live: SQL by default, else standalone Redis, Cluster or Sentinel', () => {
+    expect(loadConfig({}).redis).toBeUndefined();
+    expect(loadConfig({ REDIS_URL: 'redis://:pw@cache:6379/2' }).redis).toEqual({
+      mode: 'standalone',
+      url: 'redis://:pw@cache:6379/2',
+      keyPrefix: 'idp:',
+    });
+    expect(loadConfig({ REDIS_CLUSTER_NODES: 'a:7000, b:7001,[::1]:7002', REDIS_KEY_PREFIX: 'prod:' }).redis).toEqual({
+      mode: 'cluster',
+      nodes: [{ host: 'a', port: 7000 }, { host: 'b', port: 7001 }, { host: '::1', port: 7002 }],
+      url: undefined,
+      keyPrefix: 'prod:',
+    });
+    expect(loadConfig({ REDIS_SENTINELS: 's1:26379', REDIS_SENTINEL_NAME: 'main' }).redis).toMatchObject({
+      mode: 'sentinel',
+      sentinels: [{ host: 's1', port: 26379 }],
+      name: 'main',
+    });
+    expect(problemsOf({ REDIS_SENTINELS: 's1:26379' })).toEqual(['REDIS_SENTINELS needs REDIS_SENTINEL_NAME']);
+    expect(problemsOf({ REDIS_CLUSTER_NODES: 'nohost' })).toEqual(['REDIS_CLUSTER_NODES: "nohost" is not host:port']);
+    expect(problemsOf({ REDIS_URL: 'http://cache' })[0]).toMatch(/^REDIS_URL/);
+  });
+
+  it('lets the IdP call private addresses outside production only, unless told', () => {
+    expect(loadConfig({}).allowPrivateNetworkRequests).toBe(true);
+    expect(loadConfig({ ALLOW_PRIVATE_NETWORK_REQUESTS: 'false' }).allowPrivateNetworkRequests).toBe(false);
+  });
+
   it('documents every setting it reads in the README table, generated from the same list', () => {
     const readme = readFileSync(readmePath, 'utf8');
     expect(readmeWithTable(readme), 'run `npm run docs:config`').toBe(readme);
