@@ -2,9 +2,11 @@ import type { Migration } from 'kysely';
 
 import * as accounts from './001_accounts.ts';
 import * as oidcModels from './002_oidc_models.ts';
+import * as accountLifecycle from './003_account_lifecycle.ts';
 
 /** Every migration, in order. Names are the file names; a test checks none is missing here. */
 export const migrations: Record<string, Migration> = {
   '001_accounts': accounts,
   '002_oidc_models': oidcModels,
+  '003_account_lifecycle': accountLifecycle,
 };

@@ -4,9 +4,12 @@ import mount from 'koa-mount';
 import serve from 'koa-static';
 import type Provider from 'oidc-provider';
 
-import type { AccountService } from './accounts/index.ts';
+import { accountLinkRoutes } from './account/index.ts';
+import type { AccountLifecycle, AccountService } from './accounts/index.ts';
+import type { DevOutbox } from './email/index.ts';
 import { errorHandler } from './http/error-handler.ts';
 import { healthRoutes, type ReadinessCheck } from './http/health.ts';
+import type { RateLimits } from './http/rate-limits.ts';
 import { requestLogger } from './http/request-logger.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import type { Views } from './http/views.ts';
@@ -23,8 +26,13 @@ export interface AppDependencies {
   views: Views;
   provider: Provider;
   accounts: AccountService;
+  lifecycle: AccountLifecycle;
+  rateLimits: RateLimits;
+  registrationOpen: boolean;
   resourceServers: ResourceServer[];
   readinessChecks: Record<string, ReadinessCheck>;
+  /** Development only: the outbox pages. */
+  outbox: DevOutbox | undefined;
 }
 
 /** The Koa host: our middleware and pages in front, node-oidc-provider behind them. */
@@ -37,11 +45,14 @@ export function createApp(deps: AppDependencies): Koa {
   app.use(securityHeaders({ production: deps.production }));
   app.use(mount('/static', serve(path.join(viewsDir, 'static'), { maxage: 3600_000 })));
 
-  for (const router of [healthRoutes(deps.readinessChecks), interactionRoutes(deps)]) {
+  const routers = [healthRoutes(deps.readinessChecks), interactionRoutes(deps), accountLinkRoutes(deps)];
+  if (deps.outbox) routers.push(deps.outbox.routes(deps.views));
+  for (const router of routers) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }
 
+  app.use(deps.rateLimits.tokenEndpoint);
   app.use(mount(deps.provider));
   return app;
 }

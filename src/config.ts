@@ -65,6 +65,21 @@ export const settings = {
     default: 'false',
     doc: '`true` behind a reverse proxy: honour `X-Forwarded-Proto` and `X-Forwarded-For`.',
   },
+  SMTP_URL: {
+    default: '(unset: development outbox)',
+    doc: 'Mail server, e.g. `smtp://user:pass@mail.example.com:587` (`smtps://` for TLS on connect). Unset outside production: mail goes to the development outbox at `/dev/outbox`. Required in production.',
+  },
+  MAIL_FROM: { default: 'IdP <no-reply@localhost>', doc: 'Sender of every message.' },
+  REGISTRATION: { default: 'open', doc: '`open`: anyone may create an account from the sign-in page. `closed`: only admins and the CLI create accounts.' },
+  REQUIRE_VERIFIED_EMAIL: {
+    default: 'true',
+    doc: 'Whether an account must have verified its email before it may finish signing in to an application.',
+  },
+  LOGIN_MAX_FAILURES: { default: '5', doc: 'Failed password sign-ins for one email within the lockout window that lock password sign-in.' },
+  LOGIN_LOCKOUT_SECONDS: { default: '900', doc: 'The window for counting failures, and how long password sign-in then stays locked (15 minutes).' },
+  RATE_LIMIT_IP_LOGIN: { default: '100', doc: 'Password sign-in attempts one IP address may make per 15 minutes.' },
+  RATE_LIMIT_IP_FORMS: { default: '20', doc: 'Registrations, password reset requests and verification resends one IP address may make per hour.' },
+  RATE_LIMIT_IP_TOKEN: { default: '1200', doc: 'Token endpoint requests one IP address may make per minute.' },
   LOG_LEVEL: { default: 'info', doc: 'pino log level: `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`.' },
   ADMIN_EMAIL: {
     default: '(unset)',
@@ -106,6 +121,18 @@ export interface Config {
   logLevel: string;
   bootstrapAdmin: { email: string; password: string } | undefined;
   passwordMinLength: number;
+  /** undefined means the development outbox. */
+  smtpUrl: string | undefined;
+  mailFrom: string;
+  registration: 'open' | 'closed';
+  requireVerifiedEmail: boolean;
+  rateLimits: {
+    loginMaxFailures: number;
+    loginLockoutSeconds: number;
+    ipLoginPer15Minutes: number;
+    ipFormsPerHour: number;
+    ipTokenPerMinute: number;
+  };
   argon2: { memoryCost: number; timeCost: number; parallelism: number };
 }
 
@@ -155,6 +182,15 @@ export const settingsSchema = z.object({
   ADMIN_EMAIL: z.preprocess(blankAsUndefined, z.email().optional()),
   ADMIN_PASSWORD: z.preprocess(blankAsUndefined, z.string().optional()),
   ADMIN_PASSWORD_FILE: optionalText,
+  SMTP_URL: z.preprocess(blankAsUndefined, z.url({ protocol: /^smtps?$/ }).optional()),
+  MAIL_FROM: z.preprocess(blankAsUndefined, z.string().min(3).default(settings.MAIL_FROM.default)),
+  REGISTRATION: z.preprocess(blankAsUndefined, z.enum(['open', 'closed']).default('open')),
+  REQUIRE_VERIFIED_EMAIL: z.preprocess(blankAsUndefined, z.enum(['true', 'false', '1', '0']).default('true')),
+  LOGIN_MAX_FAILURES: integer(settings.LOGIN_MAX_FAILURES.default, 1, 1000),
+  LOGIN_LOCKOUT_SECONDS: integer(settings.LOGIN_LOCKOUT_SECONDS.default, 1, 24 * 60 * 60),
+  RATE_LIMIT_IP_LOGIN: integer(settings.RATE_LIMIT_IP_LOGIN.default, 1, 1_000_000),
+  RATE_LIMIT_IP_FORMS: integer(settings.RATE_LIMIT_IP_FORMS.default, 1, 1_000_000),
+  RATE_LIMIT_IP_TOKEN: integer(settings.RATE_LIMIT_IP_TOKEN.default, 1, 10_000_000),
   PASSWORD_MIN_LENGTH: integer(settings.PASSWORD_MIN_LENGTH.default, 8, 256),
   ARGON2_MEMORY_KIB: integer(settings.ARGON2_MEMORY_KIB.default, OWASP_ARGON2_MINIMUM.memoryCost, 4 * 1024 * 1024),
   ARGON2_ITERATIONS: integer(settings.ARGON2_ITERATIONS.default, OWASP_ARGON2_MINIMUM.timeCost, 100),
@@ -247,6 +283,7 @@ export function loadConfig(environment: Env = process.env): Config {
     if (!env.DATABASE_URL) problems.push('DATABASE_URL is required in production (the embedded database is for development)');
     if (!cookieKeys?.length) problems.push('COOKIE_KEYS is required in production (generated keys are for development)');
     if (!env.JWKS_FILE) problems.push('JWKS_FILE is required in production (generated signing keys are for development)');
+    if (!env.SMTP_URL) problems.push('SMTP_URL is required in production (the mail outbox is for development)');
     const issuerUrl = new URL(issuer);
     if (issuerUrl.protocol !== 'https:' && !isLocalhost(issuerUrl)) {
       problems.push('ISSUER must be an https URL in production');
@@ -276,6 +313,17 @@ export function loadConfig(environment: Env = process.env): Config {
     logLevel: env.LOG_LEVEL,
     bootstrapAdmin: env.ADMIN_EMAIL && adminPassword ? { email: env.ADMIN_EMAIL, password: adminPassword } : undefined,
     passwordMinLength: env.PASSWORD_MIN_LENGTH,
+    smtpUrl: env.SMTP_URL,
+    mailFrom: env.MAIL_FROM,
+    registration: env.REGISTRATION,
+    requireVerifiedEmail: isTrue(env.REQUIRE_VERIFIED_EMAIL),
+    rateLimits: {
+      loginMaxFailures: env.LOGIN_MAX_FAILURES,
+      loginLockoutSeconds: env.LOGIN_LOCKOUT_SECONDS,
+      ipLoginPer15Minutes: env.RATE_LIMIT_IP_LOGIN,
+      ipFormsPerHour: env.RATE_LIMIT_IP_FORMS,
+      ipTokenPerMinute: env.RATE_LIMIT_IP_TOKEN,
+    },
     argon2: {
       memoryCost: env.ARGON2_MEMORY_KIB,
       timeCost: env.ARGON2_ITERATIONS,

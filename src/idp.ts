@@ -3,11 +3,18 @@ import { sql } from 'kysely';
 import type Provider from 'oidc-provider';
 import type { AdapterConstructor } from 'oidc-provider';
 
-import { createAccountService, createPasswordHasher, type AccountService } from './accounts/index.ts';
+import {
+  createAccountLifecycle,
+  createAccountService,
+  createPasswordHasher,
+  type AccountService,
+} from './accounts/index.ts';
 import { createApp } from './app.ts';
 import type { Config } from './config.ts';
 import { hasPendingMigrations, isPostgresUnavailable, migrateToLatest, openDatabase, type Database } from './db/index.ts';
+import { createMailer, createMessages, DevOutbox, type Mailer } from './email/index.ts';
 import type { ReadinessCheck } from './http/health.ts';
+import { createRateLimits, type LimiterStore } from './http/rate-limits.ts';
 import { createViews } from './http/views.ts';
 import type { Logger } from './logger.ts';
 import {
@@ -15,9 +22,12 @@ import {
   createProvider,
   createRedisAdapter,
   createSqlAdapter,
+  endEverythingOf,
   guardedAdapter,
+  indexedByAccount,
   isRedisUnavailable,
   loadSecrets,
+  purgeExpiredAccountIndex,
   purgeExpiredSqlModels,
   readClientsFile,
   readResourceServersFile,
@@ -32,6 +42,7 @@ export interface Idp {
   database: Database;
   redis: RedisConnection | undefined;
   accounts: AccountService;
+  mailer: Mailer;
   close(): Promise<void>;
 }
 
@@ -47,13 +58,15 @@ interface ModelStore {
 
 /** Sessions, grants and tokens: in Redis when configured, else in the SQL database (expired rows purged). */
 async function openModelStore(config: Config, database: Database, log: Logger): Promise<ModelStore> {
+  const purge = setInterval(() => {
+    const purges = [purgeExpiredAccountIndex(database.db), config.redis ? undefined : purgeExpiredSqlModels(database.db)];
+    Promise.all(purges).catch((err) => log.error({ err }, 'purging expired sessions and tokens failed'));
+  }, PURGE_INTERVAL_MS);
+  purge.unref();
+
   if (!config.redis) {
-    const purge = setInterval(() => {
-      purgeExpiredSqlModels(database.db).catch((err) => log.error({ err }, 'purging expired sessions and tokens failed'));
-    }, PURGE_INTERVAL_MS);
-    purge.unref();
     return {
-      adapter: guardedAdapter(createSqlAdapter(database.db), 'PostgreSQL', isPostgresUnavailable),
+      adapter: guardedAdapter(indexedByAccount(createSqlAdapter(database.db), database.db), 'PostgreSQL', isPostgresUnavailable),
       redis: undefined,
       readiness: {},
       close: async () => clearInterval(purge),
@@ -75,13 +88,25 @@ async function openModelStore(config: Config, database: Database, log: Logger): 
     log.error({ mode: config.redis.mode }, 'redis is not reachable yet; requests answer 503 until it is');
   }
   return {
-    adapter: guardedAdapter(createRedisAdapter(redis, { prefix: config.redis.keyPrefix }), 'Redis', isRedisUnavailable),
+    adapter: guardedAdapter(
+      indexedByAccount(createRedisAdapter(redis, { prefix: config.redis.keyPrefix }), database.db),
+      'Redis',
+      isRedisUnavailable,
+    ),
     redis,
     readiness: { redis: async () => void (await redis.ping()) },
     close: async () => {
+      clearInterval(purge);
       redis.disconnect();
     },
   };
+}
+
+/** Rate-limit counters go where every node sees them: Redis, else Postgres; memory only for the one embedded process. */
+function limiterStore(config: Config, database: Database, redis: RedisConnection | undefined): LimiterStore {
+  if (redis && config.redis) return { kind: 'redis', client: redis, keyPrefix: config.redis.keyPrefix };
+  if (database.pool) return { kind: 'postgres', pool: database.pool };
+  return { kind: 'memory' };
 }
 
 /** Opens storage, applies migrations, loads keys and clients, and composes the app. */
@@ -99,17 +124,42 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
     if (secrets.generated) log.warn({ dataDir: config.dataDir }, 'using generated development keys kept in DATA_DIR');
     if (!config.databaseUrl) log.warn({ dataDir: config.dataDir }, 'using the embedded development database');
 
+    models = await openModelStore(config, database, log);
+    const rateLimits = createRateLimits(limiterStore(config, database, models.redis), config.rateLimits);
+    const hasher = createPasswordHasher(config.argon2);
+    const passwordPolicy = { minLength: config.passwordMinLength };
     const accounts = createAccountService({
       db: database.db,
-      hasher: createPasswordHasher(config.argon2),
-      passwordPolicy: { minLength: config.passwordMinLength },
+      hasher,
+      passwordPolicy,
+      loginThrottle: rateLimits.loginThrottle,
+      requireVerifiedEmail: config.requireVerifiedEmail,
     });
     if (config.bootstrapAdmin) {
       const created = await accounts.ensureSuperAdmin(config.bootstrapAdmin);
       if (created) log.info({ email: config.bootstrapAdmin.email }, 'created the first super admin');
     }
 
-    models = await openModelStore(config, database, log);
+    const outbox = config.smtpUrl ? undefined : new DevOutbox(config.issuer, log);
+    if (outbox) log.warn('no SMTP_URL: mail goes to the development outbox at /dev/outbox');
+    const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, outbox, log });
+    const adapter = models.adapter;
+    const lifecycle = createAccountLifecycle({
+      db: database.db,
+      hasher,
+      passwordPolicy,
+      mailer,
+      messages: createMessages(viewsDir),
+      links: {
+        verifyEmail: (token) => `${config.issuer}/account/verify-email?token=${token}`,
+        resetPassword: (token) => `${config.issuer}/account/reset-password?token=${token}`,
+        forgotPassword: () => `${config.issuer}/account/forgot-password`,
+      },
+      endEverythingOf: async (accountId) => {
+        const ended = await endEverythingOf(database.db, adapter, accountId);
+        log.info({ accountId, ended }, 'ended every session and grant of the account');
+      },
+    });
     const resourceServers = readResourceServersFile(config.resourceServersFile);
     const views = createViews({ dir: viewsDir, cache: config.env === 'production' });
     const provider = createProvider({
@@ -132,6 +182,10 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       views,
       provider,
       accounts,
+      lifecycle,
+      rateLimits,
+      registrationOpen: config.registration === 'open',
+      outbox,
       resourceServers,
       readinessChecks: {
         database: async () => {
@@ -149,7 +203,9 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       database,
       redis: store.redis,
       accounts,
+      mailer,
       async close() {
+        await mailer.drain();
         await store.close();
         await database.close();
       },

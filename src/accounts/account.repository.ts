@@ -38,13 +38,23 @@ export async function updatePasswordHash(db: Kysely<DB>, id: string, passwordHas
     .execute();
 }
 
+export async function markEmailVerified(db: Kysely<DB>, id: string, email: string): Promise<boolean> {
+  const result = await db
+    .updateTable('accounts')
+    .set({ email_verified: true, updated_at: sql`now()` })
+    .where('id', '=', id)
+    .where(sql<string>`lower(email)`, '=', email.toLowerCase())
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
 export async function markLoggedIn(db: Kysely<DB>, id: string): Promise<void> {
   await db.updateTable('accounts').set({ last_login_at: sql`now()` }).where('id', '=', id).execute();
 }
 
 export async function recordLoginAttempt(
   db: Kysely<DB>,
-  attempt: { accountId: string; outcome: LoginOutcome; ip: string | null; userAgent: string | null },
+  attempt: { accountId: string | null; outcome: LoginOutcome; ip: string | null; userAgent: string | null },
 ): Promise<void> {
   await db
     .insertInto('login_history')

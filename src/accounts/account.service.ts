@@ -1,9 +1,11 @@
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
 
-import type { DB } from '../db/index.ts';
+import type { DB, LoginOutcome } from '../db/index.ts';
 import {
   AccountDisabledError,
+  AccountLockedError,
+  EmailNotVerifiedError,
   DuplicateEmailError,
   InvalidAccountInputError,
   InvalidCredentialsError,
@@ -40,6 +42,15 @@ export interface NewAccount {
 
 export const DEFAULT_ROLE = 'user';
 
+/** Counts failed password sign-ins per email (known or not) and locks after too many. */
+export interface LoginThrottle {
+  /** Seconds until password sign-in unlocks for this key, or 0. */
+  lockedFor(key: string): Promise<number>;
+  /** Records a failure; returns the seconds locked if this failure locked the key, else 0. */
+  recordFailure(key: string): Promise<number>;
+  clear(key: string): Promise<void>;
+}
+
 export const emailSchema = z.email({ error: 'Enter a valid email address.' }).max(254, 'That email address is too long.');
 
 export interface AccountService {
@@ -56,8 +67,10 @@ export function createAccountService(deps: {
   db: Kysely<DB>;
   hasher: PasswordHasher;
   passwordPolicy: PasswordPolicy;
+  loginThrottle?: LoginThrottle;
+  requireVerifiedEmail?: boolean;
 }): AccountService {
-  const { db, hasher, passwordPolicy } = deps;
+  const { db, hasher, passwordPolicy, loginThrottle, requireVerifiedEmail = false } = deps;
 
   async function createAccount(input: NewAccount): Promise<Account> {
     const email = emailSchema.safeParse(input.email.trim());
@@ -86,20 +99,35 @@ export function createAccountService(deps: {
     createAccount,
 
     async authenticate(email, password, context) {
-      const account = await findAccountByEmail(db, email.trim());
+      const key = email.trim().toLowerCase();
+      const account = await findAccountByEmail(db, key);
+      const record = (outcome: LoginOutcome) => recordLoginAttempt(db, { accountId: account?.id ?? null, outcome, ...context });
+
+      const lockedFor = (await loginThrottle?.lockedFor(key)) ?? 0;
+      if (lockedFor > 0) {
+        await record('locked_out');
+        throw new AccountLockedError(lockedFor);
+      }
+
       const { valid, needsRehash } = await hasher.verify(account?.password_hash, password);
-      if (!account) throw new InvalidCredentialsError();
-      if (!valid) {
-        await recordLoginAttempt(db, { accountId: account.id, outcome: 'wrong_password', ...context });
+      if (!account || !valid) {
+        await record(account ? 'wrong_password' : 'unknown_account');
+        const lockedNow = (await loginThrottle?.recordFailure(key)) ?? 0;
+        if (lockedNow > 0) throw new AccountLockedError(lockedNow);
         throw new InvalidCredentialsError();
       }
+      await loginThrottle?.clear(key);
       if (account.status !== 'active') {
-        await recordLoginAttempt(db, { accountId: account.id, outcome: 'account_disabled', ...context });
+        await record('account_disabled');
         throw new AccountDisabledError();
+      }
+      if (requireVerifiedEmail && !account.email_verified) {
+        await record('email_unverified');
+        throw new EmailNotVerifiedError(account.id, account.email);
       }
       if (needsRehash) await updatePasswordHash(db, account.id, await hasher.hash(password));
       await markLoggedIn(db, account.id);
-      await recordLoginAttempt(db, { accountId: account.id, outcome: 'success', ...context });
+      await record('success');
       return account;
     },
 

@@ -26,3 +26,30 @@ export class UnknownRoleError extends Error {
 export class WeakPasswordError extends Error {}
 
 export class InvalidAccountInputError extends Error {}
+
+/** Password sign-in is locked for this email after too many failures; the same whether or not it has an account. */
+export class AccountLockedError extends Error {
+  constructor(readonly retryAfterSeconds: number) {
+    super('Too many failed sign-ins');
+  }
+}
+
+/** The password was right, but the account must verify its email first. */
+export class EmailNotVerifiedError extends Error {
+  constructor(readonly accountId: string, readonly email: string) {
+    super('Email not verified');
+  }
+}
+
+/** A mailed link that is unknown, used, expired, or for an address the account no longer has. */
+export class InvalidLinkError extends Error {
+  constructor() {
+    super('This link is no longer valid');
+  }
+}
+
+export class PasswordMismatchError extends Error {
+  constructor() {
+    super('The two passwords differ.');
+  }
+}

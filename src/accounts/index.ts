@@ -10,3 +10,5 @@ export {
 export { createPasswordHasher, type PasswordHasher, type Argon2Parameters } from './password-hasher.ts';
 export { checkPassword, PASSWORD_MAX_LENGTH, type PasswordPolicy } from './password-policy.ts';
 export * from './errors.ts';
+export { createAccountLifecycle, type AccountLifecycle, type LifecycleLinks, type Registration } from './account-lifecycle.service.ts';
+export type { LoginThrottle } from './account.service.ts';

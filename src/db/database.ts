@@ -10,6 +10,8 @@ import type { DB } from './schema.ts';
 export interface Database {
   db: Kysely<DB>;
   embedded: boolean;
+  /** The pg pool behind db, for libraries that speak pg themselves (rate limiting); absent when embedded. */
+  pool?: pg.Pool;
   close(): Promise<void>;
 }
 
@@ -27,7 +29,7 @@ export async function openDatabase({ databaseUrl, dataDir, onIdleConnectionError
     // Without a listener, pg rethrows an idle connection's error and the process dies.
     pool.on('error', (error) => onIdleConnectionError?.(error));
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
-    return { db, embedded: false, close: () => db.destroy() };
+    return { db, embedded: false, pool, close: () => db.destroy() };
   }
 
   const unlock = lockDataDir(dataDir);

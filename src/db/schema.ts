@@ -36,11 +36,11 @@ export interface AccountRolesTable {
   granted_at: Timestamp;
 }
 
-export type LoginOutcome = 'success' | 'wrong_password' | 'account_disabled';
+export type LoginOutcome = 'success' | 'wrong_password' | 'unknown_account' | 'account_disabled' | 'locked_out' | 'email_unverified';
 
 export interface LoginHistoryTable {
   id: Generated<string>;
-  account_id: string;
+  account_id: string | null;
   at: Timestamp;
   ip: string | null;
   user_agent: string | null;
@@ -58,7 +58,30 @@ export interface OidcModelsTable {
   consumed_at: NullableTimestamp;
 }
 
+export type EmailTokenPurpose = 'verify_email' | 'reset_password';
+
+export interface EmailTokensTable {
+  token_hash: string;
+  account_id: string;
+  purpose: EmailTokenPurpose;
+  /** The address the link was sent to: a verification is for that address only. */
+  email: string;
+  return_to: string | null;
+  created_at: Timestamp;
+  expires_at: Date | string;
+  used_at: NullableTimestamp;
+}
+
+export interface OidcAccountIndexTable {
+  account_id: string;
+  model: string;
+  id: string;
+  expires_at: Date | string | null;
+}
+
 export interface DB {
+  email_tokens: EmailTokensTable;
+  oidc_account_index: OidcAccountIndexTable;
   accounts: AccountsTable;
   roles: RolesTable;
   account_roles: AccountRolesTable;

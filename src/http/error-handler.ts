@@ -28,6 +28,8 @@ export function errorHandler(views: Views): Middleware {
 
       if (err instanceof PageError) {
         ({ status, title, message } = err);
+        const retryAfter = (err as { retryAfterSeconds?: number }).retryAfterSeconds;
+        if (retryAfter) ctx.set('Retry-After', String(retryAfter));
       } else if (err instanceof StoreUnavailableError || isPostgresUnavailable(err)) {
         status = 503;
         title = 'Temporarily unavailable';

@@ -1,1 +1,2 @@
 export { interactionRoutes } from './routes.ts';
+export * from './forms.ts';

@@ -3,13 +3,24 @@ import type { Context, Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import { errors } from 'oidc-provider';
 
-import { AccountDisabledError, InvalidCredentialsError, type AccountService } from '../accounts/index.ts';
+import {
+  AccountDisabledError,
+  AccountLockedError,
+  EmailNotVerifiedError,
+  InvalidAccountInputError,
+  InvalidCredentialsError,
+  PasswordMismatchError,
+  WeakPasswordError,
+  type AccountLifecycle,
+  type AccountService,
+} from '../accounts/index.ts';
 import { csrfProtection } from '../http/csrf.ts';
 import { PageError } from '../http/errors.ts';
 import { formBody } from '../http/form-body.ts';
+import type { RateLimits } from '../http/rate-limits.ts';
 import type { Views } from '../http/views.ts';
 import type { ResourceServer } from '../oidc/index.ts';
-import { fieldErrors, loginForm } from './forms.ts';
+import { emailOnlyForm, fieldErrors, interactionPath, loginForm, registrationForm, typed } from './forms.ts';
 import { describeScopes } from './scopes.ts';
 
 type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -43,13 +54,18 @@ function expectPrompt(interaction: Interaction, name: string): void {
   }
 }
 
+const minutes = (seconds: number) => Math.max(1, Math.ceil(seconds / 60));
+
 export function interactionRoutes(deps: {
   provider: Provider;
   accounts: AccountService;
+  lifecycle: AccountLifecycle;
+  rateLimits: RateLimits;
+  registrationOpen: boolean;
   views: Views;
   resourceServers: ResourceServer[];
 }): Router {
-  const { provider, accounts, views } = deps;
+  const { provider, accounts, lifecycle, rateLimits, views, registrationOpen } = deps;
   const resourceNames = new Map(deps.resourceServers.map((server) => [server.indicator, server.name ?? server.indicator]));
   const router = new Router({ prefix: '/interaction/:uid' });
   router.use(expiredInteraction, formBody(), csrfProtection());
@@ -60,7 +76,16 @@ export function interactionRoutes(deps: {
   }
 
   async function renderLogin(ctx: Context, interaction: Interaction, data: Record<string, unknown>, status = 200) {
-    views.render(ctx, 'login', { uid: interaction.uid, client: await clientOf(interaction), errors: {}, ...data }, status);
+    views.render(
+      ctx,
+      'login',
+      { uid: interaction.uid, client: await clientOf(interaction), errors: {}, registrationOpen, ...data },
+      status,
+    );
+  }
+
+  function checkEmailPage(ctx: Context, email: string, heading: string) {
+    views.render(ctx, 'check-email', { email, heading });
   }
 
   router.get('/', async (ctx) => {
@@ -88,10 +113,11 @@ export function interactionRoutes(deps: {
     const interaction = await provider.interactionDetails(ctx.req, ctx.res);
     expectPrompt(interaction, 'login');
     const body = (ctx.request.body ?? {}) as Record<string, unknown>;
-    const email = typeof body.email === 'string' ? body.email.slice(0, 254) : '';
+    const email = typed(body, 'email');
 
     const form = loginForm.safeParse(body);
     if (!form.success) return renderLogin(ctx, interaction, { email, errors: fieldErrors(form.error) }, 400);
+    await rateLimits.limitIp('login', ctx.ip);
 
     try {
       const account = await accounts.authenticate(form.data.email, form.data.password, {
@@ -108,11 +134,71 @@ export function interactionRoutes(deps: {
       if (error instanceof InvalidCredentialsError) {
         return renderLogin(ctx, interaction, { email, errors: { form: 'Wrong email or password.' } }, 400);
       }
+      if (error instanceof AccountLockedError) {
+        ctx.set('Retry-After', String(error.retryAfterSeconds));
+        const form = `Too many failed sign-ins for this email. Try again in ${minutes(error.retryAfterSeconds)} minutes, or reset your password.`;
+        return renderLogin(ctx, interaction, { email, errors: { form } }, 429);
+      }
       if (error instanceof AccountDisabledError) {
         return renderLogin(ctx, interaction, { email, errors: { form: 'This account is disabled. Contact your administrator.' } }, 403);
       }
+      if (error instanceof EmailNotVerifiedError) {
+        return views.render(ctx, 'verify-email-needed', { uid: interaction.uid, email: error.email }, 403);
+      }
       throw error;
     }
+  });
+
+  router.post('/resend-verification', async (ctx) => {
+    const interaction = await provider.interactionDetails(ctx.req, ctx.res);
+    const form = emailOnlyForm.safeParse(ctx.request.body ?? {});
+    if (!form.success) throw new PageError(400, 'Enter your email address', 'Go back and try again.');
+    await rateLimits.limitIp('forms', ctx.ip);
+    await rateLimits.limitVerificationMail(form.data.email);
+    await lifecycle.resendVerification(form.data.email, interactionPath(interaction.uid));
+    checkEmailPage(ctx, form.data.email, 'Check your email');
+  });
+
+  function registrationGuard() {
+    if (!registrationOpen) {
+      throw new PageError(404, 'Registration is closed', 'Accounts here are created by an administrator. Ask yours for one.');
+    }
+  }
+
+  router.get('/register', async (ctx) => {
+    registrationGuard();
+    const interaction = await provider.interactionDetails(ctx.req, ctx.res);
+    expectPrompt(interaction, 'login');
+    views.render(ctx, 'register', { uid: interaction.uid, client: await clientOf(interaction), values: {}, errors: {} });
+  });
+
+  router.post('/register', async (ctx) => {
+    registrationGuard();
+    const interaction = await provider.interactionDetails(ctx.req, ctx.res);
+    expectPrompt(interaction, 'login');
+    const body = (ctx.request.body ?? {}) as Record<string, unknown>;
+    const values = { email: typed(body, 'email'), name: typed(body, 'name', 200) };
+    const rerender = async (errors: Record<string, string>) =>
+      views.render(ctx, 'register', { uid: interaction.uid, client: await clientOf(interaction), values, errors }, 400);
+
+    const form = registrationForm.safeParse(body);
+    if (!form.success) return rerender(fieldErrors(form.error));
+    await rateLimits.limitIp('forms', ctx.ip);
+    try {
+      await lifecycle.register({
+        email: form.data.email,
+        name: form.data.name,
+        password: form.data.password,
+        passwordConfirmation: form.data.password_confirmation,
+        returnTo: interactionPath(interaction.uid),
+      });
+    } catch (error) {
+      if (error instanceof WeakPasswordError) return rerender({ password: error.message });
+      if (error instanceof PasswordMismatchError) return rerender({ password_confirmation: 'The two passwords differ.' });
+      if (error instanceof InvalidAccountInputError) return rerender({ email: error.message });
+      throw error;
+    }
+    checkEmailPage(ctx, form.data.email, 'Almost done: confirm your email');
   });
 
   router.post('/confirm', async (ctx) => {

@@ -6,3 +6,4 @@ export { readClientsFile, ClientsFileError } from './clients.ts';
 export { readResourceServersFile, ResourceServersFileError, type ResourceServer } from './resource-servers.ts';
 export { loadSecrets, generateJwks, SecretsError, type Secrets } from './secrets.ts';
 export { createRedisAdapter } from './adapters/redis.ts';
+export { indexedByAccount, endEverythingOf, purgeExpiredAccountIndex } from './adapters/account-index.ts';

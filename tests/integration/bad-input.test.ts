@@ -11,7 +11,7 @@ describe.each(backends)('bad input gets a clear answer and a logged request id (
 
   beforeAll(async () => {
     idp = await startTestIdp({ backend });
-    await idp.idp.accounts.createAccount(bob);
+    await idp.idp.accounts.createAccount({ ...bob, emailVerified: true });
   });
   afterAll(() => idp?.destroy());
 
@@ -141,7 +141,7 @@ describe.each(backends)('bad input gets a clear answer and a logged request id (
   });
 
   it('tells a disabled account so only after the right password', async () => {
-    const carol = await idp.idp.accounts.createAccount({ email: 'carol@example.com', password: 'carol password 123' });
+    const carol = await idp.idp.accounts.createAccount({ email: 'carol@example.com', password: 'carol password 123', emailVerified: true });
     await idp.idp.database.db.updateTable('accounts').set({ status: 'disabled' }).where('id', '=', carol.id).execute();
     const { browser, page } = await loginPage();
     const wrong = (await submitLogin(browser, page, 'carol@example.com', 'not it at all')).page!;

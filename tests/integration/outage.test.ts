@@ -21,7 +21,7 @@ if (!postgresUrl) console.warn('TEST_DATABASE_URL is not set: the PostgreSQL out
 
 /** What a person and a relying party see while a store is down, and that everything comes back after. */
 async function outageScenario(idp: TestIdp, store: 'redis' | 'database', cut: () => Promise<void>, restore: () => Promise<void>) {
-  await idp.idp.accounts.createAccount(henry);
+  await idp.idp.accounts.createAccount({ ...henry, emailVerified: true });
   const config = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
   const browser: Browser = newBrowser();
   const start = await startAuthorization(config, { scope: 'openid email offline_access', prompt: 'consent' });

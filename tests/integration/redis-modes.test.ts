@@ -17,7 +17,7 @@ const ivy = { email: 'ivy@example.com', password: 'ivy password 1234' };
 
 /** Signs in, refreshes, revokes: every model the flow touches goes through the configured Redis. */
 async function fullSignIn(idp: TestIdp) {
-  await idp.idp.accounts.createAccount(ivy);
+  await idp.idp.accounts.createAccount({ ...ivy, emailVerified: true });
   const config = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
   const browser = newBrowser();
   const start = await startAuthorization(config, { scope: 'openid email offline_access', prompt: 'consent' });

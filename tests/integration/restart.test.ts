@@ -23,7 +23,7 @@ describe.each(backends)('state kept across restarts (%s)', (backend) => {
 
   it('keeps sessions and refresh tokens valid after the IdP restarts on the same data', async () => {
     idp = await startTestIdp({ backend });
-    await idp.idp.accounts.createAccount(frank);
+    await idp.idp.accounts.createAccount({ ...frank, emailVerified: true });
     const browser = newBrowser();
     const tokens = await signInWithRefreshToken(idp, browser);
     const { sub } = tokens.claims()!;
@@ -69,7 +69,7 @@ describe.each(backends)('state kept across restarts (%s)', (backend) => {
 
   it('rehashes a password at sign-in when the argon2 parameters rise', async () => {
     idp = await startTestIdp({ backend });
-    const account = await idp.idp.accounts.createAccount(frank);
+    const account = await idp.idp.accounts.createAccount({ ...frank, emailVerified: true });
     expect(account.password_hash).toMatch(/^\$argon2id\$v=19\$m=19456,p=1,t=2\$/);
 
     await idp.stop();

@@ -1,0 +1,1 @@
+export { accountLinkRoutes } from './routes.ts';

@@ -1,0 +1,99 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+
+import {
+  InvalidAccountInputError,
+  InvalidLinkError,
+  PasswordMismatchError,
+  WeakPasswordError,
+  type AccountLifecycle,
+} from '../accounts/index.ts';
+import { csrfProtection } from '../http/csrf.ts';
+import { formBody } from '../http/form-body.ts';
+import type { RateLimits } from '../http/rate-limits.ts';
+import type { Views } from '../http/views.ts';
+import { emailOnlyForm, fieldErrors, interactionPath, newPasswordForm, tokenForm, typed } from '../interactions/index.ts';
+
+/**
+ * Pages behind the links we mail, and the "forgot password" form. A GET never uses a link up
+ * (mail scanners open links); the page's button does, with a POST.
+ */
+export function accountLinkRoutes(deps: { lifecycle: AccountLifecycle; rateLimits: RateLimits; views: Views }): Router {
+  const { lifecycle, rateLimits, views } = deps;
+  const router = new Router({ prefix: '/account' });
+  router.use(formBody(), csrfProtection(), async (ctx, next) => {
+    ctx.set('Cache-Control', 'no-store');
+    await next();
+  });
+
+  const invalidLink = (ctx: Context, kind: 'verify' | 'reset') =>
+    views.render(ctx, 'invalid-link', { kind }, 400);
+  const queryToken = (ctx: Context) => (typeof ctx.query.token === 'string' ? ctx.query.token.slice(0, 200) : '');
+
+  router.get('/verify-email', async (ctx) => {
+    const token = queryToken(ctx);
+    if (!token || !(await lifecycle.verificationLinkIsLive(token))) return invalidLink(ctx, 'verify');
+    views.render(ctx, 'verify-email', { token });
+  });
+
+  router.post('/verify-email', async (ctx) => {
+    const form = tokenForm.safeParse(ctx.request.body ?? {});
+    if (!form.success) return invalidLink(ctx, 'verify');
+    try {
+      const { email, returnTo } = await lifecycle.verifyEmail(form.data.token);
+      views.render(ctx, 'email-verified', { email, returnTo });
+    } catch (error) {
+      if (error instanceof InvalidLinkError) return invalidLink(ctx, 'verify');
+      throw error;
+    }
+  });
+
+  router.get('/forgot-password', (ctx) => {
+    views.render(ctx, 'forgot-password', { interaction: interactionPath(ctx.query.interaction) ? ctx.query.interaction : '', email: '', errors: {} });
+  });
+
+  router.post('/forgot-password', async (ctx) => {
+    const body = (ctx.request.body ?? {}) as Record<string, unknown>;
+    const interaction = interactionPath(body.interaction) ? String(body.interaction) : '';
+    const form = emailOnlyForm.safeParse(body);
+    if (!form.success) {
+      return views.render(ctx, 'forgot-password', { interaction, email: typed(body, 'email'), errors: fieldErrors(form.error) }, 400);
+    }
+    await rateLimits.limitIp('forms', ctx.ip);
+    try {
+      await lifecycle.requestPasswordReset(form.data.email, interactionPath(body.interaction));
+    } catch (error) {
+      if (error instanceof InvalidAccountInputError) {
+        return views.render(ctx, 'forgot-password', { interaction, email: typed(body, 'email'), errors: { email: error.message } }, 400);
+      }
+      throw error;
+    }
+    views.render(ctx, 'check-email', { email: form.data.email, heading: 'Check your email', reset: true });
+  });
+
+  router.get('/reset-password', async (ctx) => {
+    const token = queryToken(ctx);
+    if (!token || !(await lifecycle.resetLinkIsLive(token))) return invalidLink(ctx, 'reset');
+    views.render(ctx, 'reset-password', { token, errors: {} });
+  });
+
+  router.post('/reset-password', async (ctx) => {
+    const body = (ctx.request.body ?? {}) as Record<string, unknown>;
+    const form = newPasswordForm.safeParse(body);
+    const token = typed(body, 'token', 200);
+    if (!form.success) return views.render(ctx, 'reset-password', { token, errors: fieldErrors(form.error) }, 400);
+    try {
+      const { returnTo } = await lifecycle.resetPassword(form.data.token, form.data.password, form.data.password_confirmation);
+      views.render(ctx, 'password-changed', { returnTo });
+    } catch (error) {
+      if (error instanceof WeakPasswordError) return views.render(ctx, 'reset-password', { token, errors: { password: error.message } }, 400);
+      if (error instanceof PasswordMismatchError) {
+        return views.render(ctx, 'reset-password', { token, errors: { password_confirmation: 'The two passwords differ.' } }, 400);
+      }
+      if (error instanceof InvalidLinkError) return invalidLink(ctx, 'reset');
+      throw error;
+    }
+  });
+
+  return router;
+}

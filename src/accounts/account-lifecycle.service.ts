@@ -1,0 +1,140 @@
+import type { Kysely } from 'kysely';
+
+import type { DB } from '../db/index.ts';
+import type { Mailer, Messages } from '../email/index.ts';
+import { emailIsTaken, findAccountByEmail, findAccountById, insertAccount, markEmailVerified, updatePasswordHash } from './account.repository.ts';
+import { DEFAULT_ROLE, emailSchema } from './account.service.ts';
+import { issueEmailToken, findLiveEmailToken, useEmailToken } from './email-token.repository.ts';
+import { InvalidAccountInputError, InvalidLinkError, PasswordMismatchError } from './errors.ts';
+import type { PasswordHasher } from './password-hasher.ts';
+import { checkPassword, type PasswordPolicy } from './password-policy.ts';
+import { grantRoles } from './role.repository.ts';
+
+const VERIFY_TTL_SECONDS = 24 * 60 * 60;
+const RESET_TTL_SECONDS = 60 * 60;
+
+export interface LifecycleLinks {
+  verifyEmail(token: string): string;
+  resetPassword(token: string): string;
+  forgotPassword(): string;
+}
+
+export interface Registration {
+  email: string;
+  name?: string | undefined;
+  password: string;
+  passwordConfirmation: string;
+  /** Where to continue once the email is verified: an interaction path. */
+  returnTo: string | null;
+}
+
+/**
+ * Registration, email verification and password reset. Every answer that could tell whether an
+ * address has an account is the same either way; the mail that differs goes out in the background.
+ */
+export function createAccountLifecycle(deps: {
+  db: Kysely<DB>;
+  hasher: PasswordHasher;
+  passwordPolicy: PasswordPolicy;
+  mailer: Mailer;
+  messages: Messages;
+  links: LifecycleLinks;
+  /** Ends every session and revokes every grant and token of the account. */
+  endEverythingOf(accountId: string): Promise<void>;
+}) {
+  const { db, hasher, passwordPolicy, mailer, messages, links } = deps;
+
+  function validEmail(raw: string): string {
+    const email = emailSchema.safeParse(raw.trim());
+    if (!email.success) throw new InvalidAccountInputError(email.error.issues[0]?.message ?? 'Enter a valid email address.');
+    return email.data;
+  }
+
+  function checkNewPassword(password: string, confirmation: string) {
+    checkPassword(passwordPolicy, password);
+    if (password !== confirmation) throw new PasswordMismatchError();
+  }
+
+  async function mailVerification(accountId: string, email: string, returnTo: string | null, trx: Kysely<DB> = db) {
+    const token = await issueEmailToken(trx, { accountId, purpose: 'verify_email', email, returnTo, ttlSeconds: VERIFY_TTL_SECONDS });
+    return messages.verifyEmail(email, links.verifyEmail(token));
+  }
+
+  return {
+    /** Creates the account and mails a verification link; for a taken address, mails its owner a notice instead. */
+    async register(input: Registration): Promise<void> {
+      const email = validEmail(input.email);
+      checkNewPassword(input.password, input.passwordConfirmation);
+      // Hashing before the existence check keeps both outcomes equally slow.
+      const passwordHash = await hasher.hash(input.password);
+      const mail = await db.transaction().execute(async (trx) => {
+        if (await emailIsTaken(trx, email)) return messages.registrationAttempt(email, links.forgotPassword());
+        const account = await insertAccount(trx, { email, password_hash: passwordHash, name: input.name?.trim() || null });
+        await grantRoles(trx, account.id, [DEFAULT_ROLE]);
+        return mailVerification(account.id, email, input.returnTo, trx);
+      });
+      mailer.sendInBackground(mail);
+    },
+
+    /** Mails a new verification link to an unverified account; silently does nothing otherwise. */
+    async resendVerification(email: string, returnTo: string | null): Promise<void> {
+      const account = await findAccountByEmail(db, email.trim());
+      if (!account || account.email_verified || account.status !== 'active') return;
+      mailer.sendInBackground(await mailVerification(account.id, account.email, returnTo));
+    },
+
+    /** Uses a verification link; returns where to continue. */
+    async verifyEmail(token: string): Promise<{ email: string; returnTo: string | null }> {
+      return db.transaction().execute(async (trx) => {
+        const used = await useEmailToken(trx, token, 'verify_email');
+        if (!used || !(await markEmailVerified(trx, used.account_id, used.email))) throw new InvalidLinkError();
+        return { email: used.email, returnTo: used.return_to };
+      });
+    },
+
+    async verificationLinkIsLive(token: string): Promise<boolean> {
+      return (await findLiveEmailToken(db, token, 'verify_email')) !== undefined;
+    },
+
+    /** Mails a reset link when the address has an active account. Answers the same either way. */
+    async requestPasswordReset(rawEmail: string, returnTo: string | null): Promise<void> {
+      const email = validEmail(rawEmail);
+      const account = await findAccountByEmail(db, email);
+      if (!account || account.status !== 'active') return;
+      const token = await issueEmailToken(db, {
+        accountId: account.id,
+        purpose: 'reset_password',
+        email: account.email,
+        returnTo,
+        ttlSeconds: RESET_TTL_SECONDS,
+      });
+      mailer.sendInBackground(messages.resetPassword(account.email, links.resetPassword(token)));
+    },
+
+    async resetLinkIsLive(token: string): Promise<boolean> {
+      return (await findLiveEmailToken(db, token, 'reset_password')) !== undefined;
+    },
+
+    /**
+     * Sets the new password from a reset link, which also proves the address; then ends every
+     * session and grant of the account and tells its owner. Returns where to continue.
+     */
+    async resetPassword(token: string, password: string, confirmation: string): Promise<{ returnTo: string | null }> {
+      checkNewPassword(password, confirmation);
+      const passwordHash = await hasher.hash(password);
+      const used = await db.transaction().execute(async (trx) => {
+        const row = await useEmailToken(trx, token, 'reset_password');
+        const account = row && (await findAccountById(trx, row.account_id));
+        if (!row || !account || account.status !== 'active') throw new InvalidLinkError();
+        await updatePasswordHash(trx, account.id, passwordHash);
+        await markEmailVerified(trx, account.id, row.email);
+        return row;
+      });
+      await deps.endEverythingOf(used.account_id);
+      mailer.sendInBackground(messages.passwordChanged(used.email, links.forgotPassword()));
+      return { returnTo: used.return_to };
+    },
+  };
+}
+
+export type AccountLifecycle = ReturnType<typeof createAccountLifecycle>;

@@ -1,0 +1,26 @@
+import path from 'node:path';
+import { Eta } from 'eta';
+
+import type { OutgoingMail } from './mailer.ts';
+
+/** Each message has an HTML part (escaped) and a plain-text part, from views/email/<name>.{html,text}.eta. */
+export function createMessages(viewsDir: string, productName = 'your account') {
+  const html = new Eta({ views: path.join(viewsDir, 'email'), autoEscape: true, cache: true });
+  const text = new Eta({ views: path.join(viewsDir, 'email'), autoEscape: false, cache: true });
+  const compose = (name: string, to: string, subject: string, data: Record<string, unknown>): OutgoingMail => ({
+    to,
+    subject,
+    html: html.render(`${name}.html`, { subject, productName, ...data }),
+    text: text.render(`${name}.text`, { subject, productName, ...data }),
+  });
+
+  return {
+    verifyEmail: (to: string, link: string) => compose('verify-email', to, 'Confirm your email address', { link }),
+    resetPassword: (to: string, link: string) => compose('reset-password', to, 'Reset your password', { link }),
+    passwordChanged: (to: string, resetLink: string) => compose('password-changed', to, 'Your password was changed', { resetLink }),
+    registrationAttempt: (to: string, resetLink: string) =>
+      compose('registration-attempt', to, 'Someone tried to create an account with your email', { resetLink }),
+  };
+}
+
+export type Messages = ReturnType<typeof createMessages>;

@@ -1,0 +1,113 @@
+import { createHash } from 'node:crypto';
+import type { Middleware } from 'koa';
+import type pg from 'pg';
+import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+
+import type { LoginThrottle } from '../accounts/index.ts';
+import type { Config } from '../config.ts';
+import { guardStore, isPostgresUnavailable } from '../db/index.ts';
+import { isRedisUnavailable, type RedisConnection } from '../oidc/index.ts';
+import { PageError } from './errors.ts';
+
+export class TooManyRequestsError extends PageError {
+  constructor(readonly retryAfterSeconds: number, message = 'Too many attempts from your network. Wait a while and try again.') {
+    super(429, 'Too many attempts', message);
+  }
+}
+
+/** Where counters live: shared by every node in Redis or Postgres; in memory for the single embedded process. */
+export type LimiterStore =
+  | { kind: 'redis'; client: RedisConnection; keyPrefix: string }
+  | { kind: 'postgres'; pool: pg.Pool }
+  | { kind: 'memory' };
+
+interface LimiterOptions {
+  name: string;
+  points: number;
+  durationSeconds: number;
+}
+
+function createLimiter(store: LimiterStore, { name, points, durationSeconds }: LimiterOptions): RateLimiterAbstract {
+  const options = { keyPrefix: name, points, duration: durationSeconds };
+  switch (store.kind) {
+    case 'redis':
+      return new RateLimiterRedis({ ...options, keyPrefix: `${store.keyPrefix}rate:${name}`, storeClient: store.client });
+    case 'postgres':
+      return new RateLimiterPostgres({ ...options, storeClient: store.pool, tableName: 'rate_limits', tableCreated: true });
+    case 'memory':
+      return new RateLimiterMemory(options);
+  }
+}
+
+const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
+/** Emails are counted by hash: no address sits in the limiter store, and keys have one length. */
+const emailKey = (email: string) => createHash('sha256').update(email.trim().toLowerCase()).digest('hex');
+
+export interface RateLimits {
+  loginThrottle: LoginThrottle;
+  /** Throws TooManyRequestsError when this IP has used up its allowance. */
+  limitIp(kind: 'login' | 'forms', ip: string): Promise<void>;
+  /** Throws TooManyRequestsError when one address was sent too many verification links. */
+  limitVerificationMail(email: string): Promise<void>;
+  /** Per node, in memory: a shared store would cost a round trip on the hottest endpoint. */
+  tokenEndpoint: Middleware;
+}
+
+export function createRateLimits(store: LimiterStore, limits: Config['rateLimits']): RateLimits {
+  const lockSeconds = limits.loginLockoutSeconds;
+  const failures = createLimiter(store, { name: 'login-failures', points: limits.loginMaxFailures, durationSeconds: lockSeconds });
+  const ipLimiters = {
+    login: createLimiter(store, { name: 'ip-login', points: limits.ipLoginPer15Minutes, durationSeconds: 15 * 60 }),
+    forms: createLimiter(store, { name: 'ip-forms', points: limits.ipFormsPerHour, durationSeconds: 60 * 60 }),
+  };
+  const verificationMail = createLimiter(store, { name: 'verification-mail', points: 3, durationSeconds: 60 * 60 });
+  const tokenLimiter = new RateLimiterMemory({ keyPrefix: 'ip-token', points: limits.ipTokenPerMinute, duration: 60 });
+
+  const storeName = store.kind === 'redis' ? 'Redis' : 'PostgreSQL';
+  const unavailable = store.kind === 'redis' ? isRedisUnavailable : isPostgresUnavailable;
+  /** A limit reached resolves to its RateLimiterRes; a store failure becomes StoreUnavailableError. */
+  const consume = (limiter: RateLimiterAbstract, key: string) =>
+    guardStore(storeName, (e) => !(e instanceof RateLimiterRes) && unavailable(e), () =>
+      limiter.consume(key).catch((rejection: unknown) => {
+        if (rejection instanceof RateLimiterRes) return rejection;
+        throw rejection;
+      }),
+    );
+  const guard = <T>(operation: () => Promise<T>) => guardStore(storeName, unavailable, operation);
+
+  async function limit(limiter: RateLimiterAbstract, key: string, message?: string) {
+    const res = await consume(limiter, key);
+    if (res.consumedPoints > limiter.points) throw new TooManyRequestsError(seconds(res.msBeforeNext), message);
+  }
+
+  return {
+    loginThrottle: {
+      async lockedFor(email) {
+        const res = await guard(() => failures.get(emailKey(email)));
+        return res && res.consumedPoints >= limits.loginMaxFailures ? seconds(res.msBeforeNext) : 0;
+      },
+      async recordFailure(email) {
+        const key = emailKey(email);
+        const res = await consume(failures, key);
+        if (res.consumedPoints < limits.loginMaxFailures) return 0;
+        // Lock for the full period from this failure, not until the counting window ends.
+        await guard(() => failures.block(key, lockSeconds));
+        return lockSeconds;
+      },
+      async clear(email) {
+        await guard(() => failures.delete(emailKey(email)));
+      },
+    },
+    limitIp: (kind, ip) => limit(ipLimiters[kind], ip),
+    limitVerificationMail: (email) =>
+      limit(verificationMail, emailKey(email), 'We sent several links to this address already. Check your inbox, or try again later.'),
+    tokenEndpoint: async (ctx, next) => {
+      if (ctx.method !== 'POST' || ctx.path !== '/token') return next();
+      const res = await tokenLimiter.consume(ctx.ip).catch((rejection: RateLimiterRes) => rejection);
+      if (res.consumedPoints <= limits.ipTokenPerMinute) return next();
+      ctx.status = 429;
+      ctx.set('Retry-After', String(seconds(res.msBeforeNext)));
+      ctx.body = { error: 'too_many_requests', error_description: 'Too many token requests from this address; retry later.' };
+    },
+  };
+}
