@@ -55,9 +55,10 @@ export function createAccountLifecycle(deps: {
     if (password !== confirmation) throw new PasswordMismatchError();
   }
 
-  async function mailVerification(accountId: string, email: string, returnTo: string | null, trx: Kysely<DB> = db) {
+  /** Issues the token now (inside the caller's transaction); the message is composed when sent. */
+  async function verificationMail(accountId: string, email: string, returnTo: string | null, trx: Kysely<DB> = db) {
     const token = await issueEmailToken(trx, { accountId, purpose: 'verify_email', email, returnTo, ttlSeconds: VERIFY_TTL_SECONDS });
-    return messages.verifyEmail(email, links.verifyEmail(token));
+    return () => messages.verifyEmail(email, links.verifyEmail(token));
   }
 
   return {
@@ -68,10 +69,10 @@ export function createAccountLifecycle(deps: {
       // Hashing before the existence check keeps both outcomes equally slow.
       const passwordHash = await hasher.hash(input.password);
       const mail = await db.transaction().execute(async (trx) => {
-        if (await emailIsTaken(trx, email)) return messages.registrationAttempt(email, links.forgotPassword());
+        if (await emailIsTaken(trx, email)) return () => messages.registrationAttempt(email, links.forgotPassword());
         const account = await insertAccount(trx, { email, password_hash: passwordHash, name: input.name?.trim() || null });
         await grantRoles(trx, account.id, [DEFAULT_ROLE]);
-        return mailVerification(account.id, email, input.returnTo, trx);
+        return verificationMail(account.id, email, input.returnTo, trx);
       });
       mailer.sendInBackground(mail);
     },
@@ -80,7 +81,7 @@ export function createAccountLifecycle(deps: {
     async resendVerification(email: string, returnTo: string | null): Promise<void> {
       const account = await findAccountByEmail(db, email.trim());
       if (!account || account.email_verified || account.status !== 'active') return;
-      mailer.sendInBackground(await mailVerification(account.id, account.email, returnTo));
+      mailer.sendInBackground(await verificationMail(account.id, account.email, returnTo));
     },
 
     /** Uses a verification link; returns where to continue. */
@@ -108,7 +109,7 @@ export function createAccountLifecycle(deps: {
         returnTo,
         ttlSeconds: RESET_TTL_SECONDS,
       });
-      mailer.sendInBackground(messages.resetPassword(account.email, links.resetPassword(token)));
+      mailer.sendInBackground(() => messages.resetPassword(account.email, links.resetPassword(token)));
     },
 
     async resetLinkIsLive(token: string): Promise<boolean> {
@@ -131,7 +132,7 @@ export function createAccountLifecycle(deps: {
         return row;
       });
       await deps.endEverythingOf(used.account_id);
-      mailer.sendInBackground(messages.passwordChanged(used.email, links.forgotPassword()));
+      mailer.sendInBackground(() => messages.passwordChanged(used.email, links.forgotPassword()));
       return { returnTo: used.return_to };
     },
   };

@@ -13,10 +13,10 @@ export interface OutgoingMail {
 export interface Mailer {
   send(mail: OutgoingMail): Promise<void>;
   /**
-   * Sends after the response: a page that mails only some people (a known address) must
-   * answer as fast as one that mails nobody, or its timing tells who has an account.
+   * Composes and sends after the response: a page that mails only some people (a known address)
+   * must answer as fast, and fail as rarely, as one that mails nobody, or it tells who has an account.
    */
-  sendInBackground(mail: OutgoingMail): void;
+  sendInBackground(compose: () => OutgoingMail | Promise<OutgoingMail>): void;
   /** Waits for mail still being sent (at shutdown, and in tests). */
   drain(): Promise<void>;
 }
@@ -33,7 +33,11 @@ export function createMailer(options: {
 
   async function send(mail: OutgoingMail) {
     if (transport) {
-      await transport.sendMail({ from, to: mail.to, subject: mail.subject, html: mail.html, text: mail.text });
+      try {
+        await transport.sendMail({ from, to: mail.to, subject: mail.subject, html: mail.html, text: mail.text });
+      } catch (error) {
+        throw new Error(`sending "${mail.subject}" to ${mail.to} failed: ${(error as Error).message}`);
+      }
       log.info({ to: mail.to, subject: mail.subject }, 'mail sent');
     } else if (outbox) {
       outbox.deliver(mail);
@@ -44,9 +48,11 @@ export function createMailer(options: {
 
   return {
     send,
-    sendInBackground(mail) {
-      const sending = send(mail)
-        .catch((err: Error) => log.error({ to: mail.to, subject: mail.subject, reason: err.message }, 'mail failed'))
+    sendInBackground(compose) {
+      const sending = Promise.resolve()
+        .then(compose)
+        .then(send)
+        .catch((err: Error) => log.error({ reason: err.message }, 'mail failed'))
         .finally(() => pending.delete(sending));
       pending.add(sending);
     },

@@ -10,8 +10,8 @@ export function createMessages(viewsDir: string, productName = 'your account') {
   const compose = (name: string, to: string, subject: string, data: Record<string, unknown>): OutgoingMail => ({
     to,
     subject,
-    html: html.render(`${name}.html`, { subject, productName, ...data }),
-    text: text.render(`${name}.text`, { subject, productName, ...data }),
+    html: html.render(`${name}.html.eta`, { subject, productName, ...data }),
+    text: text.render(`${name}.text.eta`, { subject, productName, ...data }),
   });
 
   return {

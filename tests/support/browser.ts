@@ -75,3 +75,12 @@ export class Browser {
     });
   }
 }
+
+/** A page's HTML without what differs per request or per address, to compare two answers. */
+export function comparableHtml(page: Page, email: string): string {
+  return page.html
+    .replaceAll(email, 'EMAIL')
+    .replace(/name="_csrf" value="[^"]*"/g, '')
+    .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, 'ID')
+    .replace(/interaction([/=])[A-Za-z0-9_-]+/g, 'interaction$1UID');
+}
