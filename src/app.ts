@@ -4,8 +4,8 @@ import mount from 'koa-mount';
 import serve from 'koa-static';
 import type Provider from 'oidc-provider';
 
-import { accountLinkRoutes } from './account/index.ts';
-import type { AccountLifecycle, AccountService } from './accounts/index.ts';
+import { accountLinkRoutes, accountPageRoutes } from './account/index.ts';
+import type { AccountLifecycle, AccountService, Federation } from './accounts/index.ts';
 import type { DevOutbox } from './email/index.ts';
 import { errorHandler } from './http/error-handler.ts';
 import { healthRoutes, type ReadinessCheck } from './http/health.ts';
@@ -13,7 +13,7 @@ import type { RateLimits } from './http/rate-limits.ts';
 import { requestLogger } from './http/request-logger.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import type { Views } from './http/views.ts';
-import { interactionRoutes } from './interactions/index.ts';
+import { googleCallbackRoute, interactionRoutes, type GoogleClient } from './interactions/index.ts';
 import type { Logger } from './logger.ts';
 import type { ResourceServer } from './oidc/index.ts';
 import { viewsDir } from './paths.ts';
@@ -27,6 +27,8 @@ export interface AppDependencies {
   provider: Provider;
   accounts: AccountService;
   lifecycle: AccountLifecycle;
+  federation: Federation;
+  google: GoogleClient | undefined;
   rateLimits: RateLimits;
   registrationOpen: boolean;
   resourceServers: ResourceServer[];
@@ -45,7 +47,14 @@ export function createApp(deps: AppDependencies): Koa {
   app.use(securityHeaders({ production: deps.production }));
   app.use(mount('/static', serve(path.join(viewsDir, 'static'), { maxage: 3600_000 })));
 
-  const routers = [healthRoutes(deps.readinessChecks), interactionRoutes(deps), accountLinkRoutes(deps)];
+  // The Google callback first: its path would otherwise match the interaction router's /interaction/:uid.
+  const routers = [
+    healthRoutes(deps.readinessChecks),
+    googleCallbackRoute(),
+    interactionRoutes(deps),
+    accountLinkRoutes(deps),
+    accountPageRoutes(deps),
+  ];
   if (deps.outbox) routers.push(deps.outbox.routes(deps.views));
   for (const router of routers) {
     app.use(router.routes());

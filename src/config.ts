@@ -75,6 +75,10 @@ export const settings = {
     default: 'true',
     doc: 'Whether an account must have verified its email before it may finish signing in to an application.',
   },
+  GOOGLE_CLIENT_ID: { default: '(unset: no Google sign-in)', doc: 'OAuth client id from the Google Cloud console; with `GOOGLE_CLIENT_SECRET`, shows "Continue with Google".' },
+  GOOGLE_CLIENT_SECRET: { default: '(unset)', doc: 'The secret of that Google OAuth client.' },
+  GOOGLE_ISSUER: { default: 'https://accounts.google.com', doc: 'Google\'s OpenID issuer (changed only for tests).' },
+  GOOGLE_HOSTED_DOMAIN: { default: '(unset: any)', doc: 'Accept only Google Workspace accounts of this domain, e.g. `example.com`.' },
   LOGIN_MAX_FAILURES: { default: '5', doc: 'Failed password sign-ins for one email within the lockout window that lock password sign-in.' },
   LOGIN_LOCKOUT_SECONDS: { default: '900', doc: 'The window for counting failures, and how long password sign-in then stays locked (15 minutes).' },
   RATE_LIMIT_IP_LOGIN: { default: '100', doc: 'Password sign-in attempts one IP address may make per 15 minutes.' },
@@ -126,6 +130,8 @@ export interface Config {
   mailFrom: string;
   registration: 'open' | 'closed';
   requireVerifiedEmail: boolean;
+  /** undefined means no Google sign-in. */
+  google: { clientId: string; clientSecret: string; issuer: string; hostedDomain: string | undefined } | undefined;
   rateLimits: {
     loginMaxFailures: number;
     loginLockoutSeconds: number;
@@ -186,6 +192,10 @@ export const settingsSchema = z.object({
   MAIL_FROM: z.preprocess(blankAsUndefined, z.string().min(3).default(settings.MAIL_FROM.default)),
   REGISTRATION: z.preprocess(blankAsUndefined, z.enum(['open', 'closed']).default('open')),
   REQUIRE_VERIFIED_EMAIL: z.preprocess(blankAsUndefined, z.enum(['true', 'false', '1', '0']).default('true')),
+  GOOGLE_CLIENT_ID: optionalText,
+  GOOGLE_CLIENT_SECRET: optionalText,
+  GOOGLE_ISSUER: z.preprocess(blankAsUndefined, z.url({ protocol: /^https?$/ }).default('https://accounts.google.com')),
+  GOOGLE_HOSTED_DOMAIN: z.preprocess(blankAsUndefined, z.string().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/i, 'a domain name').optional()),
   LOGIN_MAX_FAILURES: integer(settings.LOGIN_MAX_FAILURES.default, 1, 1000),
   LOGIN_LOCKOUT_SECONDS: integer(settings.LOGIN_LOCKOUT_SECONDS.default, 1, 24 * 60 * 60),
   RATE_LIMIT_IP_LOGIN: integer(settings.RATE_LIMIT_IP_LOGIN.default, 1, 1_000_000),
@@ -289,6 +299,10 @@ export function loadConfig(environment: Env = process.env): Config {
       problems.push('ISSUER must be an https URL in production');
     }
   }
+  if (Boolean(env.GOOGLE_CLIENT_ID) !== Boolean(env.GOOGLE_CLIENT_SECRET)) {
+    problems.push('GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET: set both, or neither');
+  }
+  if (env.NODE_ENV === 'production' && !env.GOOGLE_ISSUER.startsWith('https:')) problems.push('GOOGLE_ISSUER must be https in production');
   const clientsFile = resolveClientsFile(env.CLIENTS_FILE);
   if (env.NODE_ENV === 'production' && clientsFile === exampleClientsFile) {
     problems.push('CLIENTS_FILE is required in production (the example clients have published secrets)');
@@ -317,6 +331,15 @@ export function loadConfig(environment: Env = process.env): Config {
     mailFrom: env.MAIL_FROM,
     registration: env.REGISTRATION,
     requireVerifiedEmail: isTrue(env.REQUIRE_VERIFIED_EMAIL),
+    google:
+      env.GOOGLE_CLIENT_ID && env.GOOGLE_CLIENT_SECRET
+        ? {
+            clientId: env.GOOGLE_CLIENT_ID,
+            clientSecret: env.GOOGLE_CLIENT_SECRET,
+            issuer: env.GOOGLE_ISSUER.replace(/\/$/, ''),
+            hostedDomain: env.GOOGLE_HOSTED_DOMAIN?.toLowerCase(),
+          }
+        : undefined,
     rateLimits: {
       loginMaxFailures: env.LOGIN_MAX_FAILURES,
       loginLockoutSeconds: env.LOGIN_LOCKOUT_SECONDS,

@@ -6,6 +6,7 @@ import type { AdapterConstructor } from 'oidc-provider';
 import {
   createAccountLifecycle,
   createAccountService,
+  createFederation,
   createPasswordHasher,
   type AccountService,
 } from './accounts/index.ts';
@@ -16,6 +17,7 @@ import { createMailer, createMessages, DevOutbox, type Mailer } from './email/in
 import type { ReadinessCheck } from './http/health.ts';
 import { createRateLimits, type LimiterStore } from './http/rate-limits.ts';
 import { createViews } from './http/views.ts';
+import { createGoogleClient } from './interactions/index.ts';
 import type { Logger } from './logger.ts';
 import {
   connectRedis,
@@ -144,12 +146,21 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
     if (outbox) log.warn('no SMTP_URL: mail goes to the development outbox at /dev/outbox');
     const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, outbox, log });
     const adapter = models.adapter;
+    const messages = createMessages(viewsDir);
+    const federation = createFederation({
+      db: database.db,
+      registrationOpen: config.registration === 'open',
+      mailer,
+      messages,
+      accountLink: `${config.issuer}/account`,
+    });
+    const google = config.google ? createGoogleClient(config.google, `${config.issuer}/interaction/callback/google`) : undefined;
     const lifecycle = createAccountLifecycle({
       db: database.db,
       hasher,
       passwordPolicy,
       mailer,
-      messages: createMessages(viewsDir),
+      messages,
       links: {
         verifyEmail: (token) => `${config.issuer}/account/verify-email?token=${token}`,
         resetPassword: (token) => `${config.issuer}/account/reset-password?token=${token}`,
@@ -183,6 +194,8 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       provider,
       accounts,
       lifecycle,
+      federation,
+      google,
       rateLimits,
       registrationOpen: config.registration === 'open',
       outbox,

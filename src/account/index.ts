@@ -1,1 +1,2 @@
 export { accountLinkRoutes } from './routes.ts';
+export { accountPageRoutes } from './page-routes.ts';

@@ -54,10 +54,16 @@ export async function markLoggedIn(db: Kysely<DB>, id: string): Promise<void> {
 
 export async function recordLoginAttempt(
   db: Kysely<DB>,
-  attempt: { accountId: string | null; outcome: LoginOutcome; ip: string | null; userAgent: string | null },
+  attempt: { accountId: string | null; outcome: LoginOutcome; ip: string | null; userAgent: string | null; method?: string },
 ): Promise<void> {
   await db
     .insertInto('login_history')
-    .values({ account_id: attempt.accountId, outcome: attempt.outcome, ip: attempt.ip, user_agent: attempt.userAgent })
+    .values({
+      account_id: attempt.accountId,
+      outcome: attempt.outcome,
+      ip: attempt.ip,
+      user_agent: attempt.userAgent,
+      method: attempt.method ?? 'password',
+    })
     .execute();
 }

@@ -53,3 +53,28 @@ export class PasswordMismatchError extends Error {
     super('The two passwords differ.');
   }
 }
+
+export class RegistrationClosedError extends Error {
+  constructor() {
+    super('Registration is closed');
+  }
+}
+
+/** The provider does not vouch for the email: nothing may be linked or created from it. */
+export class UnverifiedFederatedEmailError extends Error {
+  constructor() {
+    super('The provider has not verified this email address');
+  }
+}
+
+export class IdentityInUseError extends Error {
+  constructor() {
+    super('This account of the provider is already linked to another account here');
+  }
+}
+
+export class LastSignInMethodError extends Error {
+  constructor() {
+    super('This is the only way to sign in to the account');
+  }
+}

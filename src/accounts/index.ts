@@ -12,3 +12,4 @@ export { checkPassword, PASSWORD_MAX_LENGTH, type PasswordPolicy } from './passw
 export * from './errors.ts';
 export { createAccountLifecycle, type AccountLifecycle, type LifecycleLinks, type Registration } from './account-lifecycle.service.ts';
 export type { LoginThrottle } from './account.service.ts';
+export { createFederation, type Federation, type FederatedProfile, type FederatedSignIn } from './federation.service.ts';

@@ -45,6 +45,17 @@ export interface LoginHistoryTable {
   ip: string | null;
   user_agent: string | null;
   outcome: LoginOutcome;
+  /** `password`, or the federated provider (`google`). */
+  method: Generated<string>;
+}
+
+export interface FederatedIdentitiesTable {
+  provider: string;
+  subject: string;
+  account_id: string;
+  /** The provider's email for the person when the link was made. */
+  email: string | null;
+  linked_at: Timestamp;
 }
 
 export interface OidcModelsTable {
@@ -80,6 +91,7 @@ export interface OidcAccountIndexTable {
 }
 
 export interface DB {
+  federated_identities: FederatedIdentitiesTable;
   email_tokens: EmailTokensTable;
   oidc_account_index: OidcAccountIndexTable;
   accounts: AccountsTable;

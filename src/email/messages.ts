@@ -3,6 +3,8 @@ import { Eta } from 'eta';
 
 import type { OutgoingMail } from './mailer.ts';
 
+const providerName = (provider: string) => (provider === 'google' ? 'Google' : provider);
+
 /** Each message has an HTML part (escaped) and a plain-text part, from views/email/<name>.{html,text}.eta. */
 export function createMessages(viewsDir: string, productName = 'your account') {
   const html = new Eta({ views: path.join(viewsDir, 'email'), autoEscape: true, cache: true });
@@ -18,6 +20,8 @@ export function createMessages(viewsDir: string, productName = 'your account') {
     verifyEmail: (to: string, link: string) => compose('verify-email', to, 'Confirm your email address', { link }),
     resetPassword: (to: string, link: string) => compose('reset-password', to, 'Reset your password', { link }),
     passwordChanged: (to: string, resetLink: string) => compose('password-changed', to, 'Your password was changed', { resetLink }),
+    providerLinked: (to: string, provider: string, accountLink: string) =>
+      compose('provider-linked', to, `${providerName(provider)} was linked to your account`, { provider: providerName(provider), accountLink }),
     registrationAttempt: (to: string, resetLink: string) =>
       compose('registration-attempt', to, 'Someone tried to create an account with your email', { resetLink }),
   };

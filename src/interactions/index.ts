@@ -1,2 +1,4 @@
 export { interactionRoutes } from './routes.ts';
 export * from './forms.ts';
+export { createGoogleClient, GoogleSignInError, GoogleUnavailableError, type GoogleClient } from './google-client.ts';
+export { googleCallbackRoute, keepFlow, takeFlow } from './google-flow.ts';

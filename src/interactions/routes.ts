@@ -7,12 +7,16 @@ import {
   AccountDisabledError,
   AccountLockedError,
   EmailNotVerifiedError,
+  IdentityInUseError,
   InvalidAccountInputError,
   InvalidCredentialsError,
   PasswordMismatchError,
+  RegistrationClosedError,
+  UnverifiedFederatedEmailError,
   WeakPasswordError,
   type AccountLifecycle,
   type AccountService,
+  type Federation,
 } from '../accounts/index.ts';
 import { csrfProtection } from '../http/csrf.ts';
 import { PageError } from '../http/errors.ts';
@@ -21,6 +25,8 @@ import type { RateLimits } from '../http/rate-limits.ts';
 import type { Views } from '../http/views.ts';
 import type { ResourceServer } from '../oidc/index.ts';
 import { emailOnlyForm, fieldErrors, interactionPath, loginForm, registrationForm, typed } from './forms.ts';
+import { GoogleSignInError, GoogleUnavailableError, type GoogleClient } from './google-client.ts';
+import { keepFlow, keepPendingLink, takeFlow, takePendingLink } from './google-flow.ts';
 import { describeScopes } from './scopes.ts';
 
 type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -60,12 +66,14 @@ export function interactionRoutes(deps: {
   provider: Provider;
   accounts: AccountService;
   lifecycle: AccountLifecycle;
+  federation: Federation;
+  google: GoogleClient | undefined;
   rateLimits: RateLimits;
   registrationOpen: boolean;
   views: Views;
   resourceServers: ResourceServer[];
 }): Router {
-  const { provider, accounts, lifecycle, rateLimits, views, registrationOpen } = deps;
+  const { provider, accounts, lifecycle, federation, google, rateLimits, views, registrationOpen } = deps;
   const resourceNames = new Map(deps.resourceServers.map((server) => [server.indicator, server.name ?? server.indicator]));
   const router = new Router({ prefix: '/interaction/:uid' });
   router.use(expiredInteraction, formBody(), csrfProtection());
@@ -79,7 +87,7 @@ export function interactionRoutes(deps: {
     views.render(
       ctx,
       'login',
-      { uid: interaction.uid, client: await clientOf(interaction), errors: {}, registrationOpen, ...data },
+      { uid: interaction.uid, client: await clientOf(interaction), errors: {}, registrationOpen, google: Boolean(google), ...data },
       status,
     );
   }
@@ -119,18 +127,28 @@ export function interactionRoutes(deps: {
     if (!form.success) return renderLogin(ctx, interaction, { email, errors: fieldErrors(form.error) }, 400);
     await rateLimits.limitIp('login', ctx.ip);
 
+    const finishLogin = (accountId: string, amr: string[]) =>
+      provider.interactionFinished(ctx.req, ctx.res, { login: { accountId, amr } }, { mergeWithLastSubmission: false });
+    /** A Google identity that waited for this password is linked now, for the same address only. */
+    const linkPending = async (accountId: string, email: string) => {
+      const pending = takePendingLink(ctx, interaction.uid);
+      if (!pending || pending.email.toLowerCase() !== email.toLowerCase()) return false;
+      await federation.link(accountId, pending);
+      return true;
+    };
+
     try {
       const account = await accounts.authenticate(form.data.email, form.data.password, {
         ip: ctx.ip,
         userAgent: ctx.get('user-agent') || null,
       });
-      return await provider.interactionFinished(
-        ctx.req,
-        ctx.res,
-        { login: { accountId: account.id, amr: ['pwd'] } },
-        { mergeWithLastSubmission: false },
-      );
+      await linkPending(account.id, account.email);
+      return await finishLogin(account.id, ['pwd']);
     } catch (error) {
+      // The password proves the account and Google verified the address: link, and the email is verified.
+      if (error instanceof EmailNotVerifiedError && (await linkPending(error.accountId, error.email))) {
+        return finishLogin(error.accountId, ['pwd']);
+      }
       if (error instanceof InvalidCredentialsError) {
         return renderLogin(ctx, interaction, { email, errors: { form: 'Wrong email or password.' } }, 400);
       }
@@ -145,6 +163,65 @@ export function interactionRoutes(deps: {
       if (error instanceof EmailNotVerifiedError) {
         return views.render(ctx, 'verify-email-needed', { uid: interaction.uid, email: error.email }, 403);
       }
+      throw error;
+    }
+  });
+
+  router.post('/google', async (ctx) => {
+    if (!google) throw new PageError(404, 'Google sign-in is not available', 'Sign in with your email and password.');
+    const interaction = await provider.interactionDetails(ctx.req, ctx.res);
+    expectPrompt(interaction, 'login');
+    try {
+      const { url, checks } = await google.start();
+      keepFlow(ctx, { mode: 'login', uid: interaction.uid, checks });
+      ctx.status = 303;
+      ctx.redirect(url.href);
+    } catch (error) {
+      if (!(error instanceof GoogleUnavailableError)) throw error;
+      ctx.state.log.warn({ reason: error.message }, 'google unavailable');
+      return renderLogin(ctx, interaction, { errors: { form: 'Google sign-in is unavailable right now. Try again later, or use your password.' } }, 503);
+    }
+  });
+
+  router.get('/google/callback', async (ctx) => {
+    const interaction = await provider.interactionDetails(ctx.req, ctx.res);
+    expectPrompt(interaction, 'login');
+    const flow = takeFlow(ctx);
+    const refuse = (status: number, message: string, reason: string) => {
+      ctx.state.log.warn({ reason }, 'google sign-in refused');
+      return renderLogin(ctx, interaction, { errors: { form: message } }, status);
+    };
+    if (!google || flow?.mode !== 'login' || flow.uid !== interaction.uid) {
+      return refuse(400, 'That Google sign-in could not be matched to this page. Try again.', 'no matching flow');
+    }
+
+    try {
+      const profile = await google.finish(ctx.search, flow.checks);
+      const result = await federation.signIn(profile, { ip: ctx.ip, userAgent: ctx.get('user-agent') || null });
+      if (result.kind === 'password-needed') {
+        keepPendingLink(ctx, interaction.uid, profile);
+        const message = 'An account with this email exists, but its address is not confirmed yet. Sign in with its password once to link Google to it.';
+        return renderLogin(ctx, interaction, { email: result.email, errors: { form: message } }, 409);
+      }
+      return await provider.interactionFinished(
+        ctx.req,
+        ctx.res,
+        { login: { accountId: result.account.id, amr: ['fed'] } },
+        { mergeWithLastSubmission: false },
+      );
+    } catch (error) {
+      if (error instanceof GoogleSignInError) {
+        if (error.reason === 'cancelled') return refuse(400, 'Google sign-in was cancelled.', error.message);
+        if (error.reason === 'hosted-domain') return refuse(403, 'Only accounts of the organisation’s Google Workspace may sign in here.', error.message);
+        return refuse(400, 'Google sign-in failed. Try again, or use your password.', error.message);
+      }
+      if (error instanceof GoogleUnavailableError) return refuse(503, 'Google sign-in is unavailable right now. Try again later, or use your password.', error.message);
+      if (error instanceof UnverifiedFederatedEmailError) return refuse(403, 'Google has not confirmed the email address of that account, so it cannot be used here.', error.message);
+      if (error instanceof RegistrationClosedError) {
+        return refuse(403, 'No account here uses that Google address, and new accounts are created by an administrator.', error.message);
+      }
+      if (error instanceof AccountDisabledError) return refuse(403, 'This account is disabled. Contact your administrator.', error.message);
+      if (error instanceof IdentityInUseError) return refuse(409, 'That Google account is linked to another account here.', error.message);
       throw error;
     }
   });
@@ -169,7 +246,7 @@ export function interactionRoutes(deps: {
     registrationGuard();
     const interaction = await provider.interactionDetails(ctx.req, ctx.res);
     expectPrompt(interaction, 'login');
-    views.render(ctx, 'register', { uid: interaction.uid, client: await clientOf(interaction), values: {}, errors: {} });
+    views.render(ctx, 'register', { uid: interaction.uid, client: await clientOf(interaction), google: Boolean(google), values: {}, errors: {} });
   });
 
   router.post('/register', async (ctx) => {
@@ -179,7 +256,7 @@ export function interactionRoutes(deps: {
     const body = (ctx.request.body ?? {}) as Record<string, unknown>;
     const values = { email: typed(body, 'email'), name: typed(body, 'name', 200) };
     const rerender = async (errors: Record<string, string>) =>
-      views.render(ctx, 'register', { uid: interaction.uid, client: await clientOf(interaction), values, errors }, 400);
+      views.render(ctx, 'register', { uid: interaction.uid, client: await clientOf(interaction), google: Boolean(google), values, errors }, 400);
 
     const form = registrationForm.safeParse(body);
     if (!form.success) return rerender(fieldErrors(form.error));

@@ -7,3 +7,4 @@ export { readResourceServersFile, ResourceServersFileError, type ResourceServer 
 export { loadSecrets, generateJwks, SecretsError, type Secrets } from './secrets.ts';
 export { createRedisAdapter } from './adapters/redis.ts';
 export { indexedByAccount, endEverythingOf, purgeExpiredAccountIndex } from './adapters/account-index.ts';
+export { currentAccountId } from './current-account.ts';

@@ -1,0 +1,126 @@
+import type { Kysely } from 'kysely';
+
+import type { DB } from '../db/index.ts';
+import type { Mailer, Messages } from '../email/index.ts';
+import { findAccountByEmail, findAccountById, insertAccount, markEmailVerified, recordLoginAttempt, markLoggedIn, type AccountRow } from './account.repository.ts';
+import type { LoginContext } from './account.service.ts';
+import { DEFAULT_ROLE } from './account.service.ts';
+import {
+  AccountDisabledError,
+  IdentityInUseError,
+  LastSignInMethodError,
+  RegistrationClosedError,
+  UnverifiedFederatedEmailError,
+} from './errors.ts';
+import { deleteIdentity, findIdentity, identitiesOf, insertIdentity, type FederatedIdentityRow } from './federated-identity.repository.ts';
+import { grantRoles } from './role.repository.ts';
+
+/** What a provider (Google) told us about the person, after its ID token was validated. */
+export interface FederatedProfile {
+  provider: string;
+  subject: string;
+  email: string;
+  emailVerified: boolean;
+  name?: string | undefined;
+  givenName?: string | undefined;
+  familyName?: string | undefined;
+  picture?: string | undefined;
+  locale?: string | undefined;
+}
+
+export type FederatedSignIn =
+  | { kind: 'signed-in'; account: AccountRow; linked: boolean; created: boolean }
+  /** A local account has this email but has not verified it: its owner must prove it with the password first. */
+  | { kind: 'password-needed'; email: string };
+
+/**
+ * Signing in with an external provider without opening a path to account takeover. In order:
+ * a known identity signs its account in; a provider-verified email matching a verified local
+ * account links to it (and the owner is told); an unverified local account needs its password
+ * once; otherwise a new account is made, unless registration is closed.
+ */
+export function createFederation(deps: {
+  db: Kysely<DB>;
+  registrationOpen: boolean;
+  mailer: Mailer;
+  messages: Messages;
+  accountLink: string;
+}) {
+  const { db, mailer, messages } = deps;
+
+  const ensureActive = (account: AccountRow | undefined): AccountRow => {
+    if (!account || account.status !== 'active') throw new AccountDisabledError();
+    return account;
+  };
+
+  return {
+    async signIn(profile: FederatedProfile, context: LoginContext): Promise<FederatedSignIn> {
+      const result = await db.transaction().execute(async (trx): Promise<FederatedSignIn> => {
+        const known = await findIdentity(trx, profile.provider, profile.subject);
+        if (known) return { kind: 'signed-in', account: ensureActive(await findAccountById(trx, known.account_id)), linked: false, created: false };
+        if (!profile.emailVerified) throw new UnverifiedFederatedEmailError();
+
+        const local = await findAccountByEmail(trx, profile.email);
+        if (local) {
+          ensureActive(local);
+          if (!local.email_verified) return { kind: 'password-needed', email: local.email };
+          await insertIdentity(trx, { provider: profile.provider, subject: profile.subject, accountId: local.id, email: profile.email });
+          return { kind: 'signed-in', account: local, linked: true, created: false };
+        }
+
+        if (!deps.registrationOpen) throw new RegistrationClosedError();
+        const account = await insertAccount(trx, {
+          email: profile.email,
+          email_verified: true,
+          password_hash: null,
+          name: profile.name ?? null,
+          given_name: profile.givenName ?? null,
+          family_name: profile.familyName ?? null,
+          picture: profile.picture ?? null,
+          locale: profile.locale ?? null,
+        });
+        await grantRoles(trx, account.id, [DEFAULT_ROLE]);
+        await insertIdentity(trx, { provider: profile.provider, subject: profile.subject, accountId: account.id, email: profile.email });
+        return { kind: 'signed-in', account, linked: true, created: true };
+      });
+
+      if (result.kind === 'signed-in') {
+        await markLoggedIn(db, result.account.id);
+        await recordLoginAttempt(db, { accountId: result.account.id, outcome: 'success', method: profile.provider, ...context });
+        if (result.linked && !result.created) {
+          mailer.sendInBackground(() => messages.providerLinked(result.account.email, profile.provider, deps.accountLink));
+        }
+      }
+      return result;
+    },
+
+    /**
+     * Links an identity to an account whose owner has just proven it (password, or a signed-in
+     * session). The provider's verified email for the same address also verifies it here.
+     */
+    async link(accountId: string, profile: FederatedProfile): Promise<void> {
+      await db.transaction().execute(async (trx) => {
+        const existing = await findIdentity(trx, profile.provider, profile.subject);
+        if (existing && existing.account_id !== accountId) throw new IdentityInUseError();
+        if (existing) return;
+        await deleteIdentity(trx, accountId, profile.provider);
+        await insertIdentity(trx, { provider: profile.provider, subject: profile.subject, accountId, email: profile.email });
+        if (profile.emailVerified) await markEmailVerified(trx, accountId, profile.email);
+      });
+    },
+
+    /** Refuses to remove the last way to sign in (no password and no other identity). */
+    async unlink(accountId: string, provider: string): Promise<void> {
+      await db.transaction().execute(async (trx) => {
+        const account = ensureActive(await findAccountById(trx, accountId));
+        const others = (await identitiesOf(trx, accountId)).filter((identity) => identity.provider !== provider);
+        if (!account.password_hash && others.length === 0) throw new LastSignInMethodError();
+        await deleteIdentity(trx, accountId, provider);
+      });
+    },
+
+    identitiesOf: (accountId: string): Promise<FederatedIdentityRow[]> => identitiesOf(db, accountId),
+  };
+}
+
+export type Federation = ReturnType<typeof createFederation>;
