@@ -4,6 +4,7 @@ import * as accounts from './001_accounts.ts';
 import * as oidcModels from './002_oidc_models.ts';
 import * as accountLifecycle from './003_account_lifecycle.ts';
 import * as federatedIdentities from './004_federated_identities.ts';
+import * as administration from './005_administration.ts';
 
 /** Every migration, in order. Names are the file names; a test checks none is missing here. */
 export const migrations: Record<string, Migration> = {
@@ -11,4 +12,5 @@ export const migrations: Record<string, Migration> = {
   '002_oidc_models': oidcModels,
   '003_account_lifecycle': accountLifecycle,
   '004_federated_identities': federatedIdentities,
+  '005_administration': administration,
 };

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type Router from '@koa/router';
 import Koa from 'koa';
 import mount from 'koa-mount';
 import serve from 'koa-static';
@@ -33,6 +34,7 @@ export interface AppDependencies {
   registrationOpen: boolean;
   resourceServers: ResourceServer[];
   readinessChecks: Record<string, ReadinessCheck>;
+  adminApi: Router;
   /** Development only: the outbox pages. */
   outbox: DevOutbox | undefined;
 }
@@ -54,6 +56,7 @@ export function createApp(deps: AppDependencies): Koa {
     interactionRoutes(deps),
     accountLinkRoutes(deps),
     accountPageRoutes(deps),
+    deps.adminApi,
   ];
   if (deps.outbox) routers.push(deps.outbox.routes(deps.views));
   for (const router of routers) {

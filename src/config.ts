@@ -84,6 +84,10 @@ export const settings = {
   RATE_LIMIT_IP_LOGIN: { default: '100', doc: 'Password sign-in attempts one IP address may make per 15 minutes.' },
   RATE_LIMIT_IP_FORMS: { default: '20', doc: 'Registrations, password reset requests and verification resends one IP address may make per hour.' },
   RATE_LIMIT_IP_TOKEN: { default: '1200', doc: 'Token endpoint requests one IP address may make per minute.' },
+  ADMIN_API_RATE_LIMITS: {
+    default: 'guest:10,user:100,moderator:200,admin:500,super_admin:1000',
+    doc: 'Admin API requests per minute, by the caller\'s highest role.',
+  },
   LOG_LEVEL: { default: 'info', doc: 'pino log level: `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`.' },
   ADMIN_EMAIL: {
     default: '(unset)',
@@ -138,6 +142,8 @@ export interface Config {
     ipLoginPer15Minutes: number;
     ipFormsPerHour: number;
     ipTokenPerMinute: number;
+    /** Admin API requests per minute by highest role name. */
+    adminApiPerMinute: Record<string, number>;
   };
   argon2: { memoryCost: number; timeCost: number; parallelism: number };
 }
@@ -201,6 +207,13 @@ export const settingsSchema = z.object({
   RATE_LIMIT_IP_LOGIN: integer(settings.RATE_LIMIT_IP_LOGIN.default, 1, 1_000_000),
   RATE_LIMIT_IP_FORMS: integer(settings.RATE_LIMIT_IP_FORMS.default, 1, 1_000_000),
   RATE_LIMIT_IP_TOKEN: integer(settings.RATE_LIMIT_IP_TOKEN.default, 1, 10_000_000),
+  ADMIN_API_RATE_LIMITS: z.preprocess(
+    blankAsUndefined,
+    z
+      .string()
+      .regex(/^(\s*[a-z_]+:\d+\s*)(,\s*[a-z_]+:\d+\s*)*$/, 'a list like guest:10,user:100')
+      .default(settings.ADMIN_API_RATE_LIMITS.default),
+  ),
   PASSWORD_MIN_LENGTH: integer(settings.PASSWORD_MIN_LENGTH.default, 8, 256),
   ARGON2_MEMORY_KIB: integer(settings.ARGON2_MEMORY_KIB.default, OWASP_ARGON2_MINIMUM.memoryCost, 4 * 1024 * 1024),
   ARGON2_ITERATIONS: integer(settings.ARGON2_ITERATIONS.default, OWASP_ARGON2_MINIMUM.timeCost, 100),
@@ -346,6 +359,12 @@ export function loadConfig(environment: Env = process.env): Config {
       ipLoginPer15Minutes: env.RATE_LIMIT_IP_LOGIN,
       ipFormsPerHour: env.RATE_LIMIT_IP_FORMS,
       ipTokenPerMinute: env.RATE_LIMIT_IP_TOKEN,
+      adminApiPerMinute: Object.fromEntries(
+        env.ADMIN_API_RATE_LIMITS.split(',').map((pair) => {
+          const [role, limit] = pair.trim().split(':');
+          return [role!, Number(limit)];
+        }),
+      ),
     },
     argon2: {
       memoryCost: env.ARGON2_MEMORY_KIB,

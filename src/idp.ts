@@ -3,7 +3,10 @@ import { sql } from 'kysely';
 import type Provider from 'oidc-provider';
 import type { AdapterConstructor } from 'oidc-provider';
 
+import { adminApiRoutes, adminBearerAuth } from './admin/index.ts';
+import { auditRecorder } from './audit/index.ts';
 import {
+  createAccountAdministration,
   createAccountLifecycle,
   createAccountService,
   createFederation,
@@ -47,6 +50,20 @@ export interface Idp {
   mailer: Mailer;
   close(): Promise<void>;
 }
+
+/** Our own command-line client for the admin API: public, PKCE, loopback redirects on any port (RFC 8252), device flow. */
+const builtInClients = [
+  {
+    client_id: 'admin-cli',
+    client_name: 'Admin CLI',
+    application_type: 'native' as const,
+    token_endpoint_auth_method: 'none' as const,
+    redirect_uris: ['http://127.0.0.1/callback', 'http://[::1]/callback'],
+    grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
+    response_types: ['code' as const],
+    first_party: true,
+  },
+];
 
 const PURGE_INTERVAL_MS = 10 * 60 * 1000;
 const REDIS_STARTUP_WAIT_MS = 5000;
@@ -146,6 +163,10 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
     if (outbox) log.warn('no SMTP_URL: mail goes to the development outbox at /dev/outbox');
     const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, outbox, log });
     const adapter = models.adapter;
+    const endEverything = async (accountId: string) => {
+      const ended = await endEverythingOf(database.db, adapter, accountId);
+      log.info({ accountId, ended }, 'ended every session and grant of the account');
+    };
     const messages = createMessages(viewsDir);
     const federation = createFederation({
       db: database.db,
@@ -166,12 +187,15 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
         resetPassword: (token) => `${config.issuer}/account/reset-password?token=${token}`,
         forgotPassword: () => `${config.issuer}/account/forgot-password`,
       },
-      endEverythingOf: async (accountId) => {
-        const ended = await endEverythingOf(database.db, adapter, accountId);
-        log.info({ accountId, ended }, 'ended every session and grant of the account');
-      },
+      endEverythingOf: endEverything,
     });
-    const resourceServers = readResourceServersFile(config.resourceServersFile);
+    const adminApi = `${config.issuer}/admin/api`;
+    const resourceServers = [
+      { indicator: adminApi, name: 'Admin API', scopes: ['admin'], accessTokenTTL: 600 },
+      ...readResourceServersFile(config.resourceServersFile),
+    ];
+    const audit = auditRecorder(database.db);
+    const administration = createAccountAdministration(database.db);
     const views = createViews({ dir: viewsDir, cache: config.env === 'production' });
     const provider = createProvider({
       issuer: config.issuer,
@@ -181,7 +205,7 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       accounts,
       resourceServers,
       secrets,
-      clients: readClientsFile(config.clientsFile),
+      clients: [...builtInClients, ...readClientsFile(config.clientsFile)],
       views,
       log,
     });
@@ -200,6 +224,16 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       registrationOpen: config.registration === 'open',
       outbox,
       resourceServers,
+      adminApi: adminApiRoutes({
+        auth: adminBearerAuth({ issuer: config.issuer, audience: adminApi, signingKeys: secrets.jwks.keys, accounts, administration }),
+        database,
+        accounts,
+        administration,
+        lifecycle,
+        rateLimits,
+        audit,
+        endEverythingOf: endEverything,
+      }),
       readinessChecks: {
         database: async () => {
           await sql`select 1`.execute(database.db);

@@ -34,7 +34,8 @@ export interface LoginContext {
 
 export interface NewAccount {
   email: string;
-  password: string;
+  /** null: no password yet (an invitation; the person sets one from a mailed link). */
+  password: string | null;
   name?: string | undefined;
   roles?: string[] | undefined;
   emailVerified?: boolean | undefined;
@@ -75,9 +76,9 @@ export function createAccountService(deps: {
   async function createAccount(input: NewAccount): Promise<Account> {
     const email = emailSchema.safeParse(input.email.trim());
     if (!email.success) throw new InvalidAccountInputError(email.error.issues[0]?.message ?? 'Invalid email address.');
-    checkPassword(passwordPolicy, input.password);
+    if (input.password !== null) checkPassword(passwordPolicy, input.password);
     const roles = [...new Set(input.roles?.length ? input.roles : [DEFAULT_ROLE])];
-    const passwordHash = await hasher.hash(input.password);
+    const passwordHash = input.password === null ? null : await hasher.hash(input.password);
 
     return db.transaction().execute(async (trx) => {
       const known = await existingRoleNames(trx, roles);

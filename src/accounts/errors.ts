@@ -78,3 +78,34 @@ export class LastSignInMethodError extends Error {
     super('This is the only way to sign in to the account');
   }
 }
+
+export class AccountNotFoundError extends Error {
+  constructor() {
+    super('No such account');
+  }
+}
+
+export class RoleNotFoundError extends Error {
+  constructor(readonly role: string) {
+    super(`No such role: ${role}`);
+  }
+}
+
+export class BuiltInRoleError extends Error {
+  constructor(readonly role: string) {
+    super(`${role} is a built-in role`);
+  }
+}
+
+export class DuplicateRoleError extends Error {
+  constructor(readonly role: string) {
+    super(`A role named ${role} exists already`);
+  }
+}
+
+/** The record changed since the caller read it (optimistic concurrency). */
+export class StaleUpdateError extends Error {
+  constructor() {
+    super('The account changed since you read it; read it again and retry');
+  }
+}

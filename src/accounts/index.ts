@@ -13,3 +13,4 @@ export * from './errors.ts';
 export { createAccountLifecycle, type AccountLifecycle, type LifecycleLinks, type Registration } from './account-lifecycle.service.ts';
 export type { LoginThrottle } from './account.service.ts';
 export { createFederation, type Federation, type FederatedProfile, type FederatedSignIn } from './federation.service.ts';
+export { createAccountAdministration, type AccountAdministration, type AccountListQuery, type ProfileChanges } from './account-admin.service.ts';

@@ -90,7 +90,21 @@ export interface OidcAccountIndexTable {
   expires_at: Date | string | null;
 }
 
+export interface AuditEventsTable {
+  id: Generated<string>;
+  at: Timestamp;
+  actor_id: string | null;
+  action: string;
+  target_type: string | null;
+  target_id: string | null;
+  /** `done`, or `denied` for a refused attempt (an escalation, say). */
+  outcome: Generated<string>;
+  ip: string | null;
+  changes: JSONColumnType<Record<string, unknown> | null, string | null, string | null>;
+}
+
 export interface DB {
+  audit_events: AuditEventsTable;
   federated_identities: FederatedIdentitiesTable;
   email_tokens: EmailTokensTable;
   oidc_account_index: OidcAccountIndexTable;

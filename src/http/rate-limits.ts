@@ -49,6 +49,8 @@ export interface RateLimits {
   limitIp(kind: 'login' | 'forms', ip: string): Promise<void>;
   /** Throws TooManyRequestsError when one address was sent too many verification links. */
   limitVerificationMail(email: string): Promise<void>;
+  /** Throws TooManyRequestsError when this account used up its admin API allowance for its role. */
+  limitAdminApi(accountId: string, role: string): Promise<void>;
   /** Per node, in memory: a shared store would cost a round trip on the hottest endpoint. */
   tokenEndpoint: Middleware;
 }
@@ -61,6 +63,12 @@ export function createRateLimits(store: LimiterStore, limits: Config['rateLimits
     forms: createLimiter(store, { name: 'ip-forms', points: limits.ipFormsPerHour, durationSeconds: 60 * 60 }),
   };
   const verificationMail = createLimiter(store, { name: 'verification-mail', points: 3, durationSeconds: 60 * 60 });
+  const adminApi = new Map(
+    Object.entries(limits.adminApiPerMinute).map(([role, points]) => [
+      role,
+      createLimiter(store, { name: `admin-api-${role}`, points, durationSeconds: 60 }),
+    ]),
+  );
   const tokenLimiter = new RateLimiterMemory({ keyPrefix: 'ip-token', points: limits.ipTokenPerMinute, duration: 60 });
 
   const storeName = store.kind === 'redis' ? 'Redis' : 'PostgreSQL';
@@ -99,6 +107,10 @@ export function createRateLimits(store: LimiterStore, limits: Config['rateLimits
       },
     },
     limitIp: (kind, ip) => limit(ipLimiters[kind], ip),
+    async limitAdminApi(accountId, role) {
+      const limiter = adminApi.get(role) ?? adminApi.get('guest');
+      if (limiter) await limit(limiter, accountId, 'Too many admin API requests; retry later.');
+    },
     limitVerificationMail: (email) =>
       limit(verificationMail, emailKey(email), 'We sent several links to this address already. Check your inbox, or try again later.'),
     tokenEndpoint: async (ctx, next) => {

@@ -1,0 +1,3 @@
+export { adminApiRoutes } from './api-routes.ts';
+export { adminBearerAuth, type AdminCaller } from './bearer-auth.ts';
+export { authorize, ForbiddenError, RANK, type AdminAction } from './permissions.ts';

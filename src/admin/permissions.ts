@@ -1,0 +1,69 @@
+/** Built-in role ranks (the roles table holds the same numbers). Custom roles carry no power here. */
+export const RANK = { super_admin: 500, admin: 400, moderator: 300, user: 200, guest: 100 } as const;
+
+export type AdminAction =
+  | 'users.read'
+  | 'users.create'
+  | 'users.update'
+  | 'users.disable'
+  | 'users.enable'
+  | 'users.delete'
+  | 'users.restore'
+  | 'users.roles'
+  | 'users.password-reset'
+  | 'roles.read'
+  | 'roles.write'
+  | 'audit.read';
+
+const minimumRank: Record<AdminAction, number> = {
+  'users.read': RANK.moderator,
+  'users.disable': RANK.moderator,
+  'users.enable': RANK.moderator,
+  'roles.read': RANK.moderator,
+  'users.create': RANK.admin,
+  'users.update': RANK.admin,
+  'users.delete': RANK.admin,
+  'users.restore': RANK.admin,
+  'users.roles': RANK.admin,
+  'users.password-reset': RANK.admin,
+  'roles.write': RANK.admin,
+  'audit.read': RANK.admin,
+};
+
+const selfForbidden = new Set<AdminAction>(['users.disable', 'users.enable', 'users.delete', 'users.roles']);
+const privilegedRoles = new Set<string>(['admin', 'super_admin']);
+
+export class ForbiddenError extends Error {}
+
+export interface Attempt {
+  actorId: string;
+  actorRank: number;
+  action: AdminAction;
+  targetId?: string | undefined;
+  targetRank?: number | undefined;
+  /** For users.roles: the role granted or removed. */
+  role?: string | undefined;
+}
+
+/**
+ * Moderators view users and disable ordinary ones; admins do everything but grant or remove
+ * admin roles and touch super admins; super admins do everything; nobody changes their own
+ * roles or disables themselves. Throws ForbiddenError with the reason.
+ */
+export function authorize(attempt: Attempt): void {
+  const { actorRank, action } = attempt;
+  if (actorRank < minimumRank[action]) throw new ForbiddenError(`${action} needs a higher role`);
+  if (attempt.targetId === attempt.actorId && selfForbidden.has(action)) {
+    throw new ForbiddenError('You cannot change your own roles or disable or delete yourself');
+  }
+  const targetRank = attempt.targetRank ?? 0;
+  if (action !== 'users.read' && targetRank >= RANK.super_admin && actorRank < RANK.super_admin) {
+    throw new ForbiddenError('Only a super admin may change a super admin');
+  }
+  if ((action === 'users.disable' || action === 'users.enable') && actorRank < RANK.admin && targetRank > RANK.user) {
+    throw new ForbiddenError('Moderators may disable only user and guest accounts');
+  }
+  if (action === 'users.roles' && attempt.role && privilegedRoles.has(attempt.role) && actorRank < RANK.super_admin) {
+    throw new ForbiddenError('Only a super admin may grant or remove admin roles');
+  }
+}

@@ -1,0 +1,1 @@
+export { auditRecorder, listAuditEvents, diff, type AuditEvent, type AuditQuery, type RecordAudit } from './audit.ts';

@@ -1,0 +1,189 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { importJWK, SignJWT } from 'jose';
+import * as oidc from 'openid-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { Browser } from '../support/browser.ts';
+import { backends, startTestIdp, type TestIdp } from '../support/idp.ts';
+import { exchangeCode, newBrowser, relyingParty, signIn, startAuthorization } from '../support/rp.ts';
+
+const backend = backends.at(-1)!;
+const ROLES = ['guest', 'user', 'moderator', 'admin', 'super_admin'] as const;
+type Role = (typeof ROLES)[number];
+const CLI_REDIRECT = 'http://127.0.0.1:53682/callback';
+
+describe(`admin API (${backend})`, () => {
+  let idp: TestIdp;
+  let api: string;
+  const tokens = {} as Record<Role, string>;
+  const actorIds = {} as Record<Role, string>;
+
+  /** An access token for the admin API, got as a script would: admin-cli, PKCE, a loopback redirect on any port. */
+  async function adminToken(email: string, password: string) {
+    const cli = await relyingParty(idp.issuer, 'admin-cli');
+    const start = await startAuthorization(cli, { redirect_uri: CLI_REDIRECT, scope: 'openid admin', resource: api });
+    const callback = await signIn(new Browser([CLI_REDIRECT]), start.url, { email, password });
+    return (await oidc.authorizationCodeGrant(cli, callback, { pkceCodeVerifier: start.verifier, expectedState: start.state, expectedNonce: start.nonce })).access_token;
+  }
+
+  async function call(token: string | undefined, method: string, route: string, body?: unknown, headers: Record<string, string> = {}) {
+    const response = await fetch(`${api}${route}`, {
+      method,
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}), ...headers },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await response.text();
+    return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined };
+  }
+
+  let targetCounter = 0;
+  async function newTarget(role: Role = 'user') {
+    targetCounter += 1;
+    const account = await idp.idp.accounts.createAccount({
+      email: `target${targetCounter}@example.com`,
+      password: 'target passphrase 1',
+      roles: [role],
+      emailVerified: true,
+    });
+    return account.id;
+  }
+
+  beforeAll(async () => {
+    idp = await startTestIdp({ backend, env: { ADMIN_API_RATE_LIMITS: 'guest:40,user:100,moderator:200,admin:500,super_admin:1000' } });
+    api = `${idp.issuer}/admin/api`;
+    for (const role of ROLES) {
+      const account = await idp.idp.accounts.createAccount({ email: `${role}@example.com`, password: `${role} passphrase 1`, roles: [role], emailVerified: true });
+      actorIds[role] = account.id;
+      tokens[role] = await adminToken(`${role}@example.com`, `${role} passphrase 1`);
+    }
+  });
+  afterAll(() => idp?.destroy());
+
+  const atLeast = (minimum: Role) => (role: Role) => ROLES.indexOf(role) >= ROLES.indexOf(minimum);
+  const matrix: [string, (role: Role) => boolean, (token: string) => Promise<{ status: number }>][] = [
+    ['list users', atLeast('moderator'), (t) => call(t, 'GET', '/users')],
+    ['view a user', atLeast('moderator'), async (t) => call(t, 'GET', `/users/${await newTarget()}`)],
+    ['view login history', atLeast('moderator'), async (t) => call(t, 'GET', `/users/${await newTarget()}/login-history`)],
+    ['disable a user', atLeast('moderator'), async (t) => call(t, 'POST', `/users/${await newTarget()}/disable`)],
+    ['enable a user', atLeast('moderator'), async (t) => call(t, 'POST', `/users/${await newTarget()}/enable`)],
+    ['disable a moderator', atLeast('admin'), async (t) => call(t, 'POST', `/users/${await newTarget('moderator')}/disable`)],
+    ['create a user', atLeast('admin'), (t) => call(t, 'POST', '/users', { email: `made-${Math.random()}@example.com`, invite: true })],
+    ['update a user', atLeast('admin'), async (t) => call(t, 'PATCH', `/users/${await newTarget()}`, { name: 'New Name' })],
+    ['delete a user', atLeast('admin'), async (t) => call(t, 'DELETE', `/users/${await newTarget()}`)],
+    ['grant moderator', atLeast('admin'), async (t) => call(t, 'PUT', `/users/${await newTarget()}/roles/moderator`)],
+    ['grant admin', atLeast('super_admin'), async (t) => call(t, 'PUT', `/users/${await newTarget()}/roles/admin`)],
+    ['disable a super admin', atLeast('super_admin'), async (t) => call(t, 'POST', `/users/${await newTarget('super_admin')}/disable`)],
+    ['force a password reset', atLeast('admin'), async (t) => call(t, 'POST', `/users/${await newTarget()}/password-reset`)],
+    ['list roles', atLeast('moderator'), (t) => call(t, 'GET', '/roles')],
+    ['create a role', atLeast('admin'), (t) => call(t, 'POST', '/roles', { name: `role-${Math.floor(Math.random() * 1e9)}` })],
+    ['read the audit log', atLeast('admin'), (t) => call(t, 'GET', '/audit')],
+  ];
+
+  for (const role of ROLES) {
+    it.each(matrix)(`${role}: %s`, async (_action, allowed, attempt) => {
+      const { status } = await attempt(tokens[role]);
+      if (allowed(role)) expect(status).toBeLessThan(300);
+      else expect(status).toBe(403);
+    });
+  }
+
+  it('refuses changes to one’s own roles or status, and audits escalation attempts', async () => {
+    expect((await call(tokens.admin, 'POST', `/users/${actorIds.admin}/disable`)).status).toBe(403);
+    expect((await call(tokens.super_admin, 'DELETE', `/users/${actorIds.super_admin}/roles/super_admin`)).status).toBe(403);
+    const target = await newTarget();
+    const escalation = await call(tokens.admin, 'PUT', `/users/${target}/roles/super_admin`);
+    expect(escalation).toMatchObject({ status: 403, body: { error: 'forbidden' } });
+    const denied = await idp.idp.database.db.selectFrom('audit_events').selectAll().where('target_id', '=', target).execute();
+    expect(denied).toMatchObject([{ actor_id: actorIds.admin, action: 'users.roles', outcome: 'denied', changes: { role: 'super_admin' } }]);
+  });
+
+  it('writes an audit row with the actor, target and changes of each action', async () => {
+    const target = await newTarget();
+    await call(tokens.admin, 'PATCH', `/users/${target}`, { name: 'Renamed', locale: 'fr' });
+    await call(tokens.admin, 'PUT', `/users/${target}/roles/moderator`);
+    await call(tokens.admin, 'POST', `/users/${target}/disable`);
+    const audit = await call(tokens.admin, 'GET', `/audit?target=${target}`);
+    expect(audit.body.items.map((row: { action: string }) => row.action)).toEqual(['users.disable', 'users.roles.grant', 'users.update']);
+    expect(audit.body.items.at(-1)).toMatchObject({ actor_id: actorIds.admin, changes: { name: [null, 'Renamed'], locale: [null, 'fr'] }, ip: expect.any(String) });
+  });
+
+  it('ends sessions and refresh tokens at once when an account is disabled', async () => {
+    const target = await newTarget();
+    const email = (await call(tokens.admin, 'GET', `/users/${target}`)).body.email;
+    const webApp = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+    const start = await startAuthorization(webApp, { scope: 'openid offline_access', prompt: 'consent' });
+    const live = await exchangeCode(webApp, await signIn(newBrowser(), start.url, { email, password: 'target passphrase 1' }), start);
+    expect((await call(tokens.moderator, 'POST', `/users/${target}/disable`)).status).toBe(200);
+    await expect(oidc.refreshTokenGrant(webApp, live.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+
+  it('searches, filters and paginates users', async () => {
+    for (let i = 0; i < 3; i += 1) await idp.idp.accounts.createAccount({ email: `needle${i}@example.com`, password: null, name: `Needle ${i}` });
+    const page1 = await call(tokens.moderator, 'GET', '/users?search=needle&per_page=2');
+    expect(page1.body).toMatchObject({ total: 3, page: 1, perPage: 2 });
+    expect(page1.body.items).toHaveLength(2);
+    const page2 = await call(tokens.moderator, 'GET', '/users?search=needle&per_page=2&page=2');
+    expect(page2.body.items).toHaveLength(1);
+    const admins = await call(tokens.moderator, 'GET', '/users?role=super_admin');
+    expect(admins.body.items.map((u: { email: string }) => u.email)).toContain('super_admin@example.com');
+  });
+
+  it('answers bad input with the right status: unknown id, invalid field, stale update', async () => {
+    expect((await call(tokens.admin, 'GET', '/users/00000000-0000-4000-8000-000000000000')).status).toBe(404);
+    expect((await call(tokens.admin, 'GET', '/users/not-a-uuid')).status).toBe(404);
+    const target = await newTarget();
+    const invalid = await call(tokens.admin, 'PATCH', `/users/${target}`, { picture: 'javascript:alert(1)' });
+    expect(invalid).toMatchObject({ status: 400, body: { field: 'picture' } });
+    const unknownField = await call(tokens.admin, 'PATCH', `/users/${target}`, { password_hash: 'x' });
+    expect(unknownField.status).toBe(400);
+
+    const read = await call(tokens.admin, 'GET', `/users/${target}`);
+    const etag = read.headers.get('etag')!;
+    expect((await call(tokens.admin, 'PATCH', `/users/${target}`, { name: 'First' }, { 'if-match': etag })).status).toBe(200);
+    const stale = await call(tokens.admin, 'PATCH', `/users/${target}`, { name: 'Second' }, { 'if-match': etag });
+    expect(stale).toMatchObject({ status: 412, body: { error: 'precondition_failed' } });
+  });
+
+  it('answers 401 with WWW-Authenticate for a missing, foreign or expired token', async () => {
+    const missing = await call(undefined, 'GET', '/users');
+    expect(missing.status).toBe(401);
+    expect(missing.headers.get('www-authenticate')).toBe('Bearer realm="admin"');
+
+    const webApp = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+    const start = await startAuthorization(webApp);
+    const userinfoToken = (await exchangeCode(webApp, await signIn(newBrowser(), start.url, { email: 'admin@example.com', password: 'admin passphrase 1' }), start)).access_token;
+    const foreign = await call(userinfoToken, 'GET', '/users');
+    expect(foreign.status).toBe(401);
+    expect(foreign.headers.get('www-authenticate')).toMatch(/error="invalid_token"/);
+
+    const secrets = JSON.parse(readFileSync(path.join(idp.dataDir, 'secrets.json'), 'utf8'));
+    const rsa = secrets.jwks.keys.find((key: { alg: string }) => key.alg === 'RS256');
+    const expired = await new SignJWT({ scope: 'admin', client_id: 'admin-cli' })
+      .setProtectedHeader({ alg: 'RS256', kid: rsa.kid, typ: 'at+jwt' })
+      .setIssuer(idp.issuer)
+      .setAudience(api)
+      .setSubject(actorIds.super_admin)
+      .setIssuedAt(Math.floor(Date.now() / 1000) - 7200)
+      .setExpirationTime(Math.floor(Date.now() / 1000) - 3600)
+      .sign(await importJWK(rsa, 'RS256'));
+    const late = await call(expired, 'GET', '/users');
+    expect(late.status).toBe(401);
+    expect(late.headers.get('www-authenticate')).toMatch(/error_description="the token has expired"/);
+  });
+
+  it('applies a removed role at once, to a token issued before', async () => {
+    const demoted = await idp.idp.accounts.createAccount({ email: 'demoted@example.com', password: 'demoted passphrase 1', roles: ['admin'], emailVerified: true });
+    const token = await adminToken('demoted@example.com', 'demoted passphrase 1');
+    expect((await call(token, 'GET', '/audit')).status).toBe(200);
+    expect((await call(tokens.super_admin, 'DELETE', `/users/${demoted.id}/roles/admin`)).status).toBe(200);
+    expect((await call(token, 'GET', '/audit')).status).toBe(403);
+  });
+
+  it('rate-limits each caller by role with 429 and Retry-After', async () => {
+    let last = { status: 0, headers: new Headers() };
+    for (let i = 0; i < 60 && last.status !== 429; i += 1) last = await call(tokens.guest, 'GET', '/roles');
+    expect(last.status).toBe(429);
+    expect(Number(last.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+});
