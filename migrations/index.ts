@@ -5,6 +5,7 @@ import * as oidcModels from './002_oidc_models.ts';
 import * as accountLifecycle from './003_account_lifecycle.ts';
 import * as federatedIdentities from './004_federated_identities.ts';
 import * as administration from './005_administration.ts';
+import * as clients from './006_clients.ts';
 
 /** Every migration, in order. Names are the file names; a test checks none is missing here. */
 export const migrations: Record<string, Migration> = {
@@ -13,4 +14,5 @@ export const migrations: Record<string, Migration> = {
   '003_account_lifecycle': accountLifecycle,
   '004_federated_identities': federatedIdentities,
   '005_administration': administration,
+  '006_clients': clients,
 };

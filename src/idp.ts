@@ -26,6 +26,7 @@ import {
   connectRedis,
   createProvider,
   createRedisAdapter,
+  createClientRegistry,
   createSqlAdapter,
   endEverythingOf,
   guardedAdapter,
@@ -37,6 +38,7 @@ import {
   readClientsFile,
   readResourceServersFile,
   waitUntilReady,
+  withClientsFromSql,
   type RedisConnection,
 } from './oidc/index.ts';
 import { viewsDir } from './paths.ts';
@@ -85,7 +87,7 @@ async function openModelStore(config: Config, database: Database, log: Logger): 
 
   if (!config.redis) {
     return {
-      adapter: guardedAdapter(indexedByAccount(createSqlAdapter(database.db), database.db), 'PostgreSQL', isPostgresUnavailable),
+      adapter: guardedAdapter(withClientsFromSql(indexedByAccount(createSqlAdapter(database.db), database.db), database.db), 'PostgreSQL', isPostgresUnavailable),
       redis: undefined,
       readiness: {},
       close: async () => clearInterval(purge),
@@ -108,7 +110,7 @@ async function openModelStore(config: Config, database: Database, log: Logger): 
   }
   return {
     adapter: guardedAdapter(
-      indexedByAccount(createRedisAdapter(redis, { prefix: config.redis.keyPrefix }), database.db),
+      withClientsFromSql(indexedByAccount(createRedisAdapter(redis, { prefix: config.redis.keyPrefix }), database.db), database.db),
       'Redis',
       isRedisUnavailable,
     ),
@@ -144,6 +146,7 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
     if (!config.databaseUrl) log.warn({ dataDir: config.dataDir }, 'using the embedded development database');
 
     models = await openModelStore(config, database, log);
+    const audit = auditRecorder(database.db);
     const rateLimits = createRateLimits(limiterStore(config, database, models.redis), config.rateLimits);
     const hasher = createPasswordHasher(config.argon2);
     const passwordPolicy = { minLength: config.passwordMinLength };
@@ -153,6 +156,7 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       passwordPolicy,
       loginThrottle: rateLimits.loginThrottle,
       requireVerifiedEmail: config.requireVerifiedEmail,
+      audit,
     });
     if (config.bootstrapAdmin) {
       const created = await accounts.ensureSuperAdmin(config.bootstrapAdmin);
@@ -188,13 +192,13 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
         forgotPassword: () => `${config.issuer}/account/forgot-password`,
       },
       endEverythingOf: endEverything,
+      audit,
     });
     const adminApi = `${config.issuer}/admin/api`;
     const resourceServers = [
       { indicator: adminApi, name: 'Admin API', scopes: ['admin'], accessTokenTTL: 600 },
       ...readResourceServersFile(config.resourceServersFile),
     ];
-    const audit = auditRecorder(database.db);
     const administration = createAccountAdministration(database.db);
     const views = createViews({ dir: viewsDir, cache: config.env === 'production' });
     const provider = createProvider({
@@ -229,6 +233,7 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
         database,
         accounts,
         administration,
+        clients: createClientRegistry(database.db, (metadata) => provider.Client.validate(metadata as never)),
         lifecycle,
         rateLimits,
         audit,

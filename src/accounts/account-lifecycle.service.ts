@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 
+import type { RecordAudit } from '../audit/index.ts';
 import type { DB } from '../db/index.ts';
 import type { Mailer, Messages } from '../email/index.ts';
 import { emailIsTaken, findAccountByEmail, findAccountById, insertAccount, markEmailVerified, updatePasswordHash } from './account.repository.ts';
@@ -41,6 +42,7 @@ export function createAccountLifecycle(deps: {
   links: LifecycleLinks;
   /** Ends every session and revokes every grant and token of the account. */
   endEverythingOf(accountId: string): Promise<void>;
+  audit?: RecordAudit;
 }) {
   const { db, hasher, passwordPolicy, mailer, messages, links } = deps;
 
@@ -132,6 +134,7 @@ export function createAccountLifecycle(deps: {
         return row;
       });
       await deps.endEverythingOf(used.account_id);
+      await deps.audit?.({ actorId: used.account_id, action: 'account.password-reset', targetType: 'account', targetId: used.account_id });
       mailer.sendInBackground(() => messages.passwordChanged(used.email, links.forgotPassword()));
       return { returnTo: used.return_to };
     },

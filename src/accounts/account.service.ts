@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
 
+import type { RecordAudit } from '../audit/index.ts';
 import type { DB, LoginOutcome } from '../db/index.ts';
 import {
   AccountDisabledError,
@@ -70,8 +71,10 @@ export function createAccountService(deps: {
   passwordPolicy: PasswordPolicy;
   loginThrottle?: LoginThrottle;
   requireVerifiedEmail?: boolean;
+  /** Security events (a lockout) go to the audit log. */
+  audit?: RecordAudit;
 }): AccountService {
-  const { db, hasher, passwordPolicy, loginThrottle, requireVerifiedEmail = false } = deps;
+  const { db, hasher, passwordPolicy, loginThrottle, requireVerifiedEmail = false, audit } = deps;
 
   async function createAccount(input: NewAccount): Promise<Account> {
     const email = emailSchema.safeParse(input.email.trim());
@@ -114,7 +117,10 @@ export function createAccountService(deps: {
       if (!account || !valid) {
         await record(account ? 'wrong_password' : 'unknown_account');
         const lockedNow = (await loginThrottle?.recordFailure(key)) ?? 0;
-        if (lockedNow > 0) throw new AccountLockedError(lockedNow);
+        if (lockedNow > 0) {
+          await audit?.({ actorId: null, action: 'account.lockout', targetType: 'account', targetId: account?.id, ip: context.ip, changes: { lockedSeconds: lockedNow } });
+          throw new AccountLockedError(lockedNow);
+        }
         throw new InvalidCredentialsError();
       }
       await loginThrottle?.clear(key);

@@ -19,6 +19,7 @@ import {
 } from '../accounts/index.ts';
 import { listAuditEvents, diff, type RecordAudit } from '../audit/index.ts';
 import type { Database } from '../db/index.ts';
+import { ClientNotFoundError, InvalidClientError, type ClientRegistry } from '../oidc/index.ts';
 import { TooManyRequestsError, type RateLimits } from '../http/rate-limits.ts';
 import type { AdminCaller } from './bearer-auth.ts';
 import { authorize, ForbiddenError, type AdminAction } from './permissions.ts';
@@ -84,7 +85,8 @@ const jsonErrors: Middleware = async (ctx, next) => {
     if (error instanceof InvalidFieldError) return answer(400, 'invalid_request', error.message, { field: error.field });
     if (error instanceof InvalidAccountInputError || error instanceof WeakPasswordError) return answer(400, 'invalid_request', error.message);
     if (error instanceof UnknownRoleError || error instanceof RoleNotFoundError) return answer(404, 'not_found', error.message);
-    if (error instanceof AccountNotFoundError) return answer(404, 'not_found', error.message);
+    if (error instanceof AccountNotFoundError || error instanceof ClientNotFoundError) return answer(404, 'not_found', error.message);
+    if (error instanceof InvalidClientError) return answer(400, 'invalid_client_metadata', error.message, { field: error.field });
     if (error instanceof ForbiddenError) return answer(403, 'forbidden', error.message);
     if (error instanceof DuplicateEmailError || error instanceof DuplicateRoleError || error instanceof BuiltInRoleError) {
       return answer(409, 'conflict', error.message);
@@ -106,6 +108,7 @@ export function adminApiRoutes(deps: {
   database: Database;
   accounts: AccountService;
   administration: AccountAdministration;
+  clients: ClientRegistry;
   lifecycle: AccountLifecycle;
   rateLimits: RateLimits;
   audit: RecordAudit;
@@ -282,6 +285,50 @@ export function adminApiRoutes(deps: {
     await administration.deleteRole(ctx.params.name!);
     await record(ctx, 'roles.delete', ctx.params.name!, undefined, 'role');
     ctx.status = 204;
+  });
+
+  const clientInput = z.record(z.string(), z.unknown());
+
+  router.get('/clients', async (ctx) => {
+    await allow(ctx, 'clients.read');
+    ctx.body = { items: await deps.clients.list() };
+  });
+
+  router.post('/clients', async (ctx) => {
+    await allow(ctx, 'clients.write');
+    const { client, clientSecret } = await deps.clients.create(parse(clientInput, ctx.request.body));
+    await record(ctx, 'clients.create', String(client.client_id), { metadata: client }, 'client');
+    ctx.status = 201;
+    // The secret is shown this once; only node-oidc-provider reads it afterwards.
+    ctx.body = { ...client, ...(clientSecret ? { client_secret: clientSecret } : {}) };
+  });
+
+  router.get('/clients/:id', async (ctx) => {
+    await allow(ctx, 'clients.read');
+    ctx.body = await deps.clients.get(ctx.params.id!);
+  });
+
+  router.patch('/clients/:id', async (ctx) => {
+    await allow(ctx, 'clients.write');
+    const changes = parse(clientInput, ctx.request.body);
+    if ('client_id' in changes || 'client_secret' in changes) throw new InvalidFieldError('client_id', 'client_id and client_secret cannot be set');
+    const { before, after } = await deps.clients.update(ctx.params.id!, changes);
+    await record(ctx, 'clients.update', ctx.params.id!, diff(before, after), 'client');
+    ctx.body = after;
+  });
+
+  router.delete('/clients/:id', async (ctx) => {
+    await allow(ctx, 'clients.write');
+    await deps.clients.remove(ctx.params.id!);
+    await record(ctx, 'clients.delete', ctx.params.id!, undefined, 'client');
+    ctx.status = 204;
+  });
+
+  router.post('/clients/:id/rotate-secret', async (ctx) => {
+    await allow(ctx, 'clients.write');
+    const secret = await deps.clients.rotateSecret(ctx.params.id!);
+    await record(ctx, 'clients.rotate-secret', ctx.params.id!, undefined, 'client');
+    ctx.body = { client_id: ctx.params.id, client_secret: secret };
   });
 
   router.get('/audit', async (ctx) => {

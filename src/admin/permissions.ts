@@ -13,6 +13,8 @@ export type AdminAction =
   | 'users.password-reset'
   | 'roles.read'
   | 'roles.write'
+  | 'clients.read'
+  | 'clients.write'
   | 'audit.read';
 
 const minimumRank: Record<AdminAction, number> = {
@@ -27,6 +29,8 @@ const minimumRank: Record<AdminAction, number> = {
   'users.roles': RANK.admin,
   'users.password-reset': RANK.admin,
   'roles.write': RANK.admin,
+  'clients.read': RANK.admin,
+  'clients.write': RANK.admin,
   'audit.read': RANK.admin,
 };
 

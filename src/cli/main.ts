@@ -10,7 +10,8 @@ import {
 } from '../accounts/index.ts';
 import { ConfigError, loadConfig, type Config } from '../config.ts';
 import { DataDirLockedError, migrateToLatest, openDatabase, type Database } from '../db/index.ts';
-// Not through ../oidc/index.ts: that loads node-oidc-provider, which the CLI does not need.
+// Not through ../oidc/index.ts: that loads node-oidc-provider, which most commands do not need.
+import { createClientRegistry, InvalidClientError } from '../oidc/client-registry.ts';
 import { generateJwks } from '../oidc/secrets.ts';
 
 const usage = `Usage: npm run admin -- <command> [options]
@@ -19,6 +20,9 @@ Commands:
   migrate                      apply pending database migrations
   create-user --email E --password-stdin [--name N] [--role R]... [--verified]
                                create an account; the password is read from standard input
+  create-client --name N --redirect-uri U... [--post-logout-redirect-uri U]... [--public] [--first-party]
+                [--grant-type G]...
+                               register a relying party; prints its client_id and (once) its secret
   generate-jwks                print a new private JWK set (RS256 and ES256) for JWKS_FILE
 
 The database is the one the server uses (DATABASE_URL, or the embedded one in DATA_DIR).`;
@@ -87,6 +91,46 @@ async function createUser(config: Config, args: string[]): Promise<string> {
   });
 }
 
+async function createClient(config: Config, args: string[]): Promise<string> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      name: { type: 'string' },
+      'redirect-uri': { type: 'string', multiple: true },
+      'post-logout-redirect-uri': { type: 'string', multiple: true },
+      'grant-type': { type: 'string', multiple: true },
+      public: { type: 'boolean' },
+      'first-party': { type: 'boolean' },
+    },
+    strict: true,
+  });
+  if (!values.name) throw new UsageError('create-client needs --name');
+  const grantTypes = values['grant-type'] ?? ['authorization_code', 'refresh_token'];
+  const usesRedirects = grantTypes.includes('authorization_code');
+  if (usesRedirects && !values['redirect-uri']?.length) throw new UsageError('create-client needs --redirect-uri for the authorization code flow');
+  // node-oidc-provider validates the metadata, as it will when the client is used.
+  const { default: Provider } = await import('oidc-provider');
+  const provider = new Provider(config.issuer, {});
+  return withDatabase(config, async ({ db }) => {
+    const registry = createClientRegistry(db, (metadata) => provider.Client.validate(metadata as never));
+    try {
+      const { client, clientSecret } = await registry.create({
+        client_name: values.name,
+        redirect_uris: values['redirect-uri'] ?? [],
+        post_logout_redirect_uris: values['post-logout-redirect-uri'] ?? [],
+        grant_types: grantTypes,
+        response_types: usesRedirects ? ['code'] : [],
+        token_endpoint_auth_method: values.public ? 'none' : 'client_secret_basic',
+        ...(values['first-party'] ? { first_party: true } : {}),
+      });
+      return [`client_id: ${String(client.client_id)}`, ...(clientSecret ? [`client_secret: ${clientSecret}  (shown once)`] : [])].join('\n');
+    } catch (error) {
+      if (error instanceof InvalidClientError) throw new UsageError(`${error.field}: ${error.message}`);
+      throw error;
+    }
+  });
+}
+
 async function run(argv: string[]): Promise<string> {
   const [command, ...args] = argv;
   switch (command) {
@@ -94,6 +138,8 @@ async function run(argv: string[]): Promise<string> {
       return migrate(loadConfig());
     case 'create-user':
       return createUser(loadConfig(), args);
+    case 'create-client':
+      return createClient(loadConfig(), args);
     case 'generate-jwks':
       return JSON.stringify(await generateJwks(), null, 2);
     case undefined:

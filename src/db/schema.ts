@@ -103,7 +103,15 @@ export interface AuditEventsTable {
   changes: JSONColumnType<Record<string, unknown> | null, string | null, string | null>;
 }
 
+export interface ClientsTable {
+  client_id: string;
+  metadata: JSONColumnType<Record<string, unknown>, string, string>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
 export interface DB {
+  clients: ClientsTable;
   audit_events: AuditEventsTable;
   federated_identities: FederatedIdentitiesTable;
   email_tokens: EmailTokensTable;

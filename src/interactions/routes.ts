@@ -103,6 +103,9 @@ export function interactionRoutes(deps: {
       return renderLogin(ctx, interaction, { email: typeof hint === 'string' ? hint : '' });
     }
     if (interaction.prompt.name === 'consent') {
+      // Our own applications are not asked (node-oidc-provider still asks for native and device clients).
+      const client = await provider.Client.find(String(interaction.params.client_id));
+      if ((client as unknown as { first_party?: boolean } | undefined)?.first_party === true) return grantConsent(ctx, interaction);
       const details = interaction.prompt.details as ConsentDetails;
       return views.render(ctx, 'consent', {
         uid: interaction.uid,
@@ -278,9 +281,8 @@ export function interactionRoutes(deps: {
     checkEmailPage(ctx, form.data.email, 'Almost done: confirm your email');
   });
 
-  router.post('/confirm', async (ctx) => {
-    const interaction = await provider.interactionDetails(ctx.req, ctx.res);
-    expectPrompt(interaction, 'consent');
+  /** Records the consent the interaction asks for, and continues to the application. */
+  async function grantConsent(ctx: Context, interaction: Interaction) {
     const details = interaction.prompt.details as ConsentDetails;
     const accountId = interaction.session?.accountId;
     if (!accountId) throw new PageError(400, 'This sign-in has expired', 'Go back to the application and start again.');
@@ -299,6 +301,12 @@ export function interactionRoutes(deps: {
     return provider.interactionFinished(ctx.req, ctx.res, { consent: interaction.grantId ? {} : { grantId } }, {
       mergeWithLastSubmission: true,
     });
+  }
+
+  router.post('/confirm', async (ctx) => {
+    const interaction = await provider.interactionDetails(ctx.req, ctx.res);
+    expectPrompt(interaction, 'consent');
+    return grantConsent(ctx, interaction);
   });
 
   router.post('/abort', async (ctx) => {

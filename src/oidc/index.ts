@@ -8,3 +8,4 @@ export { loadSecrets, generateJwks, SecretsError, type Secrets } from './secrets
 export { createRedisAdapter } from './adapters/redis.ts';
 export { indexedByAccount, endEverythingOf, purgeExpiredAccountIndex } from './adapters/account-index.ts';
 export { currentAccountId } from './current-account.ts';
+export { createClientRegistry, withClientsFromSql, checkRedirectUris, ClientNotFoundError, InvalidClientError, type ClientRegistry } from './client-registry.ts';

@@ -175,6 +175,8 @@ describe.each(backends)('registration, verification and password reset over real
     expect(changed.$('h1').text()).toBe('Your password was changed');
 
     await smtp.waitFor('mia@example.com', /Your password was changed/);
+    const audited = await idp.idp.database.db.selectFrom('audit_events').select(['action', 'target_id']).where('action', '=', 'account.password-reset').execute();
+    expect(audited).toHaveLength(1);
     await expect(oidc.refreshTokenGrant(config, oldTokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
     await expect(oidc.fetchUserInfo(config, oldTokens.access_token, oldTokens.claims()!.sub)).rejects.toMatchObject({ status: 401 });
     const silent = await startAuthorization(config, { prompt: 'none', scope: 'openid email' });

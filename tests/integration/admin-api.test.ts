@@ -5,7 +5,7 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Browser } from '../support/browser.ts';
-import { backends, startTestIdp, type TestIdp } from '../support/idp.ts';
+import { backends, RP_REDIRECT, startTestIdp, type TestIdp } from '../support/idp.ts';
 import { exchangeCode, newBrowser, relyingParty, signIn, startAuthorization } from '../support/rp.ts';
 
 const backend = backends.at(-1)!;
@@ -178,6 +178,56 @@ describe(`admin API (${backend})`, () => {
     expect((await call(token, 'GET', '/audit')).status).toBe(200);
     expect((await call(tokens.super_admin, 'DELETE', `/users/${demoted.id}/roles/admin`)).status).toBe(200);
     expect((await call(token, 'GET', '/audit')).status).toBe(403);
+  });
+
+  it('registers a client that then signs a person in, rotates its secret, and refuses bad redirect URIs', async () => {
+    expect((await call(tokens.moderator, 'GET', '/clients')).status).toBe(403);
+    const created = await call(tokens.admin, 'POST', '/clients', {
+      client_name: 'Made by API',
+      redirect_uris: [RP_REDIRECT],
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+    });
+    expect(created.status).toBe(201);
+    const { client_id: clientId, client_secret: secret } = created.body;
+    expect(secret).toMatch(/^[\w-]{40,}$/);
+    expect((await call(tokens.admin, 'GET', `/clients/${clientId}`)).body).not.toHaveProperty('client_secret');
+
+    const signInWith = async (clientSecret: string) => {
+      const config = await relyingParty(idp.issuer, clientId, clientSecret);
+      const start = await startAuthorization(config);
+      return exchangeCode(config, await signIn(newBrowser(), start.url, { email: 'user@example.com', password: 'user passphrase 1' }), start);
+    };
+    expect((await signInWith(secret)).claims()?.aud).toBe(clientId);
+
+    const rotated = await call(tokens.admin, 'POST', `/clients/${clientId}/rotate-secret`);
+    expect(rotated.body.client_secret).not.toBe(secret);
+    await expect(signInWith(secret)).rejects.toMatchObject({ status: 401 });
+    expect((await signInWith(rotated.body.client_secret)).claims()?.aud).toBe(clientId);
+
+    for (const bad of ['https://*.example.com/cb', 'https://app.example.com/cb#x', 'http://app.example.com/cb', 'not a url']) {
+      const refused = await call(tokens.admin, 'PATCH', `/clients/${clientId}`, { redirect_uris: [bad] });
+      expect(refused, bad).toMatchObject({ status: 400, body: { field: 'redirect_uris' } });
+    }
+    const audit = await call(tokens.admin, 'GET', `/audit?target=${clientId}`);
+    expect(audit.body.items.map((row: { action: string }) => row.action)).toEqual(['clients.rotate-secret', 'clients.create']);
+
+    expect((await call(tokens.admin, 'DELETE', `/clients/${clientId}`)).status).toBe(204);
+    expect((await call(tokens.admin, 'GET', `/clients/${clientId}`)).status).toBe(404);
+  });
+
+  it('gives a script an admin token through the device flow, as the README shows', async () => {
+    const cli = await relyingParty(idp.issuer, 'admin-cli');
+    const device = await oidc.initiateDeviceAuthorization(cli, { scope: 'openid admin', resource: api });
+    const browser = newBrowser();
+    const carried = await browser.open(device.verification_uri_complete!);
+    const confirm = (await browser.submit(carried, 'form')).page!;
+    const login = (await browser.submit(confirm, 'form:has(input[name=confirm])')).page!;
+    // admin-cli is first-party: no consent page.
+    const done = (await browser.submit(login, 'form[action$="/login"]', { email: 'admin@example.com', password: 'admin passphrase 1' })).page!;
+    expect(done.$('h1').text()).toBe('Your device is connected');
+    const granted = await oidc.genericGrantRequest(cli, 'urn:ietf:params:oauth:grant-type:device_code', { device_code: device.device_code });
+    expect((await call(granted.access_token, 'GET', '/users?per_page=1')).status).toBe(200);
   });
 
   it('rate-limits each caller by role with 429 and Retry-After', async () => {

@@ -20,7 +20,7 @@ describe('npm run admin', () => {
   it('migrates, then says the database is up to date', async () => {
     const first = await runAdmin(['migrate'], { env: env() });
     expect(first).toMatchObject({ code: 0 });
-    expect(first.stdout).toContain('Applied migrations: 001_accounts, 002_oidc_models, 003_account_lifecycle, 004_federated_identities, 005_administration');
+    expect(first.stdout).toContain('Applied migrations: 001_accounts, 002_oidc_models, 003_account_lifecycle, 004_federated_identities, 005_administration, 006_clients');
     const second = await runAdmin(['migrate'], { env: env() });
     expect(second.stdout).toContain('The database is up to date.');
   });
@@ -73,6 +73,26 @@ describe('npm run admin', () => {
       await idp.stop();
     }
     expect((await runAdmin(['migrate'], { env: env() })).code).toBe(0);
+  });
+
+  it('registers a client that a relying party can then use, and refuses a bad redirect URI', async () => {
+    const refused = await runAdmin(['create-client', '--name', 'Bad', '--redirect-uri', 'http://app.example.com/cb'], { env: env() });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('redirect_uris: http://app.example.com/cb: use https, or http on a loopback address');
+
+    const made = await runAdmin(['create-client', '--name', 'CLI App', '--redirect-uri', 'http://127.0.0.1:9/rp/callback'], { env: env() });
+    expect(made.code).toBe(0);
+    const clientId = /client_id: (\S+)/.exec(made.stdout)![1]!;
+    const secret = /client_secret: (\S+)/.exec(made.stdout)![1]!;
+    const idp: TestIdp = await startTestIdp({ backend: 'pglite', env: { DATA_DIR: dataDir } });
+    try {
+      const config = await relyingParty(idp.issuer, clientId, secret);
+      const start = await startAuthorization(config, { scope: 'openid email' });
+      const tokens = await exchangeCode(config, await signIn(newBrowser(), start.url, { email: 'dana@example.com', password: 'dana password 42' }), start);
+      expect(tokens.claims()?.aud).toBe(clientId);
+    } finally {
+      await idp.stop();
+    }
   });
 
   it('prints a private JWK set usable as JWKS_FILE', async () => {

@@ -59,6 +59,9 @@ describe.each(backends)('brute-force protection and enumeration (%s)', (backend)
     }
     expect(comparableHtml(known.fifth, 'olga@example.com')).toBe(comparableHtml(unknown.fifth, 'nobody-here@example.com'));
 
+    const lockouts = await idp.idp.database.db.selectFrom('audit_events').selectAll().where('action', '=', 'account.lockout').execute();
+    expect(lockouts.map((row) => row.target_id)).toEqual(expect.arrayContaining([expect.any(String), null]));
+
     // Locked: even the right password is refused, with the same page.
     const stillLocked = (await submitLogin(known.browser, known.fifth, 'olga@example.com', 'the right passphrase')).page!;
     expect(stillLocked.status).toBe(429);

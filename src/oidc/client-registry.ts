@@ -1,0 +1,141 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { sql, type Kysely } from 'kysely';
+import type { Adapter, AdapterConstructor, AdapterPayload } from 'oidc-provider';
+
+import type { DB } from '../db/index.ts';
+
+export class ClientNotFoundError extends Error {
+  constructor() {
+    super('No such client');
+  }
+}
+
+/** Client metadata that breaks one of our rules or node-oidc-provider's; names the field. */
+export class InvalidClientError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost']);
+
+/** https, or http on loopback (RFC 8252); no wildcards, no fragments. */
+export function checkRedirectUris(field: string, uris: unknown): void {
+  if (uris === undefined) return;
+  if (!Array.isArray(uris)) throw new InvalidClientError(field, `${field} must be an array of URLs`);
+  for (const uri of uris) {
+    let url: URL;
+    try {
+      url = new URL(String(uri));
+    } catch {
+      throw new InvalidClientError(field, `${String(uri)} is not a URL`);
+    }
+    if (String(uri).includes('*')) throw new InvalidClientError(field, `${String(uri)}: wildcards are not allowed`);
+    if (url.hash || String(uri).includes('#')) throw new InvalidClientError(field, `${String(uri)}: fragments are not allowed`);
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK.has(url.hostname))) {
+      throw new InvalidClientError(field, `${String(uri)}: use https, or http on a loopback address`);
+    }
+  }
+}
+
+const withoutSecret = ({ client_secret: _secret, ...metadata }: Record<string, unknown>) => metadata;
+const newSecret = () => randomBytes(32).toString('base64url');
+
+/**
+ * Relying parties kept in SQL, managed by admins. node-oidc-provider reads them through its Client
+ * adapter on every lookup, so changes apply at once. `validate` is node-oidc-provider's own check.
+ */
+export function createClientRegistry(db: Kysely<DB>, validate: (metadata: Record<string, unknown>) => Promise<void>) {
+  async function checked(metadata: Record<string, unknown>) {
+    checkRedirectUris('redirect_uris', metadata.redirect_uris);
+    checkRedirectUris('post_logout_redirect_uris', metadata.post_logout_redirect_uris);
+    try {
+      await validate(metadata);
+    } catch (error) {
+      const description = (error as { error_description?: string }).error_description ?? (error as Error).message;
+      const field = /^(\w+)/.exec(description)?.[1] ?? 'metadata';
+      throw new InvalidClientError(field, description);
+    }
+    return metadata;
+  }
+
+  async function row(clientId: string) {
+    const found = await db.selectFrom('clients').selectAll().where('client_id', '=', clientId).executeTakeFirst();
+    if (!found) throw new ClientNotFoundError();
+    return found;
+  }
+
+  return {
+    async list() {
+      const rows = await db.selectFrom('clients').selectAll().orderBy('created_at').execute();
+      return rows.map((r) => withoutSecret(r.metadata));
+    },
+
+    get: async (clientId: string) => withoutSecret((await row(clientId)).metadata),
+
+    /** Registers a client; a confidential one gets a secret, returned here once. */
+    async create(input: Record<string, unknown>) {
+      const clientId = randomUUID();
+      const confidential = input.token_endpoint_auth_method !== 'none';
+      const secret = confidential ? newSecret() : undefined;
+      const metadata = await checked({ ...input, client_id: clientId, ...(secret ? { client_secret: secret } : {}) });
+      await db.insertInto('clients').values({ client_id: clientId, metadata: JSON.stringify(metadata) }).execute();
+      return { client: withoutSecret(metadata), clientSecret: secret };
+    },
+
+    async update(clientId: string, changes: Record<string, unknown>) {
+      const current = (await row(clientId)).metadata;
+      const metadata = await checked({ ...current, ...changes, client_id: clientId, client_secret: current.client_secret });
+      await db.updateTable('clients').set({ metadata: JSON.stringify(metadata), updated_at: sql`now()` }).where('client_id', '=', clientId).execute();
+      return { before: withoutSecret(current), after: withoutSecret(metadata) };
+    },
+
+    async remove(clientId: string) {
+      const result = await db.deleteFrom('clients').where('client_id', '=', clientId).executeTakeFirst();
+      if (result.numDeletedRows === 0n) throw new ClientNotFoundError();
+    },
+
+    /** A new secret, returned once; the old one stops working at once. */
+    async rotateSecret(clientId: string) {
+      const current = (await row(clientId)).metadata;
+      if (current.token_endpoint_auth_method === 'none') throw new InvalidClientError('token_endpoint_auth_method', 'a public client has no secret');
+      const secret = newSecret();
+      await db
+        .updateTable('clients')
+        .set({ metadata: JSON.stringify({ ...current, client_secret: secret }), updated_at: sql`now()` })
+        .where('client_id', '=', clientId)
+        .execute();
+      return secret;
+    },
+  };
+}
+
+export type ClientRegistry = ReturnType<typeof createClientRegistry>;
+
+/** node-oidc-provider's Client model answered from the clients table, whichever store holds the rest. */
+export function withClientsFromSql(Inner: AdapterConstructor, db: Kysely<DB>): AdapterConstructor {
+  class SqlClients implements Adapter {
+    async find(id: string): Promise<AdapterPayload | undefined> {
+      const found = await db.selectFrom('clients').select('metadata').where('client_id', '=', id).executeTakeFirst();
+      return found?.metadata as AdapterPayload | undefined;
+    }
+    async upsert() {}
+    async findByUid() {
+      return undefined;
+    }
+    async findByUserCode() {
+      return undefined;
+    }
+    async consume() {}
+    async destroy() {}
+    async revokeByGrantId() {}
+  }
+  return class {
+    constructor(model: string) {
+      return model === 'Client' ? new SqlClients() : new Inner(model);
+    }
+  } as unknown as AdapterConstructor;
+}
