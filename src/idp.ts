@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import type Provider from 'oidc-provider';
 import type { AdapterConstructor } from 'oidc-provider';
 
-import { adminApiRoutes, adminBearerAuth } from './admin/index.ts';
+import { adminApiRoutes, adminBearerAuth, createAdminActions } from './admin/index.ts';
 import { auditRecorder } from './audit/index.ts';
 import {
   createAccountAdministration,
@@ -230,14 +230,16 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       resourceServers,
       adminApi: adminApiRoutes({
         auth: adminBearerAuth({ issuer: config.issuer, audience: adminApi, signingKeys: secrets.jwks.keys, accounts, administration }),
-        database,
-        accounts,
-        administration,
-        clients: createClientRegistry(database.db, (metadata) => provider.Client.validate(metadata as never)),
-        lifecycle,
+        actions: createAdminActions({
+          database,
+          accounts,
+          administration,
+          clients: createClientRegistry(database.db, (metadata) => provider.Client.validate(metadata as never)),
+          lifecycle,
+          audit,
+          endEverythingOf: endEverything,
+        }),
         rateLimits,
-        audit,
-        endEverythingOf: endEverything,
       }),
       readinessChecks: {
         database: async () => {

@@ -13,16 +13,12 @@ import {
   StaleUpdateError,
   UnknownRoleError,
   WeakPasswordError,
-  type AccountAdministration,
-  type AccountLifecycle,
-  type AccountService,
 } from '../accounts/index.ts';
-import { listAuditEvents, diff, type RecordAudit } from '../audit/index.ts';
-import type { Database } from '../db/index.ts';
-import { ClientNotFoundError, InvalidClientError, type ClientRegistry } from '../oidc/index.ts';
+import { ClientNotFoundError, InvalidClientError } from '../oidc/index.ts';
+import type { Actor, AdminActions } from './admin-actions.ts';
 import { TooManyRequestsError, type RateLimits } from '../http/rate-limits.ts';
 import type { AdminCaller } from './bearer-auth.ts';
-import { authorize, ForbiddenError, type AdminAction } from './permissions.ts';
+import { ForbiddenError } from './permissions.ts';
 
 class InvalidFieldError extends Error {
   constructor(
@@ -103,18 +99,9 @@ const jsonErrors: Middleware = async (ctx, next) => {
 
 const version = (account: { updated_at: Date | string }) => new Date(account.updated_at).getTime();
 
-export function adminApiRoutes(deps: {
-  auth: Middleware;
-  database: Database;
-  accounts: AccountService;
-  administration: AccountAdministration;
-  clients: ClientRegistry;
-  lifecycle: AccountLifecycle;
-  rateLimits: RateLimits;
-  audit: RecordAudit;
-  endEverythingOf(accountId: string): Promise<void>;
-}): Router {
-  const { administration, audit } = deps;
+/** The admin JSON API: parse, call one admin action, answer. */
+export function adminApiRoutes(deps: { auth: Middleware; actions: AdminActions; rateLimits: RateLimits }): Router {
+  const { actions } = deps;
   const router = new Router({ prefix: '/admin/api' });
   router.use(jsonErrors, async (ctx, next) => {
     ctx.set('Cache-Control', 'no-store');
@@ -127,31 +114,16 @@ export function adminApiRoutes(deps: {
   });
   router.use(bodyParser({ enableTypes: ['json'], jsonLimit: '64kb', encoding: 'utf-8' }) as Middleware);
 
-  /** Checks the caller may do this to this target; a refusal is audited, then answered 403. */
-  async function allow(ctx: Context, action: AdminAction, target?: { id: string }, role?: string) {
+  const actor = (ctx: Context): Actor => {
     const caller = ctx.state.admin as AdminCaller;
-    const targetRank = target ? await administration.rankOf(target.id) : undefined;
-    try {
-      authorize({ actorId: caller.accountId, actorRank: caller.rank, action, targetId: target?.id, targetRank, role });
-    } catch (error) {
-      if (error instanceof ForbiddenError) {
-        await audit({ actorId: caller.accountId, action, targetType: 'account', targetId: target?.id, outcome: 'denied', ip: ctx.ip, changes: role ? { role } : undefined });
-      }
-      throw error;
-    }
-    return caller;
-  }
-  const record = (ctx: Context, action: string, targetId: string, changes?: Record<string, unknown>, targetType = 'account') =>
-    audit({ actorId: (ctx.state.admin as AdminCaller).accountId, action, targetType, targetId, ip: ctx.ip, changes });
-
-  async function existing(ctx: Context) {
-    const id = ctx.params.id!;
-    if (!uuid.safeParse(id).success) throw new AccountNotFoundError();
-    return administration.getAccount(id);
-  }
+    return { accountId: caller.accountId, rank: caller.rank, ip: ctx.ip };
+  };
+  const withEtag = (ctx: Context, account: { updated_at: Date | string }) => {
+    ctx.set('ETag', `"${version(account)}"`);
+    ctx.body = account;
+  };
 
   router.get('/users', async (ctx) => {
-    await allow(ctx, 'users.read');
     const query = parse(
       pageSchema.extend({
         search: z.string().max(254).optional(),
@@ -160,181 +132,96 @@ export function adminApiRoutes(deps: {
       }),
       ctx.query,
     );
-    ctx.body = await administration.listAccounts({ ...query, perPage: query.per_page });
+    ctx.body = await actions.listUsers(actor(ctx), { ...query, perPage: query.per_page });
   });
 
   router.post('/users', async (ctx) => {
-    await allow(ctx, 'users.create');
     const input = parse(createSchema, ctx.request.body);
-    const roles = input.roles ?? ['user'];
-    for (const role of roles) await allow(ctx, 'users.roles', undefined, role);
-    const account = await deps.accounts.createAccount({
-      email: input.email,
-      password: input.password ?? null,
-      name: input.name,
-      roles,
-      emailVerified: input.email_verified ?? false,
-    });
-    if (input.invite) await deps.lifecycle.requestPasswordReset(account.email, null);
-    await record(ctx, 'users.create', account.id, { email: account.email, roles, invited: Boolean(input.invite) });
     ctx.status = 201;
-    ctx.body = await administration.getAccount(account.id);
+    ctx.body = await actions.createUser(actor(ctx), { ...input, emailVerified: input.email_verified });
   });
 
-  router.get('/users/:id', async (ctx) => {
-    await allow(ctx, 'users.read');
-    const account = await existing(ctx);
-    ctx.set('ETag', `"${version(account)}"`);
-    ctx.body = account;
-  });
+  router.get('/users/:id', async (ctx) => withEtag(ctx, await actions.getUser(actor(ctx), ctx.params.id!)));
 
   router.patch('/users/:id', async (ctx) => {
-    const target = await existing(ctx);
-    await allow(ctx, 'users.update', target);
     const changes = parse(profileSchema, ctx.request.body);
     const ifMatch = ctx.get('if-match').replace(/^W\//, '').replaceAll('"', '');
-    const { before, after } = await administration.updateProfile(target.id, changes, ifMatch ? Number(ifMatch) : undefined);
-    await record(ctx, 'users.update', target.id, diff(before, after));
-    const account = await administration.getAccount(target.id);
-    ctx.set('ETag', `"${version(account)}"`);
-    ctx.body = account;
+    withEtag(ctx, await actions.updateUser(actor(ctx), ctx.params.id!, changes, ifMatch ? Number(ifMatch) : undefined));
   });
 
-  for (const [path, action, status] of [
-    ['disable', 'users.disable', 'disabled'],
-    ['enable', 'users.enable', 'active'],
-  ] as const) {
-    router.post(`/users/:id/${path}`, async (ctx) => {
-      const target = await existing(ctx);
-      await allow(ctx, action, target);
-      await administration.setStatus(target.id, status);
-      if (status === 'disabled') await deps.endEverythingOf(target.id);
-      await record(ctx, action, target.id, { status: [target.status, status] });
-      ctx.body = await administration.getAccount(target.id);
-    });
-  }
-
+  router.post('/users/:id/disable', async (ctx) => {
+    ctx.body = await actions.setStatus(actor(ctx), ctx.params.id!, 'disabled');
+  });
+  router.post('/users/:id/enable', async (ctx) => {
+    ctx.body = await actions.setStatus(actor(ctx), ctx.params.id!, 'active');
+  });
   router.delete('/users/:id', async (ctx) => {
-    const target = await existing(ctx);
-    await allow(ctx, 'users.delete', target);
-    await administration.setDeleted(target.id, true);
-    await deps.endEverythingOf(target.id);
-    await record(ctx, 'users.delete', target.id);
+    await actions.deleteUser(actor(ctx), ctx.params.id!);
     ctx.status = 204;
   });
-
   router.post('/users/:id/restore', async (ctx) => {
-    const target = await existing(ctx);
-    await allow(ctx, 'users.restore', target);
-    await administration.setDeleted(target.id, false);
-    await record(ctx, 'users.restore', target.id);
-    ctx.body = await administration.getAccount(target.id);
+    ctx.body = await actions.restoreUser(actor(ctx), ctx.params.id!);
   });
-
   router.put('/users/:id/roles/:role', async (ctx) => {
-    const target = await existing(ctx);
-    await allow(ctx, 'users.roles', target, ctx.params.role);
-    await administration.grantRole(target.id, ctx.params.role!);
-    await record(ctx, 'users.roles.grant', target.id, { role: ctx.params.role });
-    ctx.body = await administration.getAccount(target.id);
+    ctx.body = await actions.setRole(actor(ctx), ctx.params.id!, ctx.params.role!, true);
   });
-
   router.delete('/users/:id/roles/:role', async (ctx) => {
-    const target = await existing(ctx);
-    await allow(ctx, 'users.roles', target, ctx.params.role);
-    await administration.revokeRole(target.id, ctx.params.role!);
-    await record(ctx, 'users.roles.revoke', target.id, { role: ctx.params.role });
-    ctx.body = await administration.getAccount(target.id);
+    ctx.body = await actions.setRole(actor(ctx), ctx.params.id!, ctx.params.role!, false);
   });
-
   router.post('/users/:id/password-reset', async (ctx) => {
-    const target = await existing(ctx);
-    await allow(ctx, 'users.password-reset', target);
-    await deps.lifecycle.requestPasswordReset(target.email, null);
-    await record(ctx, 'users.password-reset', target.id);
+    await actions.forcePasswordReset(actor(ctx), ctx.params.id!);
     ctx.status = 202;
     ctx.body = { status: 'a password reset link was mailed' };
   });
-
   router.get('/users/:id/login-history', async (ctx) => {
-    await allow(ctx, 'users.read');
-    ctx.body = { items: await administration.loginHistory((await existing(ctx)).id) };
+    ctx.body = { items: await actions.loginHistory(actor(ctx), ctx.params.id!) };
   });
-
   router.get('/users/:id/identities', async (ctx) => {
-    await allow(ctx, 'users.read');
-    ctx.body = { items: await administration.identities((await existing(ctx)).id) };
+    ctx.body = { items: await actions.identities(actor(ctx), ctx.params.id!) };
   });
 
   router.get('/roles', async (ctx) => {
-    await allow(ctx, 'roles.read');
-    ctx.body = { items: await administration.listRoles() };
+    ctx.body = { items: await actions.listRoles(actor(ctx)) };
   });
-
   router.post('/roles', async (ctx) => {
-    await allow(ctx, 'roles.write');
     const input = parse(roleSchema, ctx.request.body);
-    const role = await administration.createRole(input.name, input.description);
-    await record(ctx, 'roles.create', role.name, { name: role.name }, 'role');
     ctx.status = 201;
-    ctx.body = role;
+    ctx.body = await actions.createRole(actor(ctx), input.name, input.description);
   });
-
   router.delete('/roles/:name', async (ctx) => {
-    await allow(ctx, 'roles.write');
-    await administration.deleteRole(ctx.params.name!);
-    await record(ctx, 'roles.delete', ctx.params.name!, undefined, 'role');
+    await actions.deleteRole(actor(ctx), ctx.params.name!);
     ctx.status = 204;
   });
 
   const clientInput = z.record(z.string(), z.unknown());
-
   router.get('/clients', async (ctx) => {
-    await allow(ctx, 'clients.read');
-    ctx.body = { items: await deps.clients.list() };
+    ctx.body = { items: await actions.listClients(actor(ctx)) };
   });
-
   router.post('/clients', async (ctx) => {
-    await allow(ctx, 'clients.write');
-    const { client, clientSecret } = await deps.clients.create(parse(clientInput, ctx.request.body));
-    await record(ctx, 'clients.create', String(client.client_id), { metadata: client }, 'client');
+    const { client, clientSecret } = await actions.createClient(actor(ctx), parse(clientInput, ctx.request.body));
     ctx.status = 201;
     // The secret is shown this once; only node-oidc-provider reads it afterwards.
     ctx.body = { ...client, ...(clientSecret ? { client_secret: clientSecret } : {}) };
   });
-
   router.get('/clients/:id', async (ctx) => {
-    await allow(ctx, 'clients.read');
-    ctx.body = await deps.clients.get(ctx.params.id!);
+    ctx.body = await actions.getClient(actor(ctx), ctx.params.id!);
   });
-
   router.patch('/clients/:id', async (ctx) => {
-    await allow(ctx, 'clients.write');
     const changes = parse(clientInput, ctx.request.body);
     if ('client_id' in changes || 'client_secret' in changes) throw new InvalidFieldError('client_id', 'client_id and client_secret cannot be set');
-    const { before, after } = await deps.clients.update(ctx.params.id!, changes);
-    await record(ctx, 'clients.update', ctx.params.id!, diff(before, after), 'client');
-    ctx.body = after;
+    ctx.body = await actions.updateClient(actor(ctx), ctx.params.id!, changes);
   });
-
   router.delete('/clients/:id', async (ctx) => {
-    await allow(ctx, 'clients.write');
-    await deps.clients.remove(ctx.params.id!);
-    await record(ctx, 'clients.delete', ctx.params.id!, undefined, 'client');
+    await actions.deleteClient(actor(ctx), ctx.params.id!);
     ctx.status = 204;
   });
-
   router.post('/clients/:id/rotate-secret', async (ctx) => {
-    await allow(ctx, 'clients.write');
-    const secret = await deps.clients.rotateSecret(ctx.params.id!);
-    await record(ctx, 'clients.rotate-secret', ctx.params.id!, undefined, 'client');
-    ctx.body = { client_id: ctx.params.id, client_secret: secret };
+    ctx.body = { client_id: ctx.params.id, client_secret: await actions.rotateClientSecret(actor(ctx), ctx.params.id!) };
   });
 
   router.get('/audit', async (ctx) => {
-    await allow(ctx, 'audit.read');
     const query = parse(pageSchema.extend({ actor: z.uuid().optional(), target: z.string().max(200).optional(), action: z.string().max(64).optional() }), ctx.query);
-    ctx.body = await listAuditEvents(deps.database.db, { actorId: query.actor, targetId: query.target, action: query.action, page: query.page, perPage: query.per_page });
+    ctx.body = await actions.auditLog(actor(ctx), { actorId: query.actor, targetId: query.target, action: query.action, page: query.page, perPage: query.per_page });
   });
 
   return router;

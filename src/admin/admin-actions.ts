@@ -1,0 +1,194 @@
+import type {
+  AccountAdministration,
+  AccountLifecycle,
+  AccountListQuery,
+  AccountService,
+  ProfileChanges,
+} from '../accounts/index.ts';
+import { AccountNotFoundError } from '../accounts/index.ts';
+import { diff, listAuditEvents, type AuditQuery, type RecordAudit } from '../audit/index.ts';
+import type { Database } from '../db/index.ts';
+import type { ClientRegistry } from '../oidc/index.ts';
+import { authorize, ForbiddenError, type AdminAction } from './permissions.ts';
+
+/** Who is acting, and from where (for the audit log). */
+export interface Actor {
+  accountId: string;
+  rank: number;
+  ip: string | null;
+}
+
+export interface NewUser {
+  email: string;
+  name?: string | undefined;
+  password?: string | undefined;
+  invite?: boolean | undefined;
+  roles?: string[] | undefined;
+  emailVerified?: boolean | undefined;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Every administrative operation, for the JSON API and the console alike: each checks the actor's
+ * rank against its target (a refusal is audited and thrown as ForbiddenError), acts, and audits.
+ */
+export function createAdminActions(deps: {
+  database: Database;
+  accounts: AccountService;
+  administration: AccountAdministration;
+  clients: ClientRegistry;
+  lifecycle: AccountLifecycle;
+  audit: RecordAudit;
+  endEverythingOf(accountId: string): Promise<void>;
+}) {
+  const { administration, audit, clients } = deps;
+
+  async function allow(actor: Actor, action: AdminAction, targetId?: string, role?: string) {
+    const targetRank = targetId ? await administration.rankOf(targetId) : undefined;
+    try {
+      authorize({ actorId: actor.accountId, actorRank: actor.rank, action, targetId, targetRank, role });
+    } catch (error) {
+      if (error instanceof ForbiddenError) {
+        await audit({ actorId: actor.accountId, action, targetType: 'account', targetId, outcome: 'denied', ip: actor.ip, changes: role ? { role } : undefined });
+      }
+      throw error;
+    }
+  }
+  const record = (actor: Actor, action: string, targetId: string, changes?: Record<string, unknown>, targetType = 'account') =>
+    audit({ actorId: actor.accountId, action, targetType, targetId, ip: actor.ip, changes });
+  const user = async (id: string) => {
+    if (!UUID.test(id)) throw new AccountNotFoundError();
+    return administration.getAccount(id);
+  };
+
+  return {
+    async listUsers(actor: Actor, query: AccountListQuery) {
+      await allow(actor, 'users.read');
+      return administration.listAccounts(query);
+    },
+    async getUser(actor: Actor, id: string) {
+      await allow(actor, 'users.read');
+      return user(id);
+    },
+    async createUser(actor: Actor, input: NewUser) {
+      await allow(actor, 'users.create');
+      const roles = input.roles ?? ['user'];
+      for (const role of roles) await allow(actor, 'users.roles', undefined, role);
+      const account = await deps.accounts.createAccount({
+        email: input.email,
+        password: input.password ?? null,
+        name: input.name,
+        roles,
+        emailVerified: input.emailVerified ?? false,
+      });
+      if (input.invite) await deps.lifecycle.requestPasswordReset(account.email, null);
+      await record(actor, 'users.create', account.id, { email: account.email, roles, invited: Boolean(input.invite) });
+      return administration.getAccount(account.id);
+    },
+    async updateUser(actor: Actor, id: string, changes: ProfileChanges, expectedVersion?: number) {
+      const target = await user(id);
+      await allow(actor, 'users.update', target.id);
+      const { before, after } = await administration.updateProfile(target.id, changes, expectedVersion);
+      await record(actor, 'users.update', target.id, diff(before, after));
+      return administration.getAccount(target.id);
+    },
+    async setStatus(actor: Actor, id: string, status: 'active' | 'disabled') {
+      const target = await user(id);
+      const action = status === 'disabled' ? 'users.disable' : 'users.enable';
+      await allow(actor, action, target.id);
+      await administration.setStatus(target.id, status);
+      if (status === 'disabled') await deps.endEverythingOf(target.id);
+      await record(actor, action, target.id, { status: [target.status, status] });
+      return administration.getAccount(target.id);
+    },
+    async deleteUser(actor: Actor, id: string) {
+      const target = await user(id);
+      await allow(actor, 'users.delete', target.id);
+      await administration.setDeleted(target.id, true);
+      await deps.endEverythingOf(target.id);
+      await record(actor, 'users.delete', target.id);
+    },
+    async restoreUser(actor: Actor, id: string) {
+      const target = await user(id);
+      await allow(actor, 'users.restore', target.id);
+      await administration.setDeleted(target.id, false);
+      await record(actor, 'users.restore', target.id);
+      return administration.getAccount(target.id);
+    },
+    async setRole(actor: Actor, id: string, role: string, granted: boolean) {
+      const target = await user(id);
+      await allow(actor, 'users.roles', target.id, role);
+      if (granted) await administration.grantRole(target.id, role);
+      else await administration.revokeRole(target.id, role);
+      await record(actor, granted ? 'users.roles.grant' : 'users.roles.revoke', target.id, { role });
+      return administration.getAccount(target.id);
+    },
+    async forcePasswordReset(actor: Actor, id: string) {
+      const target = await user(id);
+      await allow(actor, 'users.password-reset', target.id);
+      await deps.lifecycle.requestPasswordReset(target.email, null);
+      await record(actor, 'users.password-reset', target.id);
+    },
+    async loginHistory(actor: Actor, id: string) {
+      await allow(actor, 'users.read');
+      return administration.loginHistory((await user(id)).id);
+    },
+    async identities(actor: Actor, id: string) {
+      await allow(actor, 'users.read');
+      return administration.identities((await user(id)).id);
+    },
+    async listRoles(actor: Actor) {
+      await allow(actor, 'roles.read');
+      return administration.listRoles();
+    },
+    async createRole(actor: Actor, name: string, description: string) {
+      await allow(actor, 'roles.write');
+      const role = await administration.createRole(name, description);
+      await record(actor, 'roles.create', role.name, { name: role.name }, 'role');
+      return role;
+    },
+    async deleteRole(actor: Actor, name: string) {
+      await allow(actor, 'roles.write');
+      await administration.deleteRole(name);
+      await record(actor, 'roles.delete', name, undefined, 'role');
+    },
+    async listClients(actor: Actor) {
+      await allow(actor, 'clients.read');
+      return clients.list();
+    },
+    async getClient(actor: Actor, id: string) {
+      await allow(actor, 'clients.read');
+      return clients.get(id);
+    },
+    async createClient(actor: Actor, metadata: Record<string, unknown>) {
+      await allow(actor, 'clients.write');
+      const created = await clients.create(metadata);
+      await record(actor, 'clients.create', String(created.client.client_id), { metadata: created.client }, 'client');
+      return created;
+    },
+    async updateClient(actor: Actor, id: string, changes: Record<string, unknown>) {
+      await allow(actor, 'clients.write');
+      const { before, after } = await clients.update(id, changes);
+      await record(actor, 'clients.update', id, diff(before, after), 'client');
+      return after;
+    },
+    async deleteClient(actor: Actor, id: string) {
+      await allow(actor, 'clients.write');
+      await clients.remove(id);
+      await record(actor, 'clients.delete', id, undefined, 'client');
+    },
+    async rotateClientSecret(actor: Actor, id: string) {
+      await allow(actor, 'clients.write');
+      const secret = await clients.rotateSecret(id);
+      await record(actor, 'clients.rotate-secret', id, undefined, 'client');
+      return secret;
+    },
+    async auditLog(actor: Actor, query: AuditQuery) {
+      await allow(actor, 'audit.read');
+      return listAuditEvents(deps.database.db, query);
+    },
+  };
+}
+
+export type AdminActions = ReturnType<typeof createAdminActions>;
