@@ -35,6 +35,7 @@ export interface AppDependencies {
   resourceServers: ResourceServer[];
   readinessChecks: Record<string, ReadinessCheck>;
   adminApi: Router;
+  adminConsole: Router;
   /** Development only: the outbox pages. */
   outbox: DevOutbox | undefined;
 }
@@ -57,6 +58,7 @@ export function createApp(deps: AppDependencies): Koa {
     accountLinkRoutes(deps),
     accountPageRoutes(deps),
     deps.adminApi,
+    deps.adminConsole,
   ];
   if (deps.outbox) routers.push(deps.outbox.routes(deps.views));
   for (const router of routers) {

@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import type Provider from 'oidc-provider';
 import type { AdapterConstructor } from 'oidc-provider';
 
-import { adminApiRoutes, adminBearerAuth, createAdminActions } from './admin/index.ts';
+import { adminApiRoutes, adminBearerAuth, adminConsoleRoutes, consoleClient, createAdminActions, createConsoleSession } from './admin/index.ts';
 import { auditRecorder } from './audit/index.ts';
 import {
   createAccountAdministration,
@@ -209,9 +209,18 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       accounts,
       resourceServers,
       secrets,
-      clients: [...builtInClients, ...readClientsFile(config.clientsFile)],
+      clients: [...builtInClients, consoleClient(config.issuer, secrets.cookieKeys), ...readClientsFile(config.clientsFile)],
       views,
       log,
+    });
+    const adminActions = createAdminActions({
+      database,
+      accounts,
+      administration,
+      clients: createClientRegistry(database.db, (metadata) => provider.Client.validate(metadata as never)),
+      lifecycle,
+      audit,
+      endEverythingOf: endEverything,
     });
     const app = createApp({
       production: config.env === 'production',
@@ -230,16 +239,14 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       resourceServers,
       adminApi: adminApiRoutes({
         auth: adminBearerAuth({ issuer: config.issuer, audience: adminApi, signingKeys: secrets.jwks.keys, accounts, administration }),
-        actions: createAdminActions({
-          database,
-          accounts,
-          administration,
-          clients: createClientRegistry(database.db, (metadata) => provider.Client.validate(metadata as never)),
-          lifecycle,
-          audit,
-          endEverythingOf: endEverything,
-        }),
+        actions: adminActions,
         rateLimits,
+      }),
+      adminConsole: adminConsoleRoutes({
+        actions: adminActions,
+        administration,
+        session: createConsoleSession({ issuer: config.issuer, cookieKeys: secrets.cookieKeys }),
+        views,
       }),
       readinessChecks: {
         database: async () => {

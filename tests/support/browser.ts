@@ -58,18 +58,25 @@ export class Browser {
     const form = page.$(selector).first();
     if (form.length === 0) throw new Error(`no form ${selector} on ${page.url}`);
     const body = new URLSearchParams();
-    form.find('input[name]').each((_i, element) => {
+    form.find('input[name], select[name], textarea[name]').each((_i, element) => {
       const input = page.$(element);
-      body.set(input.attr('name')!, input.attr('value') ?? '');
+      if (input.is('[type=checkbox]') && !input.is('[checked]')) return;
+      const value = input.is('select') ? (input.find('option[selected]').attr('value') ?? input.find('option').first().attr('value')) : input.is('textarea') ? input.text() : input.attr('value');
+      body.set(input.attr('name')!, value ?? '');
     });
     for (const [name, value] of Object.entries(fields)) body.set(name, value);
     if (button) {
       const [name, value] = button.split('=');
       body.set(name!, value ?? '');
     }
-    const action = new URL(form.attr('action') ?? page.url, page.url).href;
-    return this.navigate(action, {
-      method: (form.attr('method') ?? 'get').toUpperCase(),
+    const action = new URL(form.attr('action') ?? page.url, page.url);
+    const method = (form.attr('method') ?? 'get').toUpperCase();
+    if (method === 'GET') {
+      action.search = body.toString();
+      return this.navigate(action.href);
+    }
+    return this.navigate(action.href, {
+      method,
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: body.toString(),
     });

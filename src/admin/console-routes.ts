@@ -1,0 +1,209 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { z } from 'zod';
+
+import {
+  AccountNotFoundError,
+  BuiltInRoleError,
+  DuplicateEmailError,
+  DuplicateRoleError,
+  InvalidAccountInputError,
+  RoleNotFoundError,
+  UnknownRoleError,
+  WeakPasswordError,
+  type AccountAdministration,
+} from '../accounts/index.ts';
+import { csrfProtection } from '../http/csrf.ts';
+import { PageError } from '../http/errors.ts';
+import { formBody } from '../http/form-body.ts';
+import type { Views } from '../http/views.ts';
+import { ClientNotFoundError, InvalidClientError } from '../oidc/index.ts';
+import type { Actor, AdminActions } from './admin-actions.ts';
+import type { ConsoleSession } from './console-session.ts';
+import { ForbiddenError, RANK } from './permissions.ts';
+
+const PER_PAGE = 25;
+const page = (value: unknown) => Math.max(1, Number.parseInt(String(value ?? '1'), 10) || 1);
+const text = (value: unknown, max = 254) => (typeof value === 'string' ? value.trim().slice(0, max) : '');
+
+/** Refusals and mistakes as readable pages, with the status the API would give. */
+async function consoleErrors(ctx: Context, next: () => Promise<unknown>) {
+  try {
+    await next();
+  } catch (error) {
+    if (error instanceof ForbiddenError) throw new PageError(403, 'Not allowed', error.message);
+    if (error instanceof AccountNotFoundError || error instanceof ClientNotFoundError || error instanceof RoleNotFoundError || error instanceof UnknownRoleError) {
+      throw new PageError(404, 'Not found', error.message);
+    }
+    if (error instanceof InvalidClientError) throw new PageError(400, 'That client is not valid', `${error.field}: ${error.message}`);
+    if (error instanceof InvalidAccountInputError || error instanceof WeakPasswordError) throw new PageError(400, 'That is not valid', error.message);
+    if (error instanceof DuplicateEmailError || error instanceof DuplicateRoleError || error instanceof BuiltInRoleError) {
+      throw new PageError(409, 'That cannot be done', error.message);
+    }
+    throw error;
+  }
+}
+
+/**
+ * The admin web console: the same operations as the JSON API, as pages. Destructive actions
+ * ask for confirmation first: the form posts again with `confirmed=yes`.
+ */
+export function adminConsoleRoutes(deps: { actions: AdminActions; administration: AccountAdministration; session: ConsoleSession; views: Views }): Router {
+  const { actions, session, views } = deps;
+  const router = new Router({ prefix: '/admin' });
+  router.use(formBody(), csrfProtection(), async (ctx, next) => {
+    ctx.set('Cache-Control', 'no-store');
+    await next();
+  }, consoleErrors);
+
+  router.get('/login', (ctx) => session.startSignIn(ctx));
+  router.get('/callback', async (ctx) => {
+    if (!(await session.finishSignIn(ctx))) throw new PageError(400, 'Sign-in failed', 'Open the console again to start over.');
+    ctx.status = 303;
+    ctx.redirect('/admin');
+  });
+  router.post('/logout', (ctx) => {
+    session.signOut(ctx);
+    ctx.status = 303;
+    ctx.redirect('/admin/login');
+  });
+
+  /** The signed-in admin, or a redirect to sign in; people below moderator may not enter. */
+  async function actorOf(ctx: Context): Promise<Actor | undefined> {
+    const accountId = session.accountId(ctx);
+    if (!accountId) {
+      ctx.status = 303;
+      ctx.redirect('/admin/login');
+      return undefined;
+    }
+    const rank = await deps.administration.rankOf(accountId);
+    if (rank < RANK.moderator) throw new PageError(403, 'Not allowed', 'The console is for moderators and administrators.');
+    return { accountId, rank, ip: ctx.ip };
+  }
+  const render = (ctx: Context, view: string, data: Record<string, unknown>, status = 200) => views.render(ctx, `admin/${view}`, data, status);
+  const body = (ctx: Context) => (ctx.request.body ?? {}) as Record<string, unknown>;
+  const confirmed = (ctx: Context) => body(ctx).confirmed === 'yes';
+  /** Shows the confirmation page for a destructive action, unless this post already confirms it. */
+  function needsConfirmation(ctx: Context, question: string, fields: Record<string, string> = {}) {
+    if (confirmed(ctx)) return false;
+    render(ctx, 'confirm', { question, action: ctx.path, fields, back: ctx.get('referer') || '/admin' });
+    return true;
+  }
+  const back = (ctx: Context, to: string) => {
+    ctx.status = 303;
+    ctx.redirect(to);
+  };
+
+  router.get('/', async (ctx) => {
+    const actor = await actorOf(ctx);
+    if (!actor) return;
+    const status = z.enum(['active', 'disabled', 'deleted']).optional().catch(undefined).parse(ctx.query.status || undefined);
+    const query = { search: text(ctx.query.search) || undefined, role: text(ctx.query.role, 64) || undefined, status, page: page(ctx.query.page), perPage: PER_PAGE };
+    const [users, roles] = await Promise.all([actions.listUsers(actor, query), actions.listRoles(actor)]);
+    render(ctx, 'users', { users, roles, query, pages: Math.max(1, Math.ceil(users.total / PER_PAGE)) });
+  });
+
+  router.get('/users/:id', async (ctx) => {
+    const actor = await actorOf(ctx);
+    if (!actor) return;
+    const id = ctx.params.id!;
+    const [user, history, identities, roles] = await Promise.all([
+      actions.getUser(actor, id),
+      actions.loginHistory(actor, id),
+      actions.identities(actor, id),
+      actions.listRoles(actor),
+    ]);
+    render(ctx, 'user', { user, history, identities, roles, notice: text(ctx.query.notice, 200) });
+  });
+
+  router.post('/users/:id/roles', async (ctx) => {
+    const actor = await actorOf(ctx);
+    if (!actor) return;
+    await actions.setRole(actor, ctx.params.id!, text(body(ctx).role, 64), true);
+    back(ctx, `/admin/users/${ctx.params.id}?notice=Role+granted`);
+  });
+
+  router.post('/users/:id/roles/:role/remove', async (ctx) => {
+    const actor = await actorOf(ctx);
+    if (!actor || needsConfirmation(ctx, `Remove the role ${ctx.params.role}?`)) return;
+    await actions.setRole(actor, ctx.params.id!, ctx.params.role!, false);
+    back(ctx, `/admin/users/${ctx.params.id}?notice=Role+removed`);
+  });
+
+  for (const [path, question, run, notice] of [
+    ['disable', 'Disable this account? Every session and grant of it ends now.', (a: Actor, id: string) => actions.setStatus(a, id, 'disabled'), 'Account+disabled'],
+    ['enable', 'Enable this account again?', (a: Actor, id: string) => actions.setStatus(a, id, 'active'), 'Account+enabled'],
+    ['delete', 'Delete this account? It can be restored later.', (a: Actor, id: string) => actions.deleteUser(a, id), 'Account+deleted'],
+    ['restore', 'Restore this account?', (a: Actor, id: string) => actions.restoreUser(a, id), 'Account+restored'],
+    ['password-reset', 'Mail this person a link to choose a new password?', (a: Actor, id: string) => actions.forcePasswordReset(a, id), 'Reset+link+mailed'],
+  ] as const) {
+    router.post(`/users/:id/${path}`, async (ctx) => {
+      const actor = await actorOf(ctx);
+      if (!actor || needsConfirmation(ctx, question)) return;
+      await run(actor, ctx.params.id!);
+      back(ctx, `/admin/users/${ctx.params.id}?notice=${notice}`);
+    });
+  }
+
+  router.get('/roles', async (ctx) => {
+    const actor = await actorOf(ctx);
+    if (!actor) return;
+    render(ctx, 'roles', { roles: await actions.listRoles(actor) });
+  });
+  router.post('/roles', async (ctx) => {
+    const actor = await actorOf(ctx);
+    if (!actor) return;
+    const name = text(body(ctx).name, 63);
+    if (!/^[a-z][a-z0-9_-]{1,62}$/.test(name)) throw new PageError(400, 'That role name is not valid', 'Use lowercase letters, digits, - and _.');
+    await actions.createRole(actor, name, text(body(ctx).description, 200));
+    back(ctx, '/admin/roles');
+  });
+  router.post('/roles/:name/delete', async (ctx) => {
+    const actor = await actorOf(ctx);
+    if (!actor || needsConfirmation(ctx, `Delete the role ${ctx.params.name}? Everyone loses it.`)) return;
+    await actions.deleteRole(actor, ctx.params.name!);
+    back(ctx, '/admin/roles');
+  });
+
+  router.get('/clients', async (ctx) => {
+    const actor = await actorOf(ctx);
+    if (!actor) return;
+    render(ctx, 'clients', { clients: await actions.listClients(actor) });
+  });
+  router.post('/clients', async (ctx) => {
+    const actor = await actorOf(ctx);
+    if (!actor) return;
+    const lines = (value: unknown) => text(value, 4000).split(/\s+/).filter(Boolean);
+    const isPublic = body(ctx).public === 'yes';
+    const { client, clientSecret } = await actions.createClient(actor, {
+      client_name: text(body(ctx).name, 200),
+      redirect_uris: lines(body(ctx).redirect_uris),
+      post_logout_redirect_uris: lines(body(ctx).post_logout_redirect_uris),
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: isPublic ? 'none' : 'client_secret_basic',
+    });
+    render(ctx, 'client-secret', { clientId: client.client_id, clientSecret }, 201);
+  });
+  router.post('/clients/:id/rotate-secret', async (ctx) => {
+    const actor = await actorOf(ctx);
+    if (!actor || needsConfirmation(ctx, 'Replace this client’s secret? The old one stops working at once.')) return;
+    render(ctx, 'client-secret', { clientId: ctx.params.id, clientSecret: await actions.rotateClientSecret(actor, ctx.params.id!) });
+  });
+  router.post('/clients/:id/delete', async (ctx) => {
+    const actor = await actorOf(ctx);
+    if (!actor || needsConfirmation(ctx, 'Delete this client? Its users can no longer sign in to it.')) return;
+    await actions.deleteClient(actor, ctx.params.id!);
+    back(ctx, '/admin/clients');
+  });
+
+  router.get('/audit', async (ctx) => {
+    const actor = await actorOf(ctx);
+    if (!actor) return;
+    const query = { action: text(ctx.query.action, 64) || undefined, targetId: text(ctx.query.target, 200) || undefined, page: page(ctx.query.page), perPage: PER_PAGE };
+    const events = await actions.auditLog(actor, query);
+    render(ctx, 'audit', { events, query, pages: Math.max(1, Math.ceil(events.total / PER_PAGE)) });
+  });
+
+  return router;
+}

@@ -1,0 +1,92 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import type { Browser, Page } from '../support/browser.ts';
+import { backends, startTestIdp, type TestIdp } from '../support/idp.ts';
+import { newBrowser, submitLogin } from '../support/rp.ts';
+
+const backend = backends.at(-1)!;
+
+describe(`admin console (${backend})`, () => {
+  let idp: TestIdp;
+
+  beforeAll(async () => {
+    idp = await startTestIdp({ backend });
+    for (const role of ['admin', 'moderator', 'user'] as const) {
+      await idp.idp.accounts.createAccount({ email: `${role}@example.com`, password: `${role} passphrase 1`, roles: [role], emailVerified: true });
+    }
+    for (let i = 0; i < 27; i += 1) {
+      await idp.idp.accounts.createAccount({ email: `member${String(i).padStart(2, '0')}@example.com`, password: null, name: `Member ${i}` });
+    }
+  });
+  afterAll(() => idp?.destroy());
+
+  /** Opens /admin, is sent to sign in through the IdP, and comes back to the console. */
+  async function signInToConsole(role: string): Promise<{ browser: Browser; page: Page }> {
+    const browser = newBrowser();
+    const login = await browser.open(`${idp.issuer}/admin`);
+    expect(login.$('h1').text()).toBe('Sign in');
+    expect(login.$('.lead').text()).toContain('Admin console');
+    const result = await submitLogin(browser, login, `${role}@example.com`, `${role} passphrase 1`);
+    return { browser, page: result.page! };
+  }
+
+  const rowsOf = (page: Page) => page.$('tbody tr').map((_i, row) => page.$(row).find('td').first().text().trim()).get();
+
+  it('lets an admin find a user, grant a role, disable the account after confirming, and see it audited', async () => {
+    const { browser, page: users } = await signInToConsole('admin');
+    expect(users.$('h1').text()).toBe('Users');
+
+    const found = (await browser.submit(users, 'form[role=search]', { search: 'member07' })).page!;
+    expect(rowsOf(found)).toEqual(['member07@example.com']);
+    const member = await browser.open(new URL(found.$('tbody a').attr('href')!, found.url).href);
+    expect(member.$('h1').text()).toBe('member07@example.com');
+
+    const granted = (await browser.submit(member, 'form[action$="/roles"]', { role: 'moderator' })).page!;
+    expect(granted.$('[role=status]').text()).toBe('Role granted');
+    expect(granted.$('.roles').text()).toContain('moderator');
+
+    const confirm = (await browser.submit(granted, 'form[action$="/disable"]')).page!;
+    expect(confirm.$('h1').text()).toBe('Are you sure?');
+    expect(confirm.$('p').first().text()).toContain('Disable this account?');
+    const disabled = (await browser.submit(confirm, 'main form')).page!;
+    expect(disabled.$('[role=status]').text()).toBe('Account disabled');
+    expect(disabled.$('.facts').text()).toContain('disabled');
+
+    const audit = await browser.open(`${idp.issuer}/admin/audit`);
+    const actions = audit.$('tbody tr').map((_i, row) => audit.$(row).find('td').eq(2).text()).get();
+    expect(actions.slice(0, 2)).toEqual(['users.disable', 'users.roles.grant']);
+  });
+
+  it('paginates the user table', async () => {
+    const { browser, page } = await signInToConsole('admin');
+    expect(page.$('tbody tr').length).toBe(25);
+    expect(page.$('.pagination').text()).toContain('Page 1 of 2');
+    const second = await browser.open(new URL(page.$('a[rel=next]').attr('href')!, page.url).href);
+    expect(second.$('tbody tr').length).toBe(30 - 25);
+    expect(second.$('a[rel=prev]').length).toBe(1);
+  });
+
+  it('registers a client and shows its secret once', async () => {
+    const { browser } = await signInToConsole('admin');
+    const clients = await browser.open(`${idp.issuer}/admin/clients`);
+    const made = (await browser.submit(clients, 'form.stacked', { name: 'Console App', redirect_uris: 'https://app.example.com/callback' })).page!;
+    expect(made.status, made.$('main').text()).toBe(201);
+    expect(made.$('.client-secret').text()).toMatch(/^[\w-]{40,}$/);
+    const listed = await browser.open(`${idp.issuer}/admin/clients`);
+    expect(listed.html).not.toContain(made.$('.client-secret').text());
+    const bad = (await browser.submit(listed, 'form.stacked', { name: 'Bad', redirect_uris: 'http://app.example.com/cb' })).page!;
+    expect(bad.status).toBe(400);
+  });
+
+  it('lets a moderator view but not grant roles, and keeps ordinary users out', async () => {
+    const { browser, page } = await signInToConsole('moderator');
+    expect(page.$('h1').text()).toBe('Users');
+    const member = await browser.open(new URL(page.$('tbody a').first().attr('href')!, page.url).href);
+    const refused = (await browser.submit(member, 'form[action$="/roles"]', { role: 'admin' })).page!;
+    expect(refused.status).toBe(403);
+    expect(refused.$('h1').text()).toBe('Not allowed');
+
+    const { page: userPage } = await signInToConsole('user');
+    expect(userPage.status).toBe(403);
+  });
+});
