@@ -115,6 +115,16 @@ export function createProvider(options: ProviderOptions): Provider {
         claims: async () => claimsOf(account, await fromPostgres(() => accounts.rolesOf(account.id))) as { sub: string },
       };
     },
+    // Claims of the granted scopes go in the ID token too (roles, email, profile), not only in userinfo.
+    conformIdTokenClaims: false,
+    /** Access tokens of a grant that includes the `roles` scope carry the person's roles (for JWT resource servers). */
+    async extraTokenClaims(ctx, token) {
+      const { accountId, grantId } = token as { accountId?: string; grantId?: string };
+      if (!accountId || !grantId) return undefined;
+      const grant = await ctx.oidc.provider.Grant.find(grantId);
+      if (!grant?.getOIDCScope().split(' ').includes('roles')) return undefined;
+      return { roles: await fromPostgres(() => accounts.rolesOf(accountId)) };
+    },
     claims: Object.fromEntries(Object.entries(scopeClaims).map(([scope, claims]) => [scope, [...claims]])),
     // API scopes must be known here too, or clients registered with them are refused.
     scopes: ['openid', 'offline_access', 'email', 'profile', 'roles', ...options.resourceServers.flatMap((server) => server.scopes)],

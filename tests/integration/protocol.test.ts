@@ -165,7 +165,7 @@ describe.each(backends)('OAuth and OIDC protocol surface (%s)', (backend) => {
   it('resource indicators: a registered API gets RFC 9068 JWT access tokens with its audience and scopes', async () => {
     const config = await webApp();
     const jwks = createRemoteJWKSet(new URL(`${idp.issuer}/jwks`));
-    const start = await startAuthorization(config, { scope: 'openid things:read', resource: API, prompt: 'consent' });
+    const start = await startAuthorization(config, { scope: 'openid roles things:read', resource: API, prompt: 'consent' });
     const browser = newBrowser();
     const login = await browser.open(start.url.href);
     const consent = (await submitLogin(browser, login, grace.email, grace.password)).page!;
@@ -179,13 +179,16 @@ describe.each(backends)('OAuth and OIDC protocol surface (%s)', (backend) => {
       typ: 'at+jwt',
     });
     expect(protectedHeader.alg).toBe('RS256');
-    expect(payload).toMatchObject({ sub: tokens.claims()!.sub, client_id: 'web-app', scope: 'things:read' });
+    expect(payload).toMatchObject({ sub: tokens.claims()!.sub, client_id: 'web-app', scope: 'things:read', roles: ['user'] });
+    // The roles scope puts the roles in the ID token as well.
+    expect(tokens.claims()).toMatchObject({ roles: ['user'] });
 
     // Machine to machine: client credentials for the same API.
     const service = await relyingParty(idp.issuer, 'service', 'service-secret-0123456789abcdef');
     const machine = await oidc.clientCredentialsGrant(service, { resource: API, scope: 'things:read' });
     const verified = await jwtVerify(machine.access_token, jwks, { issuer: idp.issuer, audience: API, typ: 'at+jwt' });
     expect(verified.payload).toMatchObject({ client_id: 'service', scope: 'things:read' });
+    expect(verified.payload.roles).toBeUndefined();
 
     await expect(oidc.clientCredentialsGrant(service, { resource: "https://unknown.example" })).rejects.toMatchObject({
       error: 'invalid_target',
