@@ -13,6 +13,7 @@ import { grantRoles } from './role.repository.ts';
 
 const VERIFY_TTL_SECONDS = 24 * 60 * 60;
 const RESET_TTL_SECONDS = 60 * 60;
+const INVITATION_TTL_SECONDS = 7 * 24 * 60 * 60;
 
 export interface LifecycleLinks {
   verifyEmail(token: string): string;
@@ -112,6 +113,20 @@ export function createAccountLifecycle(deps: {
         ttlSeconds: RESET_TTL_SECONDS,
       });
       mailer.sendInBackground(() => messages.resetPassword(account.email, links.resetPassword(token)));
+    },
+
+    /** Mails a new account (made by an admin, without a password) a link to choose one; it works for 7 days. */
+    async invite(accountId: string): Promise<void> {
+      const account = await findAccountById(db, accountId);
+      if (!account) return;
+      const token = await issueEmailToken(db, {
+        accountId: account.id,
+        purpose: 'reset_password',
+        email: account.email,
+        returnTo: null,
+        ttlSeconds: INVITATION_TTL_SECONDS,
+      });
+      mailer.sendInBackground(() => messages.invitation(account.email, links.resetPassword(token)));
     },
 
     async resetLinkIsLive(token: string): Promise<boolean> {

@@ -82,7 +82,7 @@ export function createAdminActions(deps: {
         roles,
         emailVerified: input.emailVerified ?? false,
       });
-      if (input.invite) await deps.lifecycle.requestPasswordReset(account.email, null);
+      if (input.invite) await deps.lifecycle.invite(account.id);
       await record(actor, 'users.create', account.id, { email: account.email, roles, invited: Boolean(input.invite) });
       return administration.getAccount(account.id);
     },

@@ -9,6 +9,7 @@ import {
   DuplicateRoleError,
   InvalidAccountInputError,
   RoleNotFoundError,
+  StaleUpdateError,
   UnknownRoleError,
   WeakPasswordError,
   type AccountAdministration,
@@ -37,6 +38,7 @@ async function consoleErrors(ctx: Context, next: () => Promise<unknown>) {
     }
     if (error instanceof InvalidClientError) throw new PageError(400, 'That client is not valid', `${error.field}: ${error.message}`);
     if (error instanceof InvalidAccountInputError || error instanceof WeakPasswordError) throw new PageError(400, 'That is not valid', error.message);
+    if (error instanceof StaleUpdateError) throw new PageError(409, 'Someone else changed this account', 'Reload the page to see their changes, then try again.');
     if (error instanceof DuplicateEmailError || error instanceof DuplicateRoleError || error instanceof BuiltInRoleError) {
       throw new PageError(409, 'That cannot be done', error.message);
     }
@@ -101,6 +103,32 @@ export function adminConsoleRoutes(deps: { actions: AdminActions; administration
     const query = { search: text(ctx.query.search) || undefined, role: text(ctx.query.role, 64) || undefined, status, page: page(ctx.query.page), perPage: PER_PAGE };
     const [users, roles] = await Promise.all([actions.listUsers(actor, query), actions.listRoles(actor)]);
     render(ctx, 'users', { users, roles, query, pages: Math.max(1, Math.ceil(users.total / PER_PAGE)) });
+  });
+
+  router.post('/users', async (ctx) => {
+    const actor = await actorOf(ctx);
+    if (!actor) return;
+    const role = text(body(ctx).role, 64) || 'user';
+    const user = await actions.createUser(actor, { email: text(body(ctx).email), name: text(body(ctx).name, 200) || undefined, invite: true, roles: [role] });
+    back(ctx, `/admin/users/${user.id}?notice=Invitation+mailed`);
+  });
+
+  router.post('/users/:id/profile', async (ctx) => {
+    const actor = await actorOf(ctx);
+    if (!actor) return;
+    const field = (name: string, max: number) => text(body(ctx)[name], max) || null;
+    const picture = field('picture', 2000);
+    if (picture && !/^https?:\/\//.test(picture)) throw new PageError(400, 'That is not valid', 'picture: use an http(s) URL.');
+    await actions.updateUser(actor, ctx.params.id!, {
+      email: text(body(ctx).email) || undefined,
+      name: field('name', 200),
+      given_name: field('given_name', 100),
+      family_name: field('family_name', 100),
+      picture,
+      locale: field('locale', 35),
+      zoneinfo: field('zoneinfo', 64),
+    }, Number(body(ctx).version) || undefined);
+    back(ctx, `/admin/users/${ctx.params.id}?notice=Profile+saved`);
   });
 
   router.get('/users/:id', async (ctx) => {
@@ -185,6 +213,18 @@ export function adminConsoleRoutes(deps: { actions: AdminActions; administration
     });
     render(ctx, 'client-secret', { clientId: client.client_id, clientSecret }, 201);
   });
+  router.post('/clients/:id', async (ctx) => {
+    const actor = await actorOf(ctx);
+    if (!actor) return;
+    const lines = (value: unknown) => text(value, 4000).split(/\s+/).filter(Boolean);
+    await actions.updateClient(actor, ctx.params.id!, {
+      client_name: text(body(ctx).name, 200),
+      redirect_uris: lines(body(ctx).redirect_uris),
+      post_logout_redirect_uris: lines(body(ctx).post_logout_redirect_uris),
+    });
+    back(ctx, '/admin/clients');
+  });
+
   router.post('/clients/:id/rotate-secret', async (ctx) => {
     const actor = await actorOf(ctx);
     if (!actor || needsConfirmation(ctx, 'Replace this client’s secret? The old one stops working at once.')) return;

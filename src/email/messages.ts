@@ -22,6 +22,7 @@ export function createMessages(viewsDir: string, productName = 'your account') {
     passwordChanged: (to: string, resetLink: string) => compose('password-changed', to, 'Your password was changed', { resetLink }),
     providerLinked: (to: string, provider: string, accountLink: string) =>
       compose('provider-linked', to, `${providerName(provider)} was linked to your account`, { provider: providerName(provider), accountLink }),
+    invitation: (to: string, link: string) => compose('invitation', to, 'You are invited: choose your password', { link }),
     registrationAttempt: (to: string, resetLink: string) =>
       compose('registration-attempt', to, 'Someone tried to create an account with your email', { resetLink }),
   };

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser } from '../support/browser.ts';
 import { backends, RP_REDIRECT, startTestIdp, type TestIdp } from '../support/idp.ts';
 import { exchangeCode, newBrowser, relyingParty, signIn, startAuthorization } from '../support/rp.ts';
+import { linkIn, startSmtpServer, type TestSmtpServer } from '../support/smtp.ts';
 
 const backend = backends.at(-1)!;
 const ROLES = ['guest', 'user', 'moderator', 'admin', 'super_admin'] as const;
@@ -15,6 +16,7 @@ const CLI_REDIRECT = 'http://127.0.0.1:53682/callback';
 
 describe(`admin API (${backend})`, () => {
   let idp: TestIdp;
+  let smtp: TestSmtpServer;
   let api: string;
   const tokens = {} as Record<Role, string>;
   const actorIds = {} as Record<Role, string>;
@@ -50,7 +52,8 @@ describe(`admin API (${backend})`, () => {
   }
 
   beforeAll(async () => {
-    idp = await startTestIdp({ backend, env: { ADMIN_API_RATE_LIMITS: 'guest:40,user:100,moderator:200,admin:500,super_admin:1000' } });
+    smtp = await startSmtpServer();
+    idp = await startTestIdp({ backend, env: { SMTP_URL: smtp.url, ADMIN_API_RATE_LIMITS: 'guest:40,user:100,moderator:200,admin:500,super_admin:1000' } });
     api = `${idp.issuer}/admin/api`;
     for (const role of ROLES) {
       const account = await idp.idp.accounts.createAccount({ email: `${role}@example.com`, password: `${role} passphrase 1`, roles: [role], emailVerified: true });
@@ -58,7 +61,10 @@ describe(`admin API (${backend})`, () => {
       tokens[role] = await adminToken(`${role}@example.com`, `${role} passphrase 1`);
     }
   });
-  afterAll(() => idp?.destroy());
+  afterAll(async () => {
+    await idp?.destroy();
+    await smtp?.close();
+  });
 
   const atLeast = (minimum: Role) => (role: Role) => ROLES.indexOf(role) >= ROLES.indexOf(minimum);
   const matrix: [string, (role: Role) => boolean, (token: string) => Promise<{ status: number }>][] = [
@@ -116,6 +122,19 @@ describe(`admin API (${backend})`, () => {
     const live = await exchangeCode(webApp, await signIn(newBrowser(), start.url, { email, password: 'target passphrase 1' }), start);
     expect((await call(tokens.moderator, 'POST', `/users/${target}/disable`)).status).toBe(200);
     await expect(oidc.refreshTokenGrant(webApp, live.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+
+  it('invites a person, who chooses a password from the mailed link and signs in', async () => {
+    const invited = await call(tokens.admin, 'POST', '/users', { email: 'invitee@example.com', name: 'Invi Tee', invite: true });
+    expect(invited).toMatchObject({ status: 201, body: { email: 'invitee@example.com', roles: ['user'] } });
+    const mail = await smtp.waitFor('invitee@example.com', /You are invited/);
+    const browser = newBrowser();
+    const form = await browser.open(linkIn(mail, '/account/reset-password?token='));
+    const done = (await browser.submit(form, 'form', { password: 'invitee passphrase 1', password_confirmation: 'invitee passphrase 1' })).page!;
+    expect(done.$('h1').text()).toBe('Your password was changed');
+    const webApp = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+    const start = await startAuthorization(webApp);
+    expect((await exchangeCode(webApp, await signIn(newBrowser(), start.url, { email: 'invitee@example.com', password: 'invitee passphrase 1' }), start)).claims()?.email_verified).toBe(true);
   });
 
   it('searches, filters and paginates users', async () => {
