@@ -2,21 +2,14 @@ import { createHmac } from 'node:crypto';
 import type { Context } from 'koa';
 import * as oidc from 'openid-client';
 
+import { decodeCookieJson, encodeCookieJson } from '../http/json-cookie.ts';
+
 const SESSION_COOKIE = 'admin_console';
 const FLOW_COOKIE = 'admin_console_flow';
 const SESSION_MS = 60 * 60 * 1000;
 const cookieOptions = (ctx: Context, maxAge: number) =>
   ({ signed: true, httpOnly: true, sameSite: 'lax', secure: ctx.secure, path: '/admin', maxAge }) as const;
 
-const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
-function decode<T>(value: string | undefined): T | undefined {
-  if (!value) return undefined;
-  try {
-    return JSON.parse(Buffer.from(value, 'base64url').toString('utf8')) as T;
-  } catch {
-    return undefined;
-  }
-}
 
 /** The console's secret as a client of this IdP: derived from the cookie keys, the same on every node. */
 export function consoleClientSecret(cookieKeys: string[]): string {
@@ -55,14 +48,14 @@ export function createConsoleSession(options: { issuer: string; cookieKeys: stri
 
   return {
     accountId(ctx: Context): string | undefined {
-      const session = decode<{ sub: string; exp: number }>(ctx.cookies.get(SESSION_COOKIE, { signed: true }));
+      const session = decodeCookieJson<{ sub: string; exp: number }>(ctx.cookies.get(SESSION_COOKIE, { signed: true }));
       return session && session.exp > Date.now() ? session.sub : undefined;
     },
 
     async startSignIn(ctx: Context): Promise<void> {
       const config = await discover();
       const checks = { state: oidc.randomState(), nonce: oidc.randomNonce(), verifier: oidc.randomPKCECodeVerifier() };
-      ctx.cookies.set(FLOW_COOKIE, encode(checks), cookieOptions(ctx, 10 * 60 * 1000));
+      ctx.cookies.set(FLOW_COOKIE, encodeCookieJson(checks), cookieOptions(ctx, 10 * 60 * 1000));
       const url = oidc.buildAuthorizationUrl(config, {
         redirect_uri: redirectUri,
         scope: 'openid',
@@ -77,7 +70,7 @@ export function createConsoleSession(options: { issuer: string; cookieKeys: stri
 
     /** Completes the sign-in; false when the answer does not match a sign-in this browser started. */
     async finishSignIn(ctx: Context): Promise<boolean> {
-      const checks = decode<{ state: string; nonce: string; verifier: string }>(ctx.cookies.get(FLOW_COOKIE, { signed: true }));
+      const checks = decodeCookieJson<{ state: string; nonce: string; verifier: string }>(ctx.cookies.get(FLOW_COOKIE, { signed: true }));
       ctx.cookies.set(FLOW_COOKIE, null, { path: '/admin' });
       if (!checks) return false;
       const callback = new URL(redirectUri);
@@ -88,7 +81,7 @@ export function createConsoleSession(options: { issuer: string; cookieKeys: stri
           expectedNonce: checks.nonce,
           pkceCodeVerifier: checks.verifier,
         });
-        ctx.cookies.set(SESSION_COOKIE, encode({ sub: tokens.claims()!.sub, exp: Date.now() + SESSION_MS }), cookieOptions(ctx, SESSION_MS));
+        ctx.cookies.set(SESSION_COOKIE, encodeCookieJson({ sub: tokens.claims()!.sub, exp: Date.now() + SESSION_MS }), cookieOptions(ctx, SESSION_MS));
         return true;
       } catch (error) {
         ctx.state.log.warn({ reason: (error as Error).message }, 'admin console sign-in refused');

@@ -3,6 +3,7 @@ import type { Context } from 'koa';
 
 import type { FederatedProfile } from '../accounts/index.ts';
 import { PageError } from '../http/errors.ts';
+import { decodeCookieJson, encodeCookieJson } from '../http/json-cookie.ts';
 import type { GoogleChecks } from './google-client.ts';
 
 /** Where a Google round trip started: a sign-in (an interaction) or linking from the account page. */
@@ -12,38 +13,29 @@ const FLOW_COOKIE = 'google_flow';
 const PENDING_COOKIE = 'google_pending';
 const TEN_MINUTES = 10 * 60 * 1000;
 
-const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
-function decode<T>(value: string | undefined): T | undefined {
-  if (!value) return undefined;
-  try {
-    return JSON.parse(Buffer.from(value, 'base64url').toString('utf8')) as T;
-  } catch {
-    return undefined;
-  }
-}
 
 const cookieOptions = (ctx: Context, path: string) =>
   ({ signed: true, httpOnly: true, sameSite: 'lax', secure: ctx.secure, path, maxAge: TEN_MINUTES }) as const;
 
 /** Signed and httpOnly: state, nonce and PKCE verifier never leave the server readable or forgeable. */
 export function keepFlow(ctx: Context, flow: GoogleFlow): void {
-  ctx.cookies.set(FLOW_COOKIE, encode(flow), cookieOptions(ctx, '/'));
+  ctx.cookies.set(FLOW_COOKIE, encodeCookieJson(flow), cookieOptions(ctx, '/'));
 }
 
 /** The flow, once: the cookie is cleared as it is read. */
 export function takeFlow(ctx: Context): GoogleFlow | undefined {
-  const flow = decode<GoogleFlow>(ctx.cookies.get(FLOW_COOKIE, { signed: true }));
+  const flow = decodeCookieJson<GoogleFlow>(ctx.cookies.get(FLOW_COOKIE, { signed: true }));
   ctx.cookies.set(FLOW_COOKIE, null, { path: '/' });
   return flow;
 }
 
 /** A Google identity waiting for its local account's password before it may be linked. */
 export function keepPendingLink(ctx: Context, uid: string, profile: FederatedProfile): void {
-  ctx.cookies.set(PENDING_COOKIE, encode(profile), cookieOptions(ctx, `/interaction/${uid}`));
+  ctx.cookies.set(PENDING_COOKIE, encodeCookieJson(profile), cookieOptions(ctx, `/interaction/${uid}`));
 }
 
 export function takePendingLink(ctx: Context, uid: string): FederatedProfile | undefined {
-  const profile = decode<FederatedProfile>(ctx.cookies.get(PENDING_COOKIE, { signed: true }));
+  const profile = decodeCookieJson<FederatedProfile>(ctx.cookies.get(PENDING_COOKIE, { signed: true }));
   if (profile) ctx.cookies.set(PENDING_COOKIE, null, { path: `/interaction/${uid}` });
   return profile;
 }
@@ -55,7 +47,7 @@ export function takePendingLink(ctx: Context, uid: string): FederatedProfile | u
 export function googleCallbackRoute(): Router {
   const router = new Router();
   router.get('/interaction/callback/google', (ctx) => {
-    const flow = decode<GoogleFlow>(ctx.cookies.get(FLOW_COOKIE, { signed: true }));
+    const flow = decodeCookieJson<GoogleFlow>(ctx.cookies.get(FLOW_COOKIE, { signed: true }));
     if (!flow) {
       throw new PageError(400, 'This Google sign-in has expired', 'Go back to the application and start again.');
     }
