@@ -100,8 +100,12 @@ export class LogCapture extends Writable {
 
 export interface TestIdp {
   issuer: string;
+  /** Where this instance listens (differs from the issuer when nodes share one). */
+  listening: string;
   backend: Backend;
   dataDir: string;
+  /** Where this instance keeps its data, for a second node to share it. */
+  shared: { databaseUrl: string | undefined; redisKeyPrefix: string };
   logs: LogCapture;
   idp: Idp;
   /** Stops the server and storage, keeping the data; `start` again on the same data, with extra settings if given. */
@@ -166,14 +170,18 @@ export async function startTestIdp(options: {
   let port = 0;
   const handle: TestIdp = {
     issuer: '',
+    listening: '',
     backend: options.backend,
     dataDir,
+    shared: { databaseUrl: database?.url, redisKeyPrefix },
     logs,
     idp: undefined as unknown as Idp,
     async start(extraEnv = {}) {
       server = createServer();
       port = await listen(server, port);
-      handle.issuer = `http://127.0.0.1:${port}`;
+      const env = { ...options.env, ...extraEnv };
+      handle.listening = `http://127.0.0.1:${port}`;
+      handle.issuer = env.ISSUER ?? `http://127.0.0.1:${port}`;
       const config = loadConfig({
         NODE_ENV: 'test',
         PORT: String(port),

@@ -1,0 +1,64 @@
+import * as oidc from 'openid-client';
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { backends, RP_LOGOUT, startTestIdp, type TestIdp } from '../support/idp.ts';
+import { exchangeCode, newBrowser, relyingParty, signIn, startAuthorization } from '../support/rp.ts';
+
+const shared = backends.includes('postgres+redis');
+if (!shared) console.warn('TEST_DATABASE_URL and TEST_REDIS_URL are needed for the two-node test: skipped.');
+
+describe.skipIf(!shared)('two IdP nodes sharing PostgreSQL and Redis, as behind a load balancer', () => {
+  const nodes: TestIdp[] = [];
+  afterAll(async () => {
+    for (const node of nodes.reverse()) await node.destroy();
+  });
+
+  it('signs in on one node, refreshes and signs out on the other', async () => {
+    const first = await startTestIdp({ backend: 'postgres+redis' });
+    nodes.push(first);
+    // The second node: same public issuer, same keys (one DATA_DIR here, JWKS_FILE in production), same stores.
+    const second = await startTestIdp({
+      backend: 'postgres+redis',
+      env: {
+        ISSUER: first.issuer,
+        DATA_DIR: first.dataDir,
+        DATABASE_URL: first.shared.databaseUrl!,
+        REDIS_KEY_PREFIX: first.shared.redisKeyPrefix,
+      },
+    });
+    nodes.push(second);
+    await first.idp.accounts.createAccount({ email: 'nina@example.com', password: 'nina passphrase 1', emailVerified: true });
+
+    const atFirst = await relyingParty(first.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+    const browser = newBrowser();
+    const start = await startAuthorization(atFirst, { scope: 'openid email offline_access', prompt: 'consent' });
+    const tokens = await exchangeCode(atFirst, await signIn(browser, start.url, { email: 'nina@example.com', password: 'nina passphrase 1' }), start);
+
+    // The same client, talking to the second node's endpoints.
+    const secondBase = second.listening;
+    const { supportsPKCE: _method, ...metadata } = atFirst.serverMetadata();
+    const atSecond = new oidc.Configuration(
+      {
+        ...metadata,
+        token_endpoint: `${secondBase}/token`,
+        userinfo_endpoint: `${secondBase}/me`,
+        jwks_uri: `${secondBase}/jwks`,
+        end_session_endpoint: `${secondBase}/session/end`,
+      },
+      'web-app',
+      'web-app-secret-0123456789abcdef',
+    );
+    oidc.allowInsecureRequests(atSecond);
+    const refreshed = await oidc.refreshTokenGrant(atSecond, tokens.refresh_token!);
+    expect(refreshed.claims()?.sub).toBe(tokens.claims()?.sub);
+    expect((await oidc.fetchUserInfo(atSecond, refreshed.access_token, tokens.claims()!.sub)).email).toBe('nina@example.com');
+
+    const confirm = await browser.open(oidc.buildEndSessionUrl(atSecond, { id_token_hint: refreshed.id_token!, post_logout_redirect_uri: RP_LOGOUT }).href);
+    expect((await browser.submit(confirm, 'form', {}, 'logout=yes')).leftTo?.href).toBe(RP_LOGOUT);
+    const servedBySecond = second.logs.lines.filter((line) => line.msg === 'request').map((line) => `${line.method} ${line.path} ${line.status}`);
+    expect(servedBySecond).toEqual(expect.arrayContaining(['POST /token 200', 'GET /me 200', 'POST /session/end/confirm 303']));
+    // Signed out everywhere: the first node no longer knows the session either.
+    const silent = await startAuthorization(atFirst, { prompt: 'none', scope: 'openid email' });
+    expect((await browser.navigate(silent.url.href)).leftTo?.searchParams.get('error')).toBe('login_required');
+  });
+});
