@@ -10,6 +10,7 @@ import type { AccountLifecycle, AccountService, Federation } from './accounts/in
 import type { DevOutbox } from './email/index.ts';
 import { errorHandler } from './http/error-handler.ts';
 import { healthRoutes, type ReadinessCheck } from './http/health.ts';
+import type { Metrics } from './http/metrics.ts';
 import type { RateLimits } from './http/rate-limits.ts';
 import { requestLogger } from './http/request-logger.ts';
 import { securityHeaders } from './http/security-headers.ts';
@@ -36,6 +37,9 @@ export interface AppDependencies {
   readinessChecks: Record<string, ReadinessCheck>;
   adminApi: Router;
   adminConsole: Router;
+  metrics: Metrics;
+  /** Serve /metrics here too (false when it has a port of its own). */
+  metricsOnMainPort: boolean;
   /** Development only: the outbox pages. */
   outbox: DevOutbox | undefined;
 }
@@ -46,6 +50,7 @@ export function createApp(deps: AppDependencies): Koa {
   app.silent = true; // errors are logged by errorHandler and the provider's events, with the request id
 
   app.use(requestLogger(deps.log));
+  app.use(deps.metrics.middleware());
   app.use(errorHandler(deps.views));
   app.use(securityHeaders({ production: deps.production }));
   app.use(mount('/static', serve(path.join(viewsDir, 'static'), { maxage: 3600_000 })));
@@ -61,6 +66,7 @@ export function createApp(deps: AppDependencies): Koa {
     deps.adminConsole,
   ];
   if (deps.outbox) routers.push(deps.outbox.routes(deps.views));
+  if (deps.metricsOnMainPort) routers.push(deps.metrics.routes());
   for (const router of routers) {
     app.use(router.routes());
     app.use(router.allowedMethods());

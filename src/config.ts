@@ -88,6 +88,10 @@ export const settings = {
     default: 'guest:10,user:100,moderator:200,admin:500,super_admin:1000',
     doc: 'Admin API requests per minute, by the caller\'s highest role.',
   },
+  METRICS_PORT: {
+    default: '(unset: /metrics on PORT)',
+    doc: 'Serve Prometheus metrics at /metrics on this port only (keep it off the public network).',
+  },
   LOG_LEVEL: { default: 'info', doc: 'pino log level: `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`.' },
   ADMIN_EMAIL: {
     default: '(unset)',
@@ -127,6 +131,8 @@ export interface Config {
   trustProxy: boolean;
   allowPrivateNetworkRequests: boolean;
   logLevel: string;
+  /** undefined: /metrics is served on the main port. */
+  metricsPort: number | undefined;
   bootstrapAdmin: { email: string; password: string } | undefined;
   passwordMinLength: number;
   /** undefined means the development outbox. */
@@ -214,6 +220,7 @@ export const settingsSchema = z.object({
       .regex(/^(\s*[a-z_]+:\d+\s*)(,\s*[a-z_]+:\d+\s*)*$/, 'a list like guest:10,user:100')
       .default(settings.ADMIN_API_RATE_LIMITS.default),
   ),
+  METRICS_PORT: z.preprocess(blankAsUndefined, z.coerce.number().int().min(0).max(65535).optional()),
   PASSWORD_MIN_LENGTH: integer(settings.PASSWORD_MIN_LENGTH.default, 8, 256),
   ARGON2_MEMORY_KIB: integer(settings.ARGON2_MEMORY_KIB.default, OWASP_ARGON2_MINIMUM.memoryCost, 4 * 1024 * 1024),
   ARGON2_ITERATIONS: integer(settings.ARGON2_ITERATIONS.default, OWASP_ARGON2_MINIMUM.timeCost, 100),
@@ -338,6 +345,7 @@ export function loadConfig(environment: Env = process.env): Config {
       ? isTrue(env.ALLOW_PRIVATE_NETWORK_REQUESTS)
       : env.NODE_ENV !== 'production',
     logLevel: env.LOG_LEVEL,
+    metricsPort: env.METRICS_PORT,
     bootstrapAdmin: env.ADMIN_EMAIL && adminPassword ? { email: env.ADMIN_EMAIL, password: adminPassword } : undefined,
     passwordMinLength: env.PASSWORD_MIN_LENGTH,
     smtpUrl: env.SMTP_URL,

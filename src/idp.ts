@@ -1,4 +1,4 @@
-import type Koa from 'koa';
+import Koa from 'koa';
 import { sql } from 'kysely';
 import type Provider from 'oidc-provider';
 import type { AdapterConstructor } from 'oidc-provider';
@@ -18,6 +18,7 @@ import type { Config } from './config.ts';
 import { hasPendingMigrations, isPostgresUnavailable, migrateToLatest, openDatabase, type Database } from './db/index.ts';
 import { createMailer, createMessages, DevOutbox, type Mailer } from './email/index.ts';
 import type { ReadinessCheck } from './http/health.ts';
+import { createMetrics } from './http/metrics.ts';
 import { createRateLimits, type LimiterStore } from './http/rate-limits.ts';
 import { createViews } from './http/views.ts';
 import { createGoogleClient } from './interactions/index.ts';
@@ -45,6 +46,8 @@ import { viewsDir } from './paths.ts';
 
 export interface Idp {
   app: Koa;
+  /** Set when METRICS_PORT is: the app that serves /metrics there. */
+  metricsApp: Koa | undefined;
   provider: Provider;
   database: Database;
   redis: RedisConnection | undefined;
@@ -147,6 +150,8 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
 
     models = await openModelStore(config, database, log);
     const audit = auditRecorder(database.db);
+    const metrics = createMetrics();
+    if (database.pool) metrics.watchPool(database.pool);
     const rateLimits = createRateLimits(limiterStore(config, database, models.redis), config.rateLimits);
     const hasher = createPasswordHasher(config.argon2);
     const passwordPolicy = { minLength: config.passwordMinLength };
@@ -157,6 +162,7 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       loginThrottle: rateLimits.loginThrottle,
       requireVerifiedEmail: config.requireVerifiedEmail,
       audit,
+      observe: metrics,
     });
     if (config.bootstrapAdmin) {
       const created = await accounts.ensureSuperAdmin(config.bootstrapAdmin);
@@ -165,7 +171,7 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
 
     const outbox = config.smtpUrl ? undefined : new DevOutbox(config.issuer, log);
     if (outbox) log.warn('no SMTP_URL: mail goes to the development outbox at /dev/outbox');
-    const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, outbox, log });
+    const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, outbox, log, onResult: metrics.mail });
     const adapter = models.adapter;
     const endEverything = async (accountId: string) => {
       const ended = await endEverythingOf(database.db, adapter, accountId);
@@ -178,6 +184,7 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       mailer,
       messages,
       accountLink: `${config.issuer}/account`,
+      observe: metrics,
     });
     const google = config.google ? createGoogleClient(config.google, `${config.issuer}/interaction/callback/google`) : undefined;
     const lifecycle = createAccountLifecycle({
@@ -212,6 +219,7 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       clients: [...builtInClients, consoleClient(config.issuer, secrets.cookieKeys), ...readClientsFile(config.clientsFile)],
       views,
       log,
+      metrics,
     });
     const adminActions = createAdminActions({
       database,
@@ -248,6 +256,8 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
         session: createConsoleSession({ issuer: config.issuer, cookieKeys: secrets.cookieKeys }),
         views,
       }),
+      metrics,
+      metricsOnMainPort: config.metricsPort === undefined,
       readinessChecks: {
         database: async () => {
           await sql`select 1`.execute(database.db);
@@ -258,8 +268,15 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
     });
 
     const store = models;
+    let metricsApp: Koa | undefined;
+    if (config.metricsPort !== undefined) {
+      metricsApp = new Koa();
+      metricsApp.use(metrics.routes().routes());
+    }
+
     return {
       app,
+      metricsApp,
       provider,
       database,
       redis: store.redis,

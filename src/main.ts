@@ -13,6 +13,7 @@ async function main(): Promise<void> {
   const idp = await createIdp(config, log);
 
   const server = createServer(idp.app.callback());
+  const metricsServer = idp.metricsApp ? createServer(idp.metricsApp.callback()).listen(config.metricsPort) : undefined;
   server.listen(config.port, () => {
     log.info({ issuer: config.issuer, port: config.port }, `identity provider listening; discovery at ${config.issuer}/.well-known/openid-configuration`);
   });
@@ -22,6 +23,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
+    metricsServer?.close();
     const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS).unref();
     server.close(() => {
       clearTimeout(force);

@@ -44,6 +44,12 @@ export interface NewAccount {
 
 export const DEFAULT_ROLE = 'user';
 
+/** Where sign-in outcomes are counted (metrics). */
+export interface LoginObserver {
+  loginAttempt(outcome: LoginOutcome, method: string): void;
+  lockout(): void;
+}
+
 /** Counts failed password sign-ins per email (known or not) and locks after too many. */
 export interface LoginThrottle {
   /** Seconds until password sign-in unlocks for this key, or 0. */
@@ -73,8 +79,9 @@ export function createAccountService(deps: {
   requireVerifiedEmail?: boolean;
   /** Security events (a lockout) go to the audit log. */
   audit?: RecordAudit;
+  observe?: LoginObserver;
 }): AccountService {
-  const { db, hasher, passwordPolicy, loginThrottle, requireVerifiedEmail = false, audit } = deps;
+  const { db, hasher, passwordPolicy, loginThrottle, requireVerifiedEmail = false, audit, observe } = deps;
 
   async function createAccount(input: NewAccount): Promise<Account> {
     const email = emailSchema.safeParse(input.email.trim());
@@ -105,7 +112,10 @@ export function createAccountService(deps: {
     async authenticate(email, password, context) {
       const key = email.trim().toLowerCase();
       const account = await findAccountByEmail(db, key);
-      const record = (outcome: LoginOutcome) => recordLoginAttempt(db, { accountId: account?.id ?? null, outcome, ...context });
+      const record = (outcome: LoginOutcome) => {
+        observe?.loginAttempt(outcome, 'password');
+        return recordLoginAttempt(db, { accountId: account?.id ?? null, outcome, ...context });
+      };
 
       const lockedFor = (await loginThrottle?.lockedFor(key)) ?? 0;
       if (lockedFor > 0) {
@@ -118,6 +128,7 @@ export function createAccountService(deps: {
         await record(account ? 'wrong_password' : 'unknown_account');
         const lockedNow = (await loginThrottle?.recordFailure(key)) ?? 0;
         if (lockedNow > 0) {
+          observe?.lockout();
           await audit?.({ actorId: null, action: 'account.lockout', targetType: 'account', targetId: account?.id, ip: context.ip, changes: { lockedSeconds: lockedNow } });
           throw new AccountLockedError(lockedNow);
         }

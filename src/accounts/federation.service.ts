@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import type { DB } from '../db/index.ts';
 import type { Mailer, Messages } from '../email/index.ts';
 import { findAccountByEmail, findAccountById, insertAccount, markEmailVerified, recordLoginAttempt, markLoggedIn, type AccountRow } from './account.repository.ts';
-import type { LoginContext } from './account.service.ts';
+import type { LoginContext, LoginObserver } from './account.service.ts';
 import { DEFAULT_ROLE } from './account.service.ts';
 import {
   AccountDisabledError,
@@ -45,6 +45,7 @@ export function createFederation(deps: {
   mailer: Mailer;
   messages: Messages;
   accountLink: string;
+  observe?: LoginObserver;
 }) {
   const { db, mailer, messages } = deps;
 
@@ -87,6 +88,7 @@ export function createFederation(deps: {
       if (result.kind === 'signed-in') {
         await markLoggedIn(db, result.account.id);
         await recordLoginAttempt(db, { accountId: result.account.id, outcome: 'success', method: profile.provider, ...context });
+        deps.observe?.loginAttempt('success', profile.provider);
         if (result.linked && !result.created) {
           mailer.sendInBackground(() => messages.providerLinked(result.account.email, profile.provider, deps.accountLink));
         }

@@ -26,8 +26,9 @@ export function createMailer(options: {
   from: string;
   outbox: DevOutbox | undefined;
   log: Logger;
+  onResult?: (outcome: 'sent' | 'failed') => void;
 }): Mailer {
-  const { from, outbox, log } = options;
+  const { from, outbox, log, onResult } = options;
   const transport = options.smtpUrl ? nodemailer.createTransport(options.smtpUrl) : undefined;
   const pending = new Set<Promise<void>>();
 
@@ -36,8 +37,10 @@ export function createMailer(options: {
       try {
         await transport.sendMail({ from, to: mail.to, subject: mail.subject, html: mail.html, text: mail.text });
       } catch (error) {
+        onResult?.('failed');
         throw new Error(`sending "${mail.subject}" to ${mail.to} failed: ${(error as Error).message}`);
       }
+      onResult?.('sent');
       log.info({ to: mail.to, subject: mail.subject }, 'mail sent');
     } else if (outbox) {
       outbox.deliver(mail);

@@ -9,6 +9,7 @@ import Provider, {
 
 import type { AccountService } from '../accounts/index.ts';
 import { guardStore, isPostgresUnavailable, StoreUnavailableError } from '../db/index.ts';
+import type { Metrics } from '../http/metrics.ts';
 import type { Views } from '../http/views.ts';
 import type { Logger } from '../logger.ts';
 import { claimsOf, scopeClaims } from './claims.ts';
@@ -29,6 +30,7 @@ export interface ProviderOptions {
   clients: ClientMetadata[];
   views: Views;
   log: Logger;
+  metrics: Metrics;
 }
 
 const MINUTE = 60;
@@ -85,7 +87,7 @@ const errorEvents = [
 ] as const;
 
 export function createProvider(options: ProviderOptions): Provider {
-  const { accounts, views, log } = options;
+  const { accounts, views, log, metrics } = options;
   const resourceServers = new Map(options.resourceServers.map((server) => [server.indicator, server]));
   const fromPostgres = <T>(operation: () => Promise<T>) => guardStore('PostgreSQL', isPostgresUnavailable, operation);
 
@@ -217,6 +219,17 @@ export function createProvider(options: ProviderOptions): Provider {
   const provider = new Provider(options.issuer, configuration);
   provider.proxy = options.trustProxy;
 
+  // Opaque tokens are "saved", JWTs only "issued": either counts once.
+  for (const model of ['access_token', 'authorization_code', 'refresh_token', 'client_credentials', 'device_code']) {
+    for (const event of ['saved', 'issued']) {
+      (provider as unknown as NodeJS.EventEmitter).on(`${model}.${event}`, (token: { kind?: string; consumed?: unknown; iat?: number }) => {
+        if (event === 'saved' && token.consumed) return;
+        metrics.tokenIssued(token.kind ?? model);
+      });
+    }
+  }
+  provider.on('grant.success', (ctx) => metrics.grantSucceeded(String(ctx.oidc.params?.grant_type ?? 'unknown')));
+
   provider.on('server_error', (ctx, err) => {
     const requestLog = ctx.state.log ?? log;
     if (err instanceof StoreUnavailableError) {
@@ -228,6 +241,7 @@ export function createProvider(options: ProviderOptions): Provider {
   for (const event of errorEvents) {
     // One handler for every "<endpoint>.error" event; their types differ only in name.
     (provider as unknown as NodeJS.EventEmitter).on(event, (ctx: KoaContextWithOIDC, err: Error & { error?: string; error_description?: string; error_detail?: string }) => {
+      metrics.oidcError(event, err.error ?? err.name);
       (ctx.state.log ?? log).warn(
         { event, error: err.error ?? err.name, description: err.error_description, detail: err.error_detail },
         'oidc request refused',
