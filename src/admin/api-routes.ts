@@ -3,22 +3,10 @@ import { bodyParser } from '@koa/bodyparser';
 import type { Context, Middleware } from 'koa';
 import { z } from 'zod';
 
-import {
-  AccountNotFoundError,
-  BuiltInRoleError,
-  DuplicateEmailError,
-  DuplicateRoleError,
-  InvalidAccountInputError,
-  RoleNotFoundError,
-  StaleUpdateError,
-  UnknownRoleError,
-  WeakPasswordError,
-} from '../accounts/index.ts';
-import { ClientNotFoundError, InvalidClientError } from '../oidc/index.ts';
+import { adminRefusal } from './admin-refusals.ts';
 import type { Actor, AdminActions } from './admin-actions.ts';
 import { TooManyRequestsError, type RateLimits } from '../http/rate-limits.ts';
 import type { AdminCaller } from './bearer-auth.ts';
-import { ForbiddenError } from './permissions.ts';
 
 class InvalidFieldError extends Error {
   constructor(
@@ -79,15 +67,8 @@ const jsonErrors: Middleware = async (ctx, next) => {
       ctx.body = { error: code, error_description: description, ...extra };
     };
     if (error instanceof InvalidFieldError) return answer(400, 'invalid_request', error.message, { field: error.field });
-    if (error instanceof InvalidAccountInputError || error instanceof WeakPasswordError) return answer(400, 'invalid_request', error.message);
-    if (error instanceof UnknownRoleError || error instanceof RoleNotFoundError) return answer(404, 'not_found', error.message);
-    if (error instanceof AccountNotFoundError || error instanceof ClientNotFoundError) return answer(404, 'not_found', error.message);
-    if (error instanceof InvalidClientError) return answer(400, 'invalid_client_metadata', error.message, { field: error.field });
-    if (error instanceof ForbiddenError) return answer(403, 'forbidden', error.message);
-    if (error instanceof DuplicateEmailError || error instanceof DuplicateRoleError || error instanceof BuiltInRoleError) {
-      return answer(409, 'conflict', error.message);
-    }
-    if (error instanceof StaleUpdateError) return answer(412, 'precondition_failed', error.message);
+    const refusal = adminRefusal(error);
+    if (refusal) return answer(refusal.status, refusal.code, refusal.message, refusal.field ? { field: refusal.field } : {});
     if (error instanceof TooManyRequestsError) {
       ctx.set('Retry-After', String(error.retryAfterSeconds));
       return answer(429, 'too_many_requests', error.message);

@@ -2,47 +2,42 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
 
-import {
-  AccountNotFoundError,
-  BuiltInRoleError,
-  DuplicateEmailError,
-  DuplicateRoleError,
-  InvalidAccountInputError,
-  RoleNotFoundError,
-  StaleUpdateError,
-  UnknownRoleError,
-  WeakPasswordError,
-  type AccountAdministration,
-} from '../accounts/index.ts';
+import type { AccountAdministration } from '../accounts/index.ts';
 import { csrfProtection } from '../http/csrf.ts';
 import { PageError } from '../http/errors.ts';
 import { formBody } from '../http/form-body.ts';
 import type { Views } from '../http/views.ts';
-import { ClientNotFoundError, InvalidClientError } from '../oidc/index.ts';
 import type { Actor, AdminActions } from './admin-actions.ts';
+import { adminRefusal, type AdminRefusal } from './admin-refusals.ts';
 import type { ConsoleSession } from './console-session.ts';
-import { ForbiddenError, RANK } from './permissions.ts';
+import { RANK } from './permissions.ts';
 
 const PER_PAGE = 25;
 const page = (value: unknown) => Math.max(1, Number.parseInt(String(value ?? '1'), 10) || 1);
 const text = (value: unknown, max = 254) => (typeof value === 'string' ? value.trim().slice(0, max) : '');
+/** A textarea of URLs, one per line (or separated by spaces). */
+const urls = (value: unknown) => text(value, 4000).split(/\s+/).filter(Boolean);
 
-/** Refusals and mistakes as readable pages, with the status the API would give. */
+const titles: Record<AdminRefusal['code'], string> = {
+  invalid_request: 'That is not valid',
+  invalid_client_metadata: 'That client is not valid',
+  forbidden: 'Not allowed',
+  not_found: 'Not found',
+  conflict: 'That cannot be done',
+  precondition_failed: 'Someone else changed this account',
+};
+
+/** Refusals and mistakes as readable pages, with the status the API would give (a stale edit: 409). */
 async function consoleErrors(ctx: Context, next: () => Promise<unknown>) {
   try {
     await next();
   } catch (error) {
-    if (error instanceof ForbiddenError) throw new PageError(403, 'Not allowed', error.message);
-    if (error instanceof AccountNotFoundError || error instanceof ClientNotFoundError || error instanceof RoleNotFoundError || error instanceof UnknownRoleError) {
-      throw new PageError(404, 'Not found', error.message);
+    const refusal = adminRefusal(error);
+    if (!refusal) throw error;
+    if (refusal.code === 'precondition_failed') {
+      throw new PageError(409, titles.precondition_failed, 'Reload the page to see their changes, then try again.');
     }
-    if (error instanceof InvalidClientError) throw new PageError(400, 'That client is not valid', `${error.field}: ${error.message}`);
-    if (error instanceof InvalidAccountInputError || error instanceof WeakPasswordError) throw new PageError(400, 'That is not valid', error.message);
-    if (error instanceof StaleUpdateError) throw new PageError(409, 'Someone else changed this account', 'Reload the page to see their changes, then try again.');
-    if (error instanceof DuplicateEmailError || error instanceof DuplicateRoleError || error instanceof BuiltInRoleError) {
-      throw new PageError(409, 'That cannot be done', error.message);
-    }
-    throw error;
+    throw new PageError(refusal.status, titles[refusal.code], refusal.field ? `${refusal.field}: ${refusal.message}` : refusal.message);
   }
 }
 
@@ -201,12 +196,11 @@ export function adminConsoleRoutes(deps: { actions: AdminActions; administration
   router.post('/clients', async (ctx) => {
     const actor = await actorOf(ctx);
     if (!actor) return;
-    const lines = (value: unknown) => text(value, 4000).split(/\s+/).filter(Boolean);
     const isPublic = body(ctx).public === 'yes';
     const { client, clientSecret } = await actions.createClient(actor, {
       client_name: text(body(ctx).name, 200),
-      redirect_uris: lines(body(ctx).redirect_uris),
-      post_logout_redirect_uris: lines(body(ctx).post_logout_redirect_uris),
+      redirect_uris: urls(body(ctx).redirect_uris),
+      post_logout_redirect_uris: urls(body(ctx).post_logout_redirect_uris),
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
       token_endpoint_auth_method: isPublic ? 'none' : 'client_secret_basic',
@@ -216,11 +210,10 @@ export function adminConsoleRoutes(deps: { actions: AdminActions; administration
   router.post('/clients/:id', async (ctx) => {
     const actor = await actorOf(ctx);
     if (!actor) return;
-    const lines = (value: unknown) => text(value, 4000).split(/\s+/).filter(Boolean);
     await actions.updateClient(actor, ctx.params.id!, {
       client_name: text(body(ctx).name, 200),
-      redirect_uris: lines(body(ctx).redirect_uris),
-      post_logout_redirect_uris: lines(body(ctx).post_logout_redirect_uris),
+      redirect_uris: urls(body(ctx).redirect_uris),
+      post_logout_redirect_uris: urls(body(ctx).post_logout_redirect_uris),
     });
     back(ctx, '/admin/clients');
   });

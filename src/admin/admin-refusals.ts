@@ -1,0 +1,42 @@
+import {
+  AccountNotFoundError,
+  BuiltInRoleError,
+  DuplicateEmailError,
+  DuplicateRoleError,
+  InvalidAccountInputError,
+  RoleNotFoundError,
+  StaleUpdateError,
+  UnknownRoleError,
+  WeakPasswordError,
+} from '../accounts/index.ts';
+import { ClientNotFoundError, InvalidClientError } from '../oidc/index.ts';
+import { ForbiddenError } from './permissions.ts';
+
+export interface AdminRefusal {
+  status: 400 | 403 | 404 | 409 | 412;
+  code: 'invalid_request' | 'invalid_client_metadata' | 'forbidden' | 'not_found' | 'conflict' | 'precondition_failed';
+  message: string;
+  field?: string;
+}
+
+/** What an admin operation's domain error means, for the JSON API and the console alike; undefined for others. */
+export function adminRefusal(error: unknown): AdminRefusal | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const { message } = error;
+  if (error instanceof InvalidClientError) return { status: 400, code: 'invalid_client_metadata', message, field: error.field };
+  if (error instanceof InvalidAccountInputError || error instanceof WeakPasswordError) return { status: 400, code: 'invalid_request', message };
+  if (error instanceof ForbiddenError) return { status: 403, code: 'forbidden', message };
+  if (
+    error instanceof AccountNotFoundError ||
+    error instanceof ClientNotFoundError ||
+    error instanceof RoleNotFoundError ||
+    error instanceof UnknownRoleError
+  ) {
+    return { status: 404, code: 'not_found', message };
+  }
+  if (error instanceof DuplicateEmailError || error instanceof DuplicateRoleError || error instanceof BuiltInRoleError) {
+    return { status: 409, code: 'conflict', message };
+  }
+  if (error instanceof StaleUpdateError) return { status: 412, code: 'precondition_failed', message };
+  return undefined;
+}
