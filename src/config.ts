@@ -47,7 +47,11 @@ export const settings = {
   },
   JWKS_FILE: {
     default: '(generated in `DATA_DIR`)',
-    doc: 'Path of a private JWK Set (JSON) used to sign tokens. Required in production.',
+    doc: 'Path of a private JWK Set (JSON) that signs tokens, e.g. from `npm run admin -- generate-jwks`; rotate with `npm run admin -- keys rotate`. This or `JWKS` is required in production.',
+  },
+  JWKS: {
+    default: '(unset)',
+    doc: 'The same private JWK Set as JSON in the variable itself (for secret stores that inject variables). Set `JWKS_FILE` or `JWKS`, not both.',
   },
   CLIENTS_FILE: {
     default: 'config/clients.json',
@@ -124,8 +128,8 @@ export interface Config {
   redis: RedisSettings | undefined;
   /** undefined means generated and kept in dataDir. */
   cookieKeys: string[] | undefined;
-  /** undefined means generated and kept in dataDir. */
-  jwksFile: string | undefined;
+  /** Where the private signing keys are; undefined means generated and kept in dataDir. */
+  jwks: { file: string } | { json: string } | undefined;
   clientsFile: string;
   resourceServersFile: string | undefined;
   trustProxy: boolean;
@@ -189,6 +193,7 @@ export const settingsSchema = z.object({
   REDIS_KEY_PREFIX: z.preprocess(blankAsUndefined, z.string().max(64).default('idp:')),
   COOKIE_KEYS: optionalText,
   JWKS_FILE: optionalText,
+  JWKS: optionalText,
   CLIENTS_FILE: optionalText,
   RESOURCE_SERVERS_FILE: optionalText,
   ALLOW_PRIVATE_NETWORK_REQUESTS: z.preprocess(blankAsUndefined, z.enum(['true', 'false', '1', '0']).optional()),
@@ -312,13 +317,14 @@ export function loadConfig(environment: Env = process.env): Config {
   if (env.NODE_ENV === 'production') {
     if (!env.DATABASE_URL) problems.push('DATABASE_URL is required in production (the embedded database is for development)');
     if (!cookieKeys?.length) problems.push('COOKIE_KEYS is required in production (generated keys are for development)');
-    if (!env.JWKS_FILE) problems.push('JWKS_FILE is required in production (generated signing keys are for development)');
+    if (!env.JWKS_FILE && !env.JWKS) problems.push('JWKS_FILE or JWKS is required in production (generated signing keys are for development)');
     if (!env.SMTP_URL) problems.push('SMTP_URL is required in production (the mail outbox is for development)');
     const issuerUrl = new URL(issuer);
     if (issuerUrl.protocol !== 'https:' && !isLocalhost(issuerUrl)) {
       problems.push('ISSUER must be an https URL in production');
     }
   }
+  if (env.JWKS_FILE && env.JWKS) problems.push('JWKS_FILE and JWKS: set one, not both');
   if (Boolean(env.GOOGLE_CLIENT_ID) !== Boolean(env.GOOGLE_CLIENT_SECRET)) {
     problems.push('GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET: set both, or neither');
   }
@@ -337,7 +343,7 @@ export function loadConfig(environment: Env = process.env): Config {
     dataDir: path.resolve(env.DATA_DIR),
     redis,
     cookieKeys,
-    jwksFile: env.JWKS_FILE ? path.resolve(env.JWKS_FILE) : undefined,
+    jwks: env.JWKS_FILE ? { file: path.resolve(env.JWKS_FILE) } : env.JWKS ? { json: env.JWKS } : undefined,
     clientsFile,
     resourceServersFile: env.RESOURCE_SERVERS_FILE ? path.resolve(env.RESOURCE_SERVERS_FILE) : undefined,
     trustProxy: isTrue(env.TRUST_PROXY),

@@ -34,6 +34,7 @@ import {
   indexedByAccount,
   isRedisUnavailable,
   loadSecrets,
+  publicKeysOf,
   purgeExpiredAccountIndex,
   purgeExpiredSqlModels,
   readClientsFile,
@@ -246,7 +247,7 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       outbox,
       resourceServers,
       adminApi: adminApiRoutes({
-        auth: adminBearerAuth({ issuer: config.issuer, audience: adminApi, signingKeys: secrets.jwks.keys, accounts, administration }),
+        auth: adminBearerAuth({ issuer: config.issuer, audience: adminApi, signingKeys: publicKeysOf(secrets.jwks), accounts, administration }),
         actions: adminActions,
         rateLimits,
       }),

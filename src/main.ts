@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 
 import { ConfigError, loadConfig } from './config.ts';
 import { DataDirLockedError } from './db/index.ts';
+import { ClientsFileError, ResourceServersFileError, SigningKeysError } from './oidc/index.ts';
 import { createIdp } from './idp.ts';
 import { createLogger } from './logger.ts';
 
@@ -42,7 +43,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error) => {
-  if (error instanceof ConfigError || error instanceof DataDirLockedError) {
+  const refusals = [ConfigError, DataDirLockedError, SigningKeysError, ClientsFileError, ResourceServersFileError];
+  if (refusals.some((refusal) => error instanceof refusal)) {
     console.error(error.message);
   } else {
     console.error('The identity provider could not start:', error);

@@ -11,8 +11,6 @@ export interface AdminCaller {
   role: string;
 }
 
-const PRIVATE_PARTS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'] as const;
-
 function unauthorized(ctx: Parameters<Middleware>[0], error?: { code: string; description: string }) {
   ctx.status = 401;
   ctx.set(
@@ -30,13 +28,12 @@ function unauthorized(ctx: Parameters<Middleware>[0], error?: { code: string; de
 export function adminBearerAuth(deps: {
   issuer: string;
   audience: string;
+  /** Public keys only. */
   signingKeys: JWK[];
   accounts: AccountService;
   administration: AccountAdministration;
 }): Middleware {
-  const keys = createLocalJWKSet({
-    keys: deps.signingKeys.map((key) => Object.fromEntries(Object.entries(key).filter(([k]) => !(PRIVATE_PARTS as readonly string[]).includes(k)))),
-  });
+  const keys = createLocalJWKSet({ keys: deps.signingKeys });
   return async (ctx, next) => {
     const match = /^Bearer\s+(\S+)$/i.exec(ctx.get('authorization'));
     if (!match) return unauthorized(ctx);

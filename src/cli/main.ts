@@ -12,7 +12,8 @@ import { ConfigError, loadConfig, type Config } from '../config.ts';
 import { DataDirLockedError, migrateToLatest, openDatabase, type Database } from '../db/index.ts';
 // Not through ../oidc/index.ts: that loads node-oidc-provider, which most commands do not need.
 import { createClientRegistry, InvalidClientError } from '../oidc/client-registry.ts';
-import { generateJwks } from '../oidc/secrets.ts';
+import { generateJwks, SigningKeysError } from '../oidc/signing-keys.ts';
+import { keysCommand, KeysUsageError } from './keys-command.ts';
 
 const usage = `Usage: npm run admin -- <command> [options]
 
@@ -24,6 +25,10 @@ Commands:
                 [--grant-type G]...
                                register a relying party; prints its client_id and (once) its secret
   generate-jwks                print a new private JWK set (RS256 and ES256) for JWKS_FILE
+  keys list                    the signing keys of JWKS_FILE (or JWKS) and what each does now
+  keys rotate [--activate-in 1h]
+                               add a new key per algorithm, published at once and signing after the delay;
+                               drop keys retired longer ago than the longest token lifetime
 
 The database is the one the server uses (DATABASE_URL, or the embedded one in DATA_DIR).`;
 
@@ -142,6 +147,8 @@ async function run(argv: string[]): Promise<string> {
       return createClient(loadConfig(), args);
     case 'generate-jwks':
       return JSON.stringify(await generateJwks(), null, 2);
+    case 'keys':
+      return keysCommand(loadConfig(), args);
     case undefined:
     case 'help':
     case '--help':
@@ -151,7 +158,7 @@ async function run(argv: string[]): Promise<string> {
   }
 }
 
-const expected = [UsageError, ConfigError, DataDirLockedError, DuplicateEmailError, UnknownRoleError, WeakPasswordError, InvalidAccountInputError];
+const expected = [UsageError, KeysUsageError, SigningKeysError, ConfigError, DataDirLockedError, DuplicateEmailError, UnknownRoleError, WeakPasswordError, InvalidAccountInputError];
 
 run(process.argv.slice(2)).then(
   (output) => {

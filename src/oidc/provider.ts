@@ -16,6 +16,8 @@ import { claimsOf, scopeClaims } from './claims.ts';
 import { deviceFlowPages } from './device-flow-pages.ts';
 import type { ResourceServer } from './resource-servers.ts';
 import type { Secrets } from './secrets.ts';
+import { providerSigningKeys } from './scheduled-signing-key.ts';
+import { tokenLifetimes } from './token-lifetimes.ts';
 
 export interface ProviderOptions {
   issuer: string;
@@ -32,10 +34,6 @@ export interface ProviderOptions {
   log: Logger;
   metrics: Metrics;
 }
-
-const MINUTE = 60;
-const HOUR = 60 * MINUTE;
-const DAY = 24 * HOUR;
 
 /** Client metadata of ours: `first_party: true` skips the consent page (our own apps). */
 const extraClientMetadata: Configuration['extraClientMetadata'] = {
@@ -103,7 +101,7 @@ export function createProvider(options: ProviderOptions): Provider {
           },
         }
       : {}),
-    jwks: options.secrets.jwks as Configuration['jwks'],
+    jwks: { keys: providerSigningKeys(options.secrets.jwks) },
     cookies: {
       keys: options.secrets.cookieKeys,
       long: { httpOnly: true, sameSite: 'lax' },
@@ -141,6 +139,8 @@ export function createProvider(options: ProviderOptions): Provider {
     },
     features: {
       devInteractions: { enabled: false },
+      // Our keys sign through it so that a published key starts signing at its time without a restart.
+      externalSigningSupport: { enabled: true, ack: 'experimental-01' },
       // A client revokes only its own tokens.
       revocation: {
         enabled: true,
@@ -201,17 +201,16 @@ export function createProvider(options: ProviderOptions): Provider {
       }, ctx.status);
     },
     ttl: {
-      AccessToken: HOUR,
-      AuthorizationCode: MINUTE,
-      ClientCredentials: 10 * MINUTE,
-      IdToken: HOUR,
-      Interaction: HOUR,
-      DeviceCode: 10 * MINUTE,
-      Grant: 30 * DAY,
-      Session: 14 * DAY,
-      RefreshToken(ctx, token, client) {
-        // Public clients hold refresh tokens where they are easier to steal: give them less time.
-        return client.clientAuthMethod === 'none' ? DAY : 30 * DAY;
+      AccessToken: tokenLifetimes.AccessToken,
+      AuthorizationCode: tokenLifetimes.AuthorizationCode,
+      ClientCredentials: tokenLifetimes.ClientCredentials,
+      IdToken: tokenLifetimes.IdToken,
+      Interaction: tokenLifetimes.Interaction,
+      DeviceCode: tokenLifetimes.DeviceCode,
+      Grant: tokenLifetimes.Grant,
+      Session: tokenLifetimes.Session,
+      RefreshToken(_ctx, _token, client) {
+        return client.clientAuthMethod === 'none' ? tokenLifetimes.PublicClientRefreshToken : tokenLifetimes.RefreshToken;
       },
     },
   };

@@ -1,41 +1,26 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
+
+import { generateJwks, parseJwks, SigningKeysError, type StoredJwks } from './signing-keys.ts';
 
 export interface Secrets {
-  jwks: { keys: JWK[] };
+  jwks: StoredJwks;
   cookieKeys: string[];
 }
 
-export class SecretsError extends Error {}
+/** Where the signing keys come from: a file, the JWKS setting itself, or neither (generated). */
+export type JwksSource = { file: string } | { json: string } | undefined;
 
-const SIGNING_ALGORITHMS = ['RS256', 'ES256'] as const;
-
-/** A private JWK set with one key per algorithm we sign with; RS256 first, the OIDC default. */
-export async function generateJwks(): Promise<{ keys: JWK[] }> {
-  const keys: JWK[] = [];
-  for (const alg of SIGNING_ALGORITHMS) {
-    const { privateKey } = await generateKeyPair(alg, { extractable: true });
-    const jwk = await exportJWK(privateKey);
-    keys.push({ ...jwk, alg, use: 'sig', kid: await calculateJwkThumbprint(jwk) });
-  }
-  return { keys };
-}
-
-export function readJwksFile(file: string): { keys: JWK[] } {
-  let parsed: unknown;
+export function readJwks(source: NonNullable<JwksSource>): StoredJwks {
+  if ('json' in source) return parseJwks(source.json, 'JWKS');
+  let text: string;
   try {
-    parsed = JSON.parse(readFileSync(file, 'utf8'));
+    text = readFileSync(source.file, 'utf8');
   } catch (error) {
-    throw new SecretsError(`JWKS_FILE ${file} is not a readable JSON file: ${(error as Error).message}`);
+    throw new SigningKeysError(`JWKS_FILE ${source.file} cannot be read: ${(error as Error).message}`);
   }
-  const keys = (parsed as { keys?: unknown })?.keys;
-  if (!Array.isArray(keys) || keys.length === 0) throw new SecretsError(`JWKS_FILE ${file} has no "keys" array`);
-  if (keys.some((key) => typeof key !== 'object' || key === null || !('d' in key))) {
-    throw new SecretsError(`JWKS_FILE ${file} must hold private keys (each with "d")`);
-  }
-  return { keys: keys as JWK[] };
+  return parseJwks(text, `JWKS_FILE ${source.file}`);
 }
 
 /**
@@ -43,12 +28,12 @@ export function readJwksFile(file: string): { keys: JWK[] } {
  * first start and kept in dataDir, so that a restart keeps sessions and tokens valid.
  */
 export async function loadSecrets(options: {
-  jwksFile: string | undefined;
+  jwks: JwksSource;
   cookieKeys: string[] | undefined;
   dataDir: string;
 }): Promise<Secrets & { generated: boolean }> {
-  if (options.jwksFile && options.cookieKeys) {
-    return { jwks: readJwksFile(options.jwksFile), cookieKeys: options.cookieKeys, generated: false };
+  if (options.jwks && options.cookieKeys) {
+    return { jwks: readJwks(options.jwks), cookieKeys: options.cookieKeys, generated: false };
   }
   const file = path.join(options.dataDir, 'secrets.json');
   let kept: Secrets;
@@ -60,7 +45,7 @@ export async function loadSecrets(options: {
     writeFileSync(file, JSON.stringify(kept, null, 2), { mode: 0o600, flag: 'wx' });
   }
   return {
-    jwks: options.jwksFile ? readJwksFile(options.jwksFile) : kept.jwks,
+    jwks: options.jwks ? readJwks(options.jwks) : kept.jwks,
     cookieKeys: options.cookieKeys ?? kept.cookieKeys,
     generated: true,
   };

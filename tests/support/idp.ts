@@ -115,7 +115,7 @@ export interface TestIdp {
   destroy(): Promise<void>;
 }
 
-async function createPostgresDatabase(viaPort?: number): Promise<{ url: string; drop(): Promise<void> }> {
+export async function createPostgresDatabase(viaPort?: number): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `idp_test_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: postgresUrl });
   await admin.connect();
@@ -194,7 +194,7 @@ export async function startTestIdp(options: {
         ...options.env,
         ...extraEnv,
       });
-      handle.idp = await createIdp(config, createLogger('info', logs));
+      handle.idp = await createIdp(config, createLogger(config.logLevel, logs));
       server.on('request', handle.idp.app.callback());
     },
     async stop() {
@@ -209,6 +209,14 @@ export async function startTestIdp(options: {
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
-  await handle.start();
+  try {
+    await handle.start();
+  } catch (error) {
+    // Refused to start (a test of bad settings): leave nothing behind.
+    await new Promise((resolve) => server.close(resolve));
+    await database?.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+    throw error;
+  }
   return handle;
 }

@@ -28,7 +28,7 @@ describe('configuration', () => {
       databaseUrl: undefined,
       dataDir: path.resolve('./data'),
       cookieKeys: undefined,
-      jwksFile: undefined,
+      jwks: undefined,
       trustProxy: false,
       passwordMinLength: 8,
       argon2: { memoryCost: 19456, timeCost: 2, parallelism: 1 },
@@ -55,7 +55,7 @@ describe('configuration', () => {
     expect(problems).toEqual([
       expect.stringMatching(/^DATABASE_URL is required in production/),
       expect.stringMatching(/^COOKIE_KEYS is required in production/),
-      expect.stringMatching(/^JWKS_FILE is required in production/),
+      expect.stringMatching(/^JWKS_FILE or JWKS is required in production/),
       expect.stringMatching(/^SMTP_URL is required in production/),
       expect.stringMatching(/^ISSUER must be an https URL in production/),
       expect.stringMatching(/^CLIENTS_FILE is required in production/),

@@ -1,0 +1,76 @@
+import { renameSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+
+import type { Config } from '../config.ts';
+import { readResourceServersFile } from '../oidc/resource-servers.ts';
+import { readJwks } from '../oidc/secrets.ts';
+import { retiredSince, rotateJwks, type StoredJwk, type StoredJwks } from '../oidc/signing-keys.ts';
+import { longestSignedTokenLifetime } from '../oidc/token-lifetimes.ts';
+
+export class KeysUsageError extends Error {}
+
+const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
+
+/** "90s", "30m", "1h", "7d" (or plain seconds) to seconds. */
+export function parseDuration(text: string): number {
+  const match = /^(\d+)([smhd]?)$/.exec(text.trim());
+  if (!match) throw new KeysUsageError(`"${text}" is not a duration like 90s, 30m, 1h or 7d`);
+  return Number(match[1]) * UNITS[match[2] || 's']!;
+}
+
+const at = (seconds: number) => new Date(seconds * 1000).toISOString();
+const describe = (key: StoredJwk) => `${key.kid} (${key.alg})`;
+
+function source(config: Config) {
+  if (!config.jwks) throw new KeysUsageError('keys commands work on JWKS_FILE or JWKS; neither is set');
+  return config.jwks;
+}
+
+/** Replaces the file in one step, so that a node starting meanwhile never reads half of it. */
+function writeAtomically(file: string, jwks: StoredJwks) {
+  const temporary = `${file}.${process.pid}.tmp`;
+  writeFileSync(temporary, `${JSON.stringify(jwks, null, 2)}\n`, { mode: 0o600 });
+  renameSync(temporary, file);
+}
+
+function keyStates(jwks: StoredJwks, now: number, keepSeconds: number): string[] {
+  return jwks.keys.map((key) => {
+    const since = key.activates_at ?? 0;
+    if (since > now) return `${describe(key)}  published, signs from ${at(since)}`;
+    const retired = retiredSince(jwks, key, now);
+    if (retired === undefined) return `${describe(key)}  signing`;
+    return `${describe(key)}  retired, published until ${at(retired + keepSeconds)}`;
+  });
+}
+
+export async function keysCommand(config: Config, args: string[]): Promise<string> {
+  const [action, ...rest] = args;
+  const { values } = parseArgs({ args: rest, options: { 'activate-in': { type: 'string', default: '1h' } }, strict: true });
+  const from = source(config);
+  const jwks = readJwks(from);
+  const keepSeconds = longestSignedTokenLifetime(readResourceServersFile(config.resourceServersFile)) + 5 * 60;
+  const now = Math.floor(Date.now() / 1000);
+
+  switch (action) {
+    case 'list':
+      return keyStates(jwks, now, keepSeconds).join('\n');
+    case 'rotate': {
+      const rotation = await rotateJwks(jwks, { activateInSeconds: parseDuration(values['activate-in']!), keepSeconds, now });
+      const report = [
+        ...rotation.added.map((key) => `added ${describe(key)}: published now, signs from ${at(key.activates_at!)}`),
+        ...rotation.removed.map((key) => `removed ${describe(key)}: every token it signed has expired`),
+        '',
+        ...keyStates(rotation.jwks, now, keepSeconds),
+      ].join('\n');
+      if ('file' in from) {
+        writeAtomically(from.file, rotation.jwks);
+        return `${report}\n\nWrote ${from.file}. Give every node this file (restart them one by one) before the new keys sign.`;
+      }
+      // JWKS comes from a variable: the operator stores the new set wherever that variable is kept.
+      process.stderr.write(`${report}\n\nStore the JSON below as JWKS on every node before the new keys sign.\n`);
+      return JSON.stringify(rotation.jwks);
+    }
+    default:
+      throw new KeysUsageError('keys needs "list" or "rotate [--activate-in 1h]"');
+  }
+}

@@ -1,0 +1,140 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
+import * as oidc from 'openid-client';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+
+import { runAdmin } from '../support/cli.ts';
+import { startTestIdp, type TestIdp } from '../support/idp.ts';
+import { exchangeCode, newBrowser, relyingParty, signIn, startAuthorization } from '../support/rp.ts';
+
+const grace = { email: 'grace@example.com', password: 'grace password 123' };
+const cookieKey = () => randomBytes(32).toString('base64url');
+const kidOf = (jwt: string) => decodeProtectedHeader(jwt).kid;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function publishedKeys(idp: TestIdp): Promise<JSONWebKeySet> {
+  return (await fetch(`${idp.issuer}/jwks`)).json() as Promise<JSONWebKeySet>;
+}
+
+async function signInWithRefreshToken(idp: TestIdp, browser = newBrowser()) {
+  const config = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+  const start = await startAuthorization(config, { scope: 'openid email offline_access', prompt: 'consent' });
+  return { config, browser, tokens: await exchangeCode(config, await signIn(browser, start.url, grace), start) };
+}
+
+describe('signing key rotation', () => {
+  let dir: string;
+  let jwksFile: string;
+  let idp: TestIdp | undefined;
+  const env = () => ({ NODE_ENV: 'test', DATA_DIR: dir, JWKS_FILE: jwksFile });
+
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'idp-keys-'));
+    jwksFile = path.join(dir, 'jwks.json');
+  });
+  afterEach(async () => {
+    await idp?.destroy();
+    idp = undefined;
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('publishes a rotated key at once and signs with it only from its time, without a restart', async () => {
+    const generated = await runAdmin(['generate-jwks'], { env: env() });
+    writeFileSync(jwksFile, generated.stdout);
+    const original = JSON.parse(generated.stdout).keys as { kid: string; alg: string }[];
+    const originalRsa = original.find((key) => key.alg === 'RS256')!.kid;
+
+    const rotated = await runAdmin(['keys', 'rotate', '--activate-in', '12s'], { env: env() });
+    expect(rotated.stderr).toBe('');
+    expect(rotated.code).toBe(0);
+    expect(rotated.stdout).toMatch(/added \S+ \(RS256\): published now, signs from /);
+    expect(rotated.stdout).toMatch(/added \S+ \(ES256\): published now, signs from /);
+    const keys = JSON.parse(readFileSync(jwksFile, 'utf8')).keys as { kid: string; alg: string; activates_at?: number }[];
+    expect(keys).toHaveLength(4);
+    const { kid: newRsa, activates_at: activatesAt } = keys.find((key) => key.alg === 'RS256' && key.activates_at)!;
+
+    const listed = await runAdmin(['keys', 'list'], { env: env() });
+    expect(listed.stdout).toContain(`${originalRsa} (RS256)  signing`);
+    expect(listed.stdout).toMatch(new RegExp(`${newRsa} \\(RS256\\)  published, signs from `));
+
+    idp = await startTestIdp({ backend: 'pglite', env: { JWKS_FILE: jwksFile, COOKIE_KEYS: cookieKey() } });
+    await idp.idp.accounts.createAccount({ ...grace, emailVerified: true });
+
+    const published = await publishedKeys(idp);
+    expect(published.keys.map((key) => key.kid).sort()).toEqual(keys.map((key) => key.kid).sort());
+    expect(JSON.stringify(published)).not.toMatch(/"d"|activates_at/);
+
+    const { config, tokens } = await signInWithRefreshToken(idp);
+    expect(Date.now()).toBeLessThan(activatesAt! * 1000);
+    expect(kidOf(tokens.id_token!)).toBe(originalRsa);
+
+    await sleep(activatesAt! * 1000 - Date.now() + 1000);
+    const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
+    expect(kidOf(refreshed.id_token!)).toBe(newRsa);
+
+    // A relying party holding the published set verifies tokens of both keys.
+    const verifyWith = createLocalJWKSet(await publishedKeys(idp));
+    for (const idToken of [tokens.id_token!, refreshed.id_token!]) {
+      await expect(jwtVerify(idToken, verifyWith, { issuer: idp.issuer, audience: 'web-app' })).resolves.toBeTruthy();
+    }
+
+    // Rotating again keeps the retired key: tokens it signed are still alive.
+    const again = await runAdmin(['keys', 'rotate'], { env: env() });
+    expect(again.stdout).not.toContain('removed');
+    expect(again.stdout).toMatch(new RegExp(`${originalRsa} \\(RS256\\)  retired, published until `));
+    expect(JSON.parse(readFileSync(jwksFile, 'utf8')).keys).toHaveLength(6);
+  }, 40_000);
+
+  it('takes the key set from the JWKS variable, and refuses a broken one by name', async () => {
+    const jwks = (await runAdmin(['generate-jwks'], { env: env() })).stdout;
+    idp = await startTestIdp({ backend: 'pglite', env: { JWKS: jwks, COOKIE_KEYS: cookieKey() } });
+    const published = await publishedKeys(idp);
+    expect(published.keys.map((key) => key.kid).sort()).toEqual(JSON.parse(jwks).keys.map((key: { kid: string }) => key.kid).sort());
+    await idp.destroy();
+    idp = undefined;
+
+    const publicOnly = JSON.stringify({ keys: JSON.parse(jwks).keys.map(({ d: _d, ...rest }: { d: string }) => rest) });
+    await expect(startTestIdp({ backend: 'pglite', env: { JWKS: publicOnly, COOKIE_KEYS: cookieKey() } })).rejects.toThrow(
+      /JWKS: keys\[0\] is not a private key/,
+    );
+    const rotateFromVariable = await runAdmin(['keys', 'rotate'], { env: { ...env(), JWKS_FILE: undefined, JWKS: jwks } });
+    expect(rotateFromVariable.code).toBe(0);
+    expect(rotateFromVariable.stderr).toContain('Store the JSON below as JWKS on every node');
+    expect(JSON.parse(rotateFromVariable.stdout).keys).toHaveLength(4);
+  });
+});
+
+describe('cookie key rotation', () => {
+  let idp: TestIdp | undefined;
+  afterEach(async () => {
+    await idp?.destroy();
+    idp = undefined;
+  });
+
+  async function silentSignIn(browser: ReturnType<typeof newBrowser>) {
+    const config = await relyingParty(idp!.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+    const silent = await startAuthorization(config, { prompt: 'none', scope: 'openid' });
+    return (await browser.navigate(silent.url.href)).leftTo!;
+  }
+
+  it('keeps people signed in while a new key is added first, and drops sessions only when the old key goes', async () => {
+    const oldKey = cookieKey();
+    const newKey = cookieKey();
+    idp = await startTestIdp({ backend: 'pglite', env: { COOKIE_KEYS: oldKey } });
+    await idp.idp.accounts.createAccount({ ...grace, emailVerified: true });
+    const { browser } = await signInWithRefreshToken(idp);
+
+    await idp.stop();
+    await idp.start({ COOKIE_KEYS: `${newKey},${oldKey}` });
+    const stillIn = await silentSignIn(browser);
+    expect(stillIn.searchParams.get('error')).toBeNull();
+    expect(stillIn.searchParams.get('code')).toBeTruthy();
+
+    await idp.stop();
+    await idp.start({ COOKIE_KEYS: cookieKey() });
+    expect((await silentSignIn(browser)).searchParams.get('error')).toBe('login_required');
+  });
+});
