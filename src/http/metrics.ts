@@ -3,6 +3,8 @@ import type { Middleware } from 'koa';
 import type pg from 'pg';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
+import { matchedRoute } from './matched-route.ts';
+
 /**
  * Prometheus metrics. Labels are bounded: routes are route patterns, never raw paths (which carry
  * ids and codes).
@@ -35,10 +37,9 @@ export function createMetrics() {
       try {
         await next();
       } finally {
-        // Our routers and node-oidc-provider's both record the pattern that matched.
-        const route = (ctx as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
-        requests.inc({ route: String(route), method: ctx.method, status: String(ctx.status) });
-        stop({ route: String(route), method: ctx.method });
+        const route = matchedRoute(ctx);
+        requests.inc({ route, method: ctx.method, status: String(ctx.status) });
+        stop({ route, method: ctx.method });
       }
     },
     tokenIssued: (type: string) => tokens.inc({ type }),

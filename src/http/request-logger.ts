@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Middleware } from 'koa';
 
 import type { Logger } from '../logger.ts';
+import { matchedRoute } from './matched-route.ts';
 
 /**
  * Gives each request an id (echoed in X-Request-Id and shown on error pages) and a
@@ -21,6 +22,7 @@ export function requestLogger(log: Logger): Middleware {
       ctx.state.log.info(
         {
           method: ctx.method,
+          route: matchedRoute(ctx),
           path: ctx.path,
           status: ctx.status,
           durationMs: Math.round((performance.now() - started) * 10) / 10,

@@ -10,7 +10,7 @@ describe.each(backends)('signing in through a relying party (%s)', (backend) => 
   let idp: TestIdp;
 
   beforeAll(async () => {
-    idp = await startTestIdp({ backend });
+    idp = await startTestIdp({ backend, env: { LOG_LEVEL: 'debug' } });
     await idp.idp.accounts.createAccount({ ...alice, name: 'Alice Liddell', roles: ['user', 'moderator'], emailVerified: true });
   });
   afterAll(() => idp?.destroy());
@@ -73,8 +73,15 @@ describe.each(backends)('signing in through a relying party (%s)', (backend) => 
     await oidc.tokenRevocation(config, freshTokens.refresh_token!);
     await expect(oidc.refreshTokenGrant(config, freshTokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
 
-    const secrets = [alice.password, callback.searchParams.get('code')!, start.verifier, tokens.access_token, tokens.refresh_token!, tokens.id_token!, refreshed.access_token, refreshed.refresh_token!, 'web-app-secret-0123456789abcdef'];
+    // Debug level, so that nothing is hidden by the level: no secret that passed through is in the log.
+    const cookies = (await browser.jar.getCookies(idp.issuer + '/')).map((cookie) => cookie.value);
+    const basicAuthorization = Buffer.from('web-app:web-app-secret-0123456789abcdef').toString('base64');
+    const secrets = [alice.password, callback.searchParams.get('code')!, start.verifier, tokens.access_token, tokens.refresh_token!, tokens.id_token!, refreshed.access_token, refreshed.refresh_token!, 'web-app-secret-0123456789abcdef', basicAuthorization, ...cookies];
+    expect(cookies.length).toBeGreaterThan(0);
     for (const secret of secrets) expect(idp.logs.raw).not.toContain(secret);
+    expect(idp.logs.lines.filter((line) => line.msg === 'request').map((line) => line.route)).toEqual(
+      expect.arrayContaining(['/interaction/:uid/login', '/token', '/me']),
+    );
   });
 
   it('lets a public client sign in with PKCE and no secret, and refuses it without PKCE', async () => {

@@ -19,14 +19,29 @@ export type Navigation = { page: Page; leftTo?: undefined } | { page?: undefined
 export class Browser {
   readonly jar = new CookieJar();
 
-  constructor(private readonly stopAt: string[] = []) {}
+  /**
+   * `proxy`: requests for `origin` (an https URL) go to `upstream` over plain HTTP with the
+   * X-Forwarded-* headers a TLS-terminating reverse proxy adds; cookies follow the https URL.
+   */
+  constructor(
+    private readonly stopAt: string[] = [],
+    private readonly proxy?: { origin: string; upstream: string; clientIp: string },
+  ) {}
 
   async fetch(url: string, init: RequestInit = {}): Promise<Response> {
     const headers = new Headers(init.headers);
     const cookie = await this.jar.getCookieString(url);
     if (cookie) headers.set('cookie', cookie);
     headers.set('accept', headers.get('accept') ?? 'text/html');
-    const response = await fetch(url, { ...init, headers, redirect: 'manual' });
+    let target = url;
+    if (this.proxy && url.startsWith(`${this.proxy.origin}/`)) {
+      const { host, protocol } = new URL(this.proxy.origin);
+      target = this.proxy.upstream + url.slice(this.proxy.origin.length);
+      headers.set('x-forwarded-host', host);
+      headers.set('x-forwarded-proto', protocol.slice(0, -1));
+      headers.set('x-forwarded-for', this.proxy.clientIp);
+    }
+    const response = await fetch(target, { ...init, headers, redirect: 'manual' });
     for (const setCookie of response.headers.getSetCookie()) {
       await this.jar.setCookie(setCookie, url, { ignoreError: true });
     }

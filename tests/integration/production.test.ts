@@ -1,0 +1,135 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { Browser } from '../support/browser.ts';
+import { runAdmin } from '../support/cli.ts';
+import { createPostgresDatabase, RP_REDIRECT, testClients } from '../support/idp.ts';
+import { signIn } from '../support/rp.ts';
+import { startSmtpServer } from '../support/smtp.ts';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const postgres = process.env.TEST_DATABASE_URL;
+if (!postgres) console.warn('TEST_DATABASE_URL is not set: the production-mode start is not tested (it needs PostgreSQL).');
+
+/** The settings the README's production checklist names, in the order it names them. */
+function checklistSettings(): string[] {
+  const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+  const section = readme.split('## Production checklist')[1]!.split('\n## ')[0]!;
+  const items = section.split('\n').filter((line) => /^\d+\. /.test(line) || /^ {3}\S/.test(line));
+  return [...new Set(items.join('\n').match(/`[A-Z][A-Z0-9_]+`/g)!.map((name) => name.slice(1, -1)))];
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  return port;
+}
+
+describe.skipIf(!postgres)('production mode, set up by the README checklist, behind a TLS-terminating proxy', () => {
+  const issuer = 'https://login.example.test';
+  const adminEmail = 'ops@example.test';
+  const adminPassword = 'operator password 8 words long';
+  let dir: string;
+  let child: ChildProcess;
+  let port: number;
+  let output = '';
+  let database: Awaited<ReturnType<typeof createPostgresDatabase>>;
+  let smtp: Awaited<ReturnType<typeof startSmtpServer>>;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'idp-production-'));
+    database = await createPostgresDatabase();
+    smtp = await startSmtpServer();
+    port = await freePort();
+    writeFileSync(path.join(dir, 'jwks.json'), (await runAdmin(['generate-jwks'], { env: { DATA_DIR: dir } })).stdout);
+    writeFileSync(path.join(dir, 'clients.json'), JSON.stringify(testClients.filter((client) => client.client_id === 'web-app')));
+    writeFileSync(path.join(dir, 'admin-password'), `${adminPassword}\n`);
+
+    // What an operator sets by following the checklist, and nothing else (PORT only to avoid clashes).
+    const settings: Record<string, string> = {
+      NODE_ENV: 'production',
+      DATABASE_URL: database.url,
+      JWKS_FILE: path.join(dir, 'jwks.json'),
+      COOKIE_KEYS: 'first-cookie-key-of-at-least-32-characters',
+      ISSUER: issuer,
+      TRUST_PROXY: 'true',
+      CLIENTS_FILE: path.join(dir, 'clients.json'),
+      SMTP_URL: smtp.url,
+      MAIL_FROM: 'Example Login <login@example.test>',
+      ADMIN_EMAIL: adminEmail,
+      ADMIN_PASSWORD_FILE: path.join(dir, 'admin-password'),
+    };
+    const alternatives = new Set(['JWKS', 'ADMIN_PASSWORD', 'REDIS_URL']);
+    expect(Object.keys(settings).filter((name) => name !== 'NODE_ENV' && !checklistSettings().includes(name))).toEqual([]);
+    expect(checklistSettings().filter((name) => !(name in settings) && !alternatives.has(name))).toEqual([]);
+
+    child = spawn(path.join(root, 'node_modules/.bin/tsx'), ['src/main.ts'], {
+      cwd: root,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...settings, PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.on('data', (chunk) => (output += chunk));
+    child.stderr!.on('data', (chunk) => (output += chunk));
+    for (let i = 0; i < 150; i += 1) {
+      if (child.exitCode !== null) throw new Error(`the IdP refused to start:\n${output}`);
+      if (await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false)) return;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    throw new Error(`the IdP did not become ready:\n${output}`);
+  }, 60_000);
+
+  afterAll(async () => {
+    child?.kill('SIGTERM');
+    if (child && child.exitCode === null) await once(child, 'exit');
+    await smtp?.close();
+    await database?.drop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('starts without a refusal and publishes https endpoints', async () => {
+    const discovery = await fetch(`http://127.0.0.1:${port}/.well-known/openid-configuration`, {
+      headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'login.example.test' },
+    });
+    expect(discovery.status).toBe(200);
+    expect(discovery.headers.get('strict-transport-security')).toMatch(/max-age=\d+/);
+    const metadata = (await discovery.json()) as Record<string, unknown>;
+    expect(metadata.issuer).toBe(issuer);
+    for (const endpoint of ['authorization_endpoint', 'token_endpoint', 'jwks_uri', 'userinfo_endpoint']) {
+      expect(metadata[endpoint]).toMatch(/^https:\/\/login\.example\.test\//);
+    }
+  });
+
+  it('signs the first admin in with Secure cookies and records the client address the proxy forwarded', async () => {
+    const browser = new Browser([RP_REDIRECT], { origin: issuer, upstream: `http://127.0.0.1:${port}`, clientIp: '203.0.113.7' });
+    const authorization = new URL(`${issuer}/auth`);
+    authorization.search = new URLSearchParams({ client_id: 'web-app', response_type: 'code', scope: 'openid', redirect_uri: RP_REDIRECT, state: 'xyz' }).toString();
+
+    const first = await browser.fetch(authorization.href);
+    const cookies = first.headers.getSetCookie();
+    expect(cookies.length).toBeGreaterThan(0);
+    for (const cookie of cookies) expect(cookie).toMatch(/; secure/i);
+    for (const cookie of cookies) expect(cookie).toMatch(/; samesite=lax/i);
+
+    const callback = await signIn(browser, authorization, { email: adminEmail, password: adminPassword });
+    expect(callback.searchParams.get('code')).toBeTruthy();
+    expect(callback.searchParams.get('state')).toBe('xyz');
+
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    try {
+      const { rows } = await client.query("select ip, outcome from login_history order by at desc limit 1");
+      expect(rows[0]).toMatchObject({ ip: '203.0.113.7', outcome: 'success' });
+    } finally {
+      await client.end();
+    }
+    expect(output).not.toContain(adminPassword);
+  });
+});
