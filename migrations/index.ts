@@ -6,6 +6,7 @@ import * as accountLifecycle from './003_account_lifecycle.ts';
 import * as federatedIdentities from './004_federated_identities.ts';
 import * as administration from './005_administration.ts';
 import * as clients from './006_clients.ts';
+import * as secondFactors from './007_second_factors.ts';
 
 /** Every migration, in order. Names are the file names; a test checks none is missing here. */
 export const migrations: Record<string, Migration> = {
@@ -15,4 +16,5 @@ export const migrations: Record<string, Migration> = {
   '004_federated_identities': federatedIdentities,
   '005_administration': administration,
   '006_clients': clients,
+  '007_second_factors': secondFactors,
 };

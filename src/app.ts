@@ -15,7 +15,7 @@ import type { RateLimits } from './http/rate-limits.ts';
 import { requestLogger } from './http/request-logger.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import type { Views } from './http/views.ts';
-import { googleCallbackRoute, interactionRoutes, type GoogleClient } from './interactions/index.ts';
+import { googleCallbackRoute, interactionRoutes, type GoogleClient, type SignInCompletion } from './interactions/index.ts';
 import type { Logger } from './logger.ts';
 import type { ResourceServer } from './oidc/index.ts';
 import { viewsDir } from './paths.ts';
@@ -34,6 +34,8 @@ export interface AppDependencies {
   rateLimits: RateLimits;
   registrationOpen: boolean;
   resourceServers: ResourceServer[];
+  /** What follows the password or Google: the second factor, when there is one. */
+  completion: SignInCompletion;
   readinessChecks: Record<string, ReadinessCheck>;
   adminApi: Router;
   adminConsole: Router;

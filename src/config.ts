@@ -83,6 +83,10 @@ export const settings = {
   GOOGLE_CLIENT_SECRET: { default: '(unset)', doc: 'The secret of that Google OAuth client.' },
   GOOGLE_ISSUER: { default: 'https://accounts.google.com', doc: 'Google\'s OpenID issuer (changed only for tests).' },
   GOOGLE_HOSTED_DOMAIN: { default: '(unset: any)', doc: 'Accept only Google Workspace accounts of this domain, e.g. `example.com`.' },
+  MFA: {
+    default: 'optional',
+    doc: 'Second factors: `optional` (people choose on their account page), `required-for-admins` (accounts with the admin or super_admin role), or `required` (everyone). Who must but has none sets up an authenticator app while signing in.',
+  },
   LOGIN_MAX_FAILURES: { default: '5', doc: 'Failed password sign-ins for one email within the lockout window that lock password sign-in.' },
   LOGIN_LOCKOUT_SECONDS: { default: '900', doc: 'The window for counting failures, and how long password sign-in then stays locked (15 minutes).' },
   RATE_LIMIT_IP_LOGIN: { default: '100', doc: 'Password sign-in attempts one IP address may make per 15 minutes.' },
@@ -144,6 +148,7 @@ export interface Config {
   mailFrom: string;
   registration: 'open' | 'closed';
   requireVerifiedEmail: boolean;
+  mfa: 'optional' | 'required-for-admins' | 'required';
   /** undefined means no Google sign-in. */
   google: { clientId: string; clientSecret: string; issuer: string; hostedDomain: string | undefined } | undefined;
   rateLimits: {
@@ -213,6 +218,7 @@ export const settingsSchema = z.object({
   GOOGLE_CLIENT_SECRET: optionalText,
   GOOGLE_ISSUER: z.preprocess(blankAsUndefined, z.url({ protocol: /^https?$/ }).default('https://accounts.google.com')),
   GOOGLE_HOSTED_DOMAIN: z.preprocess(blankAsUndefined, z.string().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/i, 'a domain name').optional()),
+  MFA: z.preprocess(blankAsUndefined, z.enum(['optional', 'required-for-admins', 'required']).default('optional')),
   LOGIN_MAX_FAILURES: integer(settings.LOGIN_MAX_FAILURES.default, 1, 1000),
   LOGIN_LOCKOUT_SECONDS: integer(settings.LOGIN_LOCKOUT_SECONDS.default, 1, 24 * 60 * 60),
   RATE_LIMIT_IP_LOGIN: integer(settings.RATE_LIMIT_IP_LOGIN.default, 1, 1_000_000),
@@ -358,6 +364,7 @@ export function loadConfig(environment: Env = process.env): Config {
     mailFrom: env.MAIL_FROM,
     registration: env.REGISTRATION,
     requireVerifiedEmail: isTrue(env.REQUIRE_VERIFIED_EMAIL),
+    mfa: env.MFA,
     google:
       env.GOOGLE_CLIENT_ID && env.GOOGLE_CLIENT_SECRET
         ? {

@@ -11,6 +11,8 @@ import {
   createAccountService,
   createFederation,
   createPasswordHasher,
+  createSecondFactors,
+  type SecondFactors,
   type AccountService,
 } from './accounts/index.ts';
 import { createApp } from './app.ts';
@@ -21,7 +23,7 @@ import type { ReadinessCheck } from './http/health.ts';
 import { createMetrics } from './http/metrics.ts';
 import { createRateLimits, type LimiterStore } from './http/rate-limits.ts';
 import { createViews } from './http/views.ts';
-import { createGoogleClient } from './interactions/index.ts';
+import { createGoogleClient, signInCompletion } from './interactions/index.ts';
 import type { Logger } from './logger.ts';
 import {
   connectRedis,
@@ -53,6 +55,7 @@ export interface Idp {
   database: Database;
   redis: RedisConnection | undefined;
   accounts: AccountService;
+  secondFactors: SecondFactors;
   mailer: Mailer;
   close(): Promise<void>;
 }
@@ -154,6 +157,12 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
     const metrics = createMetrics();
     if (database.pool) metrics.watchPool(database.pool);
     const rateLimits = createRateLimits(limiterStore(config, database, models.redis), config.rateLimits);
+    const secondFactors = createSecondFactors({
+      db: database.db,
+      issuerName: new URL(config.issuer).host,
+      throttle: rateLimits.secondFactorThrottle,
+      audit,
+    });
     const hasher = createPasswordHasher(config.argon2);
     const passwordPolicy = { minLength: config.passwordMinLength };
     const accounts = createAccountService({
@@ -228,6 +237,7 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       administration,
       clients: createClientRegistry(database.db, (metadata) => provider.Client.validate(metadata as never)),
       lifecycle,
+      secondFactors,
       audit,
       endEverythingOf: endEverything,
     });
@@ -246,6 +256,7 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       registrationOpen: config.registration === 'open',
       outbox,
       resourceServers,
+      completion: signInCompletion({ provider, accounts, secondFactors, mfa: config.mfa, views }),
       adminApi: adminApiRoutes({
         auth: adminBearerAuth({ issuer: config.issuer, audience: adminApi, signingKeys: publicKeysOf(secrets.jwks), accounts, administration }),
         actions: adminActions,
@@ -282,6 +293,7 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       database,
       redis: store.redis,
       accounts,
+      secondFactors,
       mailer,
       async close() {
         await mailer.drain();

@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
 
 import type { DB } from '../db/index.ts';
 import { findAccountByEmail } from './account.repository.ts';
@@ -52,10 +52,16 @@ const publicColumns = [
   'deleted_at',
 ] as const;
 
+/** Whether the account has a confirmed second factor (admins see who has one). */
+const secondFactor = (eb: ExpressionBuilder<DB, 'accounts'>) =>
+  eb
+    .exists(eb.selectFrom('totp_credentials').select('account_id').whereRef('totp_credentials.account_id', '=', 'accounts.id').where('confirmed_at', 'is not', null))
+    .as('second_factor');
+
 /** What an administrator may read and change of accounts and roles. Who may do it is the admin room's rule. */
 export function createAccountAdministration(db: Kysely<DB>) {
   async function getAccount(id: string) {
-    const account = await db.selectFrom('accounts').select(publicColumns).where('id', '=', id).executeTakeFirst();
+    const account = await db.selectFrom('accounts').select(publicColumns).select(secondFactor).where('id', '=', id).executeTakeFirst();
     if (!account) throw new AccountNotFoundError();
     return { ...account, roles: await rolesOf(db, id) };
   }
@@ -89,6 +95,7 @@ export function createAccountAdministration(db: Kysely<DB>) {
       const { total } = await base.select((eb) => eb.fn.countAll<string>().as('total')).executeTakeFirstOrThrow();
       const items = await base
         .select(publicColumns)
+        .select(secondFactor)
         .orderBy('created_at', 'desc')
         .orderBy('id')
         .limit(query.perPage)

@@ -109,3 +109,31 @@ export class StaleUpdateError extends Error {
     super('The account changed since you read it; read it again and retry');
   }
 }
+
+/** A TOTP or recovery code that is wrong, expired, or already used. */
+export class WrongSecondFactorCodeError extends Error {
+  constructor() {
+    super('wrong or used second-factor code');
+  }
+}
+
+/** Too many wrong second-factor codes for this account. */
+export class SecondFactorLockedError extends Error {
+  constructor(readonly retryAfterSeconds: number) {
+    super('second factor locked');
+  }
+}
+
+/** An authenticator app is already set up; remove it before setting up another. */
+export class TotpAlreadyEnabledError extends Error {
+  constructor() {
+    super('an authenticator app is already set up');
+  }
+}
+
+/** MFA is required for this account and this is its only second factor. */
+export class SecondFactorRequiredError extends Error {
+  constructor() {
+    super('a second factor is required for this account');
+  }
+}

@@ -14,3 +14,11 @@ export { createAccountLifecycle, type AccountLifecycle, type LifecycleLinks, typ
 export type { LoginObserver, LoginThrottle } from './account.service.ts';
 export { createFederation, type Federation, type FederatedProfile, type FederatedSignIn } from './federation.service.ts';
 export { createAccountAdministration, type AccountAdministration, type AccountListQuery, type ProfileChanges } from './account-admin.service.ts';
+export {
+  createSecondFactors,
+  type MfaPolicy,
+  type SecondFactors,
+  type SecondFactorMethod,
+  type SecondFactorStatus,
+  type TotpEnrollment,
+} from './second-factor.service.ts';

@@ -4,6 +4,7 @@ import type {
   AccountListQuery,
   AccountService,
   ProfileChanges,
+  SecondFactors,
 } from '../accounts/index.ts';
 import { AccountNotFoundError } from '../accounts/index.ts';
 import { diff, listAuditEvents, type AuditQuery, type RecordAudit } from '../audit/index.ts';
@@ -39,6 +40,7 @@ export function createAdminActions(deps: {
   administration: AccountAdministration;
   clients: ClientRegistry;
   lifecycle: AccountLifecycle;
+  secondFactors: SecondFactors;
   audit: RecordAudit;
   endEverythingOf(accountId: string): Promise<void>;
 }) {
@@ -129,6 +131,14 @@ export function createAdminActions(deps: {
       await allow(actor, 'users.password-reset', target.id);
       await deps.lifecycle.requestPasswordReset(target.email, null);
       await record(actor, 'users.password-reset', target.id);
+    },
+    /** For a person who lost their phone and their recovery codes: they sign in with a password again. */
+    async resetSecondFactors(actor: Actor, id: string) {
+      const target = await user(id);
+      await allow(actor, 'users.second-factors.reset', target.id);
+      const removed = await deps.secondFactors.reset(target.id);
+      await record(actor, 'users.second-factors.reset', target.id, { removed });
+      return administration.getAccount(target.id);
     },
     async loginHistory(actor: Actor, id: string) {
       await allow(actor, 'users.read');

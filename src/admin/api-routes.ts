@@ -154,6 +154,9 @@ export function adminApiRoutes(deps: { auth: Middleware; actions: AdminActions; 
     ctx.status = 202;
     ctx.body = { status: 'a password reset link was mailed' };
   });
+  router.delete('/users/:id/second-factors', async (ctx) => {
+    ctx.body = await actions.resetSecondFactors(actor(ctx), ctx.params.id!);
+  });
   router.get('/users/:id/login-history', async (ctx) => {
     ctx.body = { items: await actions.loginHistory(actor(ctx), ctx.params.id!) };
   });

@@ -11,6 +11,7 @@ export type AdminAction =
   | 'users.restore'
   | 'users.roles'
   | 'users.password-reset'
+  | 'users.second-factors.reset'
   | 'roles.read'
   | 'roles.write'
   | 'clients.read'
@@ -28,13 +29,14 @@ const minimumRank: Record<AdminAction, number> = {
   'users.restore': RANK.admin,
   'users.roles': RANK.admin,
   'users.password-reset': RANK.admin,
+  'users.second-factors.reset': RANK.admin,
   'roles.write': RANK.admin,
   'clients.read': RANK.admin,
   'clients.write': RANK.admin,
   'audit.read': RANK.admin,
 };
 
-const selfForbidden = new Set<AdminAction>(['users.disable', 'users.enable', 'users.delete', 'users.roles']);
+const selfForbidden = new Set<AdminAction>(['users.disable', 'users.enable', 'users.delete', 'users.roles', 'users.second-factors.reset']);
 const privilegedRoles = new Set<string>(['admin', 'super_admin']);
 
 export class ForbiddenError extends Error {}

@@ -110,7 +110,25 @@ export interface ClientsTable {
   updated_at: Timestamp;
 }
 
+export interface TotpCredentialsTable {
+  account_id: string;
+  secret: string;
+  confirmed_at: NullableTimestamp;
+  /** bigint: read back as a string by pg. */
+  last_time_step: string | number | null;
+  created_at: Timestamp;
+}
+
+export interface RecoveryCodesTable {
+  account_id: string;
+  code_hash: string;
+  used_at: NullableTimestamp;
+  created_at: Timestamp;
+}
+
 export interface DB {
+  totp_credentials: TotpCredentialsTable;
+  recovery_codes: RecoveryCodesTable;
   clients: ClientsTable;
   audit_events: AuditEventsTable;
   federated_identities: FederatedIdentitiesTable;

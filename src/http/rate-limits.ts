@@ -45,6 +45,8 @@ const emailKey = (email: string) => createHash('sha256').update(email.trim().toL
 
 export interface RateLimits {
   loginThrottle: LoginThrottle;
+  /** Wrong TOTP or recovery codes, counted per account like wrong passwords per email. */
+  secondFactorThrottle: LoginThrottle;
   /** Throws TooManyRequestsError when this IP has used up its allowance. */
   limitIp(kind: 'login' | 'forms', ip: string): Promise<void>;
   /** Throws TooManyRequestsError when one address was sent too many verification links. */
@@ -58,6 +60,7 @@ export interface RateLimits {
 export function createRateLimits(store: LimiterStore, limits: Config['rateLimits']): RateLimits {
   const lockSeconds = limits.loginLockoutSeconds;
   const failures = createLimiter(store, { name: 'login-failures', points: limits.loginMaxFailures, durationSeconds: lockSeconds });
+  const secondFactorFailures = createLimiter(store, { name: 'second-factor-failures', points: limits.loginMaxFailures, durationSeconds: lockSeconds });
   const ipLimiters = {
     login: createLimiter(store, { name: 'ip-login', points: limits.ipLoginPer15Minutes, durationSeconds: 15 * 60 }),
     forms: createLimiter(store, { name: 'ip-forms', points: limits.ipFormsPerHour, durationSeconds: 60 * 60 }),
@@ -83,29 +86,35 @@ export function createRateLimits(store: LimiterStore, limits: Config['rateLimits
     );
   const guard = <T>(operation: () => Promise<T>) => guardStore(storeName, unavailable, operation);
 
+  /** Counts failures per key; at `max` within the window, locks the key for `lockSeconds` from that failure. */
+  function failureThrottle(limiter: RateLimiterAbstract, max: number, lockFor: number, keyOf: (subject: string) => string): LoginThrottle {
+    return {
+      async lockedFor(subject) {
+        const res = await guard(() => limiter.get(keyOf(subject)));
+        return res && res.consumedPoints >= max ? seconds(res.msBeforeNext) : 0;
+      },
+      async recordFailure(subject) {
+        const key = keyOf(subject);
+        const res = await consume(limiter, key);
+        if (res.consumedPoints < max) return 0;
+        // Lock for the full period from this failure, not until the counting window ends.
+        await guard(() => limiter.block(key, lockFor));
+        return lockFor;
+      },
+      async clear(subject) {
+        await guard(() => limiter.delete(keyOf(subject)));
+      },
+    };
+  }
+
   async function limit(limiter: RateLimiterAbstract, key: string, message?: string) {
     const res = await consume(limiter, key);
     if (res.consumedPoints > limiter.points) throw new TooManyRequestsError(seconds(res.msBeforeNext), message);
   }
 
   return {
-    loginThrottle: {
-      async lockedFor(email) {
-        const res = await guard(() => failures.get(emailKey(email)));
-        return res && res.consumedPoints >= limits.loginMaxFailures ? seconds(res.msBeforeNext) : 0;
-      },
-      async recordFailure(email) {
-        const key = emailKey(email);
-        const res = await consume(failures, key);
-        if (res.consumedPoints < limits.loginMaxFailures) return 0;
-        // Lock for the full period from this failure, not until the counting window ends.
-        await guard(() => failures.block(key, lockSeconds));
-        return lockSeconds;
-      },
-      async clear(email) {
-        await guard(() => failures.delete(emailKey(email)));
-      },
-    },
+    loginThrottle: failureThrottle(failures, limits.loginMaxFailures, lockSeconds, emailKey),
+    secondFactorThrottle: failureThrottle(secondFactorFailures, limits.loginMaxFailures, lockSeconds, (accountId) => accountId),
     limitIp: (kind, ip) => limit(ipLimiters[kind], ip),
     async limitAdminApi(accountId, role) {
       const limiter = adminApi.get(role) ?? adminApi.get('guest');

@@ -27,6 +27,7 @@ import type { ResourceServer } from '../oidc/index.ts';
 import { emailOnlyForm, fieldErrors, interactionPath, loginForm, registrationForm, typed } from './forms.ts';
 import { GoogleSignInError, GoogleUnavailableError, type GoogleClient } from './google-client.ts';
 import { keepFlow, keepPendingLink, takeFlow, takePendingLink } from './google-flow.ts';
+import type { SignInCompletion } from './second-factor-step.ts';
 import { describeScopes } from './scopes.ts';
 
 type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -72,11 +73,13 @@ export function interactionRoutes(deps: {
   registrationOpen: boolean;
   views: Views;
   resourceServers: ResourceServer[];
+  completion: SignInCompletion;
 }): Router {
-  const { provider, accounts, lifecycle, federation, google, rateLimits, views, registrationOpen } = deps;
+  const { provider, accounts, lifecycle, federation, google, rateLimits, views, registrationOpen, completion } = deps;
   const resourceNames = new Map(deps.resourceServers.map((server) => [server.indicator, server.name ?? server.indicator]));
   const router = new Router({ prefix: '/interaction/:uid' });
   router.use(expiredInteraction, formBody(), csrfProtection());
+  router.use(completion.routes().routes());
 
   async function clientOf(interaction: Interaction) {
     const client = await provider.Client.find(String(interaction.params.client_id));
@@ -99,6 +102,10 @@ export function interactionRoutes(deps: {
   router.get('/', async (ctx) => {
     const interaction = await provider.interactionDetails(ctx.req, ctx.res);
     if (interaction.prompt.name === 'login') {
+      if (interaction.prompt.reasons.includes('second_factor_requested')) {
+        ctx.status = 303;
+        return ctx.redirect(`/interaction/${interaction.uid}/second-factor`);
+      }
       const hint = interaction.params.login_hint;
       return renderLogin(ctx, interaction, { email: typeof hint === 'string' ? hint : '' });
     }
@@ -130,8 +137,6 @@ export function interactionRoutes(deps: {
     if (!form.success) return renderLogin(ctx, interaction, { email, errors: fieldErrors(form.error) }, 400);
     await rateLimits.limitIp('login', ctx.ip);
 
-    const finishLogin = (accountId: string, amr: string[]) =>
-      provider.interactionFinished(ctx.req, ctx.res, { login: { accountId, amr } }, { mergeWithLastSubmission: false });
     /** A Google identity that waited for this password is linked now, for the same address only. */
     const linkPending = async (accountId: string, email: string) => {
       const pending = takePendingLink(ctx, interaction.uid);
@@ -146,11 +151,11 @@ export function interactionRoutes(deps: {
         userAgent: ctx.get('user-agent') || null,
       });
       await linkPending(account.id, account.email);
-      return await finishLogin(account.id, ['pwd']);
+      return await completion.afterFirstFactor(ctx, interaction, account.id, 'pwd');
     } catch (error) {
       // The password proves the account and Google verified the address: link, and the email is verified.
       if (error instanceof EmailNotVerifiedError && (await linkPending(error.accountId, error.email))) {
-        return finishLogin(error.accountId, ['pwd']);
+        return completion.afterFirstFactor(ctx, interaction, error.accountId, 'pwd');
       }
       if (error instanceof InvalidCredentialsError) {
         return renderLogin(ctx, interaction, { email, errors: { form: 'Wrong email or password.' } }, 400);
@@ -206,12 +211,7 @@ export function interactionRoutes(deps: {
         const message = 'An account with this email exists, but its address is not confirmed yet. Sign in with its password once to link Google to it.';
         return renderLogin(ctx, interaction, { email: result.email, errors: { form: message } }, 409);
       }
-      return await provider.interactionFinished(
-        ctx.req,
-        ctx.res,
-        { login: { accountId: result.account.id, amr: ['fed'] } },
-        { mergeWithLastSubmission: false },
-      );
+      return await completion.afterFirstFactor(ctx, interaction, result.account.id, 'fed');
     } catch (error) {
       if (error instanceof GoogleSignInError) {
         if (error.reason === 'cancelled') return refuse(400, 'Google sign-in was cancelled.', error.message);

@@ -1,8 +1,11 @@
 import type { Account } from '../accounts/index.ts';
 
-/** Which claims each scope releases (OIDC Core 5.4, plus our `roles`). */
+/**
+ * Which claims each scope releases (OIDC Core 5.4, plus our `roles`). `acr` and `amr` (how the
+ * person signed in) come with `openid`, so that every ID token carries them.
+ */
 export const scopeClaims = {
-  openid: ['sub'],
+  openid: ['sub', 'acr', 'amr'],
   email: ['email', 'email_verified'],
   profile: ['name', 'given_name', 'family_name', 'picture', 'locale', 'zoneinfo', 'updated_at'],
   roles: ['roles'],

@@ -1,6 +1,7 @@
 import type { Context } from 'koa';
 import Provider, {
   errors,
+  interactionPolicy,
   type AdapterConstructor,
   type ClientMetadata,
   type Configuration,
@@ -12,6 +13,7 @@ import { guardStore, isPostgresUnavailable, StoreUnavailableError } from '../db/
 import type { Metrics } from '../http/metrics.ts';
 import type { Views } from '../http/views.ts';
 import type { Logger } from '../logger.ts';
+import { ACR, requestsMultiFactor } from './acr.ts';
 import { claimsOf, scopeClaims } from './claims.ts';
 import { deviceFlowPages } from './device-flow-pages.ts';
 import type { ResourceServer } from './resource-servers.ts';
@@ -69,6 +71,19 @@ async function loadExistingGrant(ctx: KoaContextWithOIDC) {
   }
   await grant.save();
   return grant;
+}
+
+/** The default prompts, plus: a signed-in person whose session has one factor is asked for a second when the client requests it. */
+function interactionPrompts() {
+  const prompts = interactionPolicy.base();
+  prompts.get('login')!.checks.add(
+    new interactionPolicy.Check('second_factor_requested', 'the client requested a second factor', 'login_required', (ctx) => {
+      const { oidc } = ctx;
+      if (!oidc.session?.accountId || !requestsMultiFactor(oidc.params?.acr_values)) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      return oidc.session.acr === ACR.multiFactor ? interactionPolicy.Check.NO_NEED_TO_PROMPT : interactionPolicy.Check.REQUEST_PROMPT;
+    }),
+  );
+  return prompts;
 }
 
 const errorEvents = [
@@ -133,7 +148,8 @@ export function createProvider(options: ProviderOptions): Provider {
     rotateRefreshToken: true,
     extraClientMetadata,
     loadExistingGrant,
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}`, policy: interactionPrompts() },
+    acrValues: [ACR.singleFactor, ACR.multiFactor],
     clientBasedCORS(_ctx, origin, client) {
       return (client.redirectUris ?? []).some((uri) => new URL(uri).origin === origin);
     },

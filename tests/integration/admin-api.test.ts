@@ -81,6 +81,7 @@ describe(`admin API (${backend})`, () => {
     ['grant admin', atLeast('super_admin'), async (t) => call(t, 'PUT', `/users/${await newTarget()}/roles/admin`)],
     ['disable a super admin', atLeast('super_admin'), async (t) => call(t, 'POST', `/users/${await newTarget('super_admin')}/disable`)],
     ['force a password reset', atLeast('admin'), async (t) => call(t, 'POST', `/users/${await newTarget()}/password-reset`)],
+    ['reset second factors', atLeast('admin'), async (t) => call(t, 'DELETE', `/users/${await newTarget()}/second-factors`)],
     ['list roles', atLeast('moderator'), (t) => call(t, 'GET', '/roles')],
     ['create a role', atLeast('admin'), (t) => call(t, 'POST', '/roles', { name: `role-${Math.floor(Math.random() * 1e9)}` })],
     ['read the audit log', atLeast('admin'), (t) => call(t, 'GET', '/audit')],
@@ -112,6 +113,22 @@ describe(`admin API (${backend})`, () => {
     const audit = await call(tokens.admin, 'GET', `/audit?target=${target}`);
     expect(audit.body.items.map((row: { action: string }) => row.action)).toEqual(['users.disable', 'users.roles.grant', 'users.update']);
     expect(audit.body.items.at(-1)).toMatchObject({ actor_id: actorIds.admin, changes: { name: [null, 'Renamed'], locale: [null, 'fr'] }, ip: expect.any(String) });
+  });
+
+  it('shows who has a second factor, and lets an admin reset them, audited', async () => {
+    const target = await newTarget();
+    const enrollment = await idp.idp.secondFactors.startTotp(target, 'target');
+    await idp.idp.secondFactors.confirmTotp(target, await idp.idp.secondFactors.currentCode(enrollment.secret), null);
+    expect((await call(tokens.moderator, 'GET', `/users/${target}`)).body).toMatchObject({ second_factor: true });
+    const listed = await call(tokens.moderator, 'GET', '/users?per_page=100');
+    expect(listed.body.items.find((item: { id: string }) => item.id === target)).toMatchObject({ second_factor: true });
+
+    expect((await call(tokens.admin, 'DELETE', `/users/${actorIds.admin}/second-factors`)).status).toBe(403);
+    const reset = await call(tokens.admin, 'DELETE', `/users/${target}/second-factors`);
+    expect(reset).toMatchObject({ status: 200, body: { second_factor: false } });
+    expect(await idp.idp.secondFactors.status(target)).toEqual({ totp: false, recoveryCodesLeft: 0 });
+    const audit = await call(tokens.admin, 'GET', `/audit?target=${target}`);
+    expect(audit.body.items[0]).toMatchObject({ action: 'users.second-factors.reset', actor_id: actorIds.admin, changes: { removed: true } });
   });
 
   it('ends sessions and refresh tokens at once when an account is disabled', async () => {

@@ -1,0 +1,157 @@
+import { randomBytes } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { generate, generateSecret, generateURI, verify } from 'otplib';
+import QRCode from 'qrcode';
+
+import type { RecordAudit } from '../audit/index.ts';
+import type { DB } from '../db/index.ts';
+import type { LoginThrottle } from './account.service.ts';
+import { SecondFactorLockedError, SecondFactorRequiredError, TotpAlreadyEnabledError, WrongSecondFactorCodeError } from './errors.ts';
+import {
+  acceptTimeStep,
+  accountsWithSecondFactor,
+  deleteTotp,
+  findTotp,
+  replaceRecoveryCodes,
+  saveUnconfirmedTotp,
+  unusedRecoveryCodes,
+  useRecoveryCode,
+} from './second-factor.repository.ts';
+
+/** Who must have a second factor: nobody, accounts with an admin role, or everyone. */
+export type MfaPolicy = 'optional' | 'required-for-admins' | 'required';
+
+/** What the person's app needs: the secret as a QR code and typed by hand. */
+export interface TotpEnrollment {
+  secret: string;
+  uri: string;
+  qrDataUri: string;
+}
+
+export interface SecondFactorStatus {
+  totp: boolean;
+  recoveryCodesLeft: number;
+}
+
+/** `otp` for an authenticator code, `recovery` for a recovery code (both are `amr` "otp" in tokens). */
+export type SecondFactorMethod = 'otp' | 'recovery';
+
+const RECOVERY_CODES = 10;
+/** Codes of the step before and after are accepted too: phones' clocks drift. */
+const CLOCK_TOLERANCE_SECONDS = 30;
+
+/** 80 random bits as four groups of four base32 characters, e.g. `7KQM-2DXA-P4ZT-LW9C`. */
+function newRecoveryCode(): string {
+  const alphabet = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
+  const bytes = randomBytes(16);
+  const chars = [...bytes].map((byte) => alphabet[byte % alphabet.length]).join('');
+  return chars.match(/.{4}/g)!.join('-');
+}
+
+export interface SecondFactors {
+  status(accountId: string): Promise<SecondFactorStatus>;
+  /** Starts setting up an authenticator app (the same secret until confirmed); refused while one is set up. */
+  startTotp(accountId: string, label: string): Promise<TotpEnrollment>;
+  /** Confirms the app with its first code; returns the recovery codes, shown once. */
+  confirmTotp(accountId: string, code: string, ip: string | null): Promise<string[]>;
+  /** Checks a code at sign-in: a TOTP code (each accepted once) or an unused recovery code. */
+  verify(accountId: string, code: string, ip: string | null): Promise<SecondFactorMethod>;
+  regenerateRecoveryCodes(accountId: string, ip: string | null): Promise<string[]>;
+  /** The person removes their authenticator; refused when policy requires one of them. */
+  removeTotp(accountId: string, mfaRequired: boolean, ip: string | null): Promise<void>;
+  /** An admin clears every second factor of an account (audited by the admin action). */
+  reset(accountId: string): Promise<boolean>;
+  withSecondFactor(accountIds: string[]): Promise<Set<string>>;
+  /** The code the app shows now (tests and the CLI use it; never exposed over HTTP). */
+  currentCode(secret: string): Promise<string>;
+}
+
+export function createSecondFactors(deps: { db: Kysely<DB>; issuerName: string; throttle: LoginThrottle; audit: RecordAudit }): SecondFactors {
+  const { db, throttle, audit } = deps;
+
+  async function checkTotp(accountId: string, code: string, confirm: boolean): Promise<boolean> {
+    const credential = await findTotp(db, accountId);
+    if (!credential || Boolean(credential.confirmed_at) === confirm) return false;
+    if (!/^\d{6}$/.test(code)) return false;
+    const result = await verify({ secret: credential.secret, token: code, epochTolerance: CLOCK_TOLERANCE_SECONDS });
+    if (!result.valid) return false;
+    // otplib's result type covers HOTP too; a TOTP result has the step that matched.
+    const { timeStep } = result as typeof result & { timeStep: number };
+    return acceptTimeStep(db, accountId, timeStep, confirm);
+  }
+
+  async function issueRecoveryCodes(accountId: string): Promise<string[]> {
+    const codes = Array.from({ length: RECOVERY_CODES }, newRecoveryCode);
+    await replaceRecoveryCodes(db, accountId, codes);
+    return codes;
+  }
+
+  async function failed(accountId: string, ip: string | null, action: string): Promise<never> {
+    const locked = await throttle.recordFailure(accountId);
+    await audit({ actorId: accountId, action, targetType: 'account', targetId: accountId, outcome: 'denied', ip });
+    if (locked) throw new SecondFactorLockedError(locked);
+    throw new WrongSecondFactorCodeError();
+  }
+
+  async function refuseWhileLocked(accountId: string) {
+    const locked = await throttle.lockedFor(accountId);
+    if (locked) throw new SecondFactorLockedError(locked);
+  }
+
+  return {
+    async status(accountId) {
+      const credential = await findTotp(db, accountId);
+      return { totp: Boolean(credential?.confirmed_at), recoveryCodesLeft: await unusedRecoveryCodes(db, accountId) };
+    },
+
+    async startTotp(accountId, label) {
+      const existing = await findTotp(db, accountId);
+      if (existing?.confirmed_at) throw new TotpAlreadyEnabledError();
+      const secret = existing?.secret ?? generateSecret();
+      if (!existing && !(await saveUnconfirmedTotp(db, accountId, secret))) throw new TotpAlreadyEnabledError();
+      const uri = generateURI({ issuer: deps.issuerName, label, secret });
+      const svg = await QRCode.toString(uri, { type: 'svg', margin: 1 });
+      return { secret, uri, qrDataUri: `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}` };
+    },
+
+    async confirmTotp(accountId, code, ip) {
+      await refuseWhileLocked(accountId);
+      if (!(await checkTotp(accountId, code.trim(), true))) return failed(accountId, ip, 'mfa.totp.confirm');
+      await throttle.clear(accountId);
+      await audit({ actorId: accountId, action: 'mfa.totp.enabled', targetType: 'account', targetId: accountId, ip });
+      return issueRecoveryCodes(accountId);
+    },
+
+    async verify(accountId, code, ip) {
+      await refuseWhileLocked(accountId);
+      const typed = code.trim();
+      let method: SecondFactorMethod | undefined;
+      if (await checkTotp(accountId, typed.replace(/\s/g, ''), false)) method = 'otp';
+      else if (typed.length > 6 && (await useRecoveryCode(db, accountId, typed))) method = 'recovery';
+      if (!method) return failed(accountId, ip, 'mfa.verify');
+      await throttle.clear(accountId);
+      if (method === 'recovery') {
+        await audit({ actorId: accountId, action: 'mfa.recovery_code.used', targetType: 'account', targetId: accountId, ip });
+      }
+      return method;
+    },
+
+    async regenerateRecoveryCodes(accountId, ip) {
+      const credential = await findTotp(db, accountId);
+      if (!credential?.confirmed_at) throw new WrongSecondFactorCodeError();
+      await audit({ actorId: accountId, action: 'mfa.recovery_codes.regenerated', targetType: 'account', targetId: accountId, ip });
+      return issueRecoveryCodes(accountId);
+    },
+
+    async removeTotp(accountId, mfaRequired, ip) {
+      if (mfaRequired) throw new SecondFactorRequiredError();
+      if (await deleteTotp(db, accountId)) {
+        await audit({ actorId: accountId, action: 'mfa.totp.removed', targetType: 'account', targetId: accountId, ip });
+      }
+    },
+
+    reset: (accountId) => deleteTotp(db, accountId),
+    withSecondFactor: (accountIds) => accountsWithSecondFactor(db, accountIds),
+    currentCode: (secret) => generate({ secret }),
+  };
+}
