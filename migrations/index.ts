@@ -7,6 +7,7 @@ import * as federatedIdentities from './004_federated_identities.ts';
 import * as administration from './005_administration.ts';
 import * as clients from './006_clients.ts';
 import * as secondFactors from './007_second_factors.ts';
+import * as selfService from './008_self_service.ts';
 
 /** Every migration, in order. Names are the file names; a test checks none is missing here. */
 export const migrations: Record<string, Migration> = {
@@ -17,4 +18,5 @@ export const migrations: Record<string, Migration> = {
   '005_administration': administration,
   '006_clients': clients,
   '007_second_factors': secondFactors,
+  '008_self_service': selfService,
 };

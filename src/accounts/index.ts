@@ -22,3 +22,4 @@ export {
   type SecondFactorStatus,
   type TotpEnrollment,
 } from './second-factor.service.ts';
+export { profileFieldsSchema, type ProfileFields } from './profile-schema.ts';

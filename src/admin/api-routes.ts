@@ -3,9 +3,10 @@ import { bodyParser } from '@koa/bodyparser';
 import type { Context, Middleware } from 'koa';
 import { z } from 'zod';
 
-import { adminRefusal } from './admin-refusals.ts';
-import type { Actor, AdminActions } from './admin-actions.ts';
+import { profileFieldsSchema } from '../accounts/index.ts';
 import { TooManyRequestsError, type RateLimits } from '../http/rate-limits.ts';
+import type { Actor, AdminActions } from './admin-actions.ts';
+import { adminRefusal } from './admin-refusals.ts';
 import type { AdminCaller } from './bearer-auth.ts';
 
 class InvalidFieldError extends Error {
@@ -18,16 +19,9 @@ class InvalidFieldError extends Error {
 }
 
 const uuid = z.uuid();
-const nullableText = (max: number) => z.string().trim().max(max).nullable().optional();
-const profileSchema = z
-  .object({
+const profileSchema = profileFieldsSchema
+  .extend({
     email: z.email().max(254).optional(),
-    name: nullableText(200),
-    given_name: nullableText(100),
-    family_name: nullableText(100),
-    picture: z.url({ protocol: /^https?$/ }).max(2000).nullable().optional(),
-    locale: nullableText(35),
-    zoneinfo: nullableText(64),
     metadata: z.record(z.string(), z.unknown()).optional(),
   })
   .strict();

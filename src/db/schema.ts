@@ -69,7 +69,7 @@ export interface OidcModelsTable {
   consumed_at: NullableTimestamp;
 }
 
-export type EmailTokenPurpose = 'verify_email' | 'reset_password';
+export type EmailTokenPurpose = 'verify_email' | 'reset_password' | 'change_email';
 
 export interface EmailTokensTable {
   token_hash: string;
@@ -88,6 +88,10 @@ export interface OidcAccountIndexTable {
   model: string;
   id: string;
   expires_at: Date | string | null;
+  ip: string | null;
+  user_agent: string | null;
+  created_at: Timestamp;
+  seen_at: Timestamp;
 }
 
 export interface AuditEventsTable {

@@ -10,3 +10,4 @@ export { createRedisAdapter } from './adapters/redis.ts';
 export { indexedByAccount, endEverythingOf, purgeExpiredAccountIndex } from './adapters/account-index.ts';
 export { currentAccountId } from './current-account.ts';
 export { createClientRegistry, withClientsFromSql, checkRedirectUris, ClientNotFoundError, InvalidClientError, type ClientRegistry } from './client-registry.ts';
+export { accountSessions, type AccountSessions, type SessionView, type AuthorizedApp } from './account-sessions.ts';

@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import type { Adapter, AdapterConstructor, AdapterPayload } from 'oidc-provider';
+import Provider, { type Adapter, type AdapterConstructor, type AdapterPayload } from 'oidc-provider';
 
 import type { DB } from '../../db/index.ts';
 
@@ -7,7 +7,8 @@ const INDEXED = new Set(['Session', 'Grant']);
 
 /**
  * Records in SQL which sessions and grants belong to which account, whichever store holds them,
- * so that a password reset (or a disabled account) can end them all.
+ * so that a password reset (or a disabled account) can end them all; for sessions, also where and
+ * when each was last used, for the person's list of their sessions.
  */
 export function indexedByAccount(Inner: AdapterConstructor, db: Kysely<DB>): AdapterConstructor {
   return class AccountIndexedAdapter implements Adapter {
@@ -23,10 +24,22 @@ export function indexedByAccount(Inner: AdapterConstructor, db: Kysely<DB>): Ada
       await this.#inner.upsert(id, payload, expiresIn);
       if (!this.#indexed || !payload.accountId) return;
       const expires_at = expiresIn ? new Date(Date.now() + expiresIn * 1000) : null;
+      // The request saving a session (node-oidc-provider's async context) tells where it is used from.
+      const request = this.model === 'Session' ? Provider.ctx : undefined;
+      const ip = request?.ip ?? null;
+      const user_agent = request?.get('user-agent')?.slice(0, 512) || null;
       await db
         .insertInto('oidc_account_index')
-        .values({ account_id: payload.accountId, model: this.model, id, expires_at })
-        .onConflict((oc) => oc.columns(['model', 'id']).doUpdateSet({ account_id: payload.accountId, expires_at }))
+        .values({ account_id: payload.accountId, model: this.model, id, expires_at, ip, user_agent })
+        .onConflict((oc) =>
+          oc.columns(['model', 'id']).doUpdateSet({
+            account_id: payload.accountId,
+            expires_at,
+            seen_at: sql`now()`,
+            ip: sql`coalesce(excluded.ip, oidc_account_index.ip)`,
+            user_agent: sql`coalesce(excluded.user_agent, oidc_account_index.user_agent)`,
+          }),
+        )
         .execute();
     }
     find(id: string) {
