@@ -8,7 +8,7 @@ import { PageError } from '../http/errors.ts';
 import { formBody } from '../http/form-body.ts';
 import type { Views } from '../http/views.ts';
 import type { Actor, AdminActions } from './admin-actions.ts';
-import { adminRefusal, type AdminRefusal } from './admin-refusals.ts';
+import { adminRefusal } from './admin-refusals.ts';
 import type { ConsoleSession } from './console-session.ts';
 import { RANK } from './permissions.ts';
 
@@ -18,15 +18,6 @@ const text = (value: unknown, max = 254) => (typeof value === 'string' ? value.t
 /** A textarea of URLs, one per line (or separated by spaces). */
 const urls = (value: unknown) => text(value, 4000).split(/\s+/).filter(Boolean);
 
-const titles: Record<AdminRefusal['code'], string> = {
-  invalid_request: 'That is not valid',
-  invalid_client_metadata: 'That client is not valid',
-  forbidden: 'Not allowed',
-  not_found: 'Not found',
-  conflict: 'That cannot be done',
-  precondition_failed: 'Someone else changed this account',
-};
-
 /** Refusals and mistakes as readable pages, with the status the API would give (a stale edit: 409). */
 async function consoleErrors(ctx: Context, next: () => Promise<unknown>) {
   try {
@@ -34,10 +25,9 @@ async function consoleErrors(ctx: Context, next: () => Promise<unknown>) {
   } catch (error) {
     const refusal = adminRefusal(error);
     if (!refusal) throw error;
-    if (refusal.code === 'precondition_failed') {
-      throw new PageError(409, titles.precondition_failed, 'Reload the page to see their changes, then try again.');
-    }
-    throw new PageError(refusal.status, titles[refusal.code], refusal.field ? `${refusal.field}: ${refusal.message}` : refusal.message);
+    // The refusal's own words are the service's (English); the page's title is translated.
+    if (refusal.code === 'precondition_failed') throw new PageError(409, 'admin.precondition_failed');
+    throw new PageError(refusal.status, `admin.${refusal.code}`, refusal.field ? `${refusal.field}: ${refusal.message}` : refusal.message);
   }
 }
 
@@ -55,7 +45,7 @@ export function adminConsoleRoutes(deps: { actions: AdminActions; administration
 
   router.get('/login', (ctx) => session.startSignIn(ctx));
   router.get('/callback', async (ctx) => {
-    if (!(await session.finishSignIn(ctx))) throw new PageError(400, 'Sign-in failed', 'Open the console again to start over.');
+    if (!(await session.finishSignIn(ctx))) throw new PageError(400, 'admin.signInFailed');
     ctx.status = 303;
     ctx.redirect('/admin');
   });
@@ -74,7 +64,7 @@ export function adminConsoleRoutes(deps: { actions: AdminActions; administration
       return undefined;
     }
     const rank = await deps.administration.rankOf(accountId);
-    if (rank < RANK.moderator) throw new PageError(403, 'Not allowed', 'The console is for moderators and administrators.');
+    if (rank < RANK.moderator) throw new PageError(403, 'admin.forbidden');
     return { accountId, rank, ip: ctx.ip };
   }
   const render = (ctx: Context, view: string, data: Record<string, unknown>, status = 200) => views.render(ctx, `admin/${view}`, data, status);
@@ -113,7 +103,7 @@ export function adminConsoleRoutes(deps: { actions: AdminActions; administration
     if (!actor) return;
     const field = (name: string, max: number) => text(body(ctx)[name], max) || null;
     const picture = field('picture', 2000);
-    if (picture && !/^https?:\/\//.test(picture)) throw new PageError(400, 'That is not valid', 'picture: use an http(s) URL.');
+    if (picture && !/^https?:\/\//.test(picture)) throw new PageError(400, 'admin.pictureInvalid');
     await actions.updateUser(actor, ctx.params.id!, {
       email: text(body(ctx).email) || undefined,
       name: field('name', 200),
@@ -177,7 +167,7 @@ export function adminConsoleRoutes(deps: { actions: AdminActions; administration
     const actor = await actorOf(ctx);
     if (!actor) return;
     const name = text(body(ctx).name, 63);
-    if (!/^[a-z][a-z0-9_-]{1,62}$/.test(name)) throw new PageError(400, 'That role name is not valid', 'Use lowercase letters, digits, - and _.');
+    if (!/^[a-z][a-z0-9_-]{1,62}$/.test(name)) throw new PageError(400, 'admin.roleNameInvalid');
     await actions.createRole(actor, name, text(body(ctx).description, 200));
     back(ctx, '/admin/roles');
   });
