@@ -216,6 +216,35 @@ describe.skipIf(chromiumMissing())('signing in from a relying party, in Chromium
     expect(tokens.access_token).toBeTruthy();
   });
 
+  it('answers mistakes and endings with readable pages: not found, expired, a refused request, signed out', async () => {
+    const page = await stack.newPage();
+    await page.goto(`${stack.idp.issuer}/nowhere`);
+    await expect.poll(() => page.locator('h1').innerText()).toBe('Page not found');
+    await stack.checker.check(page, 'not-found');
+
+    await page.goto(`${stack.idp.issuer}/interaction/no-such-interaction`);
+    await expect.poll(() => page.locator('h1').innerText()).toBe('This sign-in has expired');
+    await stack.checker.check(page, 'interaction-expired');
+
+    await page.goto(`${stack.idp.issuer}/auth?client_id=nobody&response_type=code&scope=openid`);
+    await expect.poll(() => page.locator('h1').innerText()).toBe('Sign-in could not continue');
+    await page.getByText("Details for the application's developers").click();
+    await expect.poll(() => page.locator('details code').innerText()).toBe('invalid_client');
+    await stack.checker.check(page, 'oauth-error');
+
+    // Signed in at the IdP, then signing out there directly: its own signed-out page.
+    await page.goto(`${stack.rp.origin}/login`);
+    await page.getByLabel('Email').fill('bob@example.com');
+    await page.getByLabel('Password').fill('bob passphrase 123');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Allow' }).click();
+    await page.waitForURL(`${stack.rp.origin}/`);
+    await page.goto(`${stack.idp.issuer}/session/end`);
+    await page.getByRole('button', { name: 'Yes, sign me out' }).click();
+    await expect.poll(() => page.locator('h1').innerText()).toBe('You are signed out');
+    await stack.checker.check(page, 'logged-out');
+  });
+
   it('has no serious or critical accessibility findings on any page it saw', () => {
     expectNoSeriousAxeFindings(stack.checker);
   });
