@@ -8,6 +8,7 @@ import type Provider from 'oidc-provider';
 import { accountLinkRoutes, accountPageRoutes } from './account/index.ts';
 import type { AccountLifecycle, AccountService, Federation } from './accounts/index.ts';
 import type { DevOutbox } from './email/index.ts';
+import { brandRoutes, type Brand } from './http/brand.ts';
 import { errorHandler } from './http/error-handler.ts';
 import { healthRoutes, type ReadinessCheck } from './http/health.ts';
 import type { Metrics } from './http/metrics.ts';
@@ -22,6 +23,7 @@ import { viewsDir } from './paths.ts';
 
 export interface AppDependencies {
   production: boolean;
+  brand: Brand;
   trustProxy: boolean;
   cookieKeys: string[];
   log: Logger;
@@ -55,6 +57,7 @@ export function createApp(deps: AppDependencies): Koa {
   app.use(deps.metrics.middleware());
   app.use(errorHandler(deps.views));
   app.use(securityHeaders({ production: deps.production }));
+  app.use(brandRoutes(deps.brand).routes());
   app.use(mount('/static', serve(path.join(viewsDir, 'static'), { maxage: 3600_000 })));
 
   // The Google callback first: its path would otherwise match the interaction router's /interaction/:uid.

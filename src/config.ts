@@ -79,6 +79,15 @@ export const settings = {
     default: 'true',
     doc: 'Whether an account must have verified its email before it may finish signing in to an application.',
   },
+  PRODUCT_NAME: { default: 'IdP', doc: 'Name of the service, shown at the top of every page and in mail.' },
+  BRAND_LOGO_URL: {
+    default: '(unset: the name alone)',
+    doc: 'Logo shown beside the product name: an https URL, or a path on this server such as `/static/logo.svg`.',
+  },
+  BRAND_PRIMARY_COLOR: {
+    default: '#2457c5',
+    doc: 'Colour of buttons and links, `#rrggbb`. Text on it, and links in light and dark mode, are adjusted to stay readable.',
+  },
   GOOGLE_CLIENT_ID: { default: '(unset: no Google sign-in)', doc: 'OAuth client id from the Google Cloud console; with `GOOGLE_CLIENT_SECRET`, shows "Continue with Google".' },
   GOOGLE_CLIENT_SECRET: { default: '(unset)', doc: 'The secret of that Google OAuth client.' },
   GOOGLE_ISSUER: { default: 'https://accounts.google.com', doc: 'Google\'s OpenID issuer (changed only for tests).' },
@@ -149,6 +158,7 @@ export interface Config {
   registration: 'open' | 'closed';
   requireVerifiedEmail: boolean;
   mfa: 'optional' | 'required-for-admins' | 'required';
+  brand: { productName: string; logoUrl: string | undefined; primaryColor: string };
   /** undefined means no Google sign-in. */
   google: { clientId: string; clientSecret: string; issuer: string; hostedDomain: string | undefined } | undefined;
   rateLimits: {
@@ -214,6 +224,19 @@ export const settingsSchema = z.object({
   MAIL_FROM: z.preprocess(blankAsUndefined, z.string().min(3).default(settings.MAIL_FROM.default)),
   REGISTRATION: z.preprocess(blankAsUndefined, z.enum(['open', 'closed']).default('open')),
   REQUIRE_VERIFIED_EMAIL: z.preprocess(blankAsUndefined, z.enum(['true', 'false', '1', '0']).default('true')),
+  PRODUCT_NAME: z.preprocess(blankAsUndefined, z.string().trim().max(60).default(settings.PRODUCT_NAME.default)),
+  BRAND_LOGO_URL: z.preprocess(
+    blankAsUndefined,
+    z
+      .string()
+      .trim()
+      .regex(/^(https:\/\/\S+|\/(?!\/)\S*)$/, 'an https URL or a path starting with /')
+      .optional(),
+  ),
+  BRAND_PRIMARY_COLOR: z.preprocess(
+    blankAsUndefined,
+    z.string().trim().regex(/^#[0-9a-f]{6}$/i, 'a hex colour like #2457c5').default(settings.BRAND_PRIMARY_COLOR.default),
+  ),
   GOOGLE_CLIENT_ID: optionalText,
   GOOGLE_CLIENT_SECRET: optionalText,
   GOOGLE_ISSUER: z.preprocess(blankAsUndefined, z.url({ protocol: /^https?$/ }).default('https://accounts.google.com')),
@@ -365,6 +388,7 @@ export function loadConfig(environment: Env = process.env): Config {
     registration: env.REGISTRATION,
     requireVerifiedEmail: isTrue(env.REQUIRE_VERIFIED_EMAIL),
     mfa: env.MFA,
+    brand: { productName: env.PRODUCT_NAME, logoUrl: env.BRAND_LOGO_URL, primaryColor: env.BRAND_PRIMARY_COLOR.toLowerCase() },
     google:
       env.GOOGLE_CLIENT_ID && env.GOOGLE_CLIENT_SECRET
         ? {

@@ -187,7 +187,7 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       const ended = await endEverythingOf(database.db, adapter, accountId);
       log.info({ accountId, ended }, 'ended every session and grant of the account');
     };
-    const messages = createMessages(viewsDir);
+    const messages = createMessages(viewsDir, config.brand.productName);
     const federation = createFederation({
       db: database.db,
       registrationOpen: config.registration === 'open',
@@ -217,7 +217,7 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       ...readResourceServersFile(config.resourceServersFile),
     ];
     const administration = createAccountAdministration(database.db);
-    const views = createViews({ dir: viewsDir, cache: config.env === 'production' });
+    const views = createViews({ dir: viewsDir, cache: config.env === 'production', brand: config.brand, passwordMinLength: config.passwordMinLength });
     const provider = createProvider({
       issuer: config.issuer,
       trustProxy: config.trustProxy,
@@ -243,6 +243,7 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
     });
     const app = createApp({
       production: config.env === 'production',
+      brand: config.brand,
       trustProxy: config.trustProxy,
       cookieKeys: secrets.cookieKeys,
       log,

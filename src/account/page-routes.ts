@@ -6,6 +6,7 @@ import { IdentityInUseError, LastSignInMethodError, type AccountService, type Fe
 import { csrfProtection } from '../http/csrf.ts';
 import { PageError } from '../http/errors.ts';
 import { formBody } from '../http/form-body.ts';
+import type { Message } from '../http/i18n.ts';
 import type { Views } from '../http/views.ts';
 import { GoogleSignInError, GoogleUnavailableError, keepFlow, takeFlow, type GoogleClient } from '../interactions/index.ts';
 import { currentAccountId } from '../oidc/index.ts';
@@ -29,12 +30,12 @@ export function accountPageRoutes(deps: {
     const accountId = await currentAccountId(provider, ctx);
     const account = accountId ? await accounts.findActiveAccount(accountId) : undefined;
     if (!account) {
-      throw new PageError(401, 'You are not signed in', 'Sign in through an application first, then come back to this page.');
+      throw new PageError(401, 'notSignedIn');
     }
     return account;
   }
 
-  async function renderPage(ctx: Context, notice?: { kind: 'ok' | 'error'; text: string }, status = 200) {
+  async function renderPage(ctx: Context, notice?: { kind: 'ok' | 'error'; text: Message }, status = 200) {
     const account = await signedIn(ctx);
     const identities = await federation.identitiesOf(account.id);
     views.render(
@@ -55,7 +56,7 @@ export function accountPageRoutes(deps: {
 
   router.post('/google/link', async (ctx) => {
     const account = await signedIn(ctx);
-    if (!google) throw new PageError(404, 'Google sign-in is not available', 'This server does not offer Google sign-in.');
+    if (!google) throw new PageError(404, 'googleUnavailable');
     try {
       const { url, checks } = await google.start();
       keepFlow(ctx, { mode: 'link', accountId: account.id, checks });
@@ -63,7 +64,7 @@ export function accountPageRoutes(deps: {
       ctx.redirect(url.href);
     } catch (error) {
       if (!(error instanceof GoogleUnavailableError)) throw error;
-      return renderPage(ctx, { kind: 'error', text: 'Google is unavailable right now. Try again later.' }, 503);
+      return renderPage(ctx, { kind: 'error', text: 'account.notices.googleUnavailable' }, 503);
     }
   });
 
@@ -71,24 +72,24 @@ export function accountPageRoutes(deps: {
     const account = await signedIn(ctx);
     const flow = takeFlow(ctx);
     if (!google || flow?.mode !== 'link' || flow.accountId !== account.id) {
-      return renderPage(ctx, { kind: 'error', text: 'That Google answer could not be matched to this page. Try again.' }, 400);
+      return renderPage(ctx, { kind: 'error', text: 'account.notices.googleUnmatched' }, 400);
     }
     try {
       await federation.link(account.id, await google.finish(ctx.search, flow.checks));
     } catch (error) {
       const refusal =
         error instanceof IdentityInUseError
-          ? { status: 409, text: 'That Google account is linked to another account here.' }
+          ? { status: 409, text: 'account.notices.googleInUse' }
           : error instanceof GoogleSignInError
-            ? { status: 400, text: error.reason === 'cancelled' ? 'Linking Google was cancelled.' : 'Google sign-in failed. Try again.' }
+            ? { status: 400, text: error.reason === 'cancelled' ? 'account.notices.googleCancelled' : 'account.notices.googleFailed' }
             : error instanceof GoogleUnavailableError
-              ? { status: 503, text: 'Google is unavailable right now. Try again later.' }
+              ? { status: 503, text: 'account.notices.googleUnavailable' }
               : undefined;
       if (!refusal) throw error;
       ctx.state.log.warn({ reason: (error as Error).message }, 'linking google refused');
       return renderPage(ctx, { kind: 'error', text: refusal.text }, refusal.status);
     }
-    return renderPage(ctx, { kind: 'ok', text: 'Google is now linked: you can use it to sign in.' });
+    return renderPage(ctx, { kind: 'ok', text: 'account.notices.googleLinked' });
   });
 
   router.post('/google/unlink', async (ctx) => {
@@ -97,9 +98,9 @@ export function accountPageRoutes(deps: {
       await federation.unlink(account.id, 'google');
     } catch (error) {
       if (!(error instanceof LastSignInMethodError)) throw error;
-      return renderPage(ctx, { kind: 'error', text: 'Google is the only way you sign in: set a password before you unlink it.' }, 409);
+      return renderPage(ctx, { kind: 'error', text: 'account.notices.lastMethod' }, 409);
     }
-    return renderPage(ctx, { kind: 'ok', text: 'Google is no longer linked to your account.' });
+    return renderPage(ctx, { kind: 'ok', text: 'account.notices.googleUnlinked' });
   });
 
   return router;

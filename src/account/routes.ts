@@ -12,7 +12,7 @@ import { csrfProtection } from '../http/csrf.ts';
 import { formBody } from '../http/form-body.ts';
 import type { RateLimits } from '../http/rate-limits.ts';
 import type { Views } from '../http/views.ts';
-import { emailOnlyForm, fieldErrors, interactionPath, newPasswordForm, tokenForm, typed } from '../interactions/index.ts';
+import { emailOnlyForm, fieldErrors, interactionPath, newPasswordForm, tokenForm, typed, weakPasswordMessage } from '../interactions/index.ts';
 
 /**
  * Pages behind the links we mail, and the "forgot password" form. A GET never uses a link up
@@ -64,11 +64,11 @@ export function accountLinkRoutes(deps: { lifecycle: AccountLifecycle; rateLimit
       await lifecycle.requestPasswordReset(form.data.email, interactionPath(body.interaction));
     } catch (error) {
       if (error instanceof InvalidAccountInputError) {
-        return views.render(ctx, 'forgot-password', { interaction, email: typed(body, 'email'), errors: { email: error.message } }, 400);
+        return views.render(ctx, 'forgot-password', { interaction, email: typed(body, 'email'), errors: { email: 'fields.email.invalid' } }, 400);
       }
       throw error;
     }
-    views.render(ctx, 'check-email', { email: form.data.email, heading: 'Check your email', reset: true });
+    views.render(ctx, 'check-email', { email: form.data.email, heading: 'checkEmail.title', reset: true });
   });
 
   router.get('/reset-password', async (ctx) => {
@@ -86,9 +86,9 @@ export function accountLinkRoutes(deps: { lifecycle: AccountLifecycle; rateLimit
       const { returnTo } = await lifecycle.resetPassword(form.data.token, form.data.password, form.data.password_confirmation);
       views.render(ctx, 'password-changed', { returnTo });
     } catch (error) {
-      if (error instanceof WeakPasswordError) return views.render(ctx, 'reset-password', { token, errors: { password: error.message } }, 400);
+      if (error instanceof WeakPasswordError) return views.render(ctx, 'reset-password', { token, errors: { password: weakPasswordMessage(error) } }, 400);
       if (error instanceof PasswordMismatchError) {
-        return views.render(ctx, 'reset-password', { token, errors: { password_confirmation: 'The two passwords differ.' } }, 400);
+        return views.render(ctx, 'reset-password', { token, errors: { password_confirmation: 'fields.passwordConfirmation.differs' } }, 400);
       }
       if (error instanceof InvalidLinkError) return invalidLink(ctx, 'reset');
       throw error;

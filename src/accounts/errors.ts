@@ -23,7 +23,16 @@ export class UnknownRoleError extends Error {
   }
 }
 
-export class WeakPasswordError extends Error {}
+/** Why a password is refused: `reason` names it for a translated message; `message` is English. */
+export class WeakPasswordError extends Error {
+  constructor(
+    readonly reason: 'too-short' | 'too-long' | 'blank' | 'common',
+    message: string,
+    readonly limit?: number,
+  ) {
+    super(message);
+  }
+}
 
 export class InvalidAccountInputError extends Error {}
 

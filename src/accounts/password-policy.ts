@@ -27,15 +27,15 @@ function isCommon(password: string): boolean {
 export function checkPassword(policy: PasswordPolicy, password: string): void {
   const length = [...password].length;
   if (length < policy.minLength) {
-    throw new WeakPasswordError(`The password must be at least ${policy.minLength} characters long.`);
+    throw new WeakPasswordError('too-short', `The password must be at least ${policy.minLength} characters long.`, policy.minLength);
   }
   if (length > PASSWORD_MAX_LENGTH) {
-    throw new WeakPasswordError(`The password must be at most ${PASSWORD_MAX_LENGTH} characters long.`);
+    throw new WeakPasswordError('too-long', `The password must be at most ${PASSWORD_MAX_LENGTH} characters long.`, PASSWORD_MAX_LENGTH);
   }
   if (password.trim().length === 0) {
-    throw new WeakPasswordError('The password must not be only spaces.');
+    throw new WeakPasswordError('blank', 'The password must not be only spaces.');
   }
   if (isCommon(password)) {
-    throw new WeakPasswordError('This password is one of the most common ones and easy to guess. Choose another.');
+    throw new WeakPasswordError('common', 'This password is one of the most common ones and easy to guess. Choose another.');
   }
 }

@@ -6,26 +6,20 @@ import type { AccountAdministration } from '../accounts/index.ts';
 import { csrfProtection } from '../http/csrf.ts';
 import { PageError } from '../http/errors.ts';
 import { formBody } from '../http/form-body.ts';
+import { message, type Message } from '../http/i18n.ts';
 import type { Views } from '../http/views.ts';
 import type { Actor, AdminActions } from './admin-actions.ts';
-import { adminRefusal, type AdminRefusal } from './admin-refusals.ts';
+import { adminRefusal } from './admin-refusals.ts';
 import type { ConsoleSession } from './console-session.ts';
 import { RANK } from './permissions.ts';
 
 const PER_PAGE = 25;
+/** Notices a redirect may ask the user page to show (admin.notices.<name>); anything else shows nothing. */
+const notices = new Set(['invitationMailed', 'profileSaved', 'roleGranted', 'roleRemoved', 'accountDisabled', 'accountEnabled', 'accountDeleted', 'accountRestored', 'resetLinkMailed']);
 const page = (value: unknown) => Math.max(1, Number.parseInt(String(value ?? '1'), 10) || 1);
 const text = (value: unknown, max = 254) => (typeof value === 'string' ? value.trim().slice(0, max) : '');
 /** A textarea of URLs, one per line (or separated by spaces). */
 const urls = (value: unknown) => text(value, 4000).split(/\s+/).filter(Boolean);
-
-const titles: Record<AdminRefusal['code'], string> = {
-  invalid_request: 'That is not valid',
-  invalid_client_metadata: 'That client is not valid',
-  forbidden: 'Not allowed',
-  not_found: 'Not found',
-  conflict: 'That cannot be done',
-  precondition_failed: 'Someone else changed this account',
-};
 
 /** Refusals and mistakes as readable pages, with the status the API would give (a stale edit: 409). */
 async function consoleErrors(ctx: Context, next: () => Promise<unknown>) {
@@ -34,10 +28,9 @@ async function consoleErrors(ctx: Context, next: () => Promise<unknown>) {
   } catch (error) {
     const refusal = adminRefusal(error);
     if (!refusal) throw error;
-    if (refusal.code === 'precondition_failed') {
-      throw new PageError(409, titles.precondition_failed, 'Reload the page to see their changes, then try again.');
-    }
-    throw new PageError(refusal.status, titles[refusal.code], refusal.field ? `${refusal.field}: ${refusal.message}` : refusal.message);
+    // The refusal's own words are the service's (English); the page's title is translated.
+    if (refusal.code === 'precondition_failed') throw new PageError(409, 'admin.precondition_failed');
+    throw new PageError(refusal.status, `admin.${refusal.code}`, refusal.field ? `${refusal.field}: ${refusal.message}` : refusal.message);
   }
 }
 
@@ -55,7 +48,7 @@ export function adminConsoleRoutes(deps: { actions: AdminActions; administration
 
   router.get('/login', (ctx) => session.startSignIn(ctx));
   router.get('/callback', async (ctx) => {
-    if (!(await session.finishSignIn(ctx))) throw new PageError(400, 'Sign-in failed', 'Open the console again to start over.');
+    if (!(await session.finishSignIn(ctx))) throw new PageError(400, 'admin.signInFailed');
     ctx.status = 303;
     ctx.redirect('/admin');
   });
@@ -74,14 +67,14 @@ export function adminConsoleRoutes(deps: { actions: AdminActions; administration
       return undefined;
     }
     const rank = await deps.administration.rankOf(accountId);
-    if (rank < RANK.moderator) throw new PageError(403, 'Not allowed', 'The console is for moderators and administrators.');
+    if (rank < RANK.moderator) throw new PageError(403, 'admin.forbidden');
     return { accountId, rank, ip: ctx.ip };
   }
   const render = (ctx: Context, view: string, data: Record<string, unknown>, status = 200) => views.render(ctx, `admin/${view}`, data, status);
   const body = (ctx: Context) => (ctx.request.body ?? {}) as Record<string, unknown>;
   const confirmed = (ctx: Context) => body(ctx).confirmed === 'yes';
   /** Shows the confirmation page for a destructive action, unless this post already confirms it. */
-  function needsConfirmation(ctx: Context, question: string, fields: Record<string, string> = {}) {
+  function needsConfirmation(ctx: Context, question: Message, fields: Record<string, string> = {}) {
     if (confirmed(ctx)) return false;
     render(ctx, 'confirm', { question, action: ctx.path, fields, back: ctx.get('referer') || '/admin' });
     return true;
@@ -105,7 +98,7 @@ export function adminConsoleRoutes(deps: { actions: AdminActions; administration
     if (!actor) return;
     const role = text(body(ctx).role, 64) || 'user';
     const user = await actions.createUser(actor, { email: text(body(ctx).email), name: text(body(ctx).name, 200) || undefined, invite: true, roles: [role] });
-    back(ctx, `/admin/users/${user.id}?notice=Invitation+mailed`);
+    back(ctx, `/admin/users/${user.id}?notice=invitationMailed`);
   });
 
   router.post('/users/:id/profile', async (ctx) => {
@@ -113,7 +106,7 @@ export function adminConsoleRoutes(deps: { actions: AdminActions; administration
     if (!actor) return;
     const field = (name: string, max: number) => text(body(ctx)[name], max) || null;
     const picture = field('picture', 2000);
-    if (picture && !/^https?:\/\//.test(picture)) throw new PageError(400, 'That is not valid', 'picture: use an http(s) URL.');
+    if (picture && !/^https?:\/\//.test(picture)) throw new PageError(400, 'admin.pictureInvalid');
     await actions.updateUser(actor, ctx.params.id!, {
       email: text(body(ctx).email) || undefined,
       name: field('name', 200),
@@ -123,7 +116,7 @@ export function adminConsoleRoutes(deps: { actions: AdminActions; administration
       locale: field('locale', 35),
       zoneinfo: field('zoneinfo', 64),
     }, Number(body(ctx).version) || undefined);
-    back(ctx, `/admin/users/${ctx.params.id}?notice=Profile+saved`);
+    back(ctx, `/admin/users/${ctx.params.id}?notice=profileSaved`);
   });
 
   router.get('/users/:id', async (ctx) => {
@@ -136,29 +129,30 @@ export function adminConsoleRoutes(deps: { actions: AdminActions; administration
       actions.identities(actor, id),
       actions.listRoles(actor),
     ]);
-    render(ctx, 'user', { user, history, identities, roles, notice: text(ctx.query.notice, 200) });
+    const notice = text(ctx.query.notice, 40);
+    render(ctx, 'user', { user, history, identities, roles, notice: notices.has(notice) ? `admin.notices.${notice}` : undefined });
   });
 
   router.post('/users/:id/roles', async (ctx) => {
     const actor = await actorOf(ctx);
     if (!actor) return;
     await actions.setRole(actor, ctx.params.id!, text(body(ctx).role, 64), true);
-    back(ctx, `/admin/users/${ctx.params.id}?notice=Role+granted`);
+    back(ctx, `/admin/users/${ctx.params.id}?notice=roleGranted`);
   });
 
   router.post('/users/:id/roles/:role/remove', async (ctx) => {
     const actor = await actorOf(ctx);
-    if (!actor || needsConfirmation(ctx, `Remove the role ${ctx.params.role}?`)) return;
+    if (!actor || needsConfirmation(ctx, message('admin.confirm.removeRole', { role: ctx.params.role! }))) return;
     await actions.setRole(actor, ctx.params.id!, ctx.params.role!, false);
-    back(ctx, `/admin/users/${ctx.params.id}?notice=Role+removed`);
+    back(ctx, `/admin/users/${ctx.params.id}?notice=roleRemoved`);
   });
 
   for (const [path, question, run, notice] of [
-    ['disable', 'Disable this account? Every session and grant of it ends now.', (a: Actor, id: string) => actions.setStatus(a, id, 'disabled'), 'Account+disabled'],
-    ['enable', 'Enable this account again?', (a: Actor, id: string) => actions.setStatus(a, id, 'active'), 'Account+enabled'],
-    ['delete', 'Delete this account? It can be restored later.', (a: Actor, id: string) => actions.deleteUser(a, id), 'Account+deleted'],
-    ['restore', 'Restore this account?', (a: Actor, id: string) => actions.restoreUser(a, id), 'Account+restored'],
-    ['password-reset', 'Mail this person a link to choose a new password?', (a: Actor, id: string) => actions.forcePasswordReset(a, id), 'Reset+link+mailed'],
+    ['disable', 'admin.confirm.disable', (a: Actor, id: string) => actions.setStatus(a, id, 'disabled'), 'accountDisabled'],
+    ['enable', 'admin.confirm.enable', (a: Actor, id: string) => actions.setStatus(a, id, 'active'), 'accountEnabled'],
+    ['delete', 'admin.confirm.delete', (a: Actor, id: string) => actions.deleteUser(a, id), 'accountDeleted'],
+    ['restore', 'admin.confirm.restore', (a: Actor, id: string) => actions.restoreUser(a, id), 'accountRestored'],
+    ['password-reset', 'admin.confirm.passwordReset', (a: Actor, id: string) => actions.forcePasswordReset(a, id), 'resetLinkMailed'],
   ] as const) {
     router.post(`/users/:id/${path}`, async (ctx) => {
       const actor = await actorOf(ctx);
@@ -177,13 +171,13 @@ export function adminConsoleRoutes(deps: { actions: AdminActions; administration
     const actor = await actorOf(ctx);
     if (!actor) return;
     const name = text(body(ctx).name, 63);
-    if (!/^[a-z][a-z0-9_-]{1,62}$/.test(name)) throw new PageError(400, 'That role name is not valid', 'Use lowercase letters, digits, - and _.');
+    if (!/^[a-z][a-z0-9_-]{1,62}$/.test(name)) throw new PageError(400, 'admin.roleNameInvalid');
     await actions.createRole(actor, name, text(body(ctx).description, 200));
     back(ctx, '/admin/roles');
   });
   router.post('/roles/:name/delete', async (ctx) => {
     const actor = await actorOf(ctx);
-    if (!actor || needsConfirmation(ctx, `Delete the role ${ctx.params.name}? Everyone loses it.`)) return;
+    if (!actor || needsConfirmation(ctx, message('admin.confirm.deleteRole', { role: ctx.params.name! }))) return;
     await actions.deleteRole(actor, ctx.params.name!);
     back(ctx, '/admin/roles');
   });
@@ -220,12 +214,12 @@ export function adminConsoleRoutes(deps: { actions: AdminActions; administration
 
   router.post('/clients/:id/rotate-secret', async (ctx) => {
     const actor = await actorOf(ctx);
-    if (!actor || needsConfirmation(ctx, 'Replace this client’s secret? The old one stops working at once.')) return;
+    if (!actor || needsConfirmation(ctx, 'admin.confirm.rotateSecret')) return;
     render(ctx, 'client-secret', { clientId: ctx.params.id, clientSecret: await actions.rotateClientSecret(actor, ctx.params.id!) });
   });
   router.post('/clients/:id/delete', async (ctx) => {
     const actor = await actorOf(ctx);
-    if (!actor || needsConfirmation(ctx, 'Delete this client? Its users can no longer sign in to it.')) return;
+    if (!actor || needsConfirmation(ctx, 'admin.confirm.deleteClient')) return;
     await actions.deleteClient(actor, ctx.params.id!);
     back(ctx, '/admin/clients');
   });

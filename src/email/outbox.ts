@@ -37,7 +37,7 @@ export class DevOutbox {
     router.get('/', (ctx) => views.render(ctx, 'dev-outbox', { mails: this.#mails }));
     router.get('/:id', (ctx) => {
       const mail = this.#mails.find((m) => m.id === ctx.params.id);
-      if (!mail) throw new PageError(404, 'No such message', 'The outbox keeps the last 100 messages until the server stops.');
+      if (!mail) throw new PageError(404, 'noSuchMail');
       const links = [...mail.text.matchAll(/https?:\/\/\S+/g)].map((match) => match[0]);
       views.render(ctx, 'dev-outbox-message', { mail, links });
     });

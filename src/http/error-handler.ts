@@ -2,6 +2,7 @@ import type { Context, Middleware } from 'koa';
 
 import { isPostgresUnavailable, StoreUnavailableError } from '../db/index.ts';
 import { PageError } from './errors.ts';
+import { message, type MessageParams } from './i18n.ts';
 import type { Views } from './views.ts';
 
 function wantsHtml(ctx: Context): boolean {
@@ -18,27 +19,27 @@ export function errorHandler(views: Views): Middleware {
     try {
       await next();
       if (ctx.status === 404 && ctx.body == null) {
-        throw new PageError(404, 'Page not found', 'There is nothing at this address.');
+        throw new PageError(404, 'notFound');
       }
     } catch (error) {
       const err = error as Error & { status?: number; expose?: boolean };
       let status = 500;
-      let title = 'Something went wrong';
-      let message = 'The server could not complete this request. Try again in a moment.';
+      let page = 'server';
+      let detail: string | undefined;
+      let params: MessageParams | undefined;
 
       if (err instanceof PageError) {
-        ({ status, title, message } = err);
+        ({ status, page, detail, params } = err);
         const retryAfter = (err as { retryAfterSeconds?: number }).retryAfterSeconds;
         if (retryAfter) ctx.set('Retry-After', String(retryAfter));
       } else if (err instanceof StoreUnavailableError || isPostgresUnavailable(err)) {
         status = 503;
-        title = 'Temporarily unavailable';
-        message = 'We cannot sign you in right now. Nothing was lost: try again in a minute.';
+        page = 'unavailable';
         ctx.set('Retry-After', '30');
       } else if (err.expose && err.status && err.status >= 400 && err.status < 500) {
         status = err.status;
-        title = status === 413 ? 'Too much data' : 'This request could not be handled';
-        message = status === 413 ? 'The form sent more data than allowed.' : err.message;
+        page = status === 413 ? 'tooLarge' : 'badRequest';
+        detail = status === 413 ? undefined : err.message;
       }
 
       if (status === 503) ctx.state.log.error({ reason: err.message, cause: (err.cause as Error | undefined)?.message }, 'store unavailable');
@@ -46,12 +47,12 @@ export function errorHandler(views: Views): Middleware {
       else ctx.state.log.warn({ status, reason: err.message }, 'request refused');
 
       if (wantsHtml(ctx)) {
-        views.render(ctx, 'error', { title, message }, status);
+        views.render(ctx, 'error', { title: message(`errors.${page}.title`, params), message: detail ?? message(`errors.${page}.message`, params) }, status);
       } else {
         ctx.status = status;
         ctx.body = {
           error: status >= 500 ? 'server_error' : status === 404 ? 'not_found' : 'invalid_request',
-          error_description: message,
+          error_description: detail ?? views.english(`errors.${page}.message`, params),
         };
       }
     }

@@ -1,16 +1,23 @@
-/** A failure the person can act on: shown as a readable page with this status. */
+import type { MessageParams } from './i18n.ts';
+
+/**
+ * A failure the person can act on: shown as a readable page with this status. Its words are
+ * `errors.<page>.title` and `errors.<page>.message` of the message catalogue; `detail`, when
+ * given, is shown instead of the message (text from elsewhere, such as an admin refusal).
+ */
 export class PageError extends Error {
   constructor(
     readonly status: number,
-    readonly title: string,
-    message: string,
+    readonly page: string,
+    readonly detail?: string,
+    readonly params?: MessageParams,
   ) {
-    super(message);
+    super(detail ? `${page}: ${detail}` : page);
   }
 }
 
 export class CsrfError extends PageError {
   constructor() {
-    super(403, 'This form has expired', 'Go back, reload the page and try again.');
+    super(403, 'formExpired');
   }
 }

@@ -10,8 +10,8 @@ import { isRedisUnavailable, type RedisConnection } from '../oidc/index.ts';
 import { PageError } from './errors.ts';
 
 export class TooManyRequestsError extends PageError {
-  constructor(readonly retryAfterSeconds: number, message = 'Too many attempts from your network. Wait a while and try again.') {
-    super(429, 'Too many attempts', message);
+  constructor(readonly retryAfterSeconds: number, page = 'tooManyAttempts') {
+    super(429, page);
   }
 }
 
@@ -107,9 +107,9 @@ export function createRateLimits(store: LimiterStore, limits: Config['rateLimits
     };
   }
 
-  async function limit(limiter: RateLimiterAbstract, key: string, message?: string) {
+  async function limit(limiter: RateLimiterAbstract, key: string, page?: string) {
     const res = await consume(limiter, key);
-    if (res.consumedPoints > limiter.points) throw new TooManyRequestsError(seconds(res.msBeforeNext), message);
+    if (res.consumedPoints > limiter.points) throw new TooManyRequestsError(seconds(res.msBeforeNext), page);
   }
 
   return {
@@ -118,10 +118,10 @@ export function createRateLimits(store: LimiterStore, limits: Config['rateLimits
     limitIp: (kind, ip) => limit(ipLimiters[kind], ip),
     async limitAdminApi(accountId, role) {
       const limiter = adminApi.get(role) ?? adminApi.get('guest');
-      if (limiter) await limit(limiter, accountId, 'Too many admin API requests; retry later.');
+      if (limiter) await limit(limiter, accountId, 'tooManyAdminRequests');
     },
     limitVerificationMail: (email) =>
-      limit(verificationMail, emailKey(email), 'We sent several links to this address already. Check your inbox, or try again later.'),
+      limit(verificationMail, emailKey(email), 'tooManyMails'),
     tokenEndpoint: async (ctx, next) => {
       if (ctx.method !== 'POST' || ctx.path !== '/token') return next();
       const res = await tokenLimiter.consume(ctx.ip).catch((rejection: RateLimiterRes) => rejection);

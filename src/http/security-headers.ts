@@ -14,7 +14,8 @@ export function securityHeaders(options: { production: boolean }): Middleware {
         defaultSrc: ["'self'"],
         scriptSrc: ["'self'"],
         styleSrc: ["'self'"],
-        imgSrc: ["'self'", 'data:', 'https:'],
+        // Client logos (logo_uri) and the brand logo: https only in production, http too for local development.
+        imgSrc: ["'self'", 'data:', 'https:', ...(options.production ? [] : ['http:'])],
         fontSrc: ["'self'"],
         objectSrc: ["'none'"],
         baseUri: ["'none'"],

@@ -1,19 +1,50 @@
+import path from 'node:path';
 import { Eta } from 'eta';
 import type { Context } from 'koa';
+
+import type { Brand } from './brand.ts';
+import { DEFAULT_LOCALE, loadCatalogues, pickLocale, withStrongValues, type Catalogues, type Translate } from './i18n.ts';
 
 export interface Views {
   /** Renders views/<name>.eta into the response, escaping every value unless the template says otherwise. */
   render(ctx: Context, name: string, data?: Record<string, unknown>, status?: number): void;
   renderToString(ctx: Context, name: string, data?: Record<string, unknown>): string;
+  /** The words of the request's language, for text that leaves without a view. */
+  translate(ctx: Context): Translate;
+  /** English, for logs and JSON answers. */
+  english: Translate;
+  catalogues: Catalogues;
 }
 
-export function createViews(options: { dir: string; cache: boolean }): Views {
+const defaultBrand: Brand = { productName: 'IdP', logoUrl: undefined, primaryColor: '#2457c5' };
+
+/**
+ * Every page gets `t` (the message catalogue in the person's language), `locale` and `brand`.
+ * The language comes from the authorization request's ui_locales when the route set
+ * `ctx.state.uiLocales`, else from Accept-Language.
+ */
+export function createViews(options: { dir: string; cache: boolean; brand?: Brand; passwordMinLength?: number }): Views {
   const eta = new Eta({ views: options.dir, cache: options.cache, autoEscape: true });
+  const catalogues = loadCatalogues(path.join(options.dir, 'locales'));
+  const brand = options.brand ?? defaultBrand;
+
+  const localeOf = (ctx: Context) => {
+    const oidcParams = (ctx as { oidc?: { params?: Record<string, unknown> } }).oidc?.params;
+    return pickLocale(ctx, catalogues.locales, ctx.state.uiLocales ?? oidcParams?.ui_locales);
+  };
 
   function renderToString(ctx: Context, name: string, data: Record<string, unknown> = {}) {
+    const locale = localeOf(ctx);
+    const t = catalogues.translator(locale);
     return eta.render(name, {
       csrfToken: ctx.state.csrfToken,
       requestId: ctx.state.requestId,
+      t,
+      /** For <%~ %>: the message as HTML with its values in <strong>. */
+      strong: withStrongValues(t),
+      locale,
+      brand,
+      passwordMinLength: options.passwordMinLength ?? 8,
       ...data,
     });
   }
@@ -24,7 +55,12 @@ export function createViews(options: { dir: string; cache: boolean }): Views {
       ctx.status = status;
       ctx.type = 'html';
       ctx.set('Cache-Control', 'no-store');
+      ctx.set('Content-Language', localeOf(ctx));
+      ctx.vary('Accept-Language');
       ctx.body = renderToString(ctx, name, data);
     },
+    translate: (ctx) => catalogues.translator(localeOf(ctx)),
+    english: catalogues.translator(DEFAULT_LOCALE),
+    catalogues,
   };
 }

@@ -1,44 +1,49 @@
 import { z } from 'zod';
 
-import { emailSchema, PASSWORD_MAX_LENGTH } from '../accounts/index.ts';
+import { PASSWORD_MAX_LENGTH, type WeakPasswordError } from '../accounts/index.ts';
+import { message, type Message } from '../http/i18n.ts';
 
 const trimmed = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (typeof v === 'string' ? v.trim() : v), schema);
 
+// Messages are keys of the message catalogue (views/locales); the page shows them in the person's language.
 export const emailField = trimmed(
-  z.string({ error: 'Enter your email address.' }).min(1, 'Enter your email address.').pipe(emailSchema),
+  z
+    .string({ error: 'fields.email.missing' })
+    .min(1, 'fields.email.missing')
+    .pipe(z.email({ error: 'fields.email.invalid' }).max(254, 'fields.email.tooLong')),
 );
 
 export const passwordField = (emptyMessage: string) =>
   z
     .string({ error: emptyMessage })
     .min(1, emptyMessage)
-    .max(PASSWORD_MAX_LENGTH, `A password has at most ${PASSWORD_MAX_LENGTH} characters.`);
+    .max(PASSWORD_MAX_LENGTH, 'fields.password.tooLongToSend');
 
 export const loginForm = z.object({
   email: emailField,
-  password: passwordField('Enter your password.'),
+  password: passwordField('fields.password.missing'),
 });
 
 export const registrationForm = z.object({
   email: emailField,
-  name: trimmed(z.string().max(200, 'A name has at most 200 characters.').optional()),
-  password: passwordField('Choose a password.'),
-  password_confirmation: z.string({ error: 'Type the password again.' }).min(1, 'Type the password again.'),
+  name: trimmed(z.string().max(200, 'fields.name.tooLong').optional()),
+  password: passwordField('fields.newPassword.missing'),
+  password_confirmation: z.string({ error: 'fields.passwordConfirmation.missing' }).min(1, 'fields.passwordConfirmation.missing'),
 });
 
 export const emailOnlyForm = z.object({ email: emailField });
 
 export const newPasswordForm = z.object({
   token: z.string().min(1).max(200),
-  password: passwordField('Choose a password.'),
-  password_confirmation: z.string({ error: 'Type the password again.' }).min(1, 'Type the password again.'),
+  password: passwordField('fields.newPassword.missing'),
+  password_confirmation: z.string({ error: 'fields.passwordConfirmation.missing' }).min(1, 'fields.passwordConfirmation.missing'),
 });
 
 export const tokenForm = z.object({ token: z.string().min(1).max(200) });
 
 /** The first message for each field, for showing beside it. */
-export function fieldErrors(error: z.ZodError): Record<string, string> {
-  const messages: Record<string, string> = {};
+export function fieldErrors(error: z.ZodError): Record<string, Message> {
+  const messages: Record<string, Message> = {};
   for (const issue of error.issues) {
     const field = String(issue.path[0] ?? 'form');
     messages[field] ??= issue.message;
@@ -58,3 +63,7 @@ const interactionUid = /^[A-Za-z0-9_-]{1,64}$/;
 export function interactionPath(uid: unknown): string | null {
   return typeof uid === 'string' && interactionUid.test(uid) ? `/interaction/${uid}` : null;
 }
+
+/** A refused password, in the words of the catalogue. */
+export const weakPasswordMessage = (error: WeakPasswordError): Message =>
+  message(`fields.newPassword.${error.reason}`, { limit: error.limit ?? '' });

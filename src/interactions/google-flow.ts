@@ -49,7 +49,7 @@ export function googleCallbackRoute(): Router {
   router.get('/interaction/callback/google', (ctx) => {
     const flow = decodeCookieJson<GoogleFlow>(ctx.cookies.get(FLOW_COOKIE, { signed: true }));
     if (!flow) {
-      throw new PageError(400, 'This Google sign-in has expired', 'Go back to the application and start again.');
+      throw new PageError(400, 'googleExpired');
     }
     const target = flow.mode === 'login' ? `/interaction/${flow.uid}/google/callback` : '/account/google/callback';
     ctx.status = 303;

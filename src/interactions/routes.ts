@@ -24,7 +24,8 @@ import { formBody } from '../http/form-body.ts';
 import type { RateLimits } from '../http/rate-limits.ts';
 import type { Views } from '../http/views.ts';
 import type { ResourceServer } from '../oidc/index.ts';
-import { emailOnlyForm, fieldErrors, interactionPath, loginForm, registrationForm, typed } from './forms.ts';
+import { message, type Message } from '../http/i18n.ts';
+import { emailOnlyForm, fieldErrors, interactionPath, loginForm, registrationForm, typed, weakPasswordMessage } from './forms.ts';
 import { GoogleSignInError, GoogleUnavailableError, type GoogleClient } from './google-client.ts';
 import { keepFlow, keepPendingLink, takeFlow, takePendingLink } from './google-flow.ts';
 import type { SignInCompletion } from './second-factor-step.ts';
@@ -45,11 +46,7 @@ const expiredInteraction: Middleware = async (ctx, next) => {
     await next();
   } catch (error) {
     if (error instanceof errors.SessionNotFound) {
-      throw new PageError(
-        400,
-        'This sign-in has expired',
-        'The sign-in page was open too long or was already used. Go back to the application and start again.',
-      );
+      throw new PageError(400, 'interactionExpired');
     }
     throw error;
   }
@@ -57,7 +54,7 @@ const expiredInteraction: Middleware = async (ctx, next) => {
 
 function expectPrompt(interaction: Interaction, name: string): void {
   if (interaction.prompt.name !== name) {
-    throw new PageError(400, 'This step is already done', 'Go back to the application and start again.');
+    throw new PageError(400, 'stepDone');
   }
 }
 
@@ -81,9 +78,17 @@ export function interactionRoutes(deps: {
   router.use(expiredInteraction, formBody(), csrfProtection());
   router.use(completion.routes().routes());
 
+  /** The interaction, and the language its authorization request asked for (ui_locales) for the pages. */
+  async function detailsOf(ctx: Context): Promise<Interaction> {
+    const interaction = await provider.interactionDetails(ctx.req, ctx.res);
+    ctx.state.uiLocales = interaction.params.ui_locales;
+    return interaction;
+  }
+
+  /** The client as the pages show it: its name (or id) and logo. */
   async function clientOf(interaction: Interaction) {
     const client = await provider.Client.find(String(interaction.params.client_id));
-    return { name: client?.clientName ?? client?.clientId ?? 'An application', uri: client?.clientUri };
+    return { name: client?.clientName ?? client?.clientId, uri: client?.clientUri, logoUri: client?.logoUri };
   }
 
   async function renderLogin(ctx: Context, interaction: Interaction, data: Record<string, unknown>, status = 200) {
@@ -100,7 +105,7 @@ export function interactionRoutes(deps: {
   }
 
   router.get('/', async (ctx) => {
-    const interaction = await provider.interactionDetails(ctx.req, ctx.res);
+    const interaction = await detailsOf(ctx);
     if (interaction.prompt.name === 'login') {
       if (interaction.prompt.reasons.includes('second_factor_requested')) {
         ctx.status = 303;
@@ -124,11 +129,11 @@ export function interactionRoutes(deps: {
         })),
       });
     }
-    throw new PageError(400, 'Unknown step', 'Go back to the application and start again.');
+    throw new PageError(400, 'unknownStep');
   });
 
   router.post('/login', async (ctx) => {
-    const interaction = await provider.interactionDetails(ctx.req, ctx.res);
+    const interaction = await detailsOf(ctx);
     expectPrompt(interaction, 'login');
     const body = (ctx.request.body ?? {}) as Record<string, unknown>;
     const email = typed(body, 'email');
@@ -158,15 +163,15 @@ export function interactionRoutes(deps: {
         return completion.afterFirstFactor(ctx, interaction, error.accountId, 'pwd');
       }
       if (error instanceof InvalidCredentialsError) {
-        return renderLogin(ctx, interaction, { email, errors: { form: 'Wrong email or password.' } }, 400);
+        return renderLogin(ctx, interaction, { email, errors: { form: 'login.errors.wrongCredentials' } }, 400);
       }
       if (error instanceof AccountLockedError) {
         ctx.set('Retry-After', String(error.retryAfterSeconds));
-        const form = `Too many failed sign-ins for this email. Try again in ${minutes(error.retryAfterSeconds)} minutes, or reset your password.`;
+        const form = message('login.errors.locked', { minutes: minutes(error.retryAfterSeconds) });
         return renderLogin(ctx, interaction, { email, errors: { form } }, 429);
       }
       if (error instanceof AccountDisabledError) {
-        return renderLogin(ctx, interaction, { email, errors: { form: 'This account is disabled. Contact your administrator.' } }, 403);
+        return renderLogin(ctx, interaction, { email, errors: { form: 'login.errors.disabled' } }, 403);
       }
       if (error instanceof EmailNotVerifiedError) {
         return views.render(ctx, 'verify-email-needed', { uid: interaction.uid, email: error.email }, 403);
@@ -176,8 +181,8 @@ export function interactionRoutes(deps: {
   });
 
   router.post('/google', async (ctx) => {
-    if (!google) throw new PageError(404, 'Google sign-in is not available', 'Sign in with your email and password.');
-    const interaction = await provider.interactionDetails(ctx.req, ctx.res);
+    if (!google) throw new PageError(404, 'googleUnavailable');
+    const interaction = await detailsOf(ctx);
     expectPrompt(interaction, 'login');
     try {
       const { url, checks } = await google.start();
@@ -187,20 +192,20 @@ export function interactionRoutes(deps: {
     } catch (error) {
       if (!(error instanceof GoogleUnavailableError)) throw error;
       ctx.state.log.warn({ reason: error.message }, 'google unavailable');
-      return renderLogin(ctx, interaction, { errors: { form: 'Google sign-in is unavailable right now. Try again later, or use your password.' } }, 503);
+      return renderLogin(ctx, interaction, { errors: { form: 'login.errors.googleUnavailable' } }, 503);
     }
   });
 
   router.get('/google/callback', async (ctx) => {
-    const interaction = await provider.interactionDetails(ctx.req, ctx.res);
+    const interaction = await detailsOf(ctx);
     expectPrompt(interaction, 'login');
     const flow = takeFlow(ctx);
-    const refuse = (status: number, message: string, reason: string) => {
+    const refuse = (status: number, text: Message, reason: string) => {
       ctx.state.log.warn({ reason }, 'google sign-in refused');
-      return renderLogin(ctx, interaction, { errors: { form: message } }, status);
+      return renderLogin(ctx, interaction, { errors: { form: text } }, status);
     };
     if (!google || flow?.mode !== 'login' || flow.uid !== interaction.uid) {
-      return refuse(400, 'That Google sign-in could not be matched to this page. Try again.', 'no matching flow');
+      return refuse(400, 'login.errors.googleUnmatched', 'no matching flow');
     }
 
     try {
@@ -208,57 +213,56 @@ export function interactionRoutes(deps: {
       const result = await federation.signIn(profile, { ip: ctx.ip, userAgent: ctx.get('user-agent') || null });
       if (result.kind === 'password-needed') {
         keepPendingLink(ctx, interaction.uid, profile);
-        const message = 'An account with this email exists, but its address is not confirmed yet. Sign in with its password once to link Google to it.';
-        return renderLogin(ctx, interaction, { email: result.email, errors: { form: message } }, 409);
+        return renderLogin(ctx, interaction, { email: result.email, errors: { form: 'login.errors.googlePasswordNeeded' } }, 409);
       }
       return await completion.afterFirstFactor(ctx, interaction, result.account.id, 'fed');
     } catch (error) {
       if (error instanceof GoogleSignInError) {
-        if (error.reason === 'cancelled') return refuse(400, 'Google sign-in was cancelled.', error.message);
-        if (error.reason === 'hosted-domain') return refuse(403, 'Only accounts of the organisation’s Google Workspace may sign in here.', error.message);
-        return refuse(400, 'Google sign-in failed. Try again, or use your password.', error.message);
+        if (error.reason === 'cancelled') return refuse(400, 'login.errors.googleCancelled', error.message);
+        if (error.reason === 'hosted-domain') return refuse(403, 'login.errors.googleHostedDomain', error.message);
+        return refuse(400, 'login.errors.googleFailed', error.message);
       }
-      if (error instanceof GoogleUnavailableError) return refuse(503, 'Google sign-in is unavailable right now. Try again later, or use your password.', error.message);
-      if (error instanceof UnverifiedFederatedEmailError) return refuse(403, 'Google has not confirmed the email address of that account, so it cannot be used here.', error.message);
+      if (error instanceof GoogleUnavailableError) return refuse(503, 'login.errors.googleUnavailable', error.message);
+      if (error instanceof UnverifiedFederatedEmailError) return refuse(403, 'login.errors.googleUnverified', error.message);
       if (error instanceof RegistrationClosedError) {
-        return refuse(403, 'No account here uses that Google address, and new accounts are created by an administrator.', error.message);
+        return refuse(403, 'login.errors.googleNoAccount', error.message);
       }
-      if (error instanceof AccountDisabledError) return refuse(403, 'This account is disabled. Contact your administrator.', error.message);
-      if (error instanceof IdentityInUseError) return refuse(409, 'That Google account is linked to another account here.', error.message);
+      if (error instanceof AccountDisabledError) return refuse(403, 'login.errors.disabled', error.message);
+      if (error instanceof IdentityInUseError) return refuse(409, 'login.errors.googleInUse', error.message);
       throw error;
     }
   });
 
   router.post('/resend-verification', async (ctx) => {
-    const interaction = await provider.interactionDetails(ctx.req, ctx.res);
+    const interaction = await detailsOf(ctx);
     const form = emailOnlyForm.safeParse(ctx.request.body ?? {});
-    if (!form.success) throw new PageError(400, 'Enter your email address', 'Go back and try again.');
+    if (!form.success) throw new PageError(400, 'emailMissing');
     await rateLimits.limitIp('forms', ctx.ip);
     await rateLimits.limitVerificationMail(form.data.email);
     await lifecycle.resendVerification(form.data.email, interactionPath(interaction.uid));
-    checkEmailPage(ctx, form.data.email, 'Check your email');
+    checkEmailPage(ctx, form.data.email, 'checkEmail.title');
   });
 
   function registrationGuard() {
     if (!registrationOpen) {
-      throw new PageError(404, 'Registration is closed', 'Accounts here are created by an administrator. Ask yours for one.');
+      throw new PageError(404, 'registrationClosed');
     }
   }
 
   router.get('/register', async (ctx) => {
     registrationGuard();
-    const interaction = await provider.interactionDetails(ctx.req, ctx.res);
+    const interaction = await detailsOf(ctx);
     expectPrompt(interaction, 'login');
     views.render(ctx, 'register', { uid: interaction.uid, client: await clientOf(interaction), google: Boolean(google), values: {}, errors: {} });
   });
 
   router.post('/register', async (ctx) => {
     registrationGuard();
-    const interaction = await provider.interactionDetails(ctx.req, ctx.res);
+    const interaction = await detailsOf(ctx);
     expectPrompt(interaction, 'login');
     const body = (ctx.request.body ?? {}) as Record<string, unknown>;
     const values = { email: typed(body, 'email'), name: typed(body, 'name', 200) };
-    const rerender = async (errors: Record<string, string>) =>
+    const rerender = async (errors: Record<string, Message>) =>
       views.render(ctx, 'register', { uid: interaction.uid, client: await clientOf(interaction), google: Boolean(google), values, errors }, 400);
 
     const form = registrationForm.safeParse(body);
@@ -273,24 +277,24 @@ export function interactionRoutes(deps: {
         returnTo: interactionPath(interaction.uid),
       });
     } catch (error) {
-      if (error instanceof WeakPasswordError) return rerender({ password: error.message });
-      if (error instanceof PasswordMismatchError) return rerender({ password_confirmation: 'The two passwords differ.' });
-      if (error instanceof InvalidAccountInputError) return rerender({ email: error.message });
+      if (error instanceof WeakPasswordError) return rerender({ password: weakPasswordMessage(error) });
+      if (error instanceof PasswordMismatchError) return rerender({ password_confirmation: 'fields.passwordConfirmation.differs' });
+      if (error instanceof InvalidAccountInputError) return rerender({ email: 'fields.email.invalid' });
       throw error;
     }
-    checkEmailPage(ctx, form.data.email, 'Almost done: confirm your email');
+    checkEmailPage(ctx, form.data.email, 'checkEmail.almostDone');
   });
 
   /** Records the consent the interaction asks for, and continues to the application. */
   async function grantConsent(ctx: Context, interaction: Interaction) {
     const details = interaction.prompt.details as ConsentDetails;
     const accountId = interaction.session?.accountId;
-    if (!accountId) throw new PageError(400, 'This sign-in has expired', 'Go back to the application and start again.');
+    if (!accountId) throw new PageError(400, 'sessionExpired');
 
     const grant = interaction.grantId
       ? await provider.Grant.find(interaction.grantId)
       : new provider.Grant({ accountId, clientId: String(interaction.params.client_id) });
-    if (!grant) throw new PageError(400, 'This sign-in has expired', 'Go back to the application and start again.');
+    if (!grant) throw new PageError(400, 'sessionExpired');
     if (details.missingOIDCScope?.length) grant.addOIDCScope(details.missingOIDCScope.join(' '));
     if (details.missingOIDCClaims?.length) grant.addOIDCClaims(details.missingOIDCClaims);
     for (const [indicator, scopes] of Object.entries(details.missingResourceScopes ?? {})) {
@@ -304,13 +308,13 @@ export function interactionRoutes(deps: {
   }
 
   router.post('/confirm', async (ctx) => {
-    const interaction = await provider.interactionDetails(ctx.req, ctx.res);
+    const interaction = await detailsOf(ctx);
     expectPrompt(interaction, 'consent');
     return grantConsent(ctx, interaction);
   });
 
   router.post('/abort', async (ctx) => {
-    await provider.interactionDetails(ctx.req, ctx.res);
+    await detailsOf(ctx);
     return provider.interactionFinished(
       ctx.req,
       ctx.res,

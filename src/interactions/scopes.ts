@@ -1,12 +1,8 @@
-const descriptions: Record<string, string> = {
-  openid: 'Know who you are',
-  profile: 'See your name, picture, language and time zone',
-  email: 'See your email address',
-  roles: 'See your roles',
-  offline_access: 'Stay connected when you are not using it',
-};
+import { message, type Message } from '../http/i18n.ts';
 
-/** Human words for the scopes on the consent page; unknown scopes are shown by name. */
-export function describeScopes(scopes: string[]): string[] {
-  return scopes.map((scope) => descriptions[scope] ?? `Access “${scope}”`);
+const described = new Set(['openid', 'profile', 'email', 'roles', 'offline_access']);
+
+/** Human words for the scopes on the consent page (scopes.<name> in the catalogue); unknown scopes are shown by name. */
+export function describeScopes(scopes: string[]): Message[] {
+  return scopes.map((scope) => (described.has(scope) ? `scopes.${scope}` : message('scopes.unknown', { scope })));
 }

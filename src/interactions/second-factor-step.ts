@@ -11,6 +11,7 @@ import {
   type SecondFactors,
 } from '../accounts/index.ts';
 import { PageError } from '../http/errors.ts';
+import { message, type Message } from '../http/i18n.ts';
 import { decodeCookieJson, encodeCookieJson } from '../http/json-cookie.ts';
 import type { Views } from '../http/views.ts';
 import { acrFor, requestsMultiFactor } from '../oidc/acr.ts';
@@ -43,7 +44,7 @@ function firstFactorOf(ctx: Context, interaction: Interaction): FirstFactor {
   if (session?.accountId && interaction.prompt.reasons.includes('second_factor_requested')) {
     return { uid: interaction.uid, accountId: session.accountId, amr: session.amr ?? ['pwd'] };
   }
-  throw new PageError(400, 'This sign-in has expired', 'Go back to the application and start again.');
+  throw new PageError(400, 'interactionExpired');
 }
 
 export interface SignInCompletion {
@@ -70,26 +71,27 @@ export function signInCompletion(deps: {
   const finish = (ctx: Context, accountId: string, amr: string[]) =>
     provider.interactionFinished(ctx.req, ctx.res, { login: { accountId, amr, acr: acrFor(amr) } }, { mergeWithLastSubmission: false });
 
-  function renderCodeForm(ctx: Context, interaction: Interaction, error?: string, status = 200) {
+  function renderCodeForm(ctx: Context, interaction: Interaction, error?: Message, status = 200) {
     views.render(ctx, 'second-factor', { uid: interaction.uid, errors: error ? { code: error } : {} }, status);
   }
 
-  async function renderSetup(ctx: Context, interaction: Interaction, accountId: string, error?: string, status = 200) {
+  async function renderSetup(ctx: Context, interaction: Interaction, accountId: string, error?: Message, status = 200) {
     const account = await accounts.findActiveAccount(accountId);
-    if (!account) throw new PageError(403, 'This account is disabled', 'Contact your administrator.');
+    if (!account) throw new PageError(400, 'interactionExpired');
     try {
       const enrollment = await secondFactors.startTotp(accountId, account.email);
-      views.render(ctx, 'second-factor-setup', { uid: interaction.uid, enrollment, errors: error ? { code: error } : {} }, status);
+      const action = `${path(interaction.uid)}/second-factor/setup`;
+      views.render(ctx, 'second-factor-setup', { action, enrollment, errors: error ? { code: error } : {} }, status);
     } catch (cause) {
       if (cause instanceof TotpAlreadyEnabledError) return renderCodeForm(ctx, interaction);
       throw cause;
     }
   }
 
-  function refusal(error: unknown): { message: string; status: number } {
-    if (error instanceof WrongSecondFactorCodeError) return { message: 'That code is not right, or was already used. Enter the code your app shows now.', status: 400 };
+  function refusal(error: unknown): { text: Message; status: number } {
+    if (error instanceof WrongSecondFactorCodeError) return { text: 'secondFactor.errors.wrong', status: 400 };
     if (error instanceof SecondFactorLockedError) {
-      return { message: `Too many wrong codes. Try again in ${Math.max(1, Math.ceil(error.retryAfterSeconds / 60))} minutes.`, status: 429 };
+      return { text: message('secondFactor.errors.locked', { minutes: Math.max(1, Math.ceil(error.retryAfterSeconds / 60)) }), status: 429 };
     }
     throw error;
   }
@@ -118,12 +120,12 @@ export function signInCompletion(deps: {
         const interaction = await details(ctx);
         const first = firstFactorOf(ctx, interaction);
         const code = String((ctx.request.body as Record<string, unknown> | undefined)?.code ?? '');
-        if (!code.trim()) return renderCodeForm(ctx, interaction, 'Enter the code from your authenticator app, or a recovery code.', 400);
+        if (!code.trim()) return renderCodeForm(ctx, interaction, 'secondFactor.errors.missing', 400);
         try {
           await secondFactors.verify(first.accountId, code, ctx.ip);
         } catch (error) {
-          const { message, status } = refusal(error);
-          return renderCodeForm(ctx, interaction, message, status);
+          const { text, status } = refusal(error);
+          return renderCodeForm(ctx, interaction, text, status);
         }
         ctx.cookies.set(COOKIE, null, { path: path(interaction.uid) });
         return finish(ctx, first.accountId, [...first.amr, 'otp']);
@@ -143,8 +145,8 @@ export function signInCompletion(deps: {
           keepFirstFactor(ctx, interaction.uid, { ...first, enrolled: true });
           views.render(ctx, 'recovery-codes', { action: `${path(interaction.uid)}/second-factor/done`, recoveryCodes });
         } catch (error) {
-          const { message, status } = refusal(error);
-          return renderSetup(ctx, interaction, first.accountId, message, status);
+          const { text, status } = refusal(error);
+          return renderSetup(ctx, interaction, first.accountId, text, status);
         }
       });
 
@@ -152,7 +154,7 @@ export function signInCompletion(deps: {
       router.post('/second-factor/done', async (ctx) => {
         const interaction = await details(ctx);
         const first = firstFactorOf(ctx, interaction);
-        if (!first.enrolled) throw new PageError(400, 'This step is not done yet', 'Go back to the application and start again.');
+        if (!first.enrolled) throw new PageError(400, 'stepDone');
         ctx.cookies.set(COOKIE, null, { path: path(interaction.uid) });
         return finish(ctx, first.accountId, [...first.amr, 'otp']);
       });

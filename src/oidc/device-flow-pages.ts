@@ -8,12 +8,13 @@ type DeviceFlowPages = Pick<
   'userCodeInputSource' | 'userCodeConfirmSource' | 'successSource'
 >;
 
+/** node-oidc-provider's errors of the code page, as keys of the message catalogue. */
 const messages: Record<string, string> = {
-  NoCodeError: 'Enter the code shown on your device.',
-  NotFoundError: 'That code is not right. Check it and try again.',
-  ExpiredError: 'That code has expired. Start again on your device to get a new one.',
-  AlreadyUsedError: 'That code was already used. Start again on your device to get a new one.',
-  AbortedError: 'You cancelled the sign-in. You can close this window.',
+  NoCodeError: 'device.errors.noCode',
+  NotFoundError: 'device.errors.notFound',
+  ExpiredError: 'device.errors.expired',
+  AlreadyUsedError: 'device.errors.alreadyUsed',
+  AbortedError: 'device.errors.aborted',
 };
 
 const koa = (ctx: KoaContextWithOIDC) => ctx as unknown as Context;
@@ -30,7 +31,7 @@ export function deviceFlowPages(views: Views): DeviceFlowPages {
 
   return {
     async userCodeInputSource(ctx, _form, _out, err) {
-      const error = err ? (messages[err.name] ?? 'Something went wrong. Try again.') : undefined;
+      const error = err ? (messages[err.name] ?? 'device.errors.other') : undefined;
       const userCode = (err as { userCode?: string } | undefined)?.userCode;
       // node-oidc-provider re-renders a wrong code with 200; it is a refused input.
       const status = err ? Math.max(ctx.status, 400) : 200;

@@ -144,6 +144,8 @@ export function createProvider(options: ProviderOptions): Provider {
     // API scopes must be known here too, or clients registered with them are refused.
     scopes: ['openid', 'offline_access', 'email', 'profile', 'roles', ...options.resourceServers.flatMap((server) => server.scopes)],
     responseTypes: ['code'],
+    // The languages of our pages, which ui_locales picks from.
+    discovery: { ui_locales_supported: views.catalogues.locales },
     pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' },
     rotateRefreshToken: true,
     extraClientMetadata,
@@ -202,16 +204,13 @@ export function createProvider(options: ProviderOptions): Provider {
     },
     async renderError(ctx, out) {
       if (ctx.status === 503) {
-        views.render(ctx as unknown as Context, 'error', {
-          title: 'Temporarily unavailable',
-          message: 'We cannot sign you in right now. Nothing was lost: try again in a minute.',
-        }, 503);
+        views.render(ctx as unknown as Context, 'error', { title: 'errors.unavailable.title', message: 'errors.unavailable.message' }, 503);
         ctx.set('Retry-After', '30');
         return;
       }
       views.render(ctx as unknown as Context, 'error', {
-        title: 'Sign-in could not continue',
-        message: 'The application that sent you here made a request we cannot accept. Go back to it and try again.',
+        title: 'errors.oauth.title',
+        message: 'errors.oauth.message',
         oauthError: out.error,
         oauthErrorDescription: out.error_description,
       }, ctx.status);

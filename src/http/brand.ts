@@ -1,0 +1,83 @@
+import Router from '@koa/router';
+
+/** How the pages look for this deployment: set by PRODUCT_NAME, BRAND_LOGO_URL and BRAND_PRIMARY_COLOR. */
+export interface Brand {
+  productName: string;
+  /** An https URL, or a path on this server such as /static/logo.svg; undefined: the name alone. */
+  logoUrl: string | undefined;
+  /** #rrggbb */
+  primaryColor: string;
+}
+
+type Rgb = [number, number, number];
+
+const LIGHT_BACKGROUND: Rgb = [255, 255, 255];
+/** The card colour of dark mode in app.css (--surface). */
+const DARK_BACKGROUND: Rgb = [0x1d, 0x20, 0x25];
+const WHITE: Rgb = [255, 255, 255];
+const BLACK: Rgb = [0, 0, 0];
+
+function parseHex(hex: string): Rgb {
+  const digits = hex.replace('#', '');
+  const full = digits.length === 3 ? [...digits].map((d) => d + d).join('') : digits;
+  return [0, 2, 4].map((i) => Number.parseInt(full.slice(i, i + 2), 16)) as Rgb;
+}
+
+const toHex = (rgb: Rgb) => `#${rgb.map((c) => Math.round(c).toString(16).padStart(2, '0')).join('')}`;
+
+/** WCAG relative luminance. */
+function luminance(rgb: Rgb): number {
+  const [r, g, b] = rgb.map((c) => {
+    const s = c / 255;
+    return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+  }) as Rgb;
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+}
+
+export function contrast(a: Rgb, b: Rgb): number {
+  const [light, dark] = [luminance(a), luminance(b)].sort((x, y) => y - x) as [number, number];
+  return (light + 0.05) / (dark + 0.05);
+}
+
+const mix = (from: Rgb, to: Rgb, amount: number): Rgb => from.map((c, i) => c + (to[i]! - c) * amount) as Rgb;
+
+/** The colour moved toward white or black just enough to read as text on `background` (WCAG AA, 4.5:1). */
+function readableOn(color: Rgb, background: Rgb): Rgb {
+  const toward = luminance(background) > 0.5 ? BLACK : WHITE;
+  for (let step = 0; step <= 20; step += 1) {
+    const candidate = mix(color, toward, step / 20);
+    if (contrast(candidate, background) >= 4.5) return candidate;
+  }
+  return toward;
+}
+
+/**
+ * The brand colour as CSS custom properties: the button colour with the text colour that reads
+ * on it, and link colours adjusted for light and dark backgrounds, so any colour stays accessible.
+ */
+export function brandStylesheet(primaryColor: string): string {
+  const brand = parseHex(primaryColor);
+  const onBrand = contrast(brand, WHITE) >= contrast(brand, BLACK) ? WHITE : BLACK;
+  const button = readableOn(brand, onBrand);
+  return [
+    ':root {',
+    `  --brand: ${toHex(button)};`,
+    `  --on-brand: ${toHex(onBrand)};`,
+    `  --brand-text-light: ${toHex(readableOn(brand, LIGHT_BACKGROUND))};`,
+    `  --brand-text-dark: ${toHex(readableOn(brand, DARK_BACKGROUND))};`,
+    '}',
+    '',
+  ].join('\n');
+}
+
+/** /static/brand.css: the brand colour reaches the pages as a stylesheet, which the CSP allows (no inline style). */
+export function brandRoutes(brand: Brand): Router {
+  const css = brandStylesheet(brand.primaryColor);
+  const router = new Router();
+  router.get('/static/brand.css', (ctx) => {
+    ctx.type = 'text/css';
+    ctx.set('Cache-Control', 'public, max-age=3600');
+    ctx.body = css;
+  });
+  return router;
+}
