@@ -5,7 +5,7 @@ import mount from 'koa-mount';
 import serve from 'koa-static';
 import type Provider from 'oidc-provider';
 
-import { accountLinkRoutes, accountPageRoutes } from './account/index.ts';
+import { accountLinkRoutes } from './account/index.ts';
 import type { AccountLifecycle, AccountService, Federation } from './accounts/index.ts';
 import type { DevOutbox } from './email/index.ts';
 import { brandRoutes, type Brand } from './http/brand.ts';
@@ -39,6 +39,8 @@ export interface AppDependencies {
   /** What follows the password or Google: the second factor, when there is one. */
   completion: SignInCompletion;
   readinessChecks: Record<string, ReadinessCheck>;
+  /** /account: the signed-in person's page. */
+  accountPages: Router;
   adminApi: Router;
   adminConsole: Router;
   metrics: Metrics;
@@ -66,7 +68,7 @@ export function createApp(deps: AppDependencies): Koa {
     googleCallbackRoute(),
     interactionRoutes(deps),
     accountLinkRoutes(deps),
-    accountPageRoutes(deps),
+    deps.accountPages,
     deps.adminApi,
     deps.adminConsole,
   ];

@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import type Provider from 'oidc-provider';
 import type { AdapterConstructor } from 'oidc-provider';
 
+import { accountPage, accountPageRoutes } from './account/index.ts';
 import { adminApiRoutes, adminBearerAuth, adminConsoleRoutes, consoleClient, createAdminActions, createConsoleSession } from './admin/index.ts';
 import { auditRecorder } from './audit/index.ts';
 import {
@@ -12,6 +13,7 @@ import {
   createFederation,
   createPasswordHasher,
   createSecondFactors,
+  createSelfService,
   type SecondFactors,
   type AccountService,
 } from './accounts/index.ts';
@@ -27,6 +29,7 @@ import { createGoogleClient, signInCompletion } from './interactions/index.ts';
 import type { Logger } from './logger.ts';
 import {
   connectRedis,
+  accountSessions,
   createProvider,
   createRedisAdapter,
   createClientRegistry,
@@ -241,6 +244,31 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       audit,
       endEverythingOf: endEverything,
     });
+    const selfService = createSelfService({
+      db: database.db,
+      hasher,
+      passwordPolicy,
+      mailer,
+      messages,
+      links: {
+        confirmEmailChange: (token) => `${config.issuer}/account/confirm-email?token=${token}`,
+        forgotPassword: () => `${config.issuer}/account/forgot-password`,
+      },
+      audit,
+      endEverythingOf: endEverything,
+    });
+    const sessions = accountSessions(database.db, adapter);
+    const page = accountPage({
+      provider,
+      accounts,
+      administration,
+      federation,
+      secondFactors,
+      sessions,
+      mfa: config.mfa,
+      googleEnabled: Boolean(google),
+      views,
+    });
     const app = createApp({
       production: config.env === 'production',
       brand: config.brand,
@@ -258,6 +286,7 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       outbox,
       resourceServers,
       completion: signInCompletion({ provider, accounts, secondFactors, mfa: config.mfa, views }),
+      accountPages: accountPageRoutes({ page, selfService, federation, google, secondFactors, sessions, views }),
       adminApi: adminApiRoutes({
         auth: adminBearerAuth({ issuer: config.issuer, audience: adminApi, signingKeys: publicKeysOf(secrets.jwks), accounts, administration }),
         actions: adminActions,

@@ -1,2 +1,3 @@
 export { accountLinkRoutes } from './routes.ts';
 export { accountPageRoutes } from './page-routes.ts';
+export { accountPage } from './account-page.ts';

@@ -1,61 +1,130 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import type Provider from 'oidc-provider';
 
-import { IdentityInUseError, LastSignInMethodError, type AccountService, type Federation } from '../accounts/index.ts';
+import {
+  IdentityInUseError,
+  InvalidAccountInputError,
+  InvalidCredentialsError,
+  InvalidLinkError,
+  LastSignInMethodError,
+  PasswordMismatchError,
+  profileFieldsSchema,
+  WeakPasswordError,
+  type Federation,
+  type SelfService,
+} from '../accounts/index.ts';
 import { csrfProtection } from '../http/csrf.ts';
 import { PageError } from '../http/errors.ts';
 import { formBody } from '../http/form-body.ts';
 import type { Message } from '../http/i18n.ts';
-import type { Views } from '../http/views.ts';
-import { GoogleSignInError, GoogleUnavailableError, keepFlow, takeFlow, type GoogleClient } from '../interactions/index.ts';
-import { currentAccountId } from '../oidc/index.ts';
+import { GoogleSignInError, GoogleUnavailableError, keepFlow, takeFlow, typed, weakPasswordMessage, type GoogleClient } from '../interactions/index.ts';
+import type { AccountPage } from './account-page.ts';
+import { sessionRoutes } from './session-routes.ts';
+import { twoStepRoutes, type TwoStepDeps } from './two-step-routes.ts';
 
-/** The signed-in person's account page: who they are and how they sign in (Google link and unlink). */
+const PROFILE_FIELDS = ['name', 'given_name', 'family_name', 'picture', 'locale', 'zoneinfo'] as const;
+const text = (body: Record<string, unknown>, field: string) => (typeof body[field] === 'string' ? (body[field] as string) : '');
+
+/**
+ * The signed-in person's account page: profile, password, email address, Google link, two-step
+ * verification, sessions, authorized apps, recent sign-ins, and deleting the account.
+ */
 export function accountPageRoutes(deps: {
-  provider: Provider;
-  accounts: AccountService;
+  page: AccountPage;
+  selfService: SelfService;
   federation: Federation;
   google: GoogleClient | undefined;
-  views: Views;
-}): Router {
-  const { provider, accounts, federation, google, views } = deps;
+} & TwoStepDeps): Router {
+  const { page, selfService, federation, google } = deps;
   const router = new Router({ prefix: '/account' });
   router.use(formBody(), csrfProtection(), async (ctx, next) => {
     ctx.set('Cache-Control', 'no-store');
     await next();
   });
+  const self = async (ctx: Context) => ({ accountId: (await page.signedIn(ctx)).account.id, ip: ctx.ip });
+  const body = (ctx: Context) => (ctx.request.body ?? {}) as Record<string, unknown>;
 
-  async function signedIn(ctx: Context) {
-    const accountId = await currentAccountId(provider, ctx);
-    const account = accountId ? await accounts.findActiveAccount(accountId) : undefined;
-    if (!account) {
-      throw new PageError(401, 'notSignedIn');
+  router.get('/', (ctx) => page.render(ctx));
+
+  router.post('/profile', async (ctx) => {
+    const form = Object.fromEntries(PROFILE_FIELDS.map((field) => [field, text(body(ctx), field).trim()]));
+    const parsed = profileFieldsSchema.safeParse(Object.fromEntries(Object.entries(form).map(([field, value]) => [field, value || null])));
+    if (!parsed.success) {
+      const errors = Object.fromEntries(parsed.error.issues.map((issue) => [String(issue.path[0]), `account.errors.${String(issue.path[0])}` as Message]));
+      return page.render(ctx, { errors, form, status: 400 });
     }
-    return account;
-  }
+    await selfService.updateProfile(await self(ctx), parsed.data);
+    return page.render(ctx, { notice: { kind: 'ok', text: 'account.notices.profileSaved' } });
+  });
 
-  async function renderPage(ctx: Context, notice?: { kind: 'ok' | 'error'; text: Message }, status = 200) {
-    const account = await signedIn(ctx);
-    const identities = await federation.identitiesOf(account.id);
-    views.render(
-      ctx,
-      'account',
-      {
-        account,
-        hasPassword: Boolean(account.password_hash),
-        googleEnabled: Boolean(google),
-        googleIdentity: identities.find((identity) => identity.provider === 'google'),
-        notice,
-      },
-      status,
-    );
-  }
+  router.post('/password', async (ctx) => {
+    const fields = body(ctx);
+    try {
+      await selfService.changePassword(await self(ctx), text(fields, 'current_password'), text(fields, 'password'), text(fields, 'password_confirmation'));
+    } catch (error) {
+      const errors: Record<string, Message> | undefined =
+        error instanceof InvalidCredentialsError
+          ? { current_password: 'account.errors.wrongPassword' }
+          : error instanceof WeakPasswordError
+            ? { password: weakPasswordMessage(error) }
+            : error instanceof PasswordMismatchError
+              ? { password_confirmation: 'fields.passwordConfirmation.differs' }
+              : undefined;
+      if (!errors) throw error;
+      return page.render(ctx, { errors, status: 400 });
+    }
+    const { account, sessionId } = await page.signedIn(ctx);
+    if (fields.end_other_sessions === 'yes') await deps.sessions.endOthers(account.id, sessionId);
+    return page.render(ctx, { notice: { kind: 'ok', text: fields.end_other_sessions === 'yes' ? 'account.notices.passwordChangedSignedOut' : 'account.notices.passwordChanged' } });
+  });
 
-  router.get('/', (ctx) => renderPage(ctx));
+  router.post('/email', async (ctx) => {
+    const fields = body(ctx);
+    const email = typed(fields, 'email');
+    try {
+      await selfService.requestEmailChange(await self(ctx), email, text(fields, 'email_password'));
+    } catch (error) {
+      const errors: Record<string, Message> | undefined =
+        error instanceof InvalidCredentialsError
+          ? { email_password: 'account.errors.wrongPassword' }
+          : error instanceof InvalidAccountInputError
+            ? { email: 'fields.email.invalid' }
+            : undefined;
+      if (!errors) throw error;
+      return page.render(ctx, { errors, form: { email }, status: 400 });
+    }
+    return page.render(ctx, { notice: { kind: 'ok', text: 'account.notices.emailChangeSent' } });
+  });
+
+  // The link mailed to a new address: a GET shows a button (mail scanners open links), the POST uses it.
+  const queryToken = (ctx: Context) => (typeof ctx.query.token === 'string' ? ctx.query.token.slice(0, 200) : '');
+  router.get('/confirm-email', async (ctx) => {
+    const token = queryToken(ctx);
+    if (!token || !(await selfService.emailChangeLinkIsLive(token))) return deps.views.render(ctx, 'invalid-link', { kind: 'verify' }, 400);
+    deps.views.render(ctx, 'confirm-email-change', { token });
+  });
+  router.post('/confirm-email', async (ctx) => {
+    try {
+      const { email } = await selfService.confirmEmailChange(text(body(ctx), 'token').slice(0, 200));
+      deps.views.render(ctx, 'email-verified', { email, returnTo: '/account' });
+    } catch (error) {
+      if (!(error instanceof InvalidLinkError)) throw error;
+      deps.views.render(ctx, 'invalid-link', { kind: 'verify' }, 400);
+    }
+  });
+
+  router.post('/delete', async (ctx) => {
+    try {
+      await selfService.deleteAccount(await self(ctx), text(body(ctx), 'delete_password'));
+    } catch (error) {
+      if (!(error instanceof InvalidCredentialsError)) throw error;
+      return page.render(ctx, { errors: { delete_password: 'account.errors.wrongPassword' }, status: 400 });
+    }
+    deps.views.render(ctx, 'account-deleted');
+  });
 
   router.post('/google/link', async (ctx) => {
-    const account = await signedIn(ctx);
+    const { account } = await page.signedIn(ctx);
     if (!google) throw new PageError(404, 'googleUnavailable');
     try {
       const { url, checks } = await google.start();
@@ -64,15 +133,15 @@ export function accountPageRoutes(deps: {
       ctx.redirect(url.href);
     } catch (error) {
       if (!(error instanceof GoogleUnavailableError)) throw error;
-      return renderPage(ctx, { kind: 'error', text: 'account.notices.googleUnavailable' }, 503);
+      return page.render(ctx, { notice: { kind: 'error', text: 'account.notices.googleUnavailable' }, status: 503 });
     }
   });
 
   router.get('/google/callback', async (ctx) => {
-    const account = await signedIn(ctx);
+    const { account } = await page.signedIn(ctx);
     const flow = takeFlow(ctx);
     if (!google || flow?.mode !== 'link' || flow.accountId !== account.id) {
-      return renderPage(ctx, { kind: 'error', text: 'account.notices.googleUnmatched' }, 400);
+      return page.render(ctx, { notice: { kind: 'error', text: 'account.notices.googleUnmatched' }, status: 400 });
     }
     try {
       await federation.link(account.id, await google.finish(ctx.search, flow.checks));
@@ -87,21 +156,22 @@ export function accountPageRoutes(deps: {
               : undefined;
       if (!refusal) throw error;
       ctx.state.log.warn({ reason: (error as Error).message }, 'linking google refused');
-      return renderPage(ctx, { kind: 'error', text: refusal.text }, refusal.status);
+      return page.render(ctx, { notice: { kind: 'error', text: refusal.text }, status: refusal.status });
     }
-    return renderPage(ctx, { kind: 'ok', text: 'account.notices.googleLinked' });
+    return page.render(ctx, { notice: { kind: 'ok', text: 'account.notices.googleLinked' } });
   });
 
   router.post('/google/unlink', async (ctx) => {
-    const account = await signedIn(ctx);
+    const { account } = await page.signedIn(ctx);
     try {
       await federation.unlink(account.id, 'google');
     } catch (error) {
       if (!(error instanceof LastSignInMethodError)) throw error;
-      return renderPage(ctx, { kind: 'error', text: 'account.notices.lastMethod' }, 409);
+      return page.render(ctx, { notice: { kind: 'error', text: 'account.notices.lastMethod' }, status: 409 });
     }
-    return renderPage(ctx, { kind: 'ok', text: 'account.notices.googleUnlinked' });
+    return page.render(ctx, { notice: { kind: 'ok', text: 'account.notices.googleUnlinked' } });
   });
 
+  router.use(twoStepRoutes(deps).routes(), sessionRoutes(deps).routes());
   return router;
 }

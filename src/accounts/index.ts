@@ -16,6 +16,7 @@ export { createFederation, type Federation, type FederatedProfile, type Federate
 export { createAccountAdministration, type AccountAdministration, type AccountListQuery, type ProfileChanges } from './account-admin.service.ts';
 export {
   createSecondFactors,
+  policyRequiresSecondFactor,
   type MfaPolicy,
   type SecondFactors,
   type SecondFactorMethod,
@@ -23,3 +24,4 @@ export {
   type TotpEnrollment,
 } from './second-factor.service.ts';
 export { profileFieldsSchema, type ProfileFields } from './profile-schema.ts';
+export { createSelfService, type SelfService, type Self } from './self-service.service.ts';

@@ -21,6 +21,14 @@ import {
 /** Who must have a second factor: nobody, accounts with an admin role, or everyone. */
 export type MfaPolicy = 'optional' | 'required-for-admins' | 'required';
 
+const ADMIN_ROLES = new Set(['admin', 'super_admin']);
+
+/** Whether policy makes an account with these roles keep a second factor. */
+export function policyRequiresSecondFactor(policy: MfaPolicy, roles: string[]): boolean {
+  if (policy === 'required') return true;
+  return policy === 'required-for-admins' && roles.some((role) => ADMIN_ROLES.has(role));
+}
+
 /** What the person's app needs: the secret as a QR code and typed by hand. */
 export interface TotpEnrollment {
   secret: string;

@@ -23,6 +23,9 @@ export function createMessages(viewsDir: string, productName = 'your account') {
     providerLinked: (to: string, provider: string, accountLink: string) =>
       compose('provider-linked', to, `${providerName(provider)} was linked to your account`, { provider: providerName(provider), accountLink }),
     invitation: (to: string, link: string) => compose('invitation', to, 'You are invited: choose your password', { link }),
+    confirmEmailChange: (to: string, link: string) => compose('confirm-email-change', to, 'Confirm your new email address', { link }),
+    emailChangeRequested: (to: string, newEmail: string, resetLink: string) =>
+      compose('email-change-requested', to, 'Your email address is being changed', { newEmail, resetLink }),
     registrationAttempt: (to: string, resetLink: string) =>
       compose('registration-attempt', to, 'Someone tried to create an account with your email', { resetLink }),
   };

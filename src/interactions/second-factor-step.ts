@@ -3,6 +3,7 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 
 import {
+  policyRequiresSecondFactor,
   SecondFactorLockedError,
   TotpAlreadyEnabledError,
   WrongSecondFactorCodeError,
@@ -29,7 +30,6 @@ interface FirstFactor {
 
 const COOKIE = 'first_factor';
 const TEN_MINUTES = 10 * 60 * 1000;
-const ADMIN_ROLES = new Set(['admin', 'super_admin']);
 const path = (uid: string) => `/interaction/${uid}`;
 
 function keepFirstFactor(ctx: Context, uid: string, value: FirstFactor) {
@@ -63,9 +63,8 @@ export function signInCompletion(deps: {
   const { provider, accounts, secondFactors, views } = deps;
 
   async function mustHaveSecondFactor(accountId: string, interaction: Interaction): Promise<boolean> {
-    if (deps.mfa === 'required' || requestsMultiFactor(interaction.params.acr_values)) return true;
-    if (deps.mfa === 'optional') return false;
-    return (await accounts.rolesOf(accountId)).some((role) => ADMIN_ROLES.has(role));
+    if (requestsMultiFactor(interaction.params.acr_values)) return true;
+    return deps.mfa !== 'optional' && policyRequiresSecondFactor(deps.mfa, await accounts.rolesOf(accountId));
   }
 
   const finish = (ctx: Context, accountId: string, amr: string[]) =>

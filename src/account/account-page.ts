@@ -1,0 +1,79 @@
+import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
+
+import { policyRequiresSecondFactor, type Account, type AccountAdministration, type AccountService, type Federation, type MfaPolicy, type SecondFactors } from '../accounts/index.ts';
+import { PageError } from '../http/errors.ts';
+import type { Message } from '../http/i18n.ts';
+import type { Views } from '../http/views.ts';
+import { currentSession, type AccountSessions } from '../oidc/index.ts';
+
+export interface Notice {
+  kind: 'ok' | 'error';
+  text: Message;
+}
+
+export interface AccountPageDeps {
+  provider: Provider;
+  accounts: AccountService;
+  administration: AccountAdministration;
+  federation: Federation;
+  secondFactors: SecondFactors;
+  sessions: AccountSessions;
+  mfa: MfaPolicy;
+  googleEnabled: boolean;
+  views: Views;
+}
+
+const timeZones = Intl.supportedValuesOf('timeZone');
+
+/** The signed-in person and the one page that shows everything about their account. */
+export function accountPage(deps: AccountPageDeps) {
+  const { provider, accounts, views } = deps;
+
+  async function signedIn(ctx: Context): Promise<{ account: Account; sessionId: string }> {
+    const session = await currentSession(provider, ctx);
+    const account = session ? await accounts.findActiveAccount(session.accountId) : undefined;
+    if (!session || !account) throw new PageError(401, 'notSignedIn');
+    return { account, sessionId: session.sessionId };
+  }
+
+  /** Whether policy makes this account keep a second factor. */
+  async function mfaRequired(accountId: string): Promise<boolean> {
+    return deps.mfa !== 'optional' && policyRequiresSecondFactor(deps.mfa, await accounts.rolesOf(accountId));
+  }
+
+  async function render(ctx: Context, options: { notice?: Notice; errors?: Record<string, Message>; form?: Record<string, string>; status?: number } = {}) {
+    const { account, sessionId } = await signedIn(ctx);
+    const [identities, twoStep, sessions, apps, history] = await Promise.all([
+      deps.federation.identitiesOf(account.id),
+      deps.secondFactors.status(account.id),
+      deps.sessions.list(account.id, sessionId),
+      deps.sessions.apps(account.id),
+      deps.administration.loginHistory(account.id, 10),
+    ]);
+    views.render(
+      ctx,
+      'account',
+      {
+        account,
+        hasPassword: Boolean(account.password_hash),
+        googleEnabled: deps.googleEnabled,
+        googleIdentity: identities.find((identity) => identity.provider === 'google'),
+        twoStep,
+        mfaRequired: await mfaRequired(account.id),
+        sessions,
+        apps,
+        history,
+        timeZones,
+        notice: options.notice,
+        errors: options.errors ?? {},
+        form: options.form ?? {},
+      },
+      options.status ?? 200,
+    );
+  }
+
+  return { signedIn, render, mfaRequired };
+}
+
+export type AccountPage = ReturnType<typeof accountPage>;

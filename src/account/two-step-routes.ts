@@ -1,0 +1,83 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+
+import {
+  SecondFactorLockedError,
+  SecondFactorRequiredError,
+  TotpAlreadyEnabledError,
+  WrongSecondFactorCodeError,
+  type SecondFactors,
+} from '../accounts/index.ts';
+import { message, type Message } from '../http/i18n.ts';
+import type { Views } from '../http/views.ts';
+import type { AccountSessions } from '../oidc/index.ts';
+import type { AccountPage } from './account-page.ts';
+
+export interface TwoStepDeps {
+  page: AccountPage;
+  secondFactors: SecondFactors;
+  sessions: AccountSessions;
+  views: Views;
+}
+
+const SETUP = '/two-step/setup';
+
+/** Setting up, renewing and removing the authenticator app from the account page. */
+export function twoStepRoutes(deps: TwoStepDeps): Router {
+  const { page, secondFactors, views } = deps;
+  const router = new Router();
+
+  async function renderSetup(ctx: Context, error?: Message, status = 200) {
+    const { account } = await page.signedIn(ctx);
+    try {
+      const enrollment = await secondFactors.startTotp(account.id, account.email);
+      views.render(ctx, 'second-factor-setup', { action: `/account${SETUP}`, enrollment, errors: error ? { code: error } : {} }, status);
+    } catch (cause) {
+      if (!(cause instanceof TotpAlreadyEnabledError)) throw cause;
+      return page.render(ctx, { notice: { kind: 'error', text: 'account.notices.twoStepAlreadyOn' }, status: 409 });
+    }
+  }
+
+  router.get(SETUP, (ctx) => renderSetup(ctx));
+
+  router.post(SETUP, async (ctx) => {
+    const { account } = await page.signedIn(ctx);
+    const code = String((ctx.request.body as Record<string, unknown> | undefined)?.code ?? '').replace(/\s/g, '');
+    try {
+      const recoveryCodes = await secondFactors.confirmTotp(account.id, code, ctx.ip);
+      views.render(ctx, 'recovery-codes', { action: '/account/two-step/done', recoveryCodes });
+    } catch (error) {
+      if (error instanceof WrongSecondFactorCodeError) return renderSetup(ctx, 'secondFactor.errors.wrong', 400);
+      if (error instanceof SecondFactorLockedError) {
+        return renderSetup(ctx, message('secondFactor.errors.locked', { minutes: Math.max(1, Math.ceil(error.retryAfterSeconds / 60)) }), 429);
+      }
+      throw error;
+    }
+  });
+
+  router.post('/two-step/done', (ctx) => page.render(ctx, { notice: { kind: 'ok', text: 'account.notices.twoStepOn' } }));
+
+  router.post('/two-step/recovery-codes', async (ctx) => {
+    const { account } = await page.signedIn(ctx);
+    try {
+      const recoveryCodes = await secondFactors.regenerateRecoveryCodes(account.id, ctx.ip);
+      views.render(ctx, 'recovery-codes', { action: '/account/two-step/done', recoveryCodes });
+    } catch (error) {
+      if (!(error instanceof WrongSecondFactorCodeError)) throw error;
+      return page.render(ctx, { notice: { kind: 'error', text: 'account.notices.twoStepOff' }, status: 409 });
+    }
+  });
+
+  router.post('/two-step/remove', async (ctx) => {
+    const { account } = await page.signedIn(ctx);
+    try {
+      await secondFactors.removeTotp(account.id, await page.mfaRequired(account.id), ctx.ip);
+    } catch (error) {
+      if (!(error instanceof SecondFactorRequiredError)) throw error;
+      return page.render(ctx, { notice: { kind: 'error', text: 'account.notices.twoStepRequired' }, status: 409 });
+    }
+    return page.render(ctx, { notice: { kind: 'ok', text: 'account.notices.twoStepRemoved' } });
+  });
+
+  return router;
+}

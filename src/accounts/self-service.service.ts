@@ -1,0 +1,133 @@
+import { sql, type Kysely } from 'kysely';
+
+import { diff, type RecordAudit } from '../audit/index.ts';
+import type { DB } from '../db/index.ts';
+import type { Mailer, Messages } from '../email/index.ts';
+import { findAccountByEmail, findAccountById, markEmailVerified, updatePasswordHash } from './account.repository.ts';
+import { emailSchema } from './account.service.ts';
+import { findLiveEmailToken, issueEmailToken, useEmailToken } from './email-token.repository.ts';
+import { InvalidAccountInputError, InvalidCredentialsError, InvalidLinkError, PasswordMismatchError } from './errors.ts';
+import type { PasswordHasher } from './password-hasher.ts';
+import { checkPassword, type PasswordPolicy } from './password-policy.ts';
+import type { ProfileFields } from './profile-schema.ts';
+
+const EMAIL_CHANGE_TTL_SECONDS = 24 * 60 * 60;
+const profileColumns = ['name', 'given_name', 'family_name', 'picture', 'locale', 'zoneinfo'] as const;
+
+/** Who acts on their own account, and from where (for the audit log). */
+export interface Self {
+  accountId: string;
+  ip: string | null;
+}
+
+/**
+ * What a signed-in person changes of their own account: profile, password, email address,
+ * and deleting it. Each change that matters for security needs the current password (when the
+ * account has one) and is audited.
+ */
+export function createSelfService(deps: {
+  db: Kysely<DB>;
+  hasher: PasswordHasher;
+  passwordPolicy: PasswordPolicy;
+  mailer: Mailer;
+  messages: Messages;
+  links: { confirmEmailChange(token: string): string; forgotPassword(): string };
+  audit: RecordAudit;
+  /** Ends every session and revokes every grant and token of the account. */
+  endEverythingOf(accountId: string): Promise<void>;
+}) {
+  const { db, hasher, mailer, messages, links, audit } = deps;
+
+  async function accountOf(accountId: string) {
+    const account = await findAccountById(db, accountId);
+    if (!account || account.status !== 'active' || account.deleted_at) throw new InvalidCredentialsError();
+    return account;
+  }
+
+  /** An account without a password (Google only) has nothing to confirm with: being signed in is the proof. */
+  async function confirmPassword(account: { password_hash: string | null }, password: string) {
+    if (!account.password_hash) return;
+    const { valid } = await hasher.verify(account.password_hash, password);
+    if (!valid) throw new InvalidCredentialsError();
+  }
+
+  return {
+    async updateProfile(self: Self, fields: ProfileFields) {
+      const changes = Object.fromEntries(profileColumns.filter((column) => fields[column] !== undefined).map((column) => [column, fields[column] || null]));
+      const before = await accountOf(self.accountId);
+      if (Object.keys(changes).length) {
+        await db.updateTable('accounts').set({ ...changes, updated_at: sql`clock_timestamp()` }).where('id', '=', self.accountId).execute();
+      }
+      const after = await accountOf(self.accountId);
+      const changed = diff(
+        Object.fromEntries(profileColumns.map((column) => [column, before[column]])),
+        Object.fromEntries(profileColumns.map((column) => [column, after[column]])),
+      );
+      if (Object.keys(changed).length) await audit({ actorId: self.accountId, action: 'account.profile.update', targetType: 'account', targetId: self.accountId, ip: self.ip, changes: changed });
+      return after;
+    },
+
+    /** Sets a new password; the current one is required (when there is one). */
+    async changePassword(self: Self, current: string, password: string, confirmation: string) {
+      const account = await accountOf(self.accountId);
+      await confirmPassword(account, current);
+      checkPassword(deps.passwordPolicy, password);
+      if (password !== confirmation) throw new PasswordMismatchError();
+      await updatePasswordHash(db, account.id, await hasher.hash(password));
+      await audit({ actorId: account.id, action: 'account.password.change', targetType: 'account', targetId: account.id, ip: self.ip });
+      mailer.sendInBackground(() => messages.passwordChanged(account.email, links.forgotPassword()));
+    },
+
+    /**
+     * Mails a confirmation link to the new address and a notice to the current one. When another
+     * account has the new address, its owner is told instead: the answer here is the same.
+     */
+    async requestEmailChange(self: Self, rawEmail: string, password: string) {
+      const account = await accountOf(self.accountId);
+      await confirmPassword(account, password);
+      const parsed = emailSchema.safeParse(rawEmail.trim());
+      if (!parsed.success) throw new InvalidAccountInputError(parsed.error.issues[0]?.message ?? 'Enter a valid email address.');
+      const email = parsed.data;
+      if (email.toLowerCase() === account.email.toLowerCase()) throw new InvalidAccountInputError('That is already your email address.');
+      const owner = await findAccountByEmail(db, email);
+      if (owner) {
+        mailer.sendInBackground(() => messages.registrationAttempt(owner.email, links.forgotPassword()));
+      } else {
+        const token = await issueEmailToken(db, { accountId: account.id, purpose: 'change_email', email, returnTo: null, ttlSeconds: EMAIL_CHANGE_TTL_SECONDS });
+        mailer.sendInBackground(() => messages.confirmEmailChange(email, links.confirmEmailChange(token)));
+      }
+      mailer.sendInBackground(() => messages.emailChangeRequested(account.email, email, links.forgotPassword()));
+      await audit({ actorId: account.id, action: 'account.email.change-requested', targetType: 'account', targetId: account.id, ip: self.ip });
+    },
+
+    async emailChangeLinkIsLive(token: string): Promise<boolean> {
+      return (await findLiveEmailToken(db, token, 'change_email')) !== undefined;
+    },
+
+    /** Uses the link: the new address becomes the account's, verified. */
+    async confirmEmailChange(token: string): Promise<{ email: string }> {
+      const changed = await db.transaction().execute(async (trx) => {
+        const row = await useEmailToken(trx, token, 'change_email');
+        const account = row && (await findAccountById(trx, row.account_id));
+        if (!row || !account || account.status !== 'active' || account.deleted_at) throw new InvalidLinkError();
+        if (await findAccountByEmail(trx, row.email)) throw new InvalidLinkError();
+        await trx.updateTable('accounts').set({ email: row.email, updated_at: sql`clock_timestamp()` }).where('id', '=', account.id).execute();
+        await markEmailVerified(trx, account.id, row.email);
+        return { accountId: account.id, from: account.email, email: row.email };
+      });
+      await audit({ actorId: changed.accountId, action: 'account.email.change', targetType: 'account', targetId: changed.accountId, changes: { email: [changed.from, changed.email] } });
+      return { email: changed.email };
+    },
+
+    /** Soft delete: the account can no longer sign in, every session and grant ends; an admin can restore it. */
+    async deleteAccount(self: Self, password: string) {
+      const account = await accountOf(self.accountId);
+      await confirmPassword(account, password);
+      await db.updateTable('accounts').set({ deleted_at: sql`now()`, updated_at: sql`clock_timestamp()` }).where('id', '=', account.id).execute();
+      await deps.endEverythingOf(account.id);
+      await audit({ actorId: account.id, action: 'account.delete', targetType: 'account', targetId: account.id, ip: self.ip });
+    },
+  };
+}
+
+export type SelfService = ReturnType<typeof createSelfService>;
