@@ -24,13 +24,13 @@ export interface ProviderOptions {
   allowPrivateNetworkRequests: boolean;
   /** Where sessions, grants and tokens live (SQL or Redis), already guarded for outages. */
   adapter: AdapterConstructor;
-  accounts: AccountService;
+  accounts: Pick<AccountService, 'findActiveAccount' | 'rolesOf'>;
   resourceServers: ResourceServer[];
   secrets: Secrets;
   clients: ClientMetadata[];
   views: Views;
   log: Logger;
-  metrics: Metrics;
+  metrics: Pick<Metrics, 'tokenIssued' | 'grantSucceeded' | 'oidcError'>;
 }
 
 const MINUTE = 60;
