@@ -1,7 +1,7 @@
 import { firstParty } from './clients.ts';
 import { authorize, type Person } from './load/authorize.ts';
 import { Browser, createAgent } from './load/http.ts';
-import { loadWithFlows, type Measurement } from './load/measure.ts';
+import { loadWithFlows, summarize, type Measurement } from './load/measure.ts';
 import type { ServerProcess } from './servers/spawn.ts';
 
 export interface LoginResult {
@@ -30,7 +30,7 @@ export async function loginStorm(
   };
   await loadWithFlows(signIn, { concurrency: options.concurrency, seconds: options.warmupSeconds });
   server.tell({ type: 'lag-start' });
-  const logins = await loadWithFlows(signIn, { concurrency: options.concurrency, seconds: options.seconds });
+  const logins = summarize([await loadWithFlows(signIn, { concurrency: options.concurrency, seconds: options.seconds })]);
   const { type: _type, ...lag } = await server.ask({ type: 'lag-stop' }, 'lag');
   agent.destroy();
   return { logins, argon2PerSecond, lag };

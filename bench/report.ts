@@ -20,7 +20,7 @@ export interface ScenarioResult {
 export interface Results {
   finishedAt: string;
   machine: { node: string; cpus: number; cpuModel: string };
-  settings: { seconds: number; warmupSeconds: number; connections: number; browsers: number; loginConcurrency: number; argon2: Record<string, number> };
+  settings: { seconds: number; warmupSeconds: number; rounds: number; connections: number; browsers: number; loginConcurrency: number; argon2: Record<string, number> };
   scenarios: ScenarioResult[];
   login: Partial<Record<Exclude<Side, 'baseline'>, LoginResult>>;
   /** Targets for logins (ratio to raw argon2) and for the event-loop lag during the storm. */
@@ -52,8 +52,8 @@ export function toMarkdown(results: Results): string {
   const lines = [
     `Measured ${results.finishedAt} on ${machine.cpus} cores (${machine.cpuModel}), Node ${machine.node}.`,
     `Each server runs in a process of its own and the load generator in another; one server is under load at a time`,
-    `(this machine has ${machine.cpus} cores: one for the server, one for the load), the sides one after the other for each scenario.`,
-    `Window: ${settings.seconds} s per side after ${settings.warmupSeconds} s of warm-up; autocannon with ${settings.connections} connections;`,
+    `(this machine has ${machine.cpus} cores: one for the server, one for the load); for each scenario the sides take turns.`,
+    `Window: ${settings.seconds} s per side in ${settings.rounds} alternating rounds, after ${settings.warmupSeconds} s of warm-up; autocannon with ${settings.connections} connections;`,
     `the SSO round trip with ${settings.browsers} signed-in browsers following redirects with their cookies. Latencies in ms.`,
     '',
     `| Scenario | Unit | Baseline | p50 | p99 | Ours PG+Redis | p50 | p99 | Ours/baseline | Embedded | p50 | p99 | Embedded/baseline | Target | Ours |`,

@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: the baseline, our IdP on Postgres and Redis, and our IdP on the embedded default, each in
  * a process of its own, under the same load one after the other; prints the table and writes bench/results/.
- * Settings: BENCH_SECONDS, BENCH_WARMUP_SECONDS, BENCH_CONNECTIONS, BENCH_BROWSERS, BENCH_LOGIN_CONCURRENCY,
+ * Settings: BENCH_SECONDS (per side, split over BENCH_ROUNDS alternating rounds), BENCH_WARMUP_SECONDS, BENCH_CONNECTIONS, BENCH_BROWSERS, BENCH_LOGIN_CONCURRENCY,
  * BENCH_SCENARIOS and BENCH_SIDES (comma-separated subsets), BENCH_PROFILE=1 (CPU profiles of our IdP),
  * BENCH_POSTGRES_URL, BENCH_REDIS_URL, and the IdP's own ARGON2_* settings.
  */
@@ -16,6 +16,7 @@ import pg from 'pg';
 import { loadConfig } from '../src/config.ts';
 import { generateJwks } from '../src/oidc/index.ts';
 import { benchClients } from './clients.ts';
+import { summarize, type Sample } from './load/measure.ts';
 import { loginStorm } from './login-storm.ts';
 import { prepareSide, type SideState } from './prepare.ts';
 import { toMarkdown, type Results, type ScenarioResult, type Side } from './report.ts';
@@ -31,6 +32,7 @@ const settings = {
   connections: number('BENCH_CONNECTIONS', 32),
   browsers: number('BENCH_BROWSERS', 16),
   loginConcurrency: number('BENCH_LOGIN_CONCURRENCY', 8),
+  rounds: number('BENCH_ROUNDS', 2),
 };
 const sides = (list('BENCH_SIDES') ?? ['baseline', 'ours', 'embedded']) as Side[];
 const chosen = list('BENCH_SCENARIOS');
@@ -138,10 +140,18 @@ async function main() {
     const results: ScenarioResult[] = [];
     for (const scenario of scenarios.filter((s) => !chosen || chosen.includes(s.id))) {
       const result: ScenarioResult = { id: scenario.id, title: scenario.title, unit: scenario.unit, target: scenario.target, sides: {} };
+      for (const side of sides) await scenario.run(states.get(side)!, { ...settings, seconds: settings.warmupSeconds }, person);
+      // Rounds alternate the sides, so that noise from elsewhere on the machine hits each of them alike.
+      const samples = new Map<Side, Sample[]>(sides.map((side) => [side, []]));
+      for (let round = 0; round < settings.rounds; round += 1) {
+        for (const side of sides) {
+          const sample = await scenario.run(states.get(side)!, { ...settings, seconds: settings.seconds / settings.rounds }, person);
+          if (sample.firstError) console.warn(`${scenario.id} ${side}: ${sample.firstError}`);
+          samples.get(side)!.push(sample);
+        }
+      }
       for (const side of sides) {
-        const state = states.get(side)!;
-        await scenario.run(state, { ...settings, seconds: settings.warmupSeconds }, person);
-        const measured = await scenario.run(state, settings, person);
+        const measured = summarize(samples.get(side)!);
         result.sides[side] = measured;
         console.log(`${scenario.id.padEnd(18)} ${side.padEnd(9)} ${measured.perSecond.toFixed(1).padStart(8)} ${scenario.unit}  p50 ${measured.p50Ms.toFixed(1)} ms  p99 ${measured.p99Ms.toFixed(1)} ms${measured.failures ? `  ${measured.failures} failed` : ''}`);
       }

@@ -1,7 +1,7 @@
 import { basicAuth, service, webApp } from './clients.ts';
 import { authorize, exchangeCode, type Person } from './load/authorize.ts';
 import { send } from './load/http.ts';
-import { loadWithAutocannon, loadWithFlows, type Measurement } from './load/measure.ts';
+import { loadWithAutocannon, loadWithFlows, type Sample } from './load/measure.ts';
 import type { SideState } from './prepare.ts';
 
 export interface LoadSettings {
@@ -17,7 +17,7 @@ export interface Scenario {
   unit: string;
   /** Ours over the baseline must reach this (undefined: no target, shown for reference). */
   target: number | undefined;
-  run(side: SideState, load: LoadSettings, person: Person): Promise<Measurement>;
+  run(side: SideState, load: LoadSettings, person: Person): Promise<Sample>;
 }
 
 const form = { 'content-type': 'application/x-www-form-urlencoded' };

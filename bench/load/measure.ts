@@ -1,6 +1,14 @@
 import autocannon from 'autocannon';
 
-/** What one side did in one measured window. */
+/** What one side did in one window: its flows or requests that succeeded, with their latencies. */
+export interface Sample {
+  seconds: number;
+  latencies: number[];
+  failures: number;
+  firstError?: string;
+}
+
+/** What one side did in its measured windows, together. */
 export interface Measurement {
   perSecond: number;
   p50Ms: number;
@@ -25,8 +33,9 @@ export async function loadWithAutocannon(
   origin: string,
   request: AutocannonRequest,
   options: { connections: number; seconds: number },
-): Promise<Measurement> {
-  const result = await autocannon({
+): Promise<Sample> {
+  const latencies: number[] = [];
+  const instance = autocannon({
     url: origin,
     connections: options.connections,
     pipelining: 1,
@@ -42,13 +51,11 @@ export async function loadWithAutocannon(
       } as autocannon.Request,
     ],
   });
-  return {
-    perSecond: result['2xx'] / result.duration,
-    p50Ms: result.latency.p50,
-    p99Ms: result.latency.p99,
-    failures: result.non2xx + result.errors + result.timeouts,
-    completed: result['2xx'],
-  };
+  (instance as unknown as autocannon.Instance).on('response', (_client, status, _bytes, ms) => {
+    if (status >= 200 && status < 300) latencies.push(ms);
+  });
+  const result = await (instance as unknown as Promise<autocannon.Result>);
+  return { seconds: result.duration, latencies, failures: result.non2xx + result.errors + result.timeouts };
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -63,7 +70,7 @@ function percentile(sorted: number[], p: number): number {
 export async function loadWithFlows(
   flow: (worker: number) => Promise<void>,
   options: { concurrency: number; seconds: number },
-): Promise<Measurement & { firstError?: string }> {
+): Promise<Sample> {
   const latencies: number[] = [];
   let failures = 0;
   let firstError: string | undefined;
@@ -82,14 +89,17 @@ export async function loadWithFlows(
     }
   };
   await Promise.all(Array.from({ length: options.concurrency }, (_, index) => worker(index)));
-  const elapsed = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
+  return { seconds: (performance.now() - started) / 1000, latencies, failures, ...(firstError ? { firstError } : {}) };
+}
+
+export function summarize(samples: Sample[]): Measurement {
+  const latencies = samples.flatMap((sample) => sample.latencies).sort((a, b) => a - b);
+  const seconds = samples.reduce((sum, sample) => sum + sample.seconds, 0);
   return {
-    perSecond: latencies.length / elapsed,
+    perSecond: seconds ? latencies.length / seconds : 0,
     p50Ms: percentile(latencies, 50),
     p99Ms: percentile(latencies, 99),
-    failures,
+    failures: samples.reduce((sum, sample) => sum + sample.failures, 0),
     completed: latencies.length,
-    ...(firstError ? { firstError } : {}),
   };
 }
