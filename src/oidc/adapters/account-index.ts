@@ -5,11 +5,37 @@ import type { DB } from '../../db/index.ts';
 
 const INDEXED = new Set(['Session', 'Grant']);
 
+/** An index row outlives its item by this much, so that the saves of a sliding session seldom need to move it. */
+const INDEX_HEADROOM_MS = 24 * 60 * 60 * 1000;
+const REMEMBERED_ROWS = 50_000;
+
+/**
+ * The index rows this process wrote, so that saving a session or grant again (every authorization saves
+ * the session) costs no SQL round trip while its row already names the account and lasts long enough.
+ */
+function writtenRows() {
+  const rows = new Map<string, { accountId: string; expiresAt: number }>();
+  return {
+    covers(key: string, accountId: string, expiresAt: number) {
+      const row = rows.get(key);
+      return row !== undefined && row.accountId === accountId && expiresAt <= row.expiresAt;
+    },
+    remember(key: string, accountId: string, expiresAt: number) {
+      rows.delete(key);
+      rows.set(key, { accountId, expiresAt });
+      // Forgetting only costs a write: drop the oldest entry beyond the bound.
+      if (rows.size > REMEMBERED_ROWS) rows.delete(rows.keys().next().value!);
+    },
+    forget: (key: string) => rows.delete(key),
+  };
+}
+
 /**
  * Records in SQL which sessions and grants belong to which account, whichever store holds them,
  * so that a password reset (or a disabled account) can end them all.
  */
 export function indexedByAccount(Inner: AdapterConstructor, db: Kysely<DB>): AdapterConstructor {
+  const written = writtenRows();
   return class AccountIndexedAdapter implements Adapter {
     readonly #inner: Adapter;
     readonly #indexed: boolean;
@@ -21,13 +47,19 @@ export function indexedByAccount(Inner: AdapterConstructor, db: Kysely<DB>): Ada
 
     async upsert(id: string, payload: AdapterPayload, expiresIn?: number) {
       await this.#inner.upsert(id, payload, expiresIn);
-      if (!this.#indexed || !payload.accountId) return;
-      const expires_at = expiresIn ? new Date(Date.now() + expiresIn * 1000) : null;
+      const accountId = payload.accountId;
+      if (!this.#indexed || !accountId) return;
+      const key = `${this.model}:${id}`;
+      const expiresAt = expiresIn ? Date.now() + expiresIn * 1000 : Infinity;
+      if (written.covers(key, accountId, expiresAt)) return;
+      const recorded = expiresAt + INDEX_HEADROOM_MS;
+      const expires_at = Number.isFinite(recorded) ? new Date(recorded) : null;
       await db
         .insertInto('oidc_account_index')
-        .values({ account_id: payload.accountId, model: this.model, id, expires_at })
-        .onConflict((oc) => oc.columns(['model', 'id']).doUpdateSet({ account_id: payload.accountId, expires_at }))
+        .values({ account_id: accountId, model: this.model, id, expires_at })
+        .onConflict((oc) => oc.columns(['model', 'id']).doUpdateSet({ account_id: accountId, expires_at }))
         .execute();
+      written.remember(key, accountId, recorded);
     }
     find(id: string) {
       return this.#inner.find(id);
@@ -43,6 +75,7 @@ export function indexedByAccount(Inner: AdapterConstructor, db: Kysely<DB>): Ada
     }
     async destroy(id: string) {
       await this.#inner.destroy(id);
+      written.forget(`${this.model}:${id}`);
       if (this.#indexed) await db.deleteFrom('oidc_account_index').where('model', '=', this.model).where('id', '=', id).execute();
     }
     revokeByGrantId(grantId: string) {
