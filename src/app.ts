@@ -14,6 +14,7 @@ import { healthRoutes, type ReadinessCheck } from './http/health.ts';
 import type { Metrics } from './http/metrics.ts';
 import type { RateLimits } from './http/rate-limits.ts';
 import { requestLogger } from './http/request-logger.ts';
+import { scopedRoutes } from './http/scoped-routes.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import type { Views } from './http/views.ts';
 import { googleCallbackRoute, interactionRoutes, type GoogleClient, type SignInCompletion } from './interactions/index.ts';
@@ -74,10 +75,7 @@ export function createApp(deps: AppDependencies): Koa {
   ];
   if (deps.outbox) routers.push(deps.outbox.routes(deps.views));
   if (deps.metricsOnMainPort) routers.push(deps.metrics.routes());
-  for (const router of routers) {
-    app.use(router.routes());
-    app.use(router.allowedMethods());
-  }
+  for (const router of routers) app.use(scopedRoutes(router));
 
   app.use(deps.rateLimits.tokenEndpoint);
   app.use(mount(deps.provider));

@@ -14,13 +14,16 @@ export function requestLogger(log: Logger): Middleware {
     const requestId = randomUUID();
     const started = performance.now();
     ctx.state.requestId = requestId;
-    ctx.state.log = log.child({ requestId });
+    // Most requests log only the closing line: make the child logger when something else logs.
+    let child: Logger | undefined;
+    Object.defineProperty(ctx.state, 'log', { get: () => (child ??= log.child({ requestId })), enumerable: true });
     ctx.set('X-Request-Id', requestId);
     try {
       await next();
     } finally {
-      ctx.state.log.info(
+      log.info(
         {
+          requestId,
           method: ctx.method,
           route: matchedRoute(ctx),
           path: ctx.path,

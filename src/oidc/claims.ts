@@ -11,8 +11,11 @@ export const scopeClaims = {
   roles: ['roles'],
 } as const;
 
-/** Every claim we hold about an account; node-oidc-provider releases only those the grant covers. */
-export function claimsOf(account: Account, roles: string[]): Record<string, unknown> {
+/**
+ * Every claim we hold about an account; node-oidc-provider releases only those the grant covers.
+ * `roles` undefined: not read, because nothing asked for them.
+ */
+export function claimsOf(account: Account, roles: string[] | undefined): Record<string, unknown> {
   return {
     sub: account.id,
     email: account.email,

@@ -28,13 +28,13 @@ export interface ProviderOptions {
   allowPrivateNetworkRequests: boolean;
   /** Where sessions, grants and tokens live (SQL or Redis), already guarded for outages. */
   adapter: AdapterConstructor;
-  accounts: AccountService;
+  accounts: Pick<AccountService, 'findActiveAccount' | 'rolesOf'>;
   resourceServers: ResourceServer[];
   secrets: Secrets;
   clients: ClientMetadata[];
   views: Views;
   log: Logger;
-  metrics: Metrics;
+  metrics: Pick<Metrics, 'tokenIssued' | 'grantSucceeded' | 'oidcError'>;
 }
 
 /** Client metadata of ours: `first_party: true` skips the consent page (our own apps). */
@@ -127,7 +127,11 @@ export function createProvider(options: ProviderOptions): Provider {
       if (!account) return undefined;
       return {
         accountId: account.id,
-        claims: async () => claimsOf(account, await fromPostgres(() => accounts.rolesOf(account.id))) as { sub: string },
+        // Roles cost a query of their own: read them only when the scope or the claims asked for release them.
+        async claims(_use, scope, claims) {
+          const wantsRoles = scope.split(' ').includes('roles') || Object.hasOwn(claims ?? {}, 'roles');
+          return claimsOf(account, wantsRoles ? await fromPostgres(() => accounts.rolesOf(account.id)) : undefined) as { sub: string };
+        },
       };
     },
     // Claims of the granted scopes go in the ID token too (roles, email, profile), not only in userinfo.
@@ -136,7 +140,9 @@ export function createProvider(options: ProviderOptions): Provider {
     async extraTokenClaims(ctx, token) {
       const { accountId, grantId } = token as { accountId?: string; grantId?: string };
       if (!accountId || !grantId) return undefined;
-      const grant = await ctx.oidc.provider.Grant.find(grantId);
+      // The token endpoint has loaded this grant already; reading it again would cost a round trip per token.
+      const loaded = ctx.oidc.entities.Grant;
+      const grant = loaded?.jti === grantId ? loaded : await ctx.oidc.provider.Grant.find(grantId);
       if (!grant?.getOIDCScope().split(' ').includes('roles')) return undefined;
       return { roles: await fromPostgres(() => accounts.rolesOf(accountId)) };
     },

@@ -10,6 +10,8 @@ export type RedisConnection = Redis | Cluster;
  */
 const failFast: RedisOptions = {
   enableOfflineQueue: false,
+  // Commands issued in the same tick (an upsert's index writes, introspection's parallel finds) share one write.
+  enableAutoPipelining: true,
   maxRetriesPerRequest: 1,
   connectTimeout: 2000,
   retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
@@ -34,6 +36,7 @@ export function connectRedis(settings: RedisSettings): RedisConnection {
     case 'cluster':
       return new Cluster(settings.nodes, {
         enableOfflineQueue: false,
+        enableAutoPipelining: true,
         clusterRetryStrategy: (attempt) => Math.min(attempt * 200, 2000),
         redisOptions: { ...failFast, ...credentials(settings.url) },
       });

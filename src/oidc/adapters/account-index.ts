@@ -5,12 +5,48 @@ import type { DB } from '../../db/index.ts';
 
 const INDEXED = new Set(['Session', 'Grant']);
 
+/** An index row outlives its item by this much, so that the saves of a sliding session seldom need to move it. */
+const INDEX_HEADROOM_MS = 24 * 60 * 60 * 1000;
+const REMEMBERED_ROWS = 50_000;
+
+/** How stale a session's "last used" may get before a save writes it again. */
+const LAST_USED_PRECISION_MS = 5 * 60 * 1000;
+
+/**
+ * The index rows this process wrote, so that saving a session or grant again (every authorization saves
+ * the session) costs no SQL round trip while its row already names the account, lasts long enough,
+ * was written a short while ago and from the same address.
+ */
+function writtenRows() {
+  const rows = new Map<string, { accountId: string; expiresAt: number; writtenAt: number; ip: string | null }>();
+  return {
+    covers(key: string, accountId: string, expiresAt: number, ip: string | null) {
+      const row = rows.get(key);
+      return (
+        row !== undefined &&
+        row.accountId === accountId &&
+        expiresAt <= row.expiresAt &&
+        (ip === null || ip === row.ip) &&
+        Date.now() - row.writtenAt < LAST_USED_PRECISION_MS
+      );
+    },
+    remember(key: string, accountId: string, expiresAt: number, ip: string | null) {
+      rows.delete(key);
+      rows.set(key, { accountId, expiresAt, writtenAt: Date.now(), ip });
+      // Forgetting only costs a write: drop the oldest entry beyond the bound.
+      if (rows.size > REMEMBERED_ROWS) rows.delete(rows.keys().next().value!);
+    },
+    forget: (key: string) => rows.delete(key),
+  };
+}
+
 /**
  * Records in SQL which sessions and grants belong to which account, whichever store holds them,
  * so that a password reset (or a disabled account) can end them all; for sessions, also where and
  * when each was last used, for the person's list of their sessions.
  */
 export function indexedByAccount(Inner: AdapterConstructor, db: Kysely<DB>): AdapterConstructor {
+  const written = writtenRows();
   return class AccountIndexedAdapter implements Adapter {
     readonly #inner: Adapter;
     readonly #indexed: boolean;
@@ -22,18 +58,23 @@ export function indexedByAccount(Inner: AdapterConstructor, db: Kysely<DB>): Ada
 
     async upsert(id: string, payload: AdapterPayload, expiresIn?: number) {
       await this.#inner.upsert(id, payload, expiresIn);
-      if (!this.#indexed || !payload.accountId) return;
-      const expires_at = expiresIn ? new Date(Date.now() + expiresIn * 1000) : null;
+      const accountId = payload.accountId;
+      if (!this.#indexed || !accountId) return;
+      const key = `${this.model}:${id}`;
+      const expiresAt = expiresIn ? Date.now() + expiresIn * 1000 : Infinity;
       // The request saving a session (node-oidc-provider's async context) tells where it is used from.
       const request = this.model === 'Session' ? Provider.ctx : undefined;
       const ip = request?.ip ?? null;
+      if (written.covers(key, accountId, expiresAt, ip)) return;
+      const recorded = expiresAt + INDEX_HEADROOM_MS;
+      const expires_at = Number.isFinite(recorded) ? new Date(recorded) : null;
       const user_agent = request?.get('user-agent')?.slice(0, 512) || null;
       await db
         .insertInto('oidc_account_index')
-        .values({ account_id: payload.accountId, model: this.model, id, expires_at, ip, user_agent })
+        .values({ account_id: accountId, model: this.model, id, expires_at, ip, user_agent })
         .onConflict((oc) =>
           oc.columns(['model', 'id']).doUpdateSet({
-            account_id: payload.accountId,
+            account_id: accountId,
             expires_at,
             seen_at: sql`now()`,
             ip: sql`coalesce(excluded.ip, oidc_account_index.ip)`,
@@ -41,6 +82,7 @@ export function indexedByAccount(Inner: AdapterConstructor, db: Kysely<DB>): Ada
           }),
         )
         .execute();
+      written.remember(key, accountId, recorded, ip);
     }
     find(id: string) {
       return this.#inner.find(id);
@@ -56,6 +98,7 @@ export function indexedByAccount(Inner: AdapterConstructor, db: Kysely<DB>): Ada
     }
     async destroy(id: string) {
       await this.#inner.destroy(id);
+      written.forget(`${this.model}:${id}`);
       if (this.#indexed) await db.deleteFrom('oidc_account_index').where('model', '=', this.model).where('id', '=', id).execute();
     }
     revokeByGrantId(grantId: string) {

@@ -1,0 +1,35 @@
+import type Router from '@koa/router';
+import type { Middleware } from 'koa';
+
+const leadingSegment = /^\/([A-Za-z0-9._~-]+)(?=[/(]|$)/;
+
+/**
+ * The first path segments under which a router has routes (`/admin/users/:id` gives `admin`), or undefined when
+ * some route does not begin with a fixed segment.
+ */
+export function leadingSegmentsOf(router: Router): Set<string> | undefined {
+  const segments = new Set<string>();
+  for (const layer of router.stack) {
+    const match = typeof layer.path === 'string' ? leadingSegment.exec(layer.path) : null;
+    if (!match) return undefined;
+    segments.add(match[1]!);
+  }
+  return segments;
+}
+
+/**
+ * The router's routes and its allowed-methods answers, skipped at once for a path outside its first segments:
+ * without this, every request (the token endpoint's too) is matched against every route of every router.
+ */
+export function scopedRoutes(router: Router): Middleware {
+  const matched = router.routes() as Middleware;
+  const allowedMethods = router.allowedMethods() as Middleware;
+  const routes: Middleware = (ctx, next) => matched(ctx, () => allowedMethods(ctx, next));
+  const segments = leadingSegmentsOf(router);
+  if (!segments) return routes;
+  return (ctx, next) => {
+    const end = ctx.path.indexOf('/', 1);
+    const first = ctx.path.slice(1, end === -1 ? undefined : end);
+    return segments.has(first) ? routes(ctx, next) : next();
+  };
+}

@@ -1,0 +1,49 @@
+import Router from '@koa/router';
+import Koa from 'koa';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { leadingSegmentsOf, scopedRoutes } from '../../src/http/scoped-routes.ts';
+
+describe('scopedRoutes', () => {
+  const admin = new Router({ prefix: '/admin' });
+  admin.use(async (ctx, next) => {
+    ctx.set('X-Admin-Guard', 'ran');
+    await next();
+  });
+  admin.get('/users', (ctx) => void (ctx.body = 'users'));
+  const interactions = new Router({ prefix: '/interaction/:uid' });
+  interactions.post('/login', (ctx) => void (ctx.body = `login ${ctx.params.uid}`));
+
+  const app = new Koa();
+  app.use(scopedRoutes(admin));
+  app.use(scopedRoutes(interactions));
+  app.use((ctx) => void (ctx.body = `fallthrough ${ctx.path}`));
+  const server = createServer(app.callback()).listen(0, '127.0.0.1');
+  const url = (path: string) => `http://127.0.0.1:${(server.address() as AddressInfo).port}${path}`;
+  afterAll(() => new Promise((resolve) => server.close(resolve)));
+
+  it('finds the first fixed segment of every route, or gives up', () => {
+    expect(leadingSegmentsOf(admin)).toEqual(new Set(['admin']));
+    expect(leadingSegmentsOf(interactions)).toEqual(new Set(['interaction']));
+    const anywhere = new Router();
+    anywhere.get('/:page', () => {});
+    expect(leadingSegmentsOf(anywhere)).toBeUndefined();
+  });
+
+  it('serves its routes and runs its middleware as before', async () => {
+    const users = await fetch(url('/admin/users'));
+    expect(await users.text()).toBe('users');
+    expect(users.headers.get('x-admin-guard')).toBe('ran');
+    expect(await (await fetch(url('/interaction/abc/login'), { method: 'POST' })).text()).toBe('login abc');
+  });
+
+  it('passes other paths on without running the router', async () => {
+    const token = await fetch(url('/token'), { method: 'POST' });
+    expect(await token.text()).toBe('fallthrough /token');
+    expect(token.headers.get('x-admin-guard')).toBeNull();
+    // A segment that merely begins like one of ours is another path.
+    expect(await (await fetch(url('/administrator'))).text()).toBe('fallthrough /administrator');
+  });
+});
