@@ -42,6 +42,8 @@ export interface AppDependencies {
   readinessChecks: Record<string, ReadinessCheck>;
   /** /account: the signed-in person's page. */
   accountPages: Router;
+  /** /account/api: the same as JSON for apps, with an `account`-scoped access token. */
+  accountApi: Router;
   adminApi: Router;
   adminConsole: Router;
   metrics: Metrics;
@@ -69,6 +71,7 @@ export function createApp(deps: AppDependencies): Koa {
     googleCallbackRoute(),
     interactionRoutes(deps),
     accountLinkRoutes(deps),
+    deps.accountApi,
     deps.accountPages,
     deps.adminApi,
     deps.adminConsole,

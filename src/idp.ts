@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import type Provider from 'oidc-provider';
 import type { AdapterConstructor } from 'oidc-provider';
 
-import { accountPage, accountPageRoutes } from './account/index.ts';
+import { accountApiRoutes, accountPage, accountPageRoutes } from './account/index.ts';
 import { adminApiRoutes, adminBearerAuth, adminConsoleRoutes, consoleClient, createAdminActions, createConsoleSession } from './admin/index.ts';
 import { auditRecorder } from './audit/index.ts';
 import {
@@ -287,6 +287,7 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       resourceServers,
       completion: signInCompletion({ provider, accounts, secondFactors, mfa: config.mfa, views }),
       accountPages: accountPageRoutes({ page, selfService, federation, google, secondFactors, sessions, views }),
+      accountApi: accountApiRoutes({ provider, accounts, selfService, sessions }),
       adminApi: adminApiRoutes({
         auth: adminBearerAuth({ issuer: config.issuer, audience: adminApi, signingKeys: publicKeysOf(secrets.jwks), accounts, administration }),
         actions: adminActions,

@@ -47,7 +47,7 @@ export function accountPage(deps: AccountPageDeps) {
     const [identities, twoStep, sessions, apps, history] = await Promise.all([
       deps.federation.identitiesOf(account.id),
       deps.secondFactors.status(account.id),
-      deps.sessions.list(account.id, sessionId),
+      deps.sessions.list(account.id, { sessionId }),
       deps.sessions.apps(account.id),
       deps.administration.loginHistory(account.id, 10),
     ]);

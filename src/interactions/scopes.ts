@@ -1,6 +1,6 @@
 import { message, type Message } from '../http/i18n.ts';
 
-const described = new Set(['openid', 'profile', 'email', 'roles', 'offline_access']);
+const described = new Set(['openid', 'profile', 'email', 'roles', 'offline_access', 'account']);
 
 /** Human words for the scopes on the consent page (scopes.<name> in the catalogue); unknown scopes are shown by name. */
 export function describeScopes(scopes: string[]): Message[] {

@@ -56,14 +56,15 @@ export function accountSessions(db: Kysely<DB>, Adapter: AdapterConstructor) {
   }
 
   return {
-    async list(accountId: string, currentSessionId?: string): Promise<SessionView[]> {
+    /** `current`: the session of this browser (by id) or of this token (by uid). */
+    async list(accountId: string, current: { sessionId?: string; sessionUid?: string | undefined } = {}): Promise<SessionView[]> {
       const views: SessionView[] = [];
       for (const row of await live(accountId, 'Session')) {
         const payload = await sessions.find(row.id);
         if (!payload || payload.accountId !== accountId) continue;
         views.push({
           handle: handleOf(row.id),
-          current: row.id === currentSessionId,
+          current: row.id === current.sessionId || (current.sessionUid !== undefined && payload.uid === current.sessionUid),
           ip: row.ip,
           userAgent: row.user_agent,
           signedInAt: typeof payload.loginTs === 'number' ? new Date(payload.loginTs * 1000) : new Date(row.created_at),

@@ -148,7 +148,8 @@ export function createProvider(options: ProviderOptions): Provider {
     },
     claims: Object.fromEntries(Object.entries(scopeClaims).map(([scope, claims]) => [scope, [...claims]])),
     // API scopes must be known here too, or clients registered with them are refused.
-    scopes: ['openid', 'offline_access', 'email', 'profile', 'roles', ...options.resourceServers.flatMap((server) => server.scopes)],
+    // `account`: the person's own profile and sessions through /account/api (src/account/api-routes.ts).
+    scopes: ['openid', 'offline_access', 'email', 'profile', 'roles', 'account', ...options.resourceServers.flatMap((server) => server.scopes)],
     responseTypes: ['code'],
     // The languages of our pages, which ui_locales picks from.
     discovery: { ui_locales_supported: views.catalogues.locales },
