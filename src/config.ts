@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -123,6 +124,10 @@ export const settings = {
   },
   ARGON2_ITERATIONS: { default: '2', doc: 'argon2id time cost (OWASP minimum 2).' },
   ARGON2_PARALLELISM: { default: '1', doc: 'argon2id parallelism (OWASP minimum 1).' },
+  ARGON2_CONCURRENCY: {
+    default: '(the number of CPU cores)',
+    doc: 'Password hashes computed at once; more wait their turn. More than the cores would starve the event loop (every other request) during a sign-in storm.',
+  },
 } as const satisfies Record<string, { default: string; doc: string }>;
 
 export type SettingName = keyof typeof settings;
@@ -171,6 +176,7 @@ export interface Config {
     adminApiPerMinute: Record<string, number>;
   };
   argon2: { memoryCost: number; timeCost: number; parallelism: number };
+  argon2Concurrency: number;
 }
 
 export type RedisSettings = { keyPrefix: string } & (
@@ -259,6 +265,7 @@ export const settingsSchema = z.object({
   ARGON2_MEMORY_KIB: integer(settings.ARGON2_MEMORY_KIB.default, OWASP_ARGON2_MINIMUM.memoryCost, 4 * 1024 * 1024),
   ARGON2_ITERATIONS: integer(settings.ARGON2_ITERATIONS.default, OWASP_ARGON2_MINIMUM.timeCost, 100),
   ARGON2_PARALLELISM: integer(settings.ARGON2_PARALLELISM.default, OWASP_ARGON2_MINIMUM.parallelism, 64),
+  ARGON2_CONCURRENCY: integer(String(availableParallelism()), 1, 256),
 });
 
 const exampleClientsFile = path.join(projectRoot, 'config', 'clients.example.json');
@@ -416,5 +423,6 @@ export function loadConfig(environment: Env = process.env): Config {
       timeCost: env.ARGON2_ITERATIONS,
       parallelism: env.ARGON2_PARALLELISM,
     },
+    argon2Concurrency: env.ARGON2_CONCURRENCY,
   };
 }

@@ -166,7 +166,7 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       throttle: rateLimits.secondFactorThrottle,
       audit,
     });
-    const hasher = createPasswordHasher(config.argon2);
+    const hasher = createPasswordHasher(config.argon2, config.argon2Concurrency);
     const passwordPolicy = { minLength: config.passwordMinLength };
     const accounts = createAccountService({
       db: database.db,

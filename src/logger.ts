@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
 
@@ -15,7 +15,17 @@ const redact = [
   'res.headers["set-cookie"]',
 ];
 
-export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
+export function createLogger(level: string, destination?: DestinationStream): Logger {
   const options = { level, redact: { paths: redact, censor: '[redacted]' } };
   return destination ? pino(options, destination) : pino(options);
+}
+
+/**
+ * The server's logger: lines go to stdout in batches (no write call per request line), and
+ * whatever is still buffered is written out when the process exits.
+ */
+export function createServerLogger(level: string): Logger {
+  const stdout = pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  process.on('exit', () => stdout.flushSync());
+  return createLogger(level, stdout);
 }

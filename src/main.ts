@@ -4,13 +4,13 @@ import { ConfigError, loadConfig } from './config.ts';
 import { DataDirLockedError } from './db/index.ts';
 import { ClientsFileError, ResourceServersFileError, SigningKeysError } from './oidc/index.ts';
 import { createIdp } from './idp.ts';
-import { createLogger } from './logger.ts';
+import { createServerLogger } from './logger.ts';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const log = createLogger(config.logLevel);
+  const log = createServerLogger(config.logLevel);
   const idp = await createIdp(config, log);
 
   const server = createServer(idp.app.callback());

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import argon2 from 'argon2';
+import pLimit from 'p-limit';
 
 export interface Argon2Parameters {
   memoryCost: number;
@@ -19,21 +21,27 @@ export interface PasswordHasher {
   verify(storedHash: string | null | undefined, password: string): Promise<PasswordVerification>;
 }
 
-export function createPasswordHasher(parameters: Argon2Parameters): PasswordHasher {
+/**
+ * argon2id hashing, at most `concurrency` hashes at once: argon2 runs on libuv's 4 threads, and more
+ * hashes than cores would take the CPU from the event loop that answers every other request.
+ */
+export function createPasswordHasher(parameters: Argon2Parameters, concurrency = availableParallelism()): PasswordHasher {
   const options = { type: argon2.argon2id as 2, ...parameters };
+  const limit = pLimit(concurrency);
   let decoyHash: Promise<string> | undefined;
-  const decoy = () => (decoyHash ??= argon2.hash(randomBytes(32).toString('hex'), options));
+  const decoy = () => (decoyHash ??= limit(() => argon2.hash(randomBytes(32).toString('hex'), options)));
 
   return {
-    hash: (password) => argon2.hash(password, options),
+    hash: (password) => limit(() => argon2.hash(password, options)),
     async verify(storedHash, password) {
       if (!storedHash) {
-        await argon2.verify(await decoy(), password);
+        const hash = await decoy();
+        await limit(() => argon2.verify(hash, password));
         return { valid: false, needsRehash: false };
       }
       let valid: boolean;
       try {
-        valid = await argon2.verify(storedHash, password);
+        valid = await limit(() => argon2.verify(storedHash, password));
       } catch {
         valid = false;
       }
