@@ -14,7 +14,7 @@ import { healthRoutes, type ReadinessCheck } from './http/health.ts';
 import type { Metrics } from './http/metrics.ts';
 import type { RateLimits } from './http/rate-limits.ts';
 import { requestLogger } from './http/request-logger.ts';
-import { scopedRoutes } from './http/scoped-routes.ts';
+import { routersBySegment } from './http/scoped-routes.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import type { Views } from './http/views.ts';
 import { googleCallbackRoute, interactionRoutes, type GoogleClient, type SignInCompletion } from './interactions/index.ts';
@@ -62,11 +62,11 @@ export function createApp(deps: AppDependencies): Koa {
   app.use(deps.metrics.middleware());
   app.use(errorHandler(deps.views));
   app.use(securityHeaders({ production: deps.production }));
-  app.use(brandRoutes(deps.brand).routes());
   app.use(mount('/static', serve(path.join(viewsDir, 'static'), { maxage: 3600_000 })));
 
   // The Google callback first: its path would otherwise match the interaction router's /interaction/:uid.
   const routers = [
+    brandRoutes(deps.brand),
     healthRoutes(deps.readinessChecks),
     googleCallbackRoute(),
     interactionRoutes(deps),
@@ -78,7 +78,7 @@ export function createApp(deps: AppDependencies): Koa {
   ];
   if (deps.outbox) routers.push(deps.outbox.routes(deps.views));
   if (deps.metricsOnMainPort) routers.push(deps.metrics.routes());
-  for (const router of routers) app.use(scopedRoutes(router));
+  app.use(routersBySegment(routers));
 
   app.use(deps.rateLimits.tokenEndpoint);
   app.use(mount(deps.provider));

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 
 import { loadConfig } from '../../src/config.ts';
 import { createIdp } from '../../src/idp.ts';
-import { createLogger } from '../../src/logger.ts';
+import { createServerLogger } from '../../src/logger.ts';
 import { serveControl } from './control.ts';
 
 const server = createServer();
@@ -15,7 +15,7 @@ await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 const { port } = server.address() as AddressInfo;
 
 const config = loadConfig({ ...process.env, PORT: String(port), ISSUER: `http://127.0.0.1:${port}` });
-const idp = await createIdp(config, createLogger(config.logLevel));
+const idp = await createIdp(config, createServerLogger(config.logLevel));
 server.on('request', idp.app.callback());
 
 const email = process.env.BENCH_EMAIL!;

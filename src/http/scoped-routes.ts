@@ -1,5 +1,6 @@
 import type Router from '@koa/router';
 import type { Middleware } from 'koa';
+import compose from 'koa-compose';
 
 const leadingSegment = /^\/([A-Za-z0-9._~-]+)(?=[/(]|$)/;
 
@@ -31,5 +32,27 @@ export function scopedRoutes(router: Router): Middleware {
     const end = ctx.path.indexOf('/', 1);
     const first = ctx.path.slice(1, end === -1 ? undefined : end);
     return segments.has(first) ? routes(ctx, next) : next();
+  };
+}
+
+/**
+ * Several routers as one middleware: a request meets only the routers that have routes under its first
+ * path segment (and those that could match anywhere), in their order. A protocol request such as
+ * /token or /jwks goes straight on to node-oidc-provider, through one function instead of one per router.
+ */
+export function routersBySegment(routers: Router[]): Middleware {
+  const entries = routers.map((router) => ({ middleware: scopedRoutes(router), segments: leadingSegmentsOf(router) }));
+  const chainFor = (segment: string | undefined) =>
+    entries.filter((entry) => !entry.segments || (segment !== undefined && entry.segments.has(segment))).map((entry) => entry.middleware);
+  const chains = new Map<string, Middleware>();
+  for (const entry of entries) {
+    for (const segment of entry.segments ?? []) chains.set(segment, compose(chainFor(segment)) as Middleware);
+  }
+  const anywhere = chainFor(undefined);
+  const fallback: Middleware | undefined = anywhere.length ? (compose(anywhere) as Middleware) : undefined;
+  return (ctx, next) => {
+    const end = ctx.path.indexOf('/', 1);
+    const chain = chains.get(ctx.path.slice(1, end === -1 ? undefined : end)) ?? fallback;
+    return chain ? chain(ctx, next) : next();
   };
 }

@@ -4,7 +4,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { leadingSegmentsOf, scopedRoutes } from '../../src/http/scoped-routes.ts';
+import { leadingSegmentsOf, routersBySegment, scopedRoutes } from '../../src/http/scoped-routes.ts';
 
 describe('scopedRoutes', () => {
   const admin = new Router({ prefix: '/admin' });
@@ -45,5 +45,29 @@ describe('scopedRoutes', () => {
     expect(token.headers.get('x-admin-guard')).toBeNull();
     // A segment that merely begins like one of ours is another path.
     expect(await (await fetch(url('/administrator'))).text()).toBe('fallthrough /administrator');
+  });
+});
+
+describe('routersBySegment', () => {
+  const callback = new Router();
+  callback.get('/interaction/callback/google', (ctx) => void (ctx.body = 'callback first'));
+  const interactions = new Router({ prefix: '/interaction/:uid' });
+  interactions.get('/', (ctx) => void (ctx.body = `interaction ${ctx.params.uid}`));
+  const anywhere = new Router();
+  anywhere.get('/:page/help', (ctx) => void (ctx.body = `help for ${ctx.params.page}`));
+
+  const app = new Koa();
+  app.use(routersBySegment([callback, interactions, anywhere]));
+  app.use((ctx) => void (ctx.body = `provider ${ctx.path}`));
+  const server = createServer(app.callback()).listen(0, '127.0.0.1');
+  const text = async (path: string) => (await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}${path}`)).text();
+  afterAll(() => new Promise((resolve) => server.close(resolve)));
+
+  it('keeps the routers’ order within a segment, runs a match-anywhere router for every path, and passes the rest on', async () => {
+    expect(await text('/interaction/callback/google')).toBe('callback first');
+    expect(await text('/interaction/abc')).toBe('interaction abc');
+    expect(await text('/interaction/help')).toBe('interaction help');
+    expect(await text('/token/help')).toBe('help for token');
+    expect(await text('/jwks')).toBe('provider /jwks');
   });
 });
