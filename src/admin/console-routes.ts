@@ -15,7 +15,7 @@ import { RANK } from './permissions.ts';
 
 const PER_PAGE = 25;
 /** Notices a redirect may ask the user page to show (admin.notices.<name>); anything else shows nothing. */
-const notices = new Set(['invitationMailed', 'profileSaved', 'roleGranted', 'roleRemoved', 'accountDisabled', 'accountEnabled', 'accountDeleted', 'accountRestored', 'resetLinkMailed']);
+const notices = new Set(['invitationMailed', 'profileSaved', 'roleGranted', 'roleRemoved', 'accountDisabled', 'accountEnabled', 'accountDeleted', 'accountRestored', 'resetLinkMailed', 'secondFactorsReset']);
 const page = (value: unknown) => Math.max(1, Number.parseInt(String(value ?? '1'), 10) || 1);
 const text = (value: unknown, max = 254) => (typeof value === 'string' ? value.trim().slice(0, max) : '');
 /** A textarea of URLs, one per line (or separated by spaces). */
@@ -153,6 +153,7 @@ export function adminConsoleRoutes(deps: { actions: AdminActions; administration
     ['delete', 'admin.confirm.delete', (a: Actor, id: string) => actions.deleteUser(a, id), 'accountDeleted'],
     ['restore', 'admin.confirm.restore', (a: Actor, id: string) => actions.restoreUser(a, id), 'accountRestored'],
     ['password-reset', 'admin.confirm.passwordReset', (a: Actor, id: string) => actions.forcePasswordReset(a, id), 'resetLinkMailed'],
+    ['second-factors/reset', 'admin.confirm.resetSecondFactors', (a: Actor, id: string) => actions.resetSecondFactors(a, id), 'secondFactorsReset'],
   ] as const) {
     router.post(`/users/:id/${path}`, async (ctx) => {
       const actor = await actorOf(ctx);

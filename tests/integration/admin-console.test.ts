@@ -57,6 +57,21 @@ describe(`admin console (${backend})`, () => {
     expect(actions.slice(0, 2)).toEqual(['users.disable', 'users.roles.grant']);
   });
 
+  it('shows who has two-step verification and resets it after confirming', async () => {
+    const member = (await idp.idp.accounts.createAccount({ email: 'twostep@example.com', password: 'two step passphrase', emailVerified: true })).id;
+    const enrollment = await idp.idp.secondFactors.startTotp(member, 'twostep@example.com');
+    await idp.idp.secondFactors.confirmTotp(member, await idp.idp.secondFactors.currentCode(enrollment.secret), null);
+    const { browser } = await signInToConsole('admin');
+    const page = await browser.open(`${idp.issuer}/admin/users/${member}`);
+    expect(page.$('.second-factor').text()).toBe('yes');
+    const confirm = (await browser.submit(page, 'form[action$="/second-factors/reset"]')).page!;
+    expect(confirm.$('p').first().text()).toContain('authenticator app and recovery codes');
+    const reset = (await browser.submit(confirm, 'main form')).page!;
+    expect(reset.$('[role=status]').text()).toBe('Two-step verification reset');
+    expect(reset.$('.second-factor').text()).toBe('no');
+    expect(reset.$('form[action$="/second-factors/reset"]')).toHaveLength(0);
+  });
+
   it('invites a person and edits a profile, refusing a stale edit', async () => {
     const { browser, page } = await signInToConsole('admin');
     const invited = (await browser.submit(page, 'form[action="/admin/users"]', { email: 'newbie@example.com', name: 'New Bie' })).page!;
