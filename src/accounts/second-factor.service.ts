@@ -152,7 +152,10 @@ export function createSecondFactors(deps: { db: Kysely<DB>; issuerName: string; 
     },
 
     async removeTotp(accountId, mfaRequired, ip) {
-      if (mfaRequired) throw new SecondFactorRequiredError();
+      if (mfaRequired) {
+        await audit({ actorId: accountId, action: 'mfa.totp.remove', targetType: 'account', targetId: accountId, outcome: 'denied', ip });
+        throw new SecondFactorRequiredError();
+      }
       if (await deleteTotp(db, accountId)) {
         await audit({ actorId: accountId, action: 'mfa.totp.removed', targetType: 'account', targetId: accountId, ip });
       }
