@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -10,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser } from '../support/browser.ts';
 import { runAdmin } from '../support/cli.ts';
 import { createPostgresDatabase, RP_REDIRECT, testClients } from '../support/idp.ts';
+import { freePort } from '../support/ports.ts';
 import { signIn } from '../support/rp.ts';
 import { startSmtpServer } from '../support/smtp.ts';
 
@@ -23,14 +23,6 @@ function checklistSettings(): string[] {
   const section = readme.split('## Production checklist')[1]!.split('\n## ')[0]!;
   const items = section.split('\n').filter((line) => /^\d+\. /.test(line) || /^ {3}\S/.test(line));
   return [...new Set(items.join('\n').match(/`[A-Z][A-Z0-9_]+`/g)!.map((name) => name.slice(1, -1)))];
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
 }
 
 describe.skipIf(!postgres)('production mode, set up by the README checklist, behind a TLS-terminating proxy', () => {
