@@ -190,7 +190,8 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       const ended = await endEverythingOf(database.db, adapter, accountId);
       log.info({ accountId, ended }, 'ended every session and grant of the account');
     };
-    const messages = createMessages(viewsDir, config.brand.productName);
+    const views = createViews({ dir: viewsDir, cache: config.env === 'production', brand: config.brand, passwordMinLength: config.passwordMinLength });
+    const messages = createMessages({ viewsDir, catalogues: views.catalogues, productName: config.brand.productName });
     const federation = createFederation({
       db: database.db,
       registrationOpen: config.registration === 'open',
@@ -220,7 +221,6 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       ...readResourceServersFile(config.resourceServersFile),
     ];
     const administration = createAccountAdministration(database.db);
-    const views = createViews({ dir: viewsDir, cache: config.env === 'production', brand: config.brand, passwordMinLength: config.passwordMinLength });
     const provider = createProvider({
       issuer: config.issuer,
       trustProxy: config.trustProxy,

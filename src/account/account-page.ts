@@ -6,6 +6,7 @@ import { PageError } from '../http/errors.ts';
 import type { Message } from '../http/i18n.ts';
 import type { Views } from '../http/views.ts';
 import { currentSession, type AccountSessions } from '../oidc/index.ts';
+import { deviceOf } from './device-name.ts';
 
 export interface Notice {
   kind: 'ok' | 'error';
@@ -61,7 +62,7 @@ export function accountPage(deps: AccountPageDeps) {
         googleIdentity: identities.find((identity) => identity.provider === 'google'),
         twoStep,
         mfaRequired: await mfaRequired(account.id),
-        sessions,
+        sessions: sessions.map((session) => ({ ...session, device: deviceOf(session.userAgent) })),
         apps,
         history,
         timeZones,

@@ -41,7 +41,7 @@ export function accountPageRoutes(deps: {
     ctx.set('Cache-Control', 'no-store');
     await next();
   });
-  const self = async (ctx: Context) => ({ accountId: (await page.signedIn(ctx)).account.id, ip: ctx.ip });
+  const self = async (ctx: Context) => ({ accountId: (await page.signedIn(ctx)).account.id, ip: ctx.ip, locale: deps.views.locale(ctx) });
   const body = (ctx: Context) => (ctx.request.body ?? {}) as Record<string, unknown>;
 
   router.get('/', (ctx) => page.render(ctx));

@@ -61,7 +61,7 @@ export function accountLinkRoutes(deps: { lifecycle: AccountLifecycle; rateLimit
     }
     await rateLimits.limitIp('forms', ctx.ip);
     try {
-      await lifecycle.requestPasswordReset(form.data.email, interactionPath(body.interaction));
+      await lifecycle.requestPasswordReset(form.data.email, interactionPath(body.interaction), views.locale(ctx));
     } catch (error) {
       if (error instanceof InvalidAccountInputError) {
         return views.render(ctx, 'forgot-password', { interaction, email: typed(body, 'email'), errors: { email: 'fields.email.invalid' } }, 400);
@@ -83,7 +83,7 @@ export function accountLinkRoutes(deps: { lifecycle: AccountLifecycle; rateLimit
     const token = typed(body, 'token', 200);
     if (!form.success) return views.render(ctx, 'reset-password', { token, errors: fieldErrors(form.error) }, 400);
     try {
-      const { returnTo } = await lifecycle.resetPassword(form.data.token, form.data.password, form.data.password_confirmation);
+      const { returnTo } = await lifecycle.resetPassword(form.data.token, form.data.password, form.data.password_confirmation, views.locale(ctx));
       views.render(ctx, 'password-changed', { returnTo });
     } catch (error) {
       if (error instanceof WeakPasswordError) return views.render(ctx, 'reset-password', { token, errors: { password: weakPasswordMessage(error) } }, 400);

@@ -28,10 +28,13 @@ export interface Registration {
   passwordConfirmation: string;
   /** Where to continue once the email is verified: an interaction path. */
   returnTo: string | null;
+  /** The language of the request, for the mail it causes. */
+  locale?: string | undefined;
 }
 
 /**
- * Registration, email verification and password reset. Every answer that could tell whether an
+ * Registration, email verification and password reset. Mail goes out in the account's stored
+ * language, else in that of the request that caused it (`locale`), else in English. Every answer that could tell whether an
  * address has an account is the same either way; the mail that differs goes out in the background.
  */
 export function createAccountLifecycle(deps: {
@@ -59,9 +62,10 @@ export function createAccountLifecycle(deps: {
   }
 
   /** Issues the token now (inside the caller's transaction); the message is composed when sent. */
-  async function verificationMail(accountId: string, email: string, returnTo: string | null, trx: Kysely<DB> = db) {
+  async function verificationMail(account: { id: string; email: string; locale: string | null }, returnTo: string | null, locale: string | undefined, trx: Kysely<DB> = db) {
+    const { id: accountId, email } = account;
     const token = await issueEmailToken(trx, { accountId, purpose: 'verify_email', email, returnTo, ttlSeconds: VERIFY_TTL_SECONDS });
-    return () => messages.verifyEmail(email, links.verifyEmail(token));
+    return () => messages.verifyEmail({ email, languages: [account.locale, locale] }, links.verifyEmail(token));
   }
 
   return {
@@ -72,19 +76,22 @@ export function createAccountLifecycle(deps: {
       // Hashing before the existence check keeps both outcomes equally slow.
       const passwordHash = await hasher.hash(input.password);
       const mail = await db.transaction().execute(async (trx) => {
-        if (await emailIsTaken(trx, email)) return () => messages.registrationAttempt(email, links.forgotPassword());
+        if (await emailIsTaken(trx, email)) {
+          const owner = await findAccountByEmail(trx, email);
+          return () => messages.registrationAttempt({ email, languages: [owner?.locale, input.locale] }, links.forgotPassword());
+        }
         const account = await insertAccount(trx, { email, password_hash: passwordHash, name: input.name?.trim() || null });
         await grantRoles(trx, account.id, [DEFAULT_ROLE]);
-        return verificationMail(account.id, email, input.returnTo, trx);
+        return verificationMail(account, input.returnTo, input.locale, trx);
       });
       mailer.sendInBackground(mail);
     },
 
     /** Mails a new verification link to an unverified account; silently does nothing otherwise. */
-    async resendVerification(email: string, returnTo: string | null): Promise<void> {
+    async resendVerification(email: string, returnTo: string | null, locale?: string): Promise<void> {
       const account = await findAccountByEmail(db, email.trim());
       if (!account || account.email_verified || account.status !== 'active') return;
-      mailer.sendInBackground(await verificationMail(account.id, account.email, returnTo));
+      mailer.sendInBackground(await verificationMail(account, returnTo, locale));
     },
 
     /** Uses a verification link; returns where to continue. */
@@ -101,7 +108,7 @@ export function createAccountLifecycle(deps: {
     },
 
     /** Mails a reset link when the address has an active account. Answers the same either way. */
-    async requestPasswordReset(rawEmail: string, returnTo: string | null): Promise<void> {
+    async requestPasswordReset(rawEmail: string, returnTo: string | null, locale?: string): Promise<void> {
       const email = validEmail(rawEmail);
       const account = await findAccountByEmail(db, email);
       if (!account || account.status !== 'active') return;
@@ -112,7 +119,7 @@ export function createAccountLifecycle(deps: {
         returnTo,
         ttlSeconds: RESET_TTL_SECONDS,
       });
-      mailer.sendInBackground(() => messages.resetPassword(account.email, links.resetPassword(token)));
+      mailer.sendInBackground(() => messages.resetPassword({ email: account.email, languages: [account.locale, locale] }, links.resetPassword(token)));
     },
 
     /** Mails a new account (made by an admin, without a password) a link to choose one; it works for 7 days. */
@@ -126,7 +133,7 @@ export function createAccountLifecycle(deps: {
         returnTo: null,
         ttlSeconds: INVITATION_TTL_SECONDS,
       });
-      mailer.sendInBackground(() => messages.invitation(account.email, links.resetPassword(token)));
+      mailer.sendInBackground(() => messages.invitation({ email: account.email, languages: [account.locale] }, links.resetPassword(token)));
     },
 
     async resetLinkIsLive(token: string): Promise<boolean> {
@@ -137,7 +144,7 @@ export function createAccountLifecycle(deps: {
      * Sets the new password from a reset link, which also proves the address; then ends every
      * session and grant of the account and tells its owner. Returns where to continue.
      */
-    async resetPassword(token: string, password: string, confirmation: string): Promise<{ returnTo: string | null }> {
+    async resetPassword(token: string, password: string, confirmation: string, locale?: string): Promise<{ returnTo: string | null }> {
       checkNewPassword(password, confirmation);
       const passwordHash = await hasher.hash(password);
       const used = await db.transaction().execute(async (trx) => {
@@ -146,11 +153,11 @@ export function createAccountLifecycle(deps: {
         if (!row || !account || account.status !== 'active') throw new InvalidLinkError();
         await updatePasswordHash(trx, account.id, passwordHash);
         await markEmailVerified(trx, account.id, row.email);
-        return row;
+        return { ...row, locale: account.locale };
       });
       await deps.endEverythingOf(used.account_id);
       await deps.audit?.({ actorId: used.account_id, action: 'account.password-reset', targetType: 'account', targetId: used.account_id });
-      mailer.sendInBackground(() => messages.passwordChanged(used.email, links.forgotPassword()));
+      mailer.sendInBackground(() => messages.passwordChanged({ email: used.email, languages: [used.locale, locale] }, links.forgotPassword()));
       return { returnTo: used.return_to };
     },
   };

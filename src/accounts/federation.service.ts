@@ -55,7 +55,8 @@ export function createFederation(deps: {
   };
 
   return {
-    async signIn(profile: FederatedProfile, context: LoginContext): Promise<FederatedSignIn> {
+    /** `locale`: the language of the request, for the mail it may cause. */
+  async signIn(profile: FederatedProfile, context: LoginContext, locale?: string): Promise<FederatedSignIn> {
       const result = await db.transaction().execute(async (trx): Promise<FederatedSignIn> => {
         const known = await findIdentity(trx, profile.provider, profile.subject);
         if (known) return { kind: 'signed-in', account: ensureActive(await findAccountById(trx, known.account_id)), linked: false, created: false };
@@ -90,7 +91,8 @@ export function createFederation(deps: {
         await recordLoginAttempt(db, { accountId: result.account.id, outcome: 'success', method: profile.provider, ...context });
         deps.observe?.loginAttempt('success', profile.provider);
         if (result.linked && !result.created) {
-          mailer.sendInBackground(() => messages.providerLinked(result.account.email, profile.provider, deps.accountLink));
+          const to = { email: result.account.email, languages: [result.account.locale, locale] };
+          mailer.sendInBackground(() => messages.providerLinked(to, profile.provider, deps.accountLink));
         }
       }
       return result;

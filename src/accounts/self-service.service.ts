@@ -14,10 +14,11 @@ import type { ProfileFields } from './profile-schema.ts';
 const EMAIL_CHANGE_TTL_SECONDS = 24 * 60 * 60;
 const profileColumns = ['name', 'given_name', 'family_name', 'picture', 'locale', 'zoneinfo'] as const;
 
-/** Who acts on their own account, and from where (for the audit log). */
+/** Who acts on their own account, from where (for the audit log), in which language (for the mail it causes). */
 export interface Self {
   accountId: string;
   ip: string | null;
+  locale?: string | undefined;
 }
 
 /**
@@ -75,7 +76,7 @@ export function createSelfService(deps: {
       if (password !== confirmation) throw new PasswordMismatchError();
       await updatePasswordHash(db, account.id, await hasher.hash(password));
       await audit({ actorId: account.id, action: 'account.password.change', targetType: 'account', targetId: account.id, ip: self.ip });
-      mailer.sendInBackground(() => messages.passwordChanged(account.email, links.forgotPassword()));
+      mailer.sendInBackground(() => messages.passwordChanged({ email: account.email, languages: [account.locale, self.locale] }, links.forgotPassword()));
     },
 
     /**
@@ -91,12 +92,12 @@ export function createSelfService(deps: {
       if (email.toLowerCase() === account.email.toLowerCase()) throw new InvalidAccountInputError('That is already your email address.');
       const owner = await findAccountByEmail(db, email);
       if (owner) {
-        mailer.sendInBackground(() => messages.registrationAttempt(owner.email, links.forgotPassword()));
+        mailer.sendInBackground(() => messages.registrationAttempt({ email: owner.email, languages: [owner.locale, self.locale] }, links.forgotPassword()));
       } else {
         const token = await issueEmailToken(db, { accountId: account.id, purpose: 'change_email', email, returnTo: null, ttlSeconds: EMAIL_CHANGE_TTL_SECONDS });
-        mailer.sendInBackground(() => messages.confirmEmailChange(email, links.confirmEmailChange(token)));
+        mailer.sendInBackground(() => messages.confirmEmailChange({ email, languages: [account.locale, self.locale] }, links.confirmEmailChange(token)));
       }
-      mailer.sendInBackground(() => messages.emailChangeRequested(account.email, email, links.forgotPassword()));
+      mailer.sendInBackground(() => messages.emailChangeRequested({ email: account.email, languages: [account.locale, self.locale] }, email, links.forgotPassword()));
       await audit({ actorId: account.id, action: 'account.email.change-requested', targetType: 'account', targetId: account.id, ip: self.ip });
     },
 

@@ -1,33 +1,48 @@
 import path from 'node:path';
 import { Eta } from 'eta';
 
+import { DEFAULT_LOCALE, matchLocale, withStrongValues, type Catalogues } from '../http/i18n.ts';
 import type { OutgoingMail } from './mailer.ts';
 
 const providerName = (provider: string) => (provider === 'google' ? 'Google' : provider);
 
-/** Each message has an HTML part (escaped) and a plain-text part, from views/email/<name>.{html,text}.eta. */
-export function createMessages(viewsDir: string, productName = 'your account') {
-  const html = new Eta({ views: path.join(viewsDir, 'email'), autoEscape: true, cache: true });
-  const text = new Eta({ views: path.join(viewsDir, 'email'), autoEscape: false, cache: true });
-  const compose = (name: string, to: string, subject: string, data: Record<string, unknown>): OutgoingMail => ({
-    to,
-    subject,
-    html: html.render(`${name}.html.eta`, { subject, productName, ...data }),
-    text: text.render(`${name}.text.eta`, { subject, productName, ...data }),
-  });
+/**
+ * Whom a message goes to, and the languages it may be written in, best first: the account's
+ * stored locale, then the language of the request that caused it. English when we speak none.
+ */
+export interface Recipient {
+  email: string;
+  languages: ReadonlyArray<string | null | undefined>;
+}
+
+/**
+ * Each message has an HTML part (escaped) and a plain-text part, from views/email/<name>.{html,text}.eta,
+ * with every word from the `email.*` group of the message catalogue in the recipient's language.
+ */
+export function createMessages(options: { viewsDir: string; catalogues: Catalogues; productName?: string }) {
+  const { catalogues, productName = 'IdP' } = options;
+  const html = new Eta({ views: path.join(options.viewsDir, 'email'), autoEscape: true, cache: true });
+  // Plain text keeps every line break as written (Eta trims the one after a tag by default).
+  const text = new Eta({ views: path.join(options.viewsDir, 'email'), autoEscape: false, autoTrim: false, cache: true });
+
+  const compose = (name: string, to: Recipient, data: Record<string, unknown> = {}): OutgoingMail => {
+    const locale = matchLocale(to.languages, catalogues.locales) ?? DEFAULT_LOCALE;
+    const t = catalogues.translator(locale);
+    const group = name.replace(/-(\w)/g, (_whole, letter: string) => letter.toUpperCase());
+    const subject = t(`email.${group}.subject`, data as Record<string, string>);
+    const it = { t, strong: withStrongValues(t), locale, subject, product: productName, ...data };
+    return { to: to.email, subject, html: html.render(`${name}.html.eta`, it), text: text.render(`${name}.text.eta`, it) };
+  };
 
   return {
-    verifyEmail: (to: string, link: string) => compose('verify-email', to, 'Confirm your email address', { link }),
-    resetPassword: (to: string, link: string) => compose('reset-password', to, 'Reset your password', { link }),
-    passwordChanged: (to: string, resetLink: string) => compose('password-changed', to, 'Your password was changed', { resetLink }),
-    providerLinked: (to: string, provider: string, accountLink: string) =>
-      compose('provider-linked', to, `${providerName(provider)} was linked to your account`, { provider: providerName(provider), accountLink }),
-    invitation: (to: string, link: string) => compose('invitation', to, 'You are invited: choose your password', { link }),
-    confirmEmailChange: (to: string, link: string) => compose('confirm-email-change', to, 'Confirm your new email address', { link }),
-    emailChangeRequested: (to: string, newEmail: string, resetLink: string) =>
-      compose('email-change-requested', to, 'Your email address is being changed', { newEmail, resetLink }),
-    registrationAttempt: (to: string, resetLink: string) =>
-      compose('registration-attempt', to, 'Someone tried to create an account with your email', { resetLink }),
+    verifyEmail: (to: Recipient, link: string) => compose('verify-email', to, { link }),
+    resetPassword: (to: Recipient, link: string) => compose('reset-password', to, { link }),
+    passwordChanged: (to: Recipient, resetLink: string) => compose('password-changed', to, { resetLink }),
+    providerLinked: (to: Recipient, provider: string, accountLink: string) => compose('provider-linked', to, { provider: providerName(provider), accountLink }),
+    invitation: (to: Recipient, link: string) => compose('invitation', to, { link }),
+    confirmEmailChange: (to: Recipient, link: string) => compose('confirm-email-change', to, { link }),
+    emailChangeRequested: (to: Recipient, newEmail: string, resetLink: string) => compose('email-change-requested', to, { email: newEmail, resetLink }),
+    registrationAttempt: (to: Recipient, resetLink: string) => compose('registration-attempt', to, { resetLink }),
   };
 }
 

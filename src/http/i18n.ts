@@ -82,13 +82,19 @@ export function withStrongValues(translate: Translate) {
  * (a region falls back to its language, de-AT to de), else the best of Accept-Language, else English.
  */
 export function pickLocale(ctx: Context, locales: string[], uiLocales?: unknown): string {
-  if (typeof uiLocales === 'string') {
-    for (const tag of uiLocales.split(/\s+/).filter(Boolean)) {
-      const lower = tag.toLowerCase();
-      const match = locales.find((locale) => locale === lower) ?? locales.find((locale) => locale === lower.split('-')[0]);
-      if (match) return match;
-    }
-  }
+  const asked = typeof uiLocales === 'string' ? matchLocale(uiLocales.split(/\s+/), locales) : undefined;
+  if (asked) return asked;
   const accepted = ctx.acceptsLanguages(locales);
   return typeof accepted === 'string' ? accepted : DEFAULT_LOCALE;
+}
+
+/** The first of these BCP 47 tags we speak, a region falling back to its language (de-AT to de); blanks are skipped. */
+export function matchLocale(tags: Iterable<string | null | undefined>, locales: string[]): string | undefined {
+  for (const tag of tags) {
+    const lower = tag?.trim().toLowerCase();
+    if (!lower) continue;
+    const match = locales.find((locale) => locale === lower) ?? locales.find((locale) => locale === lower.split('-')[0]);
+    if (match) return match;
+  }
+  return undefined;
 }

@@ -11,6 +11,8 @@ export interface Views {
   renderToString(ctx: Context, name: string, data?: Record<string, unknown>): string;
   /** The words of the request's language, for text that leaves without a view. */
   translate(ctx: Context): Translate;
+  /** The request's language (ui_locales, else Accept-Language, else English): what mail it causes falls back to. */
+  locale(ctx: Context): string;
   /** English, for logs and JSON answers. */
   english: Translate;
   catalogues: Catalogues;
@@ -60,6 +62,7 @@ export function createViews(options: { dir: string; cache: boolean; brand?: Bran
       ctx.body = renderToString(ctx, name, data);
     },
     translate: (ctx) => catalogues.translator(localeOf(ctx)),
+    locale: localeOf,
     english: catalogues.translator(DEFAULT_LOCALE),
     catalogues,
   };

@@ -210,7 +210,7 @@ export function interactionRoutes(deps: {
 
     try {
       const profile = await google.finish(ctx.search, flow.checks);
-      const result = await federation.signIn(profile, { ip: ctx.ip, userAgent: ctx.get('user-agent') || null });
+      const result = await federation.signIn(profile, { ip: ctx.ip, userAgent: ctx.get('user-agent') || null }, views.locale(ctx));
       if (result.kind === 'password-needed') {
         keepPendingLink(ctx, interaction.uid, profile);
         return renderLogin(ctx, interaction, { email: result.email, errors: { form: 'login.errors.googlePasswordNeeded' } }, 409);
@@ -239,7 +239,7 @@ export function interactionRoutes(deps: {
     if (!form.success) throw new PageError(400, 'emailMissing');
     await rateLimits.limitIp('forms', ctx.ip);
     await rateLimits.limitVerificationMail(form.data.email);
-    await lifecycle.resendVerification(form.data.email, interactionPath(interaction.uid));
+    await lifecycle.resendVerification(form.data.email, interactionPath(interaction.uid), views.locale(ctx));
     checkEmailPage(ctx, form.data.email, 'checkEmail.title');
   });
 
@@ -275,6 +275,7 @@ export function interactionRoutes(deps: {
         password: form.data.password,
         passwordConfirmation: form.data.password_confirmation,
         returnTo: interactionPath(interaction.uid),
+        locale: views.locale(ctx),
       });
     } catch (error) {
       if (error instanceof WeakPasswordError) return rerender({ password: weakPasswordMessage(error) });

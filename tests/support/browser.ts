@@ -18,6 +18,8 @@ export type Navigation = { page: Page; leftTo?: undefined } | { page?: undefined
  */
 export class Browser {
   readonly jar = new CookieJar();
+  /** The Accept-Language header sent with every request, as a person's browser settings would. */
+  acceptLanguage: string | undefined;
 
   /**
    * `proxy`: requests for `origin` (an https URL) go to `upstream` over plain HTTP with the
@@ -33,6 +35,7 @@ export class Browser {
     const cookie = await this.jar.getCookieString(url);
     if (cookie) headers.set('cookie', cookie);
     headers.set('accept', headers.get('accept') ?? 'text/html');
+    if (this.acceptLanguage && !headers.has('accept-language')) headers.set('accept-language', this.acceptLanguage);
     let target = url;
     if (this.proxy && url.startsWith(`${this.proxy.origin}/`)) {
       const { host, protocol } = new URL(this.proxy.origin);

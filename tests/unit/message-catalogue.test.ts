@@ -9,8 +9,8 @@ const catalogues = loadCatalogues(path.join(viewsDir, 'locales'));
 const english = catalogues.messages.get('en')!;
 const placeholders = (text: string) => [...text.matchAll(/\{(\w+)\}/g)].map((match) => match[1]).sort();
 
-/** The page templates (mail has its own templates, still English). */
-const pageViews = ['', 'admin', 'partials'].flatMap((folder) =>
+/** Every template: the pages, and both parts (HTML and plain text) of every mail. */
+const templates = ['', 'admin', 'partials', 'email'].flatMap((folder) =>
   readdirSync(path.join(viewsDir, folder))
     .filter((name) => name.endsWith('.eta'))
     .map((name) => path.join(folder, name)),
@@ -39,7 +39,7 @@ describe('message catalogue', () => {
 
   it('has every key the views name (a name ending in a dot is a group the view completes)', () => {
     const known = (key: string) => (key.endsWith('.') ? Object.keys(english).some((name) => name.startsWith(key)) : key in english);
-    const missing = pageViews.flatMap((view) =>
+    const missing = templates.flatMap((view) =>
       [...source(view).matchAll(/it\.(?:t|strong)\('([\w.-]+)'/g)].map((match) => match[1]!).filter((key) => !known(key)).map((key) => `${view}: ${key}`),
     );
     expect(missing).toEqual([]);
@@ -56,7 +56,7 @@ describe('message catalogue', () => {
     }
   });
 
-  it.each(pageViews)('%s has no words outside the catalogue', (view) => {
+  it.each(templates)('%s has no words outside the catalogue', (view) => {
     const template = source(view);
     const visible = template
       .replace(/<%[\s\S]*?%>/g, ' ')
