@@ -157,7 +157,7 @@ export function createAccountLifecycle(deps: {
       });
       await deps.endEverythingOf(used.account_id);
       await deps.audit?.({ actorId: used.account_id, action: 'account.password-reset', targetType: 'account', targetId: used.account_id });
-      mailer.sendInBackground(() => messages.passwordChanged({ email: used.email, languages: [used.locale, locale] }, links.forgotPassword()));
+      mailer.sendInBackground(() => messages.passwordChanged({ email: used.email, languages: [used.locale, locale] }, links.forgotPassword(), 'reset'));
       return { returnTo: used.return_to };
     },
   };

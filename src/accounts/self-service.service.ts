@@ -76,7 +76,7 @@ export function createSelfService(deps: {
       if (password !== confirmation) throw new PasswordMismatchError();
       await updatePasswordHash(db, account.id, await hasher.hash(password));
       await audit({ actorId: account.id, action: 'account.password.change', targetType: 'account', targetId: account.id, ip: self.ip });
-      mailer.sendInBackground(() => messages.passwordChanged({ email: account.email, languages: [account.locale, self.locale] }, links.forgotPassword()));
+      mailer.sendInBackground(() => messages.passwordChanged({ email: account.email, languages: [account.locale, self.locale] }, links.forgotPassword(), 'account-page'));
     },
 
     /**

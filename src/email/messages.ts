@@ -37,7 +37,9 @@ export function createMessages(options: { viewsDir: string; catalogues: Catalogu
   return {
     verifyEmail: (to: Recipient, link: string) => compose('verify-email', to, { link }),
     resetPassword: (to: Recipient, link: string) => compose('reset-password', to, { link }),
-    passwordChanged: (to: Recipient, resetLink: string) => compose('password-changed', to, { resetLink }),
+    /** `how`: by a reset link (every device was signed out) or on the account page (other devices only if asked). */
+    passwordChanged: (to: Recipient, resetLink: string, how: 'reset' | 'account-page') =>
+      compose('password-changed', to, { resetLink, textKey: how === 'reset' ? 'email.passwordChanged.text' : 'email.passwordChanged.textAccountPage' }),
     providerLinked: (to: Recipient, provider: string, accountLink: string) => compose('provider-linked', to, { provider: providerName(provider), accountLink }),
     invitation: (to: Recipient, link: string) => compose('invitation', to, { link }),
     confirmEmailChange: (to: Recipient, link: string) => compose('confirm-email-change', to, { link }),

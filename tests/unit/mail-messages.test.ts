@@ -45,7 +45,8 @@ describe('mail messages', () => {
       const all = [
         messages.verifyEmail(to(locale), 'https://l'),
         messages.resetPassword(to(locale), 'https://l'),
-        messages.passwordChanged(to(locale), 'https://l'),
+        messages.passwordChanged(to(locale), 'https://l', 'reset'),
+        messages.passwordChanged(to(locale), 'https://l', 'account-page'),
         messages.providerLinked(to(locale), 'google', 'https://l'),
         messages.invitation(to(locale), 'https://l'),
         messages.confirmEmailChange(to(locale), 'https://l'),
