@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 
-import { PasskeyNameError, PasskeyNotFoundError, SecondFactorRequiredError, type Passkeys } from '../accounts/index.ts';
+import { PasskeyNameError, PasskeyNotFoundError, PasskeyRejectedError, SecondFactorRequiredError, type Passkeys } from '../accounts/index.ts';
 import { PageError } from '../http/errors.ts';
 import type { Views } from '../http/views.ts';
 import { passkeyAnswer, passkeyRefusal, startCeremony, takeCeremonyKey } from '../interactions/index.ts';
@@ -42,6 +42,7 @@ export function passkeyRoutes(deps: PasskeyDeps): Router {
       await passkeys.finishRegistration(account.id, takeCeremonyKey(ctx), passkeyAnswer(ctx), name, ctx.ip);
     } catch (error) {
       if (error instanceof PasskeyNameError) return page.render(ctx, { notice: { kind: 'error', text: 'account.notices.passkeyName' }, status: 400 });
+      if (error instanceof PasskeyRejectedError) return page.render(ctx, { notice: { kind: 'error', text: 'account.notices.passkeyNotAdded' }, status: 400 });
       const { text, status } = passkeyRefusal(error);
       return page.render(ctx, { notice: { kind: 'error', text }, status });
     }

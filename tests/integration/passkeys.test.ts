@@ -101,6 +101,13 @@ describe('passkeys (pglite, issuer http://localhost)', () => {
     const two = page(await submitAnswer(person.browser, added, 'form[action="/account/passkeys"]', person.authenticator.register(second)));
     expect(two.$('.passkey-name').map((_i, element) => two.$(element).text()).get()).toEqual(['Work laptop', 'Passkey']);
 
+    // An answer that does not verify (here: to another challenge) adds nothing.
+    const third = await ceremonyOptions(person.browser, two, 'form[action="/account/passkeys"]');
+    const notAdded = page(await submitAnswer(person.browser, two, 'form[action="/account/passkeys"]', person.authenticator.register({ ...third, challenge: 'bm90IHRoZSBjaGFsbGVuZ2U' }), { name: 'Forged' }));
+    expect(notAdded.status).toBe(400);
+    expect(notAdded.$('.alert').text()).toContain('could not be added');
+    expect(await idp.idp.passkeys!.list(person.id)).toHaveLength(2);
+
     const renamed = page(await person.browser.submit(two, 'form.passkey-rename:last', { name: 'Phone' }));
     expect(renamed.$('.notice').text()).toBe('The passkey is renamed.');
     expect(renamed.$('.passkey-name').last().text()).toBe('Phone');
