@@ -106,9 +106,9 @@ export function signInCompletion(deps: {
   }
 
   /** Whether the account has a second factor to ask for (a passkey counts only where passkeys work). */
-  async function hasSecondFactor(accountId: string): Promise<{ any: boolean; totp: boolean }> {
+  async function hasSecondFactor(accountId: string): Promise<boolean> {
     const { totp, passkeys: passkeyCount } = await secondFactors.status(accountId);
-    return { any: totp || (Boolean(passkeys) && passkeyCount > 0), totp };
+    return totp || (Boolean(passkeys) && passkeyCount > 0);
   }
 
   async function renderSetup(ctx: Context, interaction: Interaction, accountId: string, error?: Message, status = 200) {
@@ -135,10 +135,10 @@ export function signInCompletion(deps: {
   return {
     async afterFirstFactor(ctx, interaction, accountId, method) {
       const has = await hasSecondFactor(accountId);
-      if (!has.any && !(await mustHaveSecondFactor(accountId, interaction))) return finish(ctx, accountId, [method]);
+      if (!has && !(await mustHaveSecondFactor(accountId, interaction))) return finish(ctx, accountId, [method]);
       keepFirstFactor(ctx, interaction.uid, { uid: interaction.uid, accountId, amr: [method] });
       ctx.status = 303;
-      ctx.redirect(`${path(interaction.uid)}/${has.any ? 'second-factor' : 'second-factor/setup'}`);
+      ctx.redirect(`${path(interaction.uid)}/${has ? 'second-factor' : 'second-factor/setup'}`);
     },
 
     passkeysEnabled: Boolean(passkeys),
@@ -161,7 +161,7 @@ export function signInCompletion(deps: {
       router.get('/second-factor', async (ctx) => {
         const interaction = await details(ctx);
         const { accountId } = firstFactorOf(ctx, interaction);
-        if (!(await hasSecondFactor(accountId)).any) return renderSetup(ctx, interaction, accountId);
+        if (!(await hasSecondFactor(accountId))) return renderSetup(ctx, interaction, accountId);
         return renderSecondStep(ctx, interaction, accountId);
       });
 
