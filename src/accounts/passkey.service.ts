@@ -80,15 +80,15 @@ function checkedName(name: string): string {
   return trimmed;
 }
 
-/** The browser's answer as a form field (JSON); anything else is no answer. */
-function parsed<T>(response: string): T {
+/** The browser's answer as a form field (JSON); undefined for anything else. */
+function parsed<T>(response: string): T | undefined {
   try {
     const value = JSON.parse(response) as unknown;
     if (value && typeof value === 'object' && typeof (value as { id?: unknown }).id === 'string') return value as T;
   } catch {
-    // fall through
+    // not JSON: no answer
   }
-  throw new PasskeyRejectedError('invalid');
+  return undefined;
 }
 
 export interface Passkeys {
@@ -194,10 +194,12 @@ export function createPasskeys(deps: { db: Kysely<DB>; relyingParty: PasskeyRely
     async finishRegistration(accountId, key, response, name, ip) {
       const label = checkedName(name);
       const challenge = await challengeFor(key, 'register', accountId, null, ip);
+      const answer = parsed<RegistrationResponseJSON>(response);
       let verification;
       try {
+        if (!answer) throw new PasskeyRejectedError('invalid');
         verification = await verifyRegistrationResponse({
-          response: parsed<RegistrationResponseJSON>(response),
+          response: answer,
           expectedChallenge: challenge,
           expectedOrigin: relyingParty.origin,
           expectedRPID: relyingParty.id,
@@ -268,6 +270,7 @@ export function createPasskeys(deps: { db: Kysely<DB>; relyingParty: PasskeyRely
       await refuseWhileLocked(accountId);
       const challenge = await challengeFor(key, 'second_factor', accountId, interactionUid, ip);
       const answer = parsed<AuthenticationResponseJSON>(response);
+      if (!answer) return refused(accountId, 'invalid', ip, 'second_factor');
       const passkey = await findPasskey(db, answer.id);
       if (!passkey) return refused(accountId, 'unknown', ip, 'second_factor');
       if (passkey.account_id !== accountId) return refused(accountId, 'other-account', ip, 'second_factor');
@@ -283,6 +286,7 @@ export function createPasskeys(deps: { db: Kysely<DB>; relyingParty: PasskeyRely
     async verifyPasswordless(interactionUid, key, response, context) {
       const challenge = await challengeFor(key, 'passwordless', null, interactionUid, context.ip);
       const answer = parsed<AuthenticationResponseJSON>(response);
+      if (!answer) return refused(null, 'invalid', context.ip, 'passwordless');
       const passkey = await findPasskey(db, answer.id);
       if (!passkey) return refused(null, 'unknown', context.ip, 'passwordless');
       const accountId = passkey.account_id;
