@@ -8,6 +8,7 @@ import * as administration from './005_administration.ts';
 import * as clients from './006_clients.ts';
 import * as secondFactors from './007_second_factors.ts';
 import * as selfService from './008_self_service.ts';
+import * as passkeys from './009_passkeys.ts';
 
 /** Every migration, in order. Names are the file names; a test checks none is missing here. */
 export const migrations: Record<string, Migration> = {
@@ -19,4 +20,5 @@ export const migrations: Record<string, Migration> = {
   '006_clients': clients,
   '007_second_factors': secondFactors,
   '008_self_service': selfService,
+  '009_passkeys': passkeys,
 };

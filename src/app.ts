@@ -16,6 +16,7 @@ import type { RateLimits } from './http/rate-limits.ts';
 import { requestLogger } from './http/request-logger.ts';
 import { routersBySegment } from './http/scoped-routes.ts';
 import { securityHeaders } from './http/security-headers.ts';
+import { webauthnBrowserScript } from './http/webauthn-browser-script.ts';
 import type { Views } from './http/views.ts';
 import { googleCallbackRoute, interactionRoutes, type GoogleClient, type SignInCompletion } from './interactions/index.ts';
 import type { Logger } from './logger.ts';
@@ -62,6 +63,7 @@ export function createApp(deps: AppDependencies): Koa {
   app.use(deps.metrics.middleware());
   app.use(errorHandler(deps.views));
   app.use(securityHeaders({ production: deps.production }));
+  app.use(webauthnBrowserScript());
   app.use(mount('/static', serve(path.join(viewsDir, 'static'), { maxage: 3600_000 })));
 
   // The Google callback first: its path would otherwise match the interaction router's /interaction/:uid.

@@ -18,7 +18,7 @@ export const settings = {
   PORT: { default: '3000', doc: 'TCP port the HTTP server listens on.' },
   ISSUER: {
     default: 'http://localhost:$PORT',
-    doc: 'Public URL of the IdP, the `iss` of every token. Must be https in production (localhost excepted).',
+    doc: 'Public URL of the IdP, the `iss` of every token. Must be https in production (localhost excepted). Its host is the passkeys RP ID: with an IP address, passkeys are off.',
   },
   DATABASE_URL: {
     default: '(unset: embedded PGlite)',

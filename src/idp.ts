@@ -11,11 +11,14 @@ import {
   createAccountLifecycle,
   createAccountService,
   createFederation,
+  createPasskeys,
   createPasswordHasher,
   createSecondFactors,
+  relyingPartyOf,
   createSelfService,
   type SecondFactors,
   type AccountService,
+  type Passkeys,
 } from './accounts/index.ts';
 import { createApp } from './app.ts';
 import type { Config } from './config.ts';
@@ -59,6 +62,8 @@ export interface Idp {
   redis: RedisConnection | undefined;
   accounts: AccountService;
   secondFactors: SecondFactors;
+  /** Undefined when the issuer's host is an IP address (WebAuthn needs a domain name). */
+  passkeys: Passkeys | undefined;
   mailer: Mailer;
   close(): Promise<void>;
 }
@@ -166,6 +171,11 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       throttle: rateLimits.secondFactorThrottle,
       audit,
     });
+    const relyingParty = relyingPartyOf(config.issuer, config.brand.productName);
+    if (!relyingParty) log.warn({ issuer: config.issuer }, 'passkeys are off: WebAuthn needs an issuer with a domain name, not an IP address');
+    const passkeys = relyingParty
+      ? createPasskeys({ db: database.db, relyingParty, throttle: rateLimits.secondFactorThrottle, audit })
+      : undefined;
     const hasher = createPasswordHasher(config.argon2, config.argon2Concurrency);
     const passwordPolicy = { minLength: config.passwordMinLength };
     const accounts = createAccountService({
@@ -264,6 +274,7 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       administration,
       federation,
       secondFactors,
+      passkeys,
       sessions,
       mfa: config.mfa,
       googleEnabled: Boolean(google),
@@ -285,8 +296,8 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       registrationOpen: config.registration === 'open',
       outbox,
       resourceServers,
-      completion: signInCompletion({ provider, accounts, secondFactors, mfa: config.mfa, views }),
-      accountPages: accountPageRoutes({ page, selfService, federation, google, secondFactors, sessions, views }),
+      completion: signInCompletion({ provider, accounts, secondFactors, passkeys, mfa: config.mfa, views }),
+      accountPages: accountPageRoutes({ page, selfService, federation, google, secondFactors, passkeys, sessions, views }),
       accountApi: accountApiRoutes({ provider, accounts, selfService, sessions }),
       adminApi: adminApiRoutes({
         auth: adminBearerAuth({ issuer: config.issuer, audience: adminApi, signingKeys: publicKeysOf(secrets.jwks), accounts, administration }),
@@ -325,6 +336,7 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       redis: store.redis,
       accounts,
       secondFactors,
+      passkeys,
       mailer,
       async close() {
         await mailer.drain();

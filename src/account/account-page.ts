@@ -1,7 +1,16 @@
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 
-import { policyRequiresSecondFactor, type Account, type AccountAdministration, type AccountService, type Federation, type MfaPolicy, type SecondFactors } from '../accounts/index.ts';
+import {
+  policyRequiresSecondFactor,
+  type Account,
+  type AccountAdministration,
+  type AccountService,
+  type Federation,
+  type MfaPolicy,
+  type Passkeys,
+  type SecondFactors,
+} from '../accounts/index.ts';
 import { PageError } from '../http/errors.ts';
 import type { Message } from '../http/i18n.ts';
 import type { Views } from '../http/views.ts';
@@ -19,6 +28,8 @@ export interface AccountPageDeps {
   administration: AccountAdministration;
   federation: Federation;
   secondFactors: SecondFactors;
+  /** Undefined when the issuer cannot have passkeys. */
+  passkeys: Passkeys | undefined;
   sessions: AccountSessions;
   mfa: MfaPolicy;
   googleEnabled: boolean;
@@ -45,9 +56,10 @@ export function accountPage(deps: AccountPageDeps) {
 
   async function render(ctx: Context, options: { notice?: Notice; errors?: Record<string, Message>; form?: Record<string, string>; status?: number } = {}) {
     const { account, sessionId } = await signedIn(ctx);
-    const [identities, twoStep, sessions, apps, history] = await Promise.all([
+    const [identities, twoStep, passkeys, sessions, apps, history] = await Promise.all([
       deps.federation.identitiesOf(account.id),
       deps.secondFactors.status(account.id),
+      deps.passkeys?.list(account.id),
       deps.sessions.list(account.id, { sessionId }),
       deps.sessions.apps(account.id),
       deps.administration.loginHistory(account.id, 10),
@@ -61,6 +73,8 @@ export function accountPage(deps: AccountPageDeps) {
         googleEnabled: deps.googleEnabled,
         googleIdentity: identities.find((identity) => identity.provider === 'google'),
         twoStep,
+        passkeys,
+        passkeyScripts: Boolean(passkeys),
         mfaRequired: await mfaRequired(account.id),
         sessions: sessions.map((session) => ({ ...session, device: deviceOf(session.userAgent) })),
         apps,

@@ -19,6 +19,7 @@ import { formBody } from '../http/form-body.ts';
 import type { Message } from '../http/i18n.ts';
 import { GoogleSignInError, GoogleUnavailableError, keepFlow, takeFlow, typed, weakPasswordMessage, type GoogleClient } from '../interactions/index.ts';
 import type { AccountPage } from './account-page.ts';
+import { passkeyRoutes, type PasskeyDeps } from './passkey-routes.ts';
 import { sessionRoutes } from './session-routes.ts';
 import { twoStepRoutes, type TwoStepDeps } from './two-step-routes.ts';
 
@@ -34,7 +35,7 @@ export function accountPageRoutes(deps: {
   selfService: SelfService;
   federation: Federation;
   google: GoogleClient | undefined;
-} & TwoStepDeps): Router {
+} & TwoStepDeps & PasskeyDeps): Router {
   const { page, selfService, federation, google } = deps;
   const router = new Router({ prefix: '/account' });
   router.use(formBody(), csrfProtection(), async (ctx, next) => {
@@ -172,6 +173,6 @@ export function accountPageRoutes(deps: {
     return page.render(ctx, { notice: { kind: 'ok', text: 'account.notices.googleUnlinked' } });
   });
 
-  router.use(twoStepRoutes(deps).routes(), sessionRoutes(deps).routes());
+  router.use(twoStepRoutes(deps).routes(), passkeyRoutes(deps).routes(), sessionRoutes(deps).routes());
   return router;
 }

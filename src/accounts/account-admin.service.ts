@@ -52,10 +52,13 @@ const publicColumns = [
   'deleted_at',
 ] as const;
 
-/** Whether the account has a confirmed second factor (admins see who has one). */
+/** Whether the account has a second factor, a confirmed authenticator app or a passkey (admins see who has one). */
 const secondFactor = (eb: ExpressionBuilder<DB, 'accounts'>) =>
   eb
-    .exists(eb.selectFrom('totp_credentials').select('account_id').whereRef('totp_credentials.account_id', '=', 'accounts.id').where('confirmed_at', 'is not', null))
+    .or([
+      eb.exists(eb.selectFrom('totp_credentials').select('account_id').whereRef('totp_credentials.account_id', '=', 'accounts.id').where('confirmed_at', 'is not', null)),
+      eb.exists(eb.selectFrom('webauthn_credentials').select('account_id').whereRef('webauthn_credentials.account_id', '=', 'accounts.id')),
+    ])
     .as('second_factor');
 
 /** What an administrator may read and change of accounts and roles. Who may do it is the admin room's rule. */

@@ -146,3 +146,31 @@ export class SecondFactorRequiredError extends Error {
     super('a second factor is required for this account');
   }
 }
+
+/** A passkey ceremony whose challenge expired, was used already, or belongs to another page or browser. */
+export class PasskeyChallengeError extends Error {
+  constructor(readonly reason: 'expired' | 'unknown' | 'mismatch') {
+    super(`passkey challenge refused: ${reason}`);
+  }
+}
+
+/** A passkey answer that does not verify, or names a passkey that is unknown or of another account. */
+export class PasskeyRejectedError extends Error {
+  constructor(readonly reason: 'invalid' | 'unknown' | 'other-account') {
+    super(`passkey refused: ${reason}`);
+  }
+}
+
+/** No passkey with this ID belongs to the account. */
+export class PasskeyNotFoundError extends Error {
+  constructor() {
+    super('no such passkey');
+  }
+}
+
+/** A passkey needs a name of 1 to 100 characters. */
+export class PasskeyNameError extends Error {
+  constructor() {
+    super('a passkey needs a name of 1 to 100 characters');
+  }
+}

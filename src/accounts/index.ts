@@ -25,3 +25,13 @@ export {
 } from './second-factor.service.ts';
 export { profileFieldsSchema, type ProfileFields } from './profile-schema.ts';
 export { createSelfService, type SelfService, type Self } from './self-service.service.ts';
+export {
+  createPasskeys,
+  relyingPartyOf,
+  CHALLENGE_TTL_MS,
+  NAME_MAX_LENGTH as PASSKEY_NAME_MAX_LENGTH,
+  type Ceremony,
+  type PasskeyRelyingParty,
+  type Passkeys,
+  type PasskeySummary,
+} from './passkey.service.ts';

@@ -75,7 +75,7 @@ export async function unusedRecoveryCodes(db: Kysely<DB>, accountId: string): Pr
   return Number(row.count);
 }
 
-/** Which of these accounts have a confirmed second factor (for the admin list). */
+/** Which of these accounts have a confirmed authenticator app or a passkey (for the admin list). */
 export async function accountsWithSecondFactor(db: Kysely<DB>, accountIds: string[]): Promise<Set<string>> {
   if (!accountIds.length) return new Set();
   const rows = await db
@@ -83,6 +83,7 @@ export async function accountsWithSecondFactor(db: Kysely<DB>, accountIds: strin
     .select('account_id')
     .where('account_id', 'in', accountIds)
     .where('confirmed_at', 'is not', null)
+    .union(db.selectFrom('webauthn_credentials').select('account_id').where('account_id', 'in', accountIds))
     .execute();
   return new Set(rows.map((row) => row.account_id));
 }

@@ -17,6 +17,7 @@ import {
   unusedRecoveryCodes,
   useRecoveryCode,
 } from './second-factor.repository.ts';
+import { countPasskeys, deletePasskeysOf, lockAccount } from './passkey.repository.ts';
 
 /** Who must have a second factor: nobody, accounts with an admin role, or everyone. */
 export type MfaPolicy = 'optional' | 'required-for-admins' | 'required';
@@ -39,6 +40,8 @@ export interface TotpEnrollment {
 export interface SecondFactorStatus {
   totp: boolean;
   recoveryCodesLeft: number;
+  /** How many passkeys the account has: each is a second factor too. */
+  passkeys: number;
 }
 
 /** `otp` for an authenticator code, `recovery` for a recovery code (both are `amr` "otp" in tokens). */
@@ -65,9 +68,9 @@ export interface SecondFactors {
   /** Checks a code at sign-in: a TOTP code (each accepted once) or an unused recovery code. */
   verify(accountId: string, code: string, ip: string | null): Promise<SecondFactorMethod>;
   regenerateRecoveryCodes(accountId: string, ip: string | null): Promise<string[]>;
-  /** The person removes their authenticator; refused when policy requires one of them. */
+  /** The person removes their authenticator; refused when policy requires a second factor and no passkey is left. */
   removeTotp(accountId: string, mfaRequired: boolean, ip: string | null): Promise<void>;
-  /** An admin clears every second factor of an account (audited by the admin action). */
+  /** An admin clears every second factor of an account, passkeys too (audited by the admin action). */
   reset(accountId: string): Promise<boolean>;
   withSecondFactor(accountIds: string[]): Promise<Set<string>>;
   /** The code the app shows now (tests and the CLI use it; never exposed over HTTP). */
@@ -109,7 +112,8 @@ export function createSecondFactors(deps: { db: Kysely<DB>; issuerName: string; 
   return {
     async status(accountId) {
       const credential = await findTotp(db, accountId);
-      return { totp: Boolean(credential?.confirmed_at), recoveryCodesLeft: await unusedRecoveryCodes(db, accountId) };
+      const [recoveryCodesLeft, passkeys] = await Promise.all([unusedRecoveryCodes(db, accountId), countPasskeys(db, accountId)]);
+      return { totp: Boolean(credential?.confirmed_at), recoveryCodesLeft, passkeys };
     },
 
     async startTotp(accountId, label) {
@@ -152,16 +156,22 @@ export function createSecondFactors(deps: { db: Kysely<DB>; issuerName: string; 
     },
 
     async removeTotp(accountId, mfaRequired, ip) {
-      if (mfaRequired) {
-        await audit({ actorId: accountId, action: 'mfa.totp.remove', targetType: 'account', targetId: accountId, outcome: 'denied', ip });
+      const removed = await db.transaction().execute(async (trx) => {
+        await lockAccount(trx, accountId);
+        if (mfaRequired && (await countPasskeys(trx, accountId)) === 0) return undefined;
+        return deleteTotp(trx, accountId);
+      });
+      if (removed === undefined) {
+        await audit({ actorId: accountId, action: 'mfa.totp.removed', targetType: 'account', targetId: accountId, outcome: 'denied', ip, changes: { reason: 'last second factor' } });
         throw new SecondFactorRequiredError();
       }
-      if (await deleteTotp(db, accountId)) {
-        await audit({ actorId: accountId, action: 'mfa.totp.removed', targetType: 'account', targetId: accountId, ip });
-      }
+      if (removed) await audit({ actorId: accountId, action: 'mfa.totp.removed', targetType: 'account', targetId: accountId, ip });
     },
 
-    reset: (accountId) => deleteTotp(db, accountId),
+    async reset(accountId) {
+      const totp = await deleteTotp(db, accountId);
+      return (await deletePasskeysOf(db, accountId)) > 0 || totp;
+    },
     withSecondFactor: (accountIds) => accountsWithSecondFactor(db, accountIds),
     currentCode: (secret) => generate({ secret }),
   };

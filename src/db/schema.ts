@@ -130,7 +130,34 @@ export interface RecoveryCodesTable {
   created_at: Timestamp;
 }
 
+export interface WebauthnCredentialsTable {
+  /** base64url credential ID. */
+  id: string;
+  account_id: string;
+  /** base64url COSE public key. */
+  public_key: string;
+  /** bigint: read back as a string by pg. */
+  counter: ColumnType<string | number, number | undefined, number>;
+  transports: JSONColumnType<string[], string | undefined, string>;
+  name: string;
+  created_at: Timestamp;
+  last_used_at: NullableTimestamp;
+}
+
+export type WebauthnPurpose = 'register' | 'second_factor' | 'passwordless';
+
+export interface WebauthnChallengesTable {
+  key_hash: string;
+  challenge: string;
+  purpose: WebauthnPurpose;
+  account_id: string | null;
+  interaction_uid: string | null;
+  expires_at: Date | string;
+}
+
 export interface DB {
+  webauthn_credentials: WebauthnCredentialsTable;
+  webauthn_challenges: WebauthnChallengesTable;
   totp_credentials: TotpCredentialsTable;
   recovery_codes: RecoveryCodesTable;
   clients: ClientsTable;

@@ -28,7 +28,7 @@ import { message, type Message } from '../http/i18n.ts';
 import { emailOnlyForm, fieldErrors, interactionPath, loginForm, registrationForm, typed, weakPasswordMessage } from './forms.ts';
 import { GoogleSignInError, GoogleUnavailableError, type GoogleClient } from './google-client.ts';
 import { keepFlow, keepPendingLink, takeFlow, takePendingLink } from './google-flow.ts';
-import type { SignInCompletion } from './second-factor-step.ts';
+import { passkeyRefusal, type SignInCompletion } from './second-factor-step.ts';
 import { describeScopes } from './scopes.ts';
 
 type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -95,7 +95,16 @@ export function interactionRoutes(deps: {
     views.render(
       ctx,
       'login',
-      { uid: interaction.uid, client: await clientOf(interaction), errors: {}, registrationOpen, google: Boolean(google), ...data },
+      {
+        uid: interaction.uid,
+        client: await clientOf(interaction),
+        errors: {},
+        registrationOpen,
+        google: Boolean(google),
+        passkey: completion.passkeysEnabled,
+        passkeyScripts: completion.passkeysEnabled,
+        ...data,
+      },
       status,
     );
   }
@@ -177,6 +186,26 @@ export function interactionRoutes(deps: {
         return views.render(ctx, 'verify-email-needed', { uid: interaction.uid, email: error.email }, 403);
       }
       throw error;
+    }
+  });
+
+  // "Sign in with a passkey": no email, no password; the authenticator says whose passkey it is.
+  router.post('/passkey/options', async (ctx) => {
+    const interaction = await detailsOf(ctx);
+    expectPrompt(interaction, 'login');
+    await rateLimits.limitIp('login', ctx.ip);
+    return completion.startPasskeySignIn(ctx, interaction);
+  });
+
+  router.post('/passkey', async (ctx) => {
+    const interaction = await detailsOf(ctx);
+    expectPrompt(interaction, 'login');
+    await rateLimits.limitIp('login', ctx.ip);
+    try {
+      return await completion.finishPasskeySignIn(ctx, interaction, { ip: ctx.ip, userAgent: ctx.get('user-agent') || null });
+    } catch (error) {
+      const { text, status } = passkeyRefusal(error);
+      return renderLogin(ctx, interaction, { errors: { form: text } }, status);
     }
   });
 

@@ -3,12 +3,17 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 
 import {
+  AccountDisabledError,
+  PasskeyChallengeError,
+  PasskeyRejectedError,
   policyRequiresSecondFactor,
   SecondFactorLockedError,
   TotpAlreadyEnabledError,
   WrongSecondFactorCodeError,
   type AccountService,
+  type LoginContext,
   type MfaPolicy,
+  type Passkeys,
   type SecondFactors,
 } from '../accounts/index.ts';
 import { PageError } from '../http/errors.ts';
@@ -16,6 +21,7 @@ import { message, type Message } from '../http/i18n.ts';
 import { decodeCookieJson, encodeCookieJson } from '../http/json-cookie.ts';
 import type { Views } from '../http/views.ts';
 import { acrFor, requestsMultiFactor } from '../oidc/acr.ts';
+import { passkeyAnswer, startCeremony, takeCeremonyKey } from './passkey-ceremony.ts';
 
 type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
 
@@ -50,17 +56,39 @@ function firstFactorOf(ctx: Context, interaction: Interaction): FirstFactor {
 export interface SignInCompletion {
   /** After the first factor: finishes the sign-in, or sends the person on to their second factor. */
   afterFirstFactor(ctx: Context, interaction: Interaction, accountId: string, method: 'pwd' | 'fed'): Promise<void>;
+  /** Whether passkeys can be used here (the issuer has a domain name). */
+  passkeysEnabled: boolean;
+  /** Passwordless: starts a ceremony with any passkey of ours the authenticator holds. */
+  startPasskeySignIn(ctx: Context, interaction: Interaction): Promise<void>;
+  /**
+   * Passwordless: verifies the answer and finishes the sign-in with amr ['hwk'] (a user-verified passkey
+   * is something you have and something you know or are). Throws the passkey's refusal.
+   */
+  finishPasskeySignIn(ctx: Context, interaction: Interaction, context: LoginContext): Promise<void>;
   routes(): Router;
+}
+
+/** Why a passkey was not accepted, in words; anything else is not ours to answer. */
+export function passkeyRefusal(error: unknown): { text: Message; status: number } {
+  if (error instanceof PasskeyChallengeError) return { text: 'passkeys.errors.expired', status: 400 };
+  if (error instanceof PasskeyRejectedError) return { text: 'passkeys.errors.rejected', status: 400 };
+  if (error instanceof AccountDisabledError) return { text: 'login.errors.disabled', status: 403 };
+  if (error instanceof SecondFactorLockedError) {
+    return { text: message('secondFactor.errors.locked', { minutes: Math.max(1, Math.ceil(error.retryAfterSeconds / 60)) }), status: 429 };
+  }
+  throw error;
 }
 
 export function signInCompletion(deps: {
   provider: Provider;
   accounts: AccountService;
   secondFactors: SecondFactors;
+  /** Undefined when the issuer cannot have passkeys. */
+  passkeys: Passkeys | undefined;
   mfa: MfaPolicy;
   views: Views;
 }): SignInCompletion {
-  const { provider, accounts, secondFactors, views } = deps;
+  const { provider, accounts, secondFactors, passkeys, views } = deps;
 
   async function mustHaveSecondFactor(accountId: string, interaction: Interaction): Promise<boolean> {
     if (requestsMultiFactor(interaction.params.acr_values)) return true;
@@ -70,8 +98,17 @@ export function signInCompletion(deps: {
   const finish = (ctx: Context, accountId: string, amr: string[]) =>
     provider.interactionFinished(ctx.req, ctx.res, { login: { accountId, amr, acr: acrFor(amr) } }, { mergeWithLastSubmission: false });
 
-  function renderCodeForm(ctx: Context, interaction: Interaction, error?: Message, status = 200) {
-    views.render(ctx, 'second-factor', { uid: interaction.uid, errors: error ? { code: error } : {} }, status);
+  /** The second step: the code form when an app is set up, the passkey button when a passkey is. */
+  async function renderSecondStep(ctx: Context, interaction: Interaction, accountId: string, error?: Message, status = 200) {
+    const { totp, passkeys: passkeyCount } = await secondFactors.status(accountId);
+    const passkey = Boolean(passkeys) && passkeyCount > 0;
+    views.render(ctx, 'second-factor', { uid: interaction.uid, totp: totp || !passkey, passkey, passkeyScripts: passkey, errors: error ? { code: error } : {} }, status);
+  }
+
+  /** Whether the account has a second factor to ask for (a passkey counts only where passkeys work). */
+  async function hasSecondFactor(accountId: string): Promise<boolean> {
+    const { totp, passkeys: passkeyCount } = await secondFactors.status(accountId);
+    return totp || (Boolean(passkeys) && passkeyCount > 0);
   }
 
   async function renderSetup(ctx: Context, interaction: Interaction, accountId: string, error?: Message, status = 200) {
@@ -82,7 +119,7 @@ export function signInCompletion(deps: {
       const action = `${path(interaction.uid)}/second-factor/setup`;
       views.render(ctx, 'second-factor-setup', { action, enrollment, errors: error ? { code: error } : {} }, status);
     } catch (cause) {
-      if (cause instanceof TotpAlreadyEnabledError) return renderCodeForm(ctx, interaction);
+      if (cause instanceof TotpAlreadyEnabledError) return renderSecondStep(ctx, interaction, accountId);
       throw cause;
     }
   }
@@ -97,11 +134,24 @@ export function signInCompletion(deps: {
 
   return {
     async afterFirstFactor(ctx, interaction, accountId, method) {
-      const { totp } = await secondFactors.status(accountId);
-      if (!totp && !(await mustHaveSecondFactor(accountId, interaction))) return finish(ctx, accountId, [method]);
+      const has = await hasSecondFactor(accountId);
+      if (!has && !(await mustHaveSecondFactor(accountId, interaction))) return finish(ctx, accountId, [method]);
       keepFirstFactor(ctx, interaction.uid, { uid: interaction.uid, accountId, amr: [method] });
       ctx.status = 303;
-      ctx.redirect(`${path(interaction.uid)}/${totp ? 'second-factor' : 'second-factor/setup'}`);
+      ctx.redirect(`${path(interaction.uid)}/${has ? 'second-factor' : 'second-factor/setup'}`);
+    },
+
+    passkeysEnabled: Boolean(passkeys),
+
+    async startPasskeySignIn(ctx, interaction) {
+      if (!passkeys) throw new PageError(404, 'passkeysUnavailable');
+      startCeremony(ctx, await passkeys.startPasswordless(interaction.uid));
+    },
+
+    async finishPasskeySignIn(ctx, interaction, context) {
+      if (!passkeys) throw new PageError(404, 'passkeysUnavailable');
+      const accountId = await passkeys.verifyPasswordless(interaction.uid, takeCeremonyKey(ctx), passkeyAnswer(ctx), context);
+      return finish(ctx, accountId, ['hwk']);
     },
 
     routes() {
@@ -111,23 +161,44 @@ export function signInCompletion(deps: {
       router.get('/second-factor', async (ctx) => {
         const interaction = await details(ctx);
         const { accountId } = firstFactorOf(ctx, interaction);
-        if (!(await secondFactors.status(accountId)).totp) return renderSetup(ctx, interaction, accountId);
-        renderCodeForm(ctx, interaction);
+        if (!(await hasSecondFactor(accountId))) return renderSetup(ctx, interaction, accountId);
+        return renderSecondStep(ctx, interaction, accountId);
       });
 
       router.post('/second-factor', async (ctx) => {
         const interaction = await details(ctx);
         const first = firstFactorOf(ctx, interaction);
         const code = String((ctx.request.body as Record<string, unknown> | undefined)?.code ?? '');
-        if (!code.trim()) return renderCodeForm(ctx, interaction, 'secondFactor.errors.missing', 400);
+        if (!code.trim()) return renderSecondStep(ctx, interaction, first.accountId, 'secondFactor.errors.missing', 400);
         try {
           await secondFactors.verify(first.accountId, code, ctx.ip);
         } catch (error) {
           const { text, status } = refusal(error);
-          return renderCodeForm(ctx, interaction, text, status);
+          return renderSecondStep(ctx, interaction, first.accountId, text, status);
         }
         ctx.cookies.set(COOKIE, null, { path: path(interaction.uid) });
         return finish(ctx, first.accountId, [...first.amr, 'otp']);
+      });
+
+      // "Use a passkey": the script asks for options, the authenticator answers, the form posts the answer.
+      router.post('/second-factor/passkey/options', async (ctx) => {
+        if (!passkeys) throw new PageError(404, 'passkeysUnavailable');
+        const interaction = await details(ctx);
+        startCeremony(ctx, await passkeys.startSecondFactor(firstFactorOf(ctx, interaction).accountId, interaction.uid));
+      });
+
+      router.post('/second-factor/passkey', async (ctx) => {
+        if (!passkeys) throw new PageError(404, 'passkeysUnavailable');
+        const interaction = await details(ctx);
+        const first = firstFactorOf(ctx, interaction);
+        try {
+          await passkeys.verifySecondFactor(first.accountId, interaction.uid, takeCeremonyKey(ctx), passkeyAnswer(ctx), ctx.ip);
+        } catch (error) {
+          const { text, status } = passkeyRefusal(error);
+          return renderSecondStep(ctx, interaction, first.accountId, text, status);
+        }
+        ctx.cookies.set(COOKIE, null, { path: path(interaction.uid) });
+        return finish(ctx, first.accountId, [...first.amr, 'hwk']);
       });
 
       router.get('/second-factor/setup', async (ctx) => {

@@ -126,7 +126,7 @@ describe(`admin API (${backend})`, () => {
     expect((await call(tokens.admin, 'DELETE', `/users/${actorIds.admin}/second-factors`)).status).toBe(403);
     const reset = await call(tokens.admin, 'DELETE', `/users/${target}/second-factors`);
     expect(reset).toMatchObject({ status: 200, body: { second_factor: false } });
-    expect(await idp.idp.secondFactors.status(target)).toEqual({ totp: false, recoveryCodesLeft: 0 });
+    expect(await idp.idp.secondFactors.status(target)).toEqual({ totp: false, recoveryCodesLeft: 0, passkeys: 0 });
     const audit = await call(tokens.admin, 'GET', `/audit?target=${target}`);
     expect(audit.body.items[0]).toMatchObject({ action: 'users.second-factors.reset', actor_id: actorIds.admin, changes: { removed: true } });
   });

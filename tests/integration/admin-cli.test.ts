@@ -20,7 +20,7 @@ describe('npm run admin', () => {
   it('migrates, then says the database is up to date', async () => {
     const first = await runAdmin(['migrate'], { env: env() });
     expect(first).toMatchObject({ code: 0 });
-    expect(first.stdout).toContain('Applied migrations: 001_accounts, 002_oidc_models, 003_account_lifecycle, 004_federated_identities, 005_administration, 006_clients, 007_second_factors, 008_self_service');
+    expect(first.stdout).toContain('Applied migrations: 001_accounts, 002_oidc_models, 003_account_lifecycle, 004_federated_identities, 005_administration, 006_clients, 007_second_factors, 008_self_service, 009_passkeys');
     const second = await runAdmin(['migrate'], { env: env() });
     expect(second.stdout).toContain('The database is up to date.');
   });

@@ -69,7 +69,7 @@ describe.each(backends)('second factor: authenticator app (%s)', (backend) => {
     const callback = await callbackAfter(browser, await browser.submit(codesPage, 'form'));
     const tokens = await exchangeCode(config, callback, start);
     expect(tokens.claims()).toMatchObject({ sub: accountId, amr: ['pwd', 'otp'], acr: 'urn:idp:acr:2fa' });
-    expect(await idp.idp.secondFactors.status(accountId)).toEqual({ totp: true, recoveryCodesLeft: 10 });
+    expect(await idp.idp.secondFactors.status(accountId)).toEqual({ totp: true, recoveryCodesLeft: 10, passkeys: 0 });
     expect(idp.logs.raw).not.toContain(secret);
   });
 

@@ -38,7 +38,7 @@ export interface E2eStack {
  * One suite's world: the sample relying party, the IdP (PGlite) that knows it, real SMTP capture,
  * optionally the fake Google, and Chromium.
  */
-export async function startE2eStack(suite: string, options: { env?: Record<string, string>; google?: boolean } = {}): Promise<E2eStack> {
+export async function startE2eStack(suite: string, options: { env?: Record<string, string>; google?: boolean; issuerHost?: string } = {}): Promise<E2eStack> {
   const rp = await startSampleRp({ clientId: 'sample-notes', clientSecret: 'sample-notes-secret-0123456789abcdef', clientName: 'Sample Notes' });
   const smtp = await startSmtpServer();
   const google = options.google ? await startFakeGoogle() : undefined;
@@ -47,6 +47,7 @@ export async function startE2eStack(suite: string, options: { env?: Record<strin
     backend: 'pglite',
     clients: [rp.client(), tvClient],
     env: { SMTP_URL: smtp.url, ...brandEnv, ...googleEnv, ...options.env },
+    ...(options.issuerHost ? { issuerHost: options.issuerHost } : {}),
   });
   google?.register(`${idp.issuer}/interaction/callback/google`);
   rp.useIssuer(idp.issuer);

@@ -158,6 +158,8 @@ export async function startTestIdp(options: {
   env?: Record<string, string>;
   /** Reach Postgres through this local port (a proxy a test can cut). */
   postgresPort?: number;
+  /** The issuer's host name (it listens on 127.0.0.1 all the same): `localhost` for passkeys, which need a domain name. */
+  issuerHost?: string;
 }): Promise<TestIdp> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'idp-test-'));
   const clientsFile = path.join(dataDir, 'clients.json');
@@ -181,7 +183,7 @@ export async function startTestIdp(options: {
       port = await listen(server, port);
       const env = { ...options.env, ...extraEnv };
       handle.listening = `http://127.0.0.1:${port}`;
-      handle.issuer = env.ISSUER ?? `http://127.0.0.1:${port}`;
+      handle.issuer = env.ISSUER ?? `http://${options.issuerHost ?? '127.0.0.1'}:${port}`;
       const config = loadConfig({
         NODE_ENV: 'test',
         PORT: String(port),

@@ -9,7 +9,7 @@ import { relyingParty } from './rp.ts';
 
 interface RpSession {
   checks?: { state: string; nonce: string; verifier: string };
-  user?: { sub: string; email?: string; name?: string };
+  user?: { sub: string; email?: string; name?: string; amr?: string[] };
   idToken?: string;
   error?: string;
 }
@@ -71,6 +71,7 @@ export async function startSampleRp(options: { clientId: string; clientSecret: s
         if (session.user) {
           return send(res, 200, page('Sample Notes', `<h1>Your notes</h1>
 <p id="signed-in">Signed in as <span id="user-name">${escape(session.user.name ?? '')}</span> &lt;<span id="user-email">${escape(session.user.email ?? '')}</span>&gt;</p>
+<p>Signed in with: <span id="user-amr">${escape((session.user.amr ?? []).join(' '))}</span></p>
 <p><a href="/logout">Sign out</a></p>`));
         }
         return send(res, 200, page('Sample Notes', `<h1>Sample Notes</h1>${error}<p id="signed-out">You are not signed in.</p><p><a href="/login">Sign in</a></p>`));
@@ -103,7 +104,7 @@ export async function startSampleRp(options: { clientId: string; clientSecret: s
           pkceCodeVerifier: checks.verifier,
         });
         const claims = tokens.claims()!;
-        session.user = { sub: claims.sub, email: claims.email as string | undefined, name: claims.name as string | undefined };
+        session.user = { sub: claims.sub, email: claims.email as string | undefined, name: claims.name as string | undefined, amr: claims.amr as string[] | undefined };
         session.idToken = tokens.id_token;
         return redirect(res, '/');
       }

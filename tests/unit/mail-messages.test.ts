@@ -46,12 +46,12 @@ describe('mail messages', () => {
         messages.verifyEmail(to(locale), 'https://l'),
         messages.resetPassword(to(locale), 'https://l'),
         messages.passwordChanged(to(locale), 'https://l', 'reset'),
-        messages.passwordChanged(to(locale), 'https://l', 'account-page'),
         messages.providerLinked(to(locale), 'google', 'https://l'),
         messages.invitation(to(locale), 'https://l'),
         messages.confirmEmailChange(to(locale), 'https://l'),
         messages.emailChangeRequested(to(locale), 'new@example.com', 'https://l'),
         messages.registrationAttempt(to(locale), 'https://l'),
+        messages.passwordChanged(to(locale), 'https://l', 'account-page'),
       ];
       for (const mail of all) {
         expect(`${mail.subject}\n${mail.text}\n${mail.html}`, mail.subject).not.toMatch(/email\.\w+|\{\w+\}/);

@@ -1,0 +1,79 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+
+import { PasskeyNameError, PasskeyNotFoundError, PasskeyRejectedError, SecondFactorRequiredError, type Passkeys } from '../accounts/index.ts';
+import { PageError } from '../http/errors.ts';
+import type { Views } from '../http/views.ts';
+import { passkeyAnswer, passkeyRefusal, startCeremony, takeCeremonyKey } from '../interactions/index.ts';
+import type { AccountPage } from './account-page.ts';
+
+export interface PasskeyDeps {
+  page: AccountPage;
+  /** Undefined when the issuer cannot have passkeys (its host is an IP address). */
+  passkeys: Passkeys | undefined;
+  views: Views;
+}
+
+const field = (ctx: Context, name: string, max: number) => {
+  const value = (ctx.request.body as Record<string, unknown> | undefined)?.[name];
+  return typeof value === 'string' ? value.slice(0, max) : '';
+};
+
+/** Adding, renaming and removing passkeys from the account page. */
+export function passkeyRoutes(deps: PasskeyDeps): Router {
+  const { page, views } = deps;
+  const router = new Router();
+  const passkeysOrRefuse = () => {
+    if (!deps.passkeys) throw new PageError(404, 'passkeysUnavailable');
+    return deps.passkeys;
+  };
+
+  router.post('/passkeys/options', async (ctx) => {
+    const passkeys = passkeysOrRefuse();
+    const { account } = await page.signedIn(ctx);
+    startCeremony(ctx, await passkeys.startRegistration(account));
+  });
+
+  router.post('/passkeys', async (ctx) => {
+    const passkeys = passkeysOrRefuse();
+    const { account } = await page.signedIn(ctx);
+    const name = field(ctx, 'name', 200).trim() || views.translate(ctx)('account.passkeys.defaultName');
+    try {
+      await passkeys.finishRegistration(account.id, takeCeremonyKey(ctx), passkeyAnswer(ctx), name, ctx.ip);
+    } catch (error) {
+      if (error instanceof PasskeyNameError) return page.render(ctx, { notice: { kind: 'error', text: 'account.notices.passkeyName' }, status: 400 });
+      if (error instanceof PasskeyRejectedError) return page.render(ctx, { notice: { kind: 'error', text: 'account.notices.passkeyNotAdded' }, status: 400 });
+      const { text, status } = passkeyRefusal(error);
+      return page.render(ctx, { notice: { kind: 'error', text }, status });
+    }
+    return page.render(ctx, { notice: { kind: 'ok', text: 'account.notices.passkeyAdded' } });
+  });
+
+  router.post('/passkeys/rename', async (ctx) => {
+    const passkeys = passkeysOrRefuse();
+    const { account } = await page.signedIn(ctx);
+    try {
+      await passkeys.rename(account.id, field(ctx, 'id', 2000), field(ctx, 'name', 200), ctx.ip);
+    } catch (error) {
+      if (error instanceof PasskeyNameError) return page.render(ctx, { notice: { kind: 'error', text: 'account.notices.passkeyName' }, status: 400 });
+      if (error instanceof PasskeyNotFoundError) return page.render(ctx, { notice: { kind: 'error', text: 'account.notices.passkeyGone' }, status: 404 });
+      throw error;
+    }
+    return page.render(ctx, { notice: { kind: 'ok', text: 'account.notices.passkeyRenamed' } });
+  });
+
+  router.post('/passkeys/remove', async (ctx) => {
+    const passkeys = passkeysOrRefuse();
+    const { account } = await page.signedIn(ctx);
+    try {
+      await passkeys.remove(account.id, field(ctx, 'id', 2000), await page.mfaRequired(account.id), ctx.ip);
+    } catch (error) {
+      if (error instanceof PasskeyNotFoundError) return page.render(ctx, { notice: { kind: 'error', text: 'account.notices.passkeyGone' }, status: 404 });
+      if (error instanceof SecondFactorRequiredError) return page.render(ctx, { notice: { kind: 'error', text: 'account.notices.lastSecondFactor' }, status: 409 });
+      throw error;
+    }
+    return page.render(ctx, { notice: { kind: 'ok', text: 'account.notices.passkeyRemoved' } });
+  });
+
+  return router;
+}
