@@ -64,6 +64,12 @@ export function accountPage(deps: AccountPageDeps) {
       deps.sessions.apps(account.id),
       deps.administration.loginHistory(account.id, 10),
     ]);
+    // Apps by the names people know them by (client_name), not their client ids.
+    const names = new Map<string, string>();
+    for (const clientId of new Set([...apps.map((app) => app.clientId), ...sessions.flatMap((session) => session.clientIds)])) {
+      const client = await provider.Client.find(clientId);
+      names.set(clientId, client?.clientName ?? clientId);
+    }
     views.render(
       ctx,
       'account',
@@ -76,8 +82,8 @@ export function accountPage(deps: AccountPageDeps) {
         passkeys,
         passkeyScripts: Boolean(passkeys),
         mfaRequired: await mfaRequired(account.id),
-        sessions: sessions.map((session) => ({ ...session, device: deviceOf(session.userAgent) })),
-        apps,
+        sessions: sessions.map((session) => ({ ...session, device: deviceOf(session.userAgent), appNames: session.clientIds.map((id) => names.get(id)!) })),
+        apps: apps.map((app) => ({ ...app, name: names.get(app.clientId)! })),
         history,
         timeZones,
         notice: options.notice,

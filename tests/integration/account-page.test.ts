@@ -119,7 +119,7 @@ describe(`account page (${backend})`, () => {
     expect(sessions).toHaveLength(2);
     expect(account.$('.session .badge').text()).toBe('this browser');
     expect(sessions.text()).toContain('127.0.0.1');
-    expect(sessions.text()).toContain('web-app');
+    expect(sessions.text()).toContain('Apps: Test Web App');
 
     const other = sessions.filter((_i, element) => account.$(element).find('.badge').length === 0);
     const endForm = other.find('form').attr('action')!;
@@ -141,7 +141,7 @@ describe(`account page (${backend})`, () => {
   it('removes an app’s access', async () => {
     const person = await signedInPerson();
     const account = await accountPage(person.browser);
-    expect(account.$('.apps').text()).toContain('web-app');
+    expect(account.$('.apps').text()).toContain('Test Web App');
     const revoked = page(await person.browser.submit(account, 'form[action="/account/apps/web-app/revoke"]'));
     expect(revoked.$('.notice').text()).toBe('That app no longer has access.');
     expect(revoked.$('.apps')).toHaveLength(0);
