@@ -167,6 +167,15 @@ describe('passkeys (pglite, issuer http://localhost)', () => {
     const refused = page(await submitAnswer(browser, again, form, careless.authenticate(await ceremonyOptions(browser, again, form))));
     expect(refused.status).toBe(400);
     expect(refused.$('.alert').text()).toContain('not accepted');
+
+    // A deleted account keeps its passkeys for a restore, but they sign nobody in.
+    await idp.idp.database.db.updateTable('accounts').set({ deleted_at: new Date() }).where('id', '=', person.id).execute();
+    const afterDelete = await browser.open((await startAuthorization(config, { scope: 'openid', prompt: 'login' })).url.href);
+    const gone = await submitAnswer(browser, afterDelete, form, person.authenticator.authenticate(await ceremonyOptions(browser, afterDelete, form)));
+    expect(gone.leftTo).toBeUndefined();
+    expect(page(gone).status).toBeGreaterThanOrEqual(400);
+    const last = await idp.idp.database.db.selectFrom('login_history').select('outcome').where('account_id', '=', person.id).orderBy('at', 'desc').executeTakeFirstOrThrow();
+    expect(last.outcome).toBe('account_disabled');
   });
 
   it('refuses an expired challenge with a readable message, audited, and a challenge only once and only where it was started', async () => {
