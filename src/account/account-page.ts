@@ -3,6 +3,7 @@ import type Provider from 'oidc-provider';
 
 import {
   policyRequiresSecondFactor,
+  TIME_ZONES,
   type Account,
   type AccountAdministration,
   type AccountService,
@@ -36,7 +37,6 @@ export interface AccountPageDeps {
   views: Views;
 }
 
-const timeZones = Intl.supportedValuesOf('timeZone');
 
 /** The signed-in person and the one page that shows everything about their account. */
 export function accountPage(deps: AccountPageDeps) {
@@ -51,7 +51,7 @@ export function accountPage(deps: AccountPageDeps) {
 
   /** Whether policy makes this account keep a second factor. */
   async function mfaRequired(accountId: string): Promise<boolean> {
-    return deps.mfa !== 'optional' && policyRequiresSecondFactor(deps.mfa, await accounts.rolesOf(accountId));
+    return policyRequiresSecondFactor(deps.mfa, () => accounts.rolesOf(accountId));
   }
 
   async function render(ctx: Context, options: { notice?: Notice; errors?: Record<string, Message>; form?: Record<string, string>; status?: number } = {}) {
@@ -85,7 +85,7 @@ export function accountPage(deps: AccountPageDeps) {
         sessions: sessions.map((session) => ({ ...session, device: deviceOf(session.userAgent), appNames: session.clientIds.map((id) => names.get(id)!) })),
         apps: apps.map((app) => ({ ...app, name: names.get(app.clientId)! })),
         history,
-        timeZones,
+        timeZones: TIME_ZONES,
         notice: options.notice,
         errors: options.errors ?? {},
         form: options.form ?? {},

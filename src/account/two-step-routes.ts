@@ -2,14 +2,14 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 
 import {
-  SecondFactorLockedError,
   SecondFactorRequiredError,
   TotpAlreadyEnabledError,
   WrongSecondFactorCodeError,
   type SecondFactors,
 } from '../accounts/index.ts';
-import { message, type Message } from '../http/i18n.ts';
+import type { Message } from '../http/i18n.ts';
 import type { Views } from '../http/views.ts';
+import { codeRefusal } from '../interactions/index.ts';
 import type { AccountSessions } from '../oidc/index.ts';
 import type { AccountPage } from './account-page.ts';
 
@@ -47,11 +47,8 @@ export function twoStepRoutes(deps: TwoStepDeps): Router {
       const recoveryCodes = await secondFactors.confirmTotp(account.id, code, ctx.ip);
       views.render(ctx, 'recovery-codes', { action: '/account/two-step/done', recoveryCodes });
     } catch (error) {
-      if (error instanceof WrongSecondFactorCodeError) return renderSetup(ctx, 'secondFactor.errors.wrong', 400);
-      if (error instanceof SecondFactorLockedError) {
-        return renderSetup(ctx, message('secondFactor.errors.locked', { minutes: Math.max(1, Math.ceil(error.retryAfterSeconds / 60)) }), 429);
-      }
-      throw error;
+      const { text, status } = codeRefusal(error);
+      return renderSetup(ctx, text, status);
     }
   });
 

@@ -24,10 +24,10 @@ export type MfaPolicy = 'optional' | 'required-for-admins' | 'required';
 
 const ADMIN_ROLES = new Set(['admin', 'super_admin']);
 
-/** Whether policy makes an account with these roles keep a second factor. */
-export function policyRequiresSecondFactor(policy: MfaPolicy, roles: string[]): boolean {
-  if (policy === 'required') return true;
-  return policy === 'required-for-admins' && roles.some((role) => ADMIN_ROLES.has(role));
+/** Whether policy makes an account keep a second factor; its roles are read only when the policy depends on them. */
+export async function policyRequiresSecondFactor(policy: MfaPolicy, rolesOf: () => Promise<string[]>): Promise<boolean> {
+  if (policy !== 'required-for-admins') return policy === 'required';
+  return (await rolesOf()).some((role) => ADMIN_ROLES.has(role));
 }
 
 /** What the person's app needs: the secret as a QR code and typed by hand. */

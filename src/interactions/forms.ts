@@ -67,3 +67,6 @@ export function interactionPath(uid: unknown): string | null {
 /** A refused password, in the words of the catalogue. */
 export const weakPasswordMessage = (error: WeakPasswordError): Message =>
   message(`fields.newPassword.${error.reason}`, { limit: error.limit ?? '' });
+
+/** Whole minutes until a lock ends, at least one: "try again in N minutes". */
+export const minutesUntil = (seconds: number) => Math.max(1, Math.ceil(seconds / 60));

@@ -25,7 +25,7 @@ import type { RateLimits } from '../http/rate-limits.ts';
 import type { Views } from '../http/views.ts';
 import type { ResourceServer } from '../oidc/index.ts';
 import { message, type Message } from '../http/i18n.ts';
-import { emailOnlyForm, fieldErrors, interactionPath, loginForm, registrationForm, typed, weakPasswordMessage } from './forms.ts';
+import { emailOnlyForm, fieldErrors, minutesUntil, interactionPath, loginForm, registrationForm, typed, weakPasswordMessage } from './forms.ts';
 import { GoogleSignInError, GoogleUnavailableError, type GoogleClient } from './google-client.ts';
 import { keepFlow, keepPendingLink, takeFlow, takePendingLink } from './google-flow.ts';
 import { passkeyRefusal, type SignInCompletion } from './second-factor-step.ts';
@@ -57,8 +57,6 @@ function expectPrompt(interaction: Interaction, name: string): void {
     throw new PageError(400, 'stepDone');
   }
 }
-
-const minutes = (seconds: number) => Math.max(1, Math.ceil(seconds / 60));
 
 export function interactionRoutes(deps: {
   provider: Provider;
@@ -176,7 +174,7 @@ export function interactionRoutes(deps: {
       }
       if (error instanceof AccountLockedError) {
         ctx.set('Retry-After', String(error.retryAfterSeconds));
-        const form = message('login.errors.locked', { minutes: minutes(error.retryAfterSeconds) });
+        const form = message('login.errors.locked', { minutes: minutesUntil(error.retryAfterSeconds) });
         return renderLogin(ctx, interaction, { email, errors: { form } }, 429);
       }
       if (error instanceof AccountDisabledError) {

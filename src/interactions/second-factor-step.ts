@@ -21,6 +21,7 @@ import { message, type Message } from '../http/i18n.ts';
 import { decodeCookieJson, encodeCookieJson } from '../http/json-cookie.ts';
 import type { Views } from '../http/views.ts';
 import { acrFor, requestsMultiFactor } from '../oidc/acr.ts';
+import { minutesUntil } from './forms.ts';
 import { passkeyAnswer, startCeremony, takeCeremonyKey } from './passkey-ceremony.ts';
 
 type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -69,14 +70,18 @@ export interface SignInCompletion {
 }
 
 /** Why a passkey was not accepted, in words; anything else is not ours to answer. */
+/** What the person reads when a code (TOTP or recovery) is refused; anything else is thrown on. */
+export function codeRefusal(error: unknown): { text: Message; status: number } {
+  if (error instanceof WrongSecondFactorCodeError) return { text: 'secondFactor.errors.wrong', status: 400 };
+  if (error instanceof SecondFactorLockedError) return { text: message('secondFactor.errors.locked', { minutes: minutesUntil(error.retryAfterSeconds) }), status: 429 };
+  throw error;
+}
+
 export function passkeyRefusal(error: unknown): { text: Message; status: number } {
   if (error instanceof PasskeyChallengeError) return { text: 'passkeys.errors.expired', status: 400 };
   if (error instanceof PasskeyRejectedError) return { text: 'passkeys.errors.rejected', status: 400 };
   if (error instanceof AccountDisabledError) return { text: 'login.errors.disabled', status: 403 };
-  if (error instanceof SecondFactorLockedError) {
-    return { text: message('secondFactor.errors.locked', { minutes: Math.max(1, Math.ceil(error.retryAfterSeconds / 60)) }), status: 429 };
-  }
-  throw error;
+  return codeRefusal(error);
 }
 
 export function signInCompletion(deps: {
@@ -92,7 +97,7 @@ export function signInCompletion(deps: {
 
   async function mustHaveSecondFactor(accountId: string, interaction: Interaction): Promise<boolean> {
     if (requestsMultiFactor(interaction.params.acr_values)) return true;
-    return deps.mfa !== 'optional' && policyRequiresSecondFactor(deps.mfa, await accounts.rolesOf(accountId));
+    return policyRequiresSecondFactor(deps.mfa, () => accounts.rolesOf(accountId));
   }
 
   const finish = (ctx: Context, accountId: string, amr: string[]) =>
@@ -122,14 +127,6 @@ export function signInCompletion(deps: {
       if (cause instanceof TotpAlreadyEnabledError) return renderSecondStep(ctx, interaction, accountId);
       throw cause;
     }
-  }
-
-  function refusal(error: unknown): { text: Message; status: number } {
-    if (error instanceof WrongSecondFactorCodeError) return { text: 'secondFactor.errors.wrong', status: 400 };
-    if (error instanceof SecondFactorLockedError) {
-      return { text: message('secondFactor.errors.locked', { minutes: Math.max(1, Math.ceil(error.retryAfterSeconds / 60)) }), status: 429 };
-    }
-    throw error;
   }
 
   return {
@@ -173,7 +170,7 @@ export function signInCompletion(deps: {
         try {
           await secondFactors.verify(first.accountId, code, ctx.ip);
         } catch (error) {
-          const { text, status } = refusal(error);
+          const { text, status } = codeRefusal(error);
           return renderSecondStep(ctx, interaction, first.accountId, text, status);
         }
         ctx.cookies.set(COOKIE, null, { path: path(interaction.uid) });
@@ -215,7 +212,7 @@ export function signInCompletion(deps: {
           keepFirstFactor(ctx, interaction.uid, { ...first, enrolled: true });
           views.render(ctx, 'recovery-codes', { action: `${path(interaction.uid)}/second-factor/done`, recoveryCodes });
         } catch (error) {
-          const { text, status } = refusal(error);
+          const { text, status } = codeRefusal(error);
           return renderSetup(ctx, interaction, first.accountId, text, status);
         }
       });
