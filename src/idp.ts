@@ -211,17 +211,20 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       observe: metrics,
     });
     const google = config.google ? createGoogleClient(config.google, `${config.issuer}/interaction/callback/google`) : undefined;
+    /** The links our mail carries. */
+    const links = {
+      verifyEmail: (token: string) => `${config.issuer}/account/verify-email?token=${token}`,
+      resetPassword: (token: string) => `${config.issuer}/account/reset-password?token=${token}`,
+      confirmEmailChange: (token: string) => `${config.issuer}/account/confirm-email?token=${token}`,
+      forgotPassword: () => `${config.issuer}/account/forgot-password`,
+    };
     const lifecycle = createAccountLifecycle({
       db: database.db,
       hasher,
       passwordPolicy,
       mailer,
       messages,
-      links: {
-        verifyEmail: (token) => `${config.issuer}/account/verify-email?token=${token}`,
-        resetPassword: (token) => `${config.issuer}/account/reset-password?token=${token}`,
-        forgotPassword: () => `${config.issuer}/account/forgot-password`,
-      },
+      links,
       endEverythingOf: endEverything,
       audit,
     });
@@ -260,10 +263,7 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       passwordPolicy,
       mailer,
       messages,
-      links: {
-        confirmEmailChange: (token) => `${config.issuer}/account/confirm-email?token=${token}`,
-        forgotPassword: () => `${config.issuer}/account/forgot-password`,
-      },
+      links,
       audit,
       endEverythingOf: endEverything,
     });

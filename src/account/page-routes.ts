@@ -8,6 +8,7 @@ import {
   InvalidLinkError,
   LastSignInMethodError,
   PasswordMismatchError,
+  PROFILE_FIELDS,
   profileFieldsSchema,
   WeakPasswordError,
   type Federation,
@@ -23,7 +24,6 @@ import { passkeyRoutes, type PasskeyDeps } from './passkey-routes.ts';
 import { sessionRoutes } from './session-routes.ts';
 import { twoStepRoutes, type TwoStepDeps } from './two-step-routes.ts';
 
-const PROFILE_FIELDS = ['name', 'given_name', 'family_name', 'picture', 'locale', 'zoneinfo'] as const;
 const text = (body: Record<string, unknown>, field: string) => (typeof body[field] === 'string' ? (body[field] as string) : '');
 
 /**

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 
-const timeZones = new Set(Intl.supportedValuesOf('timeZone'));
+/** IANA time zones this runtime knows, for `zoneinfo` (the account page lists them). */
+export const TIME_ZONES = Intl.supportedValuesOf('timeZone');
+const timeZones = new Set(TIME_ZONES);
 const nullableText = (max: number) => z.string().trim().max(max).nullable().optional();
 
 /** The profile claims a person (or an admin) may set, each checked: OIDC Core 5.1 names. */
@@ -26,3 +28,6 @@ export const profileFieldsSchema = z.object({
 });
 
 export type ProfileFields = z.infer<typeof profileFieldsSchema>;
+
+/** The names of those claims, in form order. */
+export const PROFILE_FIELDS = Object.keys(profileFieldsSchema.shape) as (keyof ProfileFields)[];

@@ -9,10 +9,9 @@ import { findLiveEmailToken, issueEmailToken, useEmailToken } from './email-toke
 import { InvalidAccountInputError, InvalidCredentialsError, InvalidLinkError, PasswordMismatchError } from './errors.ts';
 import type { PasswordHasher } from './password-hasher.ts';
 import { checkPassword, type PasswordPolicy } from './password-policy.ts';
-import type { ProfileFields } from './profile-schema.ts';
+import { PROFILE_FIELDS, type ProfileFields } from './profile-schema.ts';
 
 const EMAIL_CHANGE_TTL_SECONDS = 24 * 60 * 60;
-const profileColumns = ['name', 'given_name', 'family_name', 'picture', 'locale', 'zoneinfo'] as const;
 
 /** Who acts on their own account, from where (for the audit log), in which language (for the mail it causes). */
 export interface Self {
@@ -54,15 +53,15 @@ export function createSelfService(deps: {
 
   return {
     async updateProfile(self: Self, fields: ProfileFields) {
-      const changes = Object.fromEntries(profileColumns.filter((column) => fields[column] !== undefined).map((column) => [column, fields[column] || null]));
+      const changes = Object.fromEntries(PROFILE_FIELDS.filter((column) => fields[column] !== undefined).map((column) => [column, fields[column] || null]));
       const before = await accountOf(self.accountId);
       if (Object.keys(changes).length) {
         await db.updateTable('accounts').set({ ...changes, updated_at: sql`clock_timestamp()` }).where('id', '=', self.accountId).execute();
       }
       const after = await accountOf(self.accountId);
       const changed = diff(
-        Object.fromEntries(profileColumns.map((column) => [column, before[column]])),
-        Object.fromEntries(profileColumns.map((column) => [column, after[column]])),
+        Object.fromEntries(PROFILE_FIELDS.map((column) => [column, before[column]])),
+        Object.fromEntries(PROFILE_FIELDS.map((column) => [column, after[column]])),
       );
       if (Object.keys(changed).length) await audit({ actorId: self.accountId, action: 'account.profile.update', targetType: 'account', targetId: self.accountId, ip: self.ip, changes: changed });
       return after;
