@@ -18,21 +18,11 @@ export function leadingSegmentsOf(router: Router): Set<string> | undefined {
   return segments;
 }
 
-/**
- * The router's routes and its allowed-methods answers, skipped at once for a path outside its first segments:
- * without this, every request (the token endpoint's too) is matched against every route of every router.
- */
-export function scopedRoutes(router: Router): Middleware {
+/** The router's routes, then its allowed-methods answers (405/501, OPTIONS). */
+function routesOf(router: Router): Middleware {
   const matched = router.routes() as Middleware;
   const allowedMethods = router.allowedMethods() as Middleware;
-  const routes: Middleware = (ctx, next) => matched(ctx, () => allowedMethods(ctx, next));
-  const segments = leadingSegmentsOf(router);
-  if (!segments) return routes;
-  return (ctx, next) => {
-    const end = ctx.path.indexOf('/', 1);
-    const first = ctx.path.slice(1, end === -1 ? undefined : end);
-    return segments.has(first) ? routes(ctx, next) : next();
-  };
+  return (ctx, next) => matched(ctx, () => allowedMethods(ctx, next));
 }
 
 /**
@@ -41,7 +31,7 @@ export function scopedRoutes(router: Router): Middleware {
  * /token or /jwks goes straight on to node-oidc-provider, through one function instead of one per router.
  */
 export function routersBySegment(routers: Router[]): Middleware {
-  const entries = routers.map((router) => ({ middleware: scopedRoutes(router), segments: leadingSegmentsOf(router) }));
+  const entries = routers.map((router) => ({ middleware: routesOf(router), segments: leadingSegmentsOf(router) }));
   const chainFor = (segment: string | undefined) =>
     entries.filter((entry) => !entry.segments || (segment !== undefined && entry.segments.has(segment))).map((entry) => entry.middleware);
   const chains = new Map<string, Middleware>();

@@ -4,9 +4,9 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { leadingSegmentsOf, routersBySegment, scopedRoutes } from '../../src/http/scoped-routes.ts';
+import { leadingSegmentsOf, routersBySegment } from '../../src/http/scoped-routes.ts';
 
-describe('scopedRoutes', () => {
+describe('routersBySegment, one router each', () => {
   const admin = new Router({ prefix: '/admin' });
   admin.use(async (ctx, next) => {
     ctx.set('X-Admin-Guard', 'ran');
@@ -17,8 +17,8 @@ describe('scopedRoutes', () => {
   interactions.post('/login', (ctx) => void (ctx.body = `login ${ctx.params.uid}`));
 
   const app = new Koa();
-  app.use(scopedRoutes(admin));
-  app.use(scopedRoutes(interactions));
+  app.use(routersBySegment([admin]));
+  app.use(routersBySegment([interactions]));
   app.use((ctx) => void (ctx.body = `fallthrough ${ctx.path}`));
   const server = createServer(app.callback()).listen(0, '127.0.0.1');
   const url = (path: string) => `http://127.0.0.1:${(server.address() as AddressInfo).port}${path}`;
