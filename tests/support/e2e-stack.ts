@@ -1,23 +1,15 @@
-import type { ClientMetadata } from 'oidc-provider';
 import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playwright-core';
 import { expect } from 'vitest';
 
 import { launchChromium } from './chromium.ts';
 import { startFakeGoogle, type FakeGoogle } from './fake-google.ts';
-import { startTestIdp, type TestIdp } from './idp.ts';
+import { startTestIdp, testClients, type TestIdp } from './idp.ts';
 import { pageChecker, type PageChecker } from './page-check.ts';
 import { startSampleRp, type SampleRp } from './sample-rp.ts';
 import { startSmtpServer, type TestSmtpServer } from './smtp.ts';
 
 /** The TV of the device flow: a public client with no redirect. */
-const tvClient: ClientMetadata = {
-  client_id: 'tv',
-  client_name: 'Living Room TV',
-  redirect_uris: [],
-  grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
-  response_types: [],
-  token_endpoint_auth_method: 'none',
-};
+const tvClient = testClients.find((client) => client.client_id === 'tv')!;
 
 /** How the tests' IdP is branded: a name, a logo and a colour of its own, as an operator would set them. */
 export const brandEnv = { PRODUCT_NAME: 'Acme Account', BRAND_LOGO_URL: '/static/logo.svg', BRAND_PRIMARY_COLOR: '#0f6e5c' };
