@@ -91,6 +91,7 @@ export function createAdminActions(deps: {
     async updateUser(actor: Actor, id: string, changes: ProfileChanges, expectedVersion?: number) {
       const target = await user(id);
       await allow(actor, 'users.update', target.id);
+      if (changes.email !== undefined && changes.email.trim().toLowerCase() !== target.email.toLowerCase()) await allow(actor, 'users.email', target.id);
       const { before, after } = await administration.updateProfile(target.id, changes, expectedVersion);
       await record(actor, 'users.update', target.id, diff(before, after));
       return administration.getAccount(target.id);
