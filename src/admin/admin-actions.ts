@@ -83,6 +83,8 @@ export function createAdminActions(deps: {
         name: input.name,
         roles,
         emailVerified: input.emailVerified ?? false,
+        // The admin, not the person, chose this address: no provider may link in on its strength.
+        emailAdminAsserted: true,
       });
       if (input.invite) await deps.lifecycle.invite(account.id);
       await record(actor, 'users.create', account.id, { email: account.email, roles, invited: Boolean(input.invite) });
