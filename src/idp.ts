@@ -4,7 +4,15 @@ import type Provider from 'oidc-provider';
 import type { AdapterConstructor } from 'oidc-provider';
 
 import { accountApiRoutes, accountPage, accountPageRoutes } from './account/index.ts';
-import { adminApiRoutes, adminBearerAuth, adminConsoleRoutes, consoleClient, createAdminActions, createConsoleSession } from './admin/index.ts';
+import {
+  adminApiRoutes,
+  adminBearerAuth,
+  adminConsoleRoutes,
+  consoleClient,
+  createAdminActions,
+  createConsoleSession,
+  deleteConsoleSessionsOf,
+} from './admin/index.ts';
 import { auditRecorder } from './audit/index.ts';
 import {
   createAccountAdministration,
@@ -196,9 +204,11 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
     if (outbox) log.warn('no SMTP_URL: mail goes to the development outbox at /dev/outbox');
     const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, outbox, log, onResult: metrics.mail });
     const adapter = models.adapter;
+    /** Disable, delete and reset all come here: every session, grant, token and admin console session ends. */
     const endEverything = async (accountId: string) => {
       const ended = await endEverythingOf(database.db, adapter, accountId);
-      log.info({ accountId, ended }, 'ended every session and grant of the account');
+      const consoleSessions = await deleteConsoleSessionsOf(database.db, accountId);
+      log.info({ accountId, ended, consoleSessions }, 'ended every session and grant of the account');
     };
     const views = createViews({ dir: viewsDir, cache: config.env === 'production', brand: config.brand, passwordMinLength: config.passwordMinLength });
     const messages = createMessages({ viewsDir, catalogues: views.catalogues, productName: config.brand.productName });
@@ -307,7 +317,7 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       adminConsole: adminConsoleRoutes({
         actions: adminActions,
         administration,
-        session: createConsoleSession({ issuer: config.issuer, cookieKeys: secrets.cookieKeys }),
+        session: createConsoleSession({ issuer: config.issuer, cookieKeys: secrets.cookieKeys, db: database.db, accounts }),
         views,
       }),
       metrics,

@@ -40,6 +40,7 @@ const account: Account = {
   updated_at: now,
   last_login_at: null,
   deleted_at: null,
+  email_admin_asserted: false,
 };
 
 const noop = () => {};

@@ -119,7 +119,7 @@ export function createAccountAdministration(db: Kysely<DB>) {
           if (!email.success) throw new InvalidAccountInputError('email: Enter a valid email address.');
           const owner = await findAccountByEmail(trx, email.data);
           if (owner && owner.id !== id) throw new DuplicateEmailError(email.data);
-          if (email.data.toLowerCase() !== before.email.toLowerCase()) values.email_verified = false;
+          if (email.data.toLowerCase() !== before.email.toLowerCase()) Object.assign(values, { email_verified: false, email_admin_asserted: true });
         }
         if (changes.metadata !== undefined) values.metadata = JSON.stringify(changes.metadata);
         await trx.updateTable('accounts').set({ ...values, updated_at: sql`clock_timestamp()` }).where('id', '=', id).execute();

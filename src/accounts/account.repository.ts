@@ -38,10 +38,11 @@ export async function updatePasswordHash(db: Kysely<DB>, id: string, passwordHas
     .execute();
 }
 
+/** The owner proved the address (a mailed link, or a provider that verified it): it is theirs, no longer only an admin's word. */
 export async function markEmailVerified(db: Kysely<DB>, id: string, email: string): Promise<boolean> {
   const result = await db
     .updateTable('accounts')
-    .set({ email_verified: true, updated_at: sql`now()` })
+    .set({ email_verified: true, email_admin_asserted: false, updated_at: sql`now()` })
     .where('id', '=', id)
     .where(sql<string>`lower(email)`, '=', email.toLowerCase())
     .executeTakeFirst();

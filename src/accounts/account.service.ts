@@ -40,6 +40,8 @@ export interface NewAccount {
   name?: string | undefined;
   roles?: string[] | undefined;
   emailVerified?: boolean | undefined;
+  /** An admin set the address, not its owner: not trusted for linking another provider until the owner proves it. */
+  emailAdminAsserted?: boolean | undefined;
 }
 
 export const DEFAULT_ROLE = 'user';
@@ -101,6 +103,7 @@ export function createAccountService(deps: {
       const account = await insertAccount(trx, {
         email: email.data,
         email_verified: input.emailVerified ?? false,
+        email_admin_asserted: input.emailAdminAsserted ?? false,
         password_hash: passwordHash,
         name: input.name?.trim() || null,
       });

@@ -30,14 +30,14 @@ export interface FederatedProfile {
 
 export type FederatedSignIn =
   | { kind: 'signed-in'; account: AccountRow; linked: boolean; created: boolean }
-  /** A local account has this email but has not verified it: its owner must prove it with the password first. */
+  /** A local account has this email but its owner has not proven it (unverified, or set by an admin): the password first. */
   | { kind: 'password-needed'; email: string };
 
 /**
  * Signing in with an external provider without opening a path to account takeover. In order:
  * a known identity signs its account in; a provider-verified email matching a verified local
- * account links to it (and the owner is told); an unverified local account needs its password
- * once; otherwise a new account is made, unless registration is closed.
+ * account links to it (and the owner is told); a local account whose address is unverified or was
+ * set by an admin needs its password once; otherwise a new account is made, unless registration is closed.
  */
 export function createFederation(deps: {
   db: Kysely<DB>;
@@ -65,7 +65,8 @@ export function createFederation(deps: {
         const local = await findAccountByEmail(trx, profile.email);
         if (local) {
           ensureActive(local);
-          if (!local.email_verified) return { kind: 'password-needed', email: local.email };
+          // An address an admin set is no proof the person at the provider owns this account.
+          if (!local.email_verified || local.email_admin_asserted) return { kind: 'password-needed', email: local.email };
           await insertIdentity(trx, { provider: profile.provider, subject: profile.subject, accountId: local.id, email: profile.email });
           return { kind: 'signed-in', account: local, linked: true, created: false };
         }

@@ -83,6 +83,8 @@ export function createAdminActions(deps: {
         name: input.name,
         roles,
         emailVerified: input.emailVerified ?? false,
+        // The admin, not the person, chose this address: no provider may link in on its strength.
+        emailAdminAsserted: true,
       });
       if (input.invite) await deps.lifecycle.invite(account.id);
       await record(actor, 'users.create', account.id, { email: account.email, roles, invited: Boolean(input.invite) });
@@ -91,6 +93,7 @@ export function createAdminActions(deps: {
     async updateUser(actor: Actor, id: string, changes: ProfileChanges, expectedVersion?: number) {
       const target = await user(id);
       await allow(actor, 'users.update', target.id);
+      if (changes.email !== undefined && changes.email.trim().toLowerCase() !== target.email.toLowerCase()) await allow(actor, 'users.email', target.id);
       const { before, after } = await administration.updateProfile(target.id, changes, expectedVersion);
       await record(actor, 'users.update', target.id, diff(before, after));
       return administration.getAccount(target.id);

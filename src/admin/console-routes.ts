@@ -52,15 +52,15 @@ export function adminConsoleRoutes(deps: { actions: AdminActions; administration
     ctx.status = 303;
     ctx.redirect('/admin');
   });
-  router.post('/logout', (ctx) => {
-    session.signOut(ctx);
+  router.post('/logout', async (ctx) => {
+    await session.signOut(ctx);
     ctx.status = 303;
     ctx.redirect('/admin/login');
   });
 
-  /** The signed-in admin, or a redirect to sign in; people below moderator may not enter. */
+  /** The signed-in admin (a live session of an active account), or a redirect to sign in; people below moderator may not enter. */
   async function actorOf(ctx: Context): Promise<Actor | undefined> {
-    const accountId = session.accountId(ctx);
+    const accountId = await session.accountId(ctx);
     if (!accountId) {
       ctx.status = 303;
       ctx.redirect('/admin/login');

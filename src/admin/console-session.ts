@@ -1,8 +1,12 @@
 import { createHmac } from 'node:crypto';
+import type { Kysely } from 'kysely';
 import type { Context } from 'koa';
 import * as oidc from 'openid-client';
 
+import type { AccountService } from '../accounts/index.ts';
+import type { DB } from '../db/index.ts';
 import { decodeCookieJson, encodeCookieJson } from '../http/json-cookie.ts';
+import { deleteConsoleSession, insertConsoleSession, touchConsoleSession } from './console-session.repository.ts';
 
 const SESSION_COOKIE = 'admin_console';
 const FLOW_COOKIE = 'admin_console_flow';
@@ -30,10 +34,12 @@ export function consoleClient(issuer: string, cookieKeys: string[]) {
 }
 
 /**
- * The admin console is a relying party of this very IdP (openid-client, code flow with PKCE);
- * its own session is a signed cookie naming the account, re-checked against roles on every page.
+ * The admin console is a relying party of this very IdP (openid-client, code flow with PKCE).
+ * Its own session is a row in the database; the cookie carries only the row's random id. Every
+ * request re-reads the row and the account (active, not deleted); the routes re-read the roles.
  */
-export function createConsoleSession(options: { issuer: string; cookieKeys: string[] }) {
+export function createConsoleSession(options: { issuer: string; cookieKeys: string[]; db: Kysely<DB>; accounts: AccountService }) {
+  const { db, accounts } = options;
   let configuration: Promise<oidc.Configuration> | undefined;
   const discover = () =>
     (configuration ??= oidc
@@ -47,9 +53,15 @@ export function createConsoleSession(options: { issuer: string; cookieKeys: stri
   const redirectUri = `${options.issuer}/admin/callback`;
 
   return {
-    accountId(ctx: Context): string | undefined {
-      const session = decodeCookieJson<{ sub: string; exp: number }>(ctx.cookies.get(SESSION_COOKIE, { signed: true }));
-      return session && session.exp > Date.now() ? session.sub : undefined;
+    /** The signed-in account, or undefined (and the session ended) when the session or the account is gone. */
+    async accountId(ctx: Context): Promise<string | undefined> {
+      const id = ctx.cookies.get(SESSION_COOKIE, { signed: true });
+      if (!id) return undefined;
+      const accountId = await touchConsoleSession(db, id);
+      if (accountId && (await accounts.findActiveAccount(accountId))) return accountId;
+      await deleteConsoleSession(db, id);
+      ctx.cookies.set(SESSION_COOKIE, null, { path: '/admin' });
+      return undefined;
     },
 
     async startSignIn(ctx: Context): Promise<void> {
@@ -81,7 +93,7 @@ export function createConsoleSession(options: { issuer: string; cookieKeys: stri
           expectedNonce: checks.nonce,
           pkceCodeVerifier: checks.verifier,
         });
-        ctx.cookies.set(SESSION_COOKIE, encodeCookieJson({ sub: tokens.claims()!.sub, exp: Date.now() + SESSION_MS }), cookieOptions(ctx, SESSION_MS));
+        ctx.cookies.set(SESSION_COOKIE, await insertConsoleSession(db, tokens.claims()!.sub, SESSION_MS), cookieOptions(ctx, SESSION_MS));
         return true;
       } catch (error) {
         ctx.state.log.warn({ reason: (error as Error).message }, 'admin console sign-in refused');
@@ -89,7 +101,10 @@ export function createConsoleSession(options: { issuer: string; cookieKeys: stri
       }
     },
 
-    signOut(ctx: Context): void {
+    /** Ends the session itself, not only this browser's cookie: a copy of the cookie is dead too. */
+    async signOut(ctx: Context): Promise<void> {
+      const id = ctx.cookies.get(SESSION_COOKIE, { signed: true });
+      if (id) await deleteConsoleSession(db, id);
       ctx.cookies.set(SESSION_COOKIE, null, { path: '/admin' });
     },
   };

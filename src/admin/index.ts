@@ -4,3 +4,4 @@ export { authorize, ForbiddenError, RANK, type AdminAction } from './permissions
 export { createAdminActions, type AdminActions, type Actor } from './admin-actions.ts';
 export { adminConsoleRoutes } from './console-routes.ts';
 export { consoleClient, createConsoleSession } from './console-session.ts';
+export { deleteConsoleSessionsOf } from './console-session.repository.ts';

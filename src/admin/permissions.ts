@@ -5,6 +5,7 @@ export type AdminAction =
   | 'users.read'
   | 'users.create'
   | 'users.update'
+  | 'users.email'
   | 'users.disable'
   | 'users.enable'
   | 'users.delete'
@@ -25,6 +26,7 @@ const minimumRank: Record<AdminAction, number> = {
   'roles.read': RANK.moderator,
   'users.create': RANK.admin,
   'users.update': RANK.admin,
+  'users.email': RANK.admin,
   'users.delete': RANK.admin,
   'users.restore': RANK.admin,
   'users.roles': RANK.admin,
@@ -38,6 +40,8 @@ const minimumRank: Record<AdminAction, number> = {
 
 const selfForbidden = new Set<AdminAction>(['users.disable', 'users.enable', 'users.delete', 'users.roles', 'users.second-factors.reset']);
 const privilegedRoles = new Set<string>(['admin', 'super_admin']);
+/** What would hand over another admin's account (the way in, the address its reset links go to): super admins only. */
+const signInMethodActions = new Set<AdminAction>(['users.email', 'users.password-reset', 'users.second-factors.reset']);
 
 export class ForbiddenError extends Error {}
 
@@ -53,8 +57,9 @@ export interface Attempt {
 
 /**
  * Moderators view users and disable ordinary ones; admins do everything but grant or remove
- * admin roles and touch super admins; super admins do everything; nobody changes their own
- * roles or disables themselves. Throws ForbiddenError with the reason.
+ * admin roles, touch super admins, or change another admin's email, password or second factors;
+ * super admins do everything; nobody changes their own roles or disables themselves.
+ * Throws ForbiddenError with the reason.
  */
 export function authorize(attempt: Attempt): void {
   const { actorRank, action } = attempt;
@@ -68,6 +73,9 @@ export function authorize(attempt: Attempt): void {
   }
   if ((action === 'users.disable' || action === 'users.enable') && actorRank < RANK.admin && targetRank > RANK.user) {
     throw new ForbiddenError('Moderators may disable only user and guest accounts');
+  }
+  if (signInMethodActions.has(action) && attempt.targetId !== attempt.actorId && targetRank >= RANK.admin && actorRank < RANK.super_admin) {
+    throw new ForbiddenError("Only a super admin may change another admin's email, password or second factors");
   }
   if (action === 'users.roles' && attempt.role && privilegedRoles.has(attempt.role) && actorRank < RANK.super_admin) {
     throw new ForbiddenError('Only a super admin may grant or remove admin roles');

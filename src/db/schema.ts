@@ -20,6 +20,8 @@ export interface AccountsTable {
   updated_at: Timestamp;
   last_login_at: NullableTimestamp;
   deleted_at: NullableTimestamp;
+  /** An admin set this address (verified at creation, or changed it) and its owner has not proven it since. */
+  email_admin_asserted: Generated<boolean>;
 }
 
 export interface RolesTable {
@@ -155,7 +157,17 @@ export interface WebauthnChallengesTable {
   expires_at: Date | string;
 }
 
+export interface ConsoleSessionsTable {
+  /** SHA-256 (hex) of the random id the console cookie carries. */
+  id_hash: string;
+  account_id: string;
+  created_at: Timestamp;
+  expires_at: Date | string;
+  last_seen_at: Timestamp;
+}
+
 export interface DB {
+  console_sessions: ConsoleSessionsTable;
   webauthn_credentials: WebauthnCredentialsTable;
   webauthn_challenges: WebauthnChallengesTable;
   totp_credentials: TotpCredentialsTable;

@@ -105,6 +105,25 @@ describe(`admin API (${backend})`, () => {
     expect(denied).toMatchObject([{ actor_id: actorIds.admin, action: 'users.roles', outcome: 'denied', changes: { role: 'super_admin' } }]);
   });
 
+  it("refuses an admin changing another admin's email, second factors or password, audited; a super admin may", async () => {
+    const peer = await newTarget('admin');
+    const { email } = (await call(tokens.admin, 'GET', `/users/${peer}`)).body;
+    expect(await call(tokens.admin, 'PATCH', `/users/${peer}`, { email: 'attacker@evil.example' })).toMatchObject({ status: 403, body: { error: 'forbidden' } });
+    expect((await call(tokens.admin, 'DELETE', `/users/${peer}/second-factors`)).status).toBe(403);
+    expect((await call(tokens.admin, 'POST', `/users/${peer}/password-reset`)).status).toBe(403);
+    expect((await call(tokens.admin, 'GET', `/users/${peer}`)).body).toMatchObject({ email, email_verified: true });
+    const denied = await idp.idp.database.db.selectFrom('audit_events').select(['actor_id', 'action', 'outcome']).where('target_id', '=', peer).orderBy('id').execute();
+    expect(denied).toEqual(
+      ['users.email', 'users.second-factors.reset', 'users.password-reset'].map((action) => ({ actor_id: actorIds.admin, action, outcome: 'denied' })),
+    );
+
+    // Its name is no way in; and a super admin may do all of it.
+    expect((await call(tokens.admin, 'PATCH', `/users/${peer}`, { name: 'Peer Admin' })).status).toBe(200);
+    expect((await call(tokens.super_admin, 'PATCH', `/users/${peer}`, { email: 'peer-moved@example.com' })).status).toBe(200);
+    expect((await call(tokens.super_admin, 'DELETE', `/users/${peer}/second-factors`)).status).toBe(200);
+    expect((await call(tokens.super_admin, 'POST', `/users/${peer}/password-reset`)).status).toBe(202);
+  });
+
   it('writes an audit row with the actor, target and changes of each action', async () => {
     const target = await newTarget();
     await call(tokens.admin, 'PATCH', `/users/${target}`, { name: 'Renamed', locale: 'fr' });

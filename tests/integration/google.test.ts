@@ -1,11 +1,11 @@
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import type { Browser, Page } from '../support/browser.ts';
+import { Browser, type Page } from '../support/browser.ts';
 import { startFakeGoogle, type FakeGoogle } from '../support/fake-google.ts';
 import { backends, startTestIdp, type TestIdp } from '../support/idp.ts';
 import { exchangeCode, newBrowser, relyingParty, signIn, startAuthorization, submitLogin } from '../support/rp.ts';
-import { startSmtpServer, type TestSmtpServer } from '../support/smtp.ts';
+import { linkIn, startSmtpServer, type TestSmtpServer } from '../support/smtp.ts';
 
 /** The most production-like stack available: Postgres and Redis in CI, PGlite on a bare machine. */
 const backend = backends.at(-1)!;
@@ -103,6 +103,42 @@ describe(`Google federation (${backend})`, () => {
     google.signInAs('g-300');
     const direct = await continueWithGoogle(idp);
     expect(direct.result.page?.$('h1').text()).toBe('Allow access?');
+  });
+
+  it('asks for the password before linking to an account whose address an admin set as verified, until its owner proves it', async () => {
+    await idp.idp.accounts.createAccount({ email: 'root@example.com', password: 'root passphrase 1', roles: ['super_admin'], emailVerified: true });
+    const api = `${idp.issuer}/admin/api`;
+    const cliRedirect = 'http://127.0.0.1:53682/callback';
+    const cli = await relyingParty(idp.issuer, 'admin-cli');
+    const cliStart = await startAuthorization(cli, { redirect_uri: cliRedirect, scope: 'openid admin', resource: api });
+    const cliCallback = await signIn(new Browser([cliRedirect]), cliStart.url, { email: 'root@example.com', password: 'root passphrase 1' });
+    const token = (await oidc.authorizationCodeGrant(cli, cliCallback, { pkceCodeVerifier: cliStart.verifier, expectedState: cliStart.state, expectedNonce: cliStart.nonce })).access_token;
+    const created = await fetch(`${api}/users`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'olga@example.com', password: 'olga passphrase 1', email_verified: true }),
+    });
+    expect(created.status).toBe(201);
+    const local = (await created.json()) as { id: string; email_verified: boolean };
+    expect(local.email_verified).toBe(true);
+
+    google.addAccount('g-350', { email: 'olga@example.com', email_verified: true });
+    google.signInAs('g-350');
+    const ask = (await continueWithGoogle(idp)).result.page!;
+    expect(ask.status).toBe(409);
+    expect(ask.$('[role=alert]').text()).toContain('Sign in with its password once to link Google');
+    expect(await idp.idp.database.db.selectFrom('federated_identities').selectAll().where('account_id', '=', local.id).execute()).toEqual([]);
+
+    // The owner proves the address with a mailed link; from then on Google links by itself.
+    const owner = newBrowser();
+    await owner.submit(await owner.open(`${idp.issuer}/account/forgot-password`), 'form', { email: 'olga@example.com' });
+    const reset = await owner.open(linkIn(await smtp.waitFor('olga@example.com', /Reset your password/), '/account/reset-password?token='));
+    await owner.submit(reset, 'form', { password: 'olga own passphrase', password_confirmation: 'olga own passphrase' });
+    google.signInAs('g-350');
+    const linked = await continueWithGoogle(idp);
+    expect(linked.result.page?.$('h1').text()).toBe('Allow access?');
+    const tokens = await exchangeCode(linked.config, (await linked.browser.submit(linked.result.page!, 'form[action$="/confirm"]')).leftTo!, linked.start);
+    expect(tokens.claims()!.sub).toBe(local.id);
   });
 
   it('refuses a Google account whose email Google has not verified, creating nothing', async () => {
