@@ -37,6 +37,8 @@ interface ConsentDetails {
   missingOIDCScope?: string[];
   missingOIDCClaims?: string[];
   missingResourceScopes?: Record<string, string[]>;
+  /** Privileged APIs requested (the admin API): shown even when granted before, never skipped. */
+  privilegedResources?: Record<string, string[]>;
 }
 
 /** A missing, expired or tampered interaction: node-oidc-provider's SessionNotFound, as a readable page. */
@@ -122,15 +124,17 @@ export function interactionRoutes(deps: {
       return renderLogin(ctx, interaction, { email: typeof hint === 'string' ? hint : '' });
     }
     if (interaction.prompt.name === 'consent') {
-      // Our own applications are not asked (node-oidc-provider still asks for native and device clients).
+      // Our own applications are not asked (node-oidc-provider still asks for native and device clients),
+      // except for a privileged API.
       const client = await provider.Client.find(String(interaction.params.client_id));
-      if ((client as unknown as { first_party?: boolean } | undefined)?.first_party === true) return grantConsent(ctx, interaction);
+      const privileged = interaction.prompt.reasons.includes('privileged_resource');
+      if ((client as unknown as { first_party?: boolean } | undefined)?.first_party === true && !privileged) return grantConsent(ctx, interaction);
       const details = interaction.prompt.details as ConsentDetails;
       return views.render(ctx, 'consent', {
         uid: interaction.uid,
         client: await clientOf(interaction),
         scopes: describeScopes(details.missingOIDCScope ?? []),
-        apis: Object.entries(details.missingResourceScopes ?? {}).map(([indicator, scopes]) => ({
+        apis: Object.entries({ ...details.missingResourceScopes, ...details.privilegedResources }).map(([indicator, scopes]) => ({
           name: resourceNames.get(indicator) ?? indicator,
           scopes,
         })),

@@ -3,7 +3,8 @@ export { createSqlAdapter, purgeExpiredSqlModels } from './adapters/sql.ts';
 export { guardedAdapter } from './adapters/guarded.ts';
 export { connectRedis, waitUntilReady, isRedisUnavailable, type RedisConnection } from './redis-connection.ts';
 export { readClientsFile, ClientsFileError } from './clients.ts';
-export { readResourceServersFile, ResourceServersFileError, type ResourceServer } from './resource-servers.ts';
+export { adminApiServer, readResourceServersFile, ResourceServersFileError, type ResourceServer } from './resource-servers.ts';
+export { allowedScopes, privilegesOf } from './client-resources.ts';
 export { loadSecrets, type Secrets } from './secrets.ts';
 export { generateJwks, publicKeysOf, SigningKeysError } from './signing-keys.ts';
 export { createRedisAdapter } from './adapters/redis.ts';
@@ -11,3 +12,4 @@ export { indexedByAccount, endEverythingOf, purgeExpiredAccountIndex } from './a
 export { currentSession } from './current-account.ts';
 export { createClientRegistry, withClientsFromSql, checkRedirectUris, ClientNotFoundError, InvalidClientError, type ClientRegistry } from './client-registry.ts';
 export { accountSessions, type AccountSessions, type SessionView, type AuthorizedApp } from './account-sessions.ts';
+export { authenticateChallenge, checkSenderConstraint, presentedToken, type PresentedToken, type ReplayStore } from './dpop-proof.ts';
