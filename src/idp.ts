@@ -34,6 +34,7 @@ import {
   adminApiServer,
   connectRedis,
   privilegesOf,
+  revokeGrantsOfClient,
   accountSessions,
   createProvider,
   createRedisAdapter,
@@ -262,6 +263,7 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       secondFactors,
       audit,
       endEverythingOf: endEverything,
+      revokeGrantsOfClient: (clientId) => revokeGrantsOfClient(database.db, adapter, clientId),
       clientPrivileges: (metadata) => privilegesOf(metadata, new Map(resourceServers.map((server) => [server.indicator, server]))),
     });
     const selfService = createSelfService({

@@ -43,6 +43,8 @@ export function createAdminActions(deps: {
   secondFactors: SecondFactors;
   audit: RecordAudit;
   endEverythingOf(accountId: string): Promise<void>;
+  /** Revokes every grant and token of a client (it is being deleted). */
+  revokeGrantsOfClient(clientId: string): Promise<number>;
   /** What in a client registration only a super admin may grant (first_party, the admin API). */
   clientPrivileges(metadata: Record<string, unknown>): string[];
 }) {
@@ -193,7 +195,8 @@ export function createAdminActions(deps: {
     async deleteClient(actor: Actor, id: string) {
       await allow(actor, 'clients.write');
       await clients.remove(id);
-      await record(actor, 'clients.delete', id, undefined, 'client');
+      const revokedGrants = await deps.revokeGrantsOfClient(id);
+      await record(actor, 'clients.delete', id, { revokedGrants }, 'client');
     },
     async rotateClientSecret(actor: Actor, id: string) {
       await allow(actor, 'clients.write');
