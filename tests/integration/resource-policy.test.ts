@@ -110,17 +110,26 @@ describe(`which client may obtain tokens for which API, and what the APIs accept
     }
   });
 
-  it('refuses the admin API with invalid_target at the token endpoint, for a code and a refresh token got without it', async () => {
-    const config = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
-    const start = await startAuthorization(config, { scope: 'openid offline_access', prompt: 'consent' });
-    const callback = await signIn(newBrowser(), start.url, person);
-    await expect(
-      oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: start.verifier, expectedState: start.state, expectedNonce: start.nonce }, { resource: adminApi }),
-    ).rejects.toMatchObject({ error: 'invalid_target' });
+  it('refuses the admin API with invalid_target at the token endpoint once the client is no longer allowed it: code and refresh token', async () => {
+    const made = await api(superToken, 'POST', '/clients', {
+      client_name: 'Ops tool',
+      redirect_uris: [RP_REDIRECT],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      allowed_resources: { [adminApi]: ['admin'] },
+    });
+    expect(made.status).toBe(201);
+    const config = await relyingParty(idp.issuer, made.body.client_id, made.body.client_secret);
+    const withRefresh = await startAuthorization(config, { scope: 'openid admin offline_access', resource: adminApi, prompt: 'consent' });
+    const tokens = await exchangeCode(config, await signIn(newBrowser(), withRefresh.url, superAdmin), withRefresh);
+    const pending = await startAuthorization(config, { scope: 'openid admin', resource: adminApi });
+    const callback = await signIn(newBrowser(), pending.url, superAdmin);
 
-    const again = await startAuthorization(config, { scope: 'openid offline_access', prompt: 'consent' });
-    const tokens = await exchangeCode(config, await signIn(newBrowser(), again.url, person), again);
-    await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!, { resource: adminApi })).rejects.toMatchObject({ error: 'invalid_target' });
+    expect((await api(superToken, 'PATCH', `/clients/${made.body.client_id}`, { allowed_resources: {} })).status).toBe(200);
+    await expect(
+      oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: pending.verifier, expectedState: pending.state, expectedNonce: pending.nonce }),
+    ).rejects.toMatchObject({ error: 'invalid_target' });
+    await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_target' });
   });
 
   it('stops the escalation of finding 1 at its first step: an admin may not register a first-party client or one allowed the admin API', async () => {
