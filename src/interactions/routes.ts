@@ -74,6 +74,8 @@ export function interactionRoutes(deps: {
 }): Router {
   const { provider, accounts, lifecycle, federation, google, rateLimits, views, registrationOpen, completion } = deps;
   const resourceNames = new Map(deps.resourceServers.map((server) => [server.indicator, server.name ?? server.indicator]));
+  // An API's scope the client may not have there is not granted there: not shown as a scope of the person's own either.
+  const apiScopes = new Set(deps.resourceServers.flatMap((server) => server.scopes));
   const router = new Router({ prefix: '/interaction/:uid' });
   router.use(expiredInteraction, formBody(), csrfProtection());
   router.use(completion.routes().routes());
@@ -133,7 +135,7 @@ export function interactionRoutes(deps: {
       return views.render(ctx, 'consent', {
         uid: interaction.uid,
         client: await clientOf(interaction),
-        scopes: describeScopes(details.missingOIDCScope ?? []),
+        scopes: describeScopes((details.missingOIDCScope ?? []).filter((scope) => !apiScopes.has(scope))),
         apis: Object.entries({ ...details.missingResourceScopes, ...details.privilegedResources }).map(([indicator, scopes]) => ({
           name: resourceNames.get(indicator) ?? indicator,
           scopes,
