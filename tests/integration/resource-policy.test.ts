@@ -177,7 +177,11 @@ describe(`which client may obtain tokens for which API, and what the APIs accept
     expect(await authorizationAnswer(browser, silent.url)).toMatchObject({ error: 'consent_required', state: silent.state });
     // Without prompt=none it asks again rather than passing through.
     const loud = await startAuthorization(config, { scope: 'openid admin', resource: adminApi });
-    expect(await authorizationAnswer(browser, loud.url)).toEqual({ page: 'Allow access?' });
+    const asked = await browser.open(loud.url.href);
+    expect(asked.$('h1').text()).toBe('Allow access?');
+    expect(asked.$('.scopes').text()).toContain('Admin API');
+    const again = await exchangeCode(config, (await browser.submit(asked, 'form[action$="/confirm"]')).leftTo!, loud);
+    expect((await api(again.access_token, 'GET', '/users?per_page=1')).status).toBe(200);
     // What is not privileged stays silent for a first-party client.
     const plain = await startAuthorization(config, { scope: 'openid email', prompt: 'none' });
     expect(await authorizationAnswer(browser, plain.url)).toMatchObject({ code: expect.any(String) });
