@@ -12,6 +12,7 @@ import { exchangeCode, newBrowser, relyingParty, signIn, startAuthorization } fr
 
 const backend = backends.at(-1)!;
 const API = 'https://api.test.example';
+const PEOPLE_API = 'https://people.test.example';
 const CLI_REDIRECT = 'http://127.0.0.1:53682/callback';
 const superAdmin = { email: 'root@example.com', password: 'root passphrase 1' };
 const admin = { email: 'ada@example.com', password: 'ada passphrase 1' };
@@ -86,11 +87,23 @@ describe(`which client may obtain tokens for which API, and what the APIs accept
 
   beforeAll(async () => {
     const resourceServersFile = path.join(tmpdir(), `resource-policy-${process.pid}.json`);
-    writeFileSync(resourceServersFile, JSON.stringify([{ indicator: API, name: 'Things API', scopes: ['things:read', 'things:write'], accessTokenTTL: 900 }]));
+    writeFileSync(
+      resourceServersFile,
+      JSON.stringify([
+        { indicator: API, name: 'Things API', scopes: ['things:read', 'things:write'], accessTokenTTL: 900 },
+        { indicator: PEOPLE_API, name: 'People API', scopes: ['people:read'], personFacing: true },
+      ]),
+    );
     idp = await startTestIdp({
       backend,
       env: { RESOURCE_SERVERS_FILE: resourceServersFile },
-      clients: testClients.map((client) => (client.client_id === 'web-app' ? { ...client, allowed_resources: { [API]: ['things:read'] } } : client)),
+      clients: testClients.map((client) =>
+        client.client_id === 'web-app'
+          ? { ...client, allowed_resources: { [API]: ['things:read'] } }
+          : client.client_id === 'service'
+            ? { ...client, allowed_resources: { [API]: ['things:read'], [PEOPLE_API]: ['people:read'] } }
+            : client,
+      ),
     });
     adminApi = `${idp.issuer}/admin/api`;
     const root = await idp.idp.accounts.createAccount({ ...superAdmin, roles: ['super_admin'], emailVerified: true });
@@ -200,6 +213,9 @@ describe(`which client may obtain tokens for which API, and what the APIs accept
     await expect(oidc.clientCredentialsGrant(robot, { resource: adminApi, scope: 'admin' })).rejects.toMatchObject({ error: 'invalid_target' });
     const service = await relyingParty(idp.issuer, 'service', 'service-secret-0123456789abcdef');
     await expect(oidc.clientCredentialsGrant(service, { resource: adminApi, scope: 'admin' })).rejects.toMatchObject({ error: 'invalid_target' });
+    // An API of RESOURCE_SERVERS_FILE marked personFacing likewise; one that is not, the client gets.
+    await expect(oidc.clientCredentialsGrant(service, { resource: PEOPLE_API, scope: 'people:read' })).rejects.toMatchObject({ error: 'invalid_target' });
+    expect(decodeJwt((await oidc.clientCredentialsGrant(service, { resource: API, scope: 'things:read' })).access_token)).toMatchObject({ aud: API, sub: 'service' });
   });
 
   it('checks at the admin API the client a token was issued to, that it expires, and names a missing scope with 403', async () => {
@@ -256,6 +272,11 @@ describe(`which client may obtain tokens for which API, and what the APIs accept
     expect((decodeJwt(token).cnf as { jkt: string }).jkt).toBe(key.jkt);
     const url = `${adminApi}/users`;
 
+    // An unbound token presented as DPoP is refused as well.
+    expect(await api(superToken, 'GET', '/users', undefined, 'DPoP', { dpop: await key.proof('GET', url, superToken) })).toMatchObject({
+      status: 401,
+      body: { error: 'invalid_token' },
+    });
     const asBearer = await api(token, 'GET', '/users');
     expect(asBearer).toMatchObject({ status: 401, body: { error: 'invalid_token' } });
     expect(await api(token, 'GET', '/users', undefined, 'DPoP')).toMatchObject({ status: 401, body: { error: 'invalid_dpop_proof' } });
