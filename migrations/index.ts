@@ -10,6 +10,7 @@ import * as secondFactors from './007_second_factors.ts';
 import * as selfService from './008_self_service.ts';
 import * as passkeys from './009_passkeys.ts';
 import * as consoleSessions from './012_console_sessions.ts';
+import * as grantsByClient from './015_grants_by_client.ts';
 
 /** Every migration, in order. Names are the file names; a test checks none is missing here. */
 export const migrations: Record<string, Migration> = {
@@ -23,4 +24,5 @@ export const migrations: Record<string, Migration> = {
   '008_self_service': selfService,
   '009_passkeys': passkeys,
   '012_console_sessions': consoleSessions,
+  '015_grants_by_client': grantsByClient,
 };

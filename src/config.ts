@@ -60,7 +60,7 @@ export const settings = {
   },
   RESOURCE_SERVERS_FILE: {
     default: '(unset: none)',
-    doc: 'JSON array of APIs that accept JWT access tokens: `{ "indicator": "https://api.example.com", "scopes": ["read"], "name"?, "accessTokenTTL"? }`.',
+    doc: 'JSON array of APIs that accept JWT access tokens: `{ "indicator": "https://api.example.com", "scopes": ["read"], "name"?, "accessTokenTTL"?, "personFacing"? }`. Clients name the ones they may use in `allowed_resources`.',
   },
   ALLOW_PRIVATE_NETWORK_REQUESTS: {
     default: 'true, except in production',

@@ -39,7 +39,10 @@ import { createViews } from './http/views.ts';
 import { createGoogleClient, signInCompletion } from './interactions/index.ts';
 import type { Logger } from './logger.ts';
 import {
+  adminApiServer,
   connectRedis,
+  privilegesOf,
+  revokeGrantsOfClient,
   accountSessions,
   createProvider,
   createRedisAdapter,
@@ -76,8 +79,11 @@ export interface Idp {
   close(): Promise<void>;
 }
 
-/** Our own command-line client for the admin API: public, PKCE, loopback redirects on any port (RFC 8252), device flow. */
-const builtInClients = [
+/**
+ * Our own command-line client for the admin API: public, PKCE, loopback redirects on any port (RFC 8252),
+ * device flow. First-party, but the admin API still needs the person's consent each time.
+ */
+const builtInClients = (adminApi: string) => [
   {
     client_id: 'admin-cli',
     client_name: 'Admin CLI',
@@ -87,6 +93,7 @@ const builtInClients = [
     grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
     response_types: ['code' as const],
     first_party: true,
+    allowed_resources: { [adminApi]: ['admin'] },
   },
 ];
 
@@ -238,11 +245,9 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       endEverythingOf: endEverything,
       audit,
     });
-    const adminApi = `${config.issuer}/admin/api`;
-    const resourceServers = [
-      { indicator: adminApi, name: 'Admin API', scopes: ['admin'], accessTokenTTL: 600 },
-      ...readResourceServersFile(config.resourceServersFile),
-    ];
+    const adminApiResource = adminApiServer(config.issuer);
+    const adminApi = adminApiResource.indicator;
+    const resourceServers = [adminApiResource, ...readResourceServersFile(config.resourceServersFile)];
     const administration = createAccountAdministration(database.db);
     const provider = createProvider({
       issuer: config.issuer,
@@ -252,11 +257,13 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       accounts,
       resourceServers,
       secrets,
-      clients: [...builtInClients, consoleClient(config.issuer, secrets.cookieKeys), ...readClientsFile(config.clientsFile)],
+      clients: [...builtInClients(adminApi), consoleClient(config.issuer, secrets.cookieKeys), ...readClientsFile(config.clientsFile)],
       views,
       log,
       metrics,
     });
+    /** DPoP proof ids seen at our resource servers, in the store every node shares. */
+    const proofReplay = { unique: (namespace: string, jti: string, expiresAt: number) => provider.ReplayDetection.unique(namespace, jti, expiresAt) };
     const adminActions = createAdminActions({
       database,
       accounts,
@@ -266,6 +273,8 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       secondFactors,
       audit,
       endEverythingOf: endEverything,
+      revokeGrantsOfClient: (clientId) => revokeGrantsOfClient(database.db, adapter, clientId),
+      clientPrivileges: (metadata) => privilegesOf(metadata, new Map(resourceServers.map((server) => [server.indicator, server]))),
     });
     const selfService = createSelfService({
       db: database.db,
@@ -308,9 +317,17 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       resourceServers,
       completion: signInCompletion({ provider, accounts, secondFactors, passkeys, mfa: config.mfa, views }),
       accountPages: accountPageRoutes({ page, selfService, federation, google, secondFactors, passkeys, sessions, views }),
-      accountApi: accountApiRoutes({ provider, accounts, selfService, sessions }),
+      accountApi: accountApiRoutes({ provider, accounts, selfService, sessions, issuer: config.issuer, replay: proofReplay }),
       adminApi: adminApiRoutes({
-        auth: adminBearerAuth({ issuer: config.issuer, audience: adminApi, signingKeys: publicKeysOf(secrets.jwks), accounts, administration }),
+        auth: adminBearerAuth({
+          issuer: config.issuer,
+          server: adminApiResource,
+          signingKeys: publicKeysOf(secrets.jwks),
+          clients: provider.Client,
+          replay: proofReplay,
+          accounts,
+          administration,
+        }),
         actions: adminActions,
         rateLimits,
       }),

@@ -11,7 +11,7 @@ import type { Account } from '../../src/accounts/index.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createViews } from '../../src/http/views.ts';
 import { createLogger } from '../../src/logger.ts';
-import { createProvider, loadSecrets, readClientsFile } from '../../src/oidc/index.ts';
+import { adminApiServer, createProvider, loadSecrets, readClientsFile } from '../../src/oidc/index.ts';
 import { viewsDir } from '../../src/paths.ts';
 import { serveControl } from './control.ts';
 import { unboundedMemoryAdapter } from './unbounded-memory-adapter.ts';
@@ -50,7 +50,7 @@ const provider = createProvider({
   allowPrivateNetworkRequests: true,
   adapter: await unboundedMemoryAdapter(),
   accounts: { findActiveAccount: async () => account, rolesOf: async () => ['user'] },
-  resourceServers: [{ indicator: `${issuer}/admin/api`, name: 'Admin API', scopes: ['admin'], accessTokenTTL: 600 }],
+  resourceServers: [adminApiServer(issuer)],
   secrets: await loadSecrets(config),
   clients: readClientsFile(config.clientsFile),
   views: createViews({ dir: viewsDir, cache: true }),

@@ -4,7 +4,7 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 
 import { profileFieldsSchema, type Account, type SelfService } from '../accounts/index.ts';
-import type { AccountSessions } from '../oidc/index.ts';
+import type { AccountSessions, ReplayStore } from '../oidc/index.ts';
 import { accountApiAuth, type AccountApiCaller } from './api-auth.ts';
 
 const profileOf = (account: Account) => ({
@@ -25,7 +25,15 @@ const profileOf = (account: Account) => ({
  * `GET/PATCH /account/api/me`, `GET/DELETE /account/api/sessions[/:handle]`, with an access token
  * that carries the `account` scope. Browsers may call it from the origins of the token's client.
  */
-export function accountApiRoutes(deps: { provider: Provider; accounts: { findActiveAccount(id: string): Promise<Account | undefined> }; selfService: SelfService; sessions: AccountSessions }): Router {
+export function accountApiRoutes(deps: {
+  provider: Provider;
+  accounts: { findActiveAccount(id: string): Promise<Account | undefined> };
+  selfService: SelfService;
+  sessions: AccountSessions;
+  issuer: string;
+  /** DPoP proof ids seen before. */
+  replay: ReplayStore;
+}): Router {
   const { provider, selfService, sessions } = deps;
   const router = new Router({ prefix: '/account/api' });
   const caller = (ctx: Context) => ctx.state.caller as AccountApiCaller;
@@ -35,7 +43,7 @@ export function accountApiRoutes(deps: { provider: Provider; accounts: { findAct
     router.options(path, (ctx) => {
       ctx.set('Access-Control-Allow-Origin', ctx.get('origin') || '*');
       ctx.set('Access-Control-Allow-Methods', 'GET, PATCH, DELETE');
-      ctx.set('Access-Control-Allow-Headers', 'authorization, content-type');
+      ctx.set('Access-Control-Allow-Headers', 'authorization, content-type, dpop');
       ctx.set('Access-Control-Max-Age', '600');
       ctx.status = 204;
     });
@@ -52,7 +60,8 @@ export function accountApiRoutes(deps: { provider: Provider; accounts: { findAct
       ctx.vary('Origin');
     }
   });
-  router.use(async (ctx, next) => (ctx.method === 'OPTIONS' ? next() : accountApiAuth(provider, deps.accounts)(ctx, next)), bodyParser({ enableTypes: ['json'], jsonLimit: '16kb' }));
+  const auth = accountApiAuth(deps);
+  router.use(async (ctx, next) => (ctx.method === 'OPTIONS' ? next() : auth(ctx, next)), bodyParser({ enableTypes: ['json'], jsonLimit: '16kb' }));
 
   const account = (ctx: Context) => caller(ctx).account;
 

@@ -43,6 +43,10 @@ export function createAdminActions(deps: {
   secondFactors: SecondFactors;
   audit: RecordAudit;
   endEverythingOf(accountId: string): Promise<void>;
+  /** Revokes every grant and token of a client (it is being deleted). */
+  revokeGrantsOfClient(clientId: string): Promise<number>;
+  /** What in a client registration only a super admin may grant (first_party, the admin API). */
+  clientPrivileges(metadata: Record<string, unknown>): string[];
 }) {
   const { administration, audit, clients } = deps;
 
@@ -176,12 +180,17 @@ export function createAdminActions(deps: {
     },
     async createClient(actor: Actor, metadata: Record<string, unknown>) {
       await allow(actor, 'clients.write');
+      if (deps.clientPrivileges(metadata).length) await allow(actor, 'clients.privileged');
       const created = await clients.create(metadata);
       await record(actor, 'clients.create', String(created.client.client_id), { metadata: created.client }, 'client');
       return created;
     },
     async updateClient(actor: Actor, id: string, changes: Record<string, unknown>) {
       await allow(actor, 'clients.write');
+      const current = await clients.get(id);
+      const held = new Set(deps.clientPrivileges(current));
+      const wanted = deps.clientPrivileges({ ...current, ...changes });
+      if (wanted.some((privilege) => !held.has(privilege))) await allow(actor, 'clients.privileged');
       const { before, after } = await clients.update(id, changes);
       await record(actor, 'clients.update', id, diff(before, after), 'client');
       return after;
@@ -189,7 +198,8 @@ export function createAdminActions(deps: {
     async deleteClient(actor: Actor, id: string) {
       await allow(actor, 'clients.write');
       await clients.remove(id);
-      await record(actor, 'clients.delete', id, undefined, 'client');
+      const revokedGrants = await deps.revokeGrantsOfClient(id);
+      await record(actor, 'clients.delete', id, { revokedGrants }, 'client');
     },
     async rotateClientSecret(actor: Actor, id: string) {
       await allow(actor, 'clients.write');

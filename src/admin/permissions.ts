@@ -17,6 +17,7 @@ export type AdminAction =
   | 'roles.write'
   | 'clients.read'
   | 'clients.write'
+  | 'clients.privileged'
   | 'audit.read';
 
 const minimumRank: Record<AdminAction, number> = {
@@ -35,6 +36,8 @@ const minimumRank: Record<AdminAction, number> = {
   'roles.write': RANK.admin,
   'clients.read': RANK.admin,
   'clients.write': RANK.admin,
+  /** first_party, or access to the admin API, in a client registration. */
+  'clients.privileged': RANK.super_admin,
   'audit.read': RANK.admin,
 };
 

@@ -94,6 +94,8 @@ export interface OidcAccountIndexTable {
   user_agent: string | null;
   created_at: Timestamp;
   seen_at: Timestamp;
+  /** Grants: the client the grant was given to (null for sessions, and for grants indexed before 015). */
+  client_id: string | null;
 }
 
 export interface AuditEventsTable {

@@ -37,6 +37,8 @@ interface ConsentDetails {
   missingOIDCScope?: string[];
   missingOIDCClaims?: string[];
   missingResourceScopes?: Record<string, string[]>;
+  /** Privileged APIs requested (the admin API): shown even when granted before, never skipped. */
+  privilegedResources?: Record<string, string[]>;
 }
 
 /** A missing, expired or tampered interaction: node-oidc-provider's SessionNotFound, as a readable page. */
@@ -72,6 +74,8 @@ export function interactionRoutes(deps: {
 }): Router {
   const { provider, accounts, lifecycle, federation, google, rateLimits, views, registrationOpen, completion } = deps;
   const resourceNames = new Map(deps.resourceServers.map((server) => [server.indicator, server.name ?? server.indicator]));
+  // An API's scope the client may not have there is not granted there: not shown as a scope of the person's own either.
+  const apiScopes = new Set(deps.resourceServers.flatMap((server) => server.scopes));
   const router = new Router({ prefix: '/interaction/:uid' });
   router.use(expiredInteraction, formBody(), csrfProtection());
   router.use(completion.routes().routes());
@@ -122,15 +126,17 @@ export function interactionRoutes(deps: {
       return renderLogin(ctx, interaction, { email: typeof hint === 'string' ? hint : '' });
     }
     if (interaction.prompt.name === 'consent') {
-      // Our own applications are not asked (node-oidc-provider still asks for native and device clients).
+      // Our own applications are not asked (node-oidc-provider still asks for native and device clients),
+      // except for a privileged API.
       const client = await provider.Client.find(String(interaction.params.client_id));
-      if ((client as unknown as { first_party?: boolean } | undefined)?.first_party === true) return grantConsent(ctx, interaction);
+      const privileged = interaction.prompt.reasons.includes('privileged_resource');
+      if ((client as unknown as { first_party?: boolean } | undefined)?.first_party === true && !privileged) return grantConsent(ctx, interaction);
       const details = interaction.prompt.details as ConsentDetails;
       return views.render(ctx, 'consent', {
         uid: interaction.uid,
         client: await clientOf(interaction),
-        scopes: describeScopes(details.missingOIDCScope ?? []),
-        apis: Object.entries(details.missingResourceScopes ?? {}).map(([indicator, scopes]) => ({
+        scopes: describeScopes((details.missingOIDCScope ?? []).filter((scope) => !apiScopes.has(scope))),
+        apis: Object.entries({ ...details.missingResourceScopes, ...details.privilegedResources }).map(([indicator, scopes]) => ({
           name: resourceNames.get(indicator) ?? indicator,
           scopes,
         })),

@@ -15,6 +15,7 @@ import type { Views } from '../http/views.ts';
 import type { Logger } from '../logger.ts';
 import { ACR, requestsMultiFactor } from './acr.ts';
 import { claimsOf, scopeClaims } from './claims.ts';
+import { AllowedResourcesError, allowedScopes, checkAllowedResources } from './client-resources.ts';
 import { deviceFlowPages } from './device-flow-pages.ts';
 import type { ResourceServer } from './resource-servers.ts';
 import type { Secrets } from './secrets.ts';
@@ -37,44 +38,76 @@ export interface ProviderOptions {
   metrics: Pick<Metrics, 'tokenIssued' | 'grantSucceeded' | 'oidcError'>;
 }
 
-/** Client metadata of ours: `first_party: true` skips the consent page (our own apps). */
-const extraClientMetadata: Configuration['extraClientMetadata'] = {
-  properties: ['first_party'],
-  validator(_ctx, key, value) {
-    if (key === 'first_party' && value !== undefined && typeof value !== 'boolean') {
-      throw new errors.InvalidClientMetadata('first_party must be a boolean');
-    }
-  },
-};
-
 /**
- * Reuses the grant the person already gave this client; for first-party clients, grants
- * what they ask for without a consent page.
+ * Client metadata of ours: `first_party: true` skips the consent page (our own apps, never for a
+ * privileged API); `allowed_resources` names the APIs and scopes the client may obtain tokens for.
  */
-async function loadExistingGrant(ctx: KoaContextWithOIDC) {
-  const { oidc } = ctx;
-  const client = oidc.client!;
-  const session = oidc.session!;
-  const grantId = (oidc.result?.consent as { grantId?: string } | undefined)?.grantId ?? session.grantIdFor(client.clientId);
-  const firstParty = (client as unknown as { first_party?: boolean }).first_party === true;
-
-  let grant = grantId ? await oidc.provider.Grant.find(grantId) : undefined;
-  if (!firstParty) return grant;
-
-  grant ??= new oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId! });
-  const requested = oidc.requestParamScopes;
-  if (requested.size) grant.addOIDCScope([...requested].join(' '));
-  for (const [indicator, resourceServer] of Object.entries(oidc.resourceServers ?? {})) {
-    const offered = new Set(String(resourceServer.scope ?? '').split(' '));
-    const scopes = [...requested].filter((scope) => offered.has(scope));
-    if (scopes.length) grant.addResourceScope(indicator, scopes.join(' '));
-  }
-  await grant.save();
-  return grant;
+function extraClientMetadata(servers: ReadonlyMap<string, ResourceServer>): Configuration['extraClientMetadata'] {
+  return {
+    properties: ['first_party', 'allowed_resources'],
+    validator(_ctx, key, value) {
+      if (key === 'first_party' && value !== undefined && typeof value !== 'boolean') {
+        throw new errors.InvalidClientMetadata('first_party must be a boolean');
+      }
+      if (key === 'allowed_resources') {
+        try {
+          checkAllowedResources(value, servers);
+        } catch (error) {
+          if (error instanceof AllowedResourcesError) throw new errors.InvalidClientMetadata(error.message);
+          throw error;
+        }
+      }
+    },
+  };
 }
 
-/** The default prompts, plus: a signed-in person whose session has one factor is asked for a second when the client requests it. */
-function interactionPrompts() {
+/** The privileged APIs (the admin API) this request asks for, with the scopes asked there. */
+function privilegedRequested(ctx: KoaContextWithOIDC, servers: ReadonlyMap<string, ResourceServer>): Record<string, string[]> {
+  const requested: Record<string, string[]> = {};
+  for (const [indicator, resourceServer] of Object.entries(ctx.oidc.resourceServers ?? {})) {
+    if (!servers.get(indicator)?.privileged) continue;
+    const offered = new Set(String(resourceServer.scope ?? '').split(' '));
+    requested[indicator] = [...ctx.oidc.requestParamScopes].filter((scope) => offered.has(scope));
+  }
+  return requested;
+}
+
+/**
+ * Reuses the grant the person already gave this client; for first-party clients, grants what they
+ * ask for without a consent page, except a privileged API (and offline access next to one).
+ */
+function existingGrantLoader(servers: ReadonlyMap<string, ResourceServer>) {
+  return async function loadExistingGrant(ctx: KoaContextWithOIDC) {
+    const { oidc } = ctx;
+    const client = oidc.client!;
+    const session = oidc.session!;
+    const grantId = (oidc.result?.consent as { grantId?: string } | undefined)?.grantId ?? session.grantIdFor(client.clientId);
+    const firstParty = (client as unknown as { first_party?: boolean }).first_party === true;
+
+    let grant = grantId ? await oidc.provider.Grant.find(grantId) : undefined;
+    if (!firstParty) return grant;
+
+    grant ??= new oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId! });
+    const privileged = Object.keys(privilegedRequested(ctx, servers)).length > 0;
+    const requested = [...oidc.requestParamScopes].filter((scope) => !(privileged && scope === 'offline_access'));
+    if (requested.length) grant.addOIDCScope(requested.join(' '));
+    for (const [indicator, resourceServer] of Object.entries(oidc.resourceServers ?? {})) {
+      if (servers.get(indicator)?.privileged) continue;
+      const offered = new Set(String(resourceServer.scope ?? '').split(' '));
+      const scopes = requested.filter((scope) => offered.has(scope));
+      if (scopes.length) grant.addResourceScope(indicator, scopes.join(' '));
+    }
+    await grant.save();
+    return grant;
+  };
+}
+
+/**
+ * The default prompts, plus: a signed-in person whose session has one factor is asked for a second
+ * when the client requests it; a request for a privileged API always shows the consent page (so a
+ * silent, prompt=none request for one answers consent_required).
+ */
+function interactionPrompts(servers: ReadonlyMap<string, ResourceServer>) {
   const prompts = interactionPolicy.base();
   prompts.get('login')!.checks.add(
     new interactionPolicy.Check('second_factor_requested', 'the client requested a second factor', 'login_required', (ctx) => {
@@ -82,6 +115,19 @@ function interactionPrompts() {
       if (!oidc.session?.accountId || !requestsMultiFactor(oidc.params?.acr_values)) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
       return oidc.session.acr === ACR.multiFactor ? interactionPolicy.Check.NO_NEED_TO_PROMPT : interactionPolicy.Check.REQUEST_PROMPT;
     }),
+  );
+  prompts.get('consent')!.checks.add(
+    new interactionPolicy.Check(
+      'privileged_resource',
+      'a privileged API is requested',
+      'consent_required',
+      (ctx) => {
+        if (ctx.oidc.result?.consent) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+        const requested = privilegedRequested(ctx, servers);
+        return Object.keys(requested).length ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      },
+      (ctx) => ({ privilegedResources: privilegedRequested(ctx, servers) }),
+    ),
   );
   return prompts;
 }
@@ -155,9 +201,9 @@ export function createProvider(options: ProviderOptions): Provider {
     discovery: { ui_locales_supported: views.catalogues.locales },
     pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' },
     rotateRefreshToken: true,
-    extraClientMetadata,
-    loadExistingGrant,
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}`, policy: interactionPrompts() },
+    extraClientMetadata: extraClientMetadata(resourceServers),
+    loadExistingGrant: existingGrantLoader(resourceServers),
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}`, policy: interactionPrompts(resourceServers) },
     acrValues: [ACR.singleFactor, ACR.multiFactor],
     clientBasedCORS(_ctx, origin, client) {
       return (client.redirectUris ?? []).some((uri) => new URL(uri).origin === origin);
@@ -184,11 +230,17 @@ export function createProvider(options: ProviderOptions): Provider {
         enabled: true,
         // A client that named one API at authorization gets its tokens for that API without naming it again.
         useGrantedResource: async () => true,
-        async getResourceServerInfo(_ctx, indicator) {
+        // Only the APIs and scopes the client's registration allows (allowed_resources).
+        async getResourceServerInfo(ctx, indicator, client) {
           const server = resourceServers.get(indicator);
           if (!server) throw new errors.InvalidTarget();
+          if (server.personFacing && ctx.oidc.params?.grant_type === 'client_credentials') {
+            throw new errors.InvalidTarget('this resource server acts for people: client credentials are not accepted');
+          }
+          const scopes = allowedScopes(client, server);
+          if (!scopes.length) throw new errors.InvalidTarget('this client may not obtain tokens for this resource server');
           return {
-            scope: server.scopes.join(' '),
+            scope: scopes.join(' '),
             audience: server.indicator,
             accessTokenTTL: server.accessTokenTTL,
             accessTokenFormat: 'jwt',
@@ -223,9 +275,10 @@ export function createProvider(options: ProviderOptions): Provider {
       }, ctx.status);
     },
     ttl: {
-      AccessToken: tokenLifetimes.AccessToken,
+      // A resource server's own accessTokenTTL wins (node-oidc-provider's default does the same).
+      AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? tokenLifetimes.AccessToken,
       AuthorizationCode: tokenLifetimes.AuthorizationCode,
-      ClientCredentials: tokenLifetimes.ClientCredentials,
+      ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? tokenLifetimes.ClientCredentials,
       IdToken: tokenLifetimes.IdToken,
       Interaction: tokenLifetimes.Interaction,
       DeviceCode: tokenLifetimes.DeviceCode,

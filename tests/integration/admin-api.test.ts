@@ -278,8 +278,10 @@ describe(`admin API (${backend})`, () => {
     const carried = await browser.open(device.verification_uri_complete!);
     const confirm = (await browser.submit(carried, 'form')).page!;
     const login = (await browser.submit(confirm, 'form:has(input[name=confirm])')).page!;
-    // admin-cli is first-party: no consent page.
-    const done = (await browser.submit(login, 'form[action$="/login"]', { email: 'admin@example.com', password: 'admin passphrase 1' })).page!;
+    // admin-cli is first-party, but the admin API is always asked for.
+    const consent = (await browser.submit(login, 'form[action$="/login"]', { email: 'admin@example.com', password: 'admin passphrase 1' })).page!;
+    expect(consent.$('.scopes').text()).toContain('Admin API');
+    const done = (await browser.submit(consent, 'form[action$="/confirm"]')).page!;
     expect(done.$('h1').text()).toBe('Your device is connected');
     const granted = await oidc.genericGrantRequest(cli, 'urn:ietf:params:oauth:grant-type:device_code', { device_code: device.device_code });
     expect((await call(granted.access_token, 'GET', '/users?per_page=1')).status).toBe(200);

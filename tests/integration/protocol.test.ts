@@ -45,9 +45,9 @@ describe.each(backends)('OAuth and OIDC protocol surface (%s)', (backend) => {
       clients: [
         ...testClients.map((client) =>
           client.client_id === 'web-app'
-            ? { ...client, backchannel_logout_uri: receiver.url, backchannel_logout_session_required: true }
+            ? { ...client, backchannel_logout_uri: receiver.url, backchannel_logout_session_required: true, allowed_resources: { [API]: ['things:read', 'things:write'] } }
             : client.client_id === 'service'
-              ? { ...client, scope: 'things:read' }
+              ? { ...client, scope: 'things:read', allowed_resources: { [API]: ['things:read'] } }
               : client,
         ),
       ],

@@ -69,9 +69,10 @@ export function indexedByAccount(Inner: AdapterConstructor, db: Kysely<DB>): Ada
       const recorded = expiresAt + INDEX_HEADROOM_MS;
       const expires_at = Number.isFinite(recorded) ? new Date(recorded) : null;
       const user_agent = request?.get('user-agent')?.slice(0, 512) || null;
+      const client_id = this.model === 'Grant' && typeof payload.clientId === 'string' ? payload.clientId : null;
       await db
         .insertInto('oidc_account_index')
-        .values({ account_id: accountId, model: this.model, id, expires_at, ip, user_agent })
+        .values({ account_id: accountId, model: this.model, id, expires_at, ip, user_agent, client_id })
         .onConflict((oc) =>
           oc.columns(['model', 'id']).doUpdateSet({
             account_id: accountId,
@@ -105,6 +106,18 @@ export function indexedByAccount(Inner: AdapterConstructor, db: Kysely<DB>): Ada
       return this.#inner.revokeByGrantId(grantId);
     }
   };
+}
+
+/** Revokes every grant (and with it every token) a client was given, as when the client is deleted. */
+export async function revokeGrantsOfClient(db: Kysely<DB>, Adapter: AdapterConstructor, clientId: string): Promise<number> {
+  const rows = await db.selectFrom('oidc_account_index').select('id').where('model', '=', 'Grant').where('client_id', '=', clientId).execute();
+  const grants = new Adapter('Grant');
+  const tokens = new Adapter('AccessToken');
+  for (const { id } of rows) {
+    await tokens.revokeByGrantId(id);
+    await grants.destroy(id);
+  }
+  return rows.length;
 }
 
 /** Ends every session and revokes every grant (and with it every token) of the account. */
