@@ -3,7 +3,14 @@ import type { Kysely } from 'kysely';
 import type { RecordAudit } from '../audit/index.ts';
 import type { DB } from '../db/index.ts';
 import type { Account, AccountService, LoginContext } from './account.service.ts';
-import { EmailNotVerifiedError, InvalidCredentialsError, ReauthenticationFailedError, WrongSecondFactorCodeError } from './errors.ts';
+import {
+  AccountLockedError,
+  EmailNotVerifiedError,
+  InvalidCredentialsError,
+  ReauthenticationFailedError,
+  SecondFactorLockedError,
+  WrongSecondFactorCodeError,
+} from './errors.ts';
 import { findIdentity, identitiesOf } from './federated-identity.repository.ts';
 import type { Passkeys } from './passkey.service.ts';
 import { reauthenticatedWithin, recordReauthentication } from './reauthentication.repository.ts';
@@ -57,8 +64,11 @@ export function createReauthentication(deps: {
     await audit({ actorId: accountId, action: 'account.reauthenticate', targetType: 'account', targetId: accountId, ip, changes: { method } });
   }
 
+  const denied = (accountId: string, method: string, reason: string, ip: string | null) =>
+    audit({ actorId: accountId, action: 'account.reauthenticate', targetType: 'account', targetId: accountId, outcome: 'denied', ip, changes: { method, reason } });
+
   async function refused(accountId: string, method: string, reason: ReauthenticationFailedError['reason'], ip: string | null): Promise<never> {
-    await audit({ actorId: accountId, action: 'account.reauthenticate', targetType: 'account', targetId: accountId, outcome: 'denied', ip, changes: { method, reason } });
+    await denied(accountId, method, reason, ip);
     throw new ReauthenticationFailedError(reason);
   }
 
@@ -80,7 +90,8 @@ export function createReauthentication(deps: {
 
     /** Whether the session signed in or re-authenticated within the window. */
     async isRecent(accountId: string, session: SessionProof): Promise<boolean> {
-      if (session.loginTs !== undefined && Date.now() / 1000 - session.loginTs <= maxAgeSeconds) return true;
+      // In whole seconds, as node-oidc-provider judges max_age: a sign-in it let through for max_age counts here too.
+      if (session.loginTs !== undefined && Math.floor(Date.now() / 1000) - session.loginTs <= maxAgeSeconds) return true;
       return reauthenticatedWithin(db, session.uid, accountId, maxAgeSeconds);
     },
 
@@ -96,6 +107,7 @@ export function createReauthentication(deps: {
         await accounts.authenticate(account.email, password, context);
       } catch (error) {
         if (error instanceof InvalidCredentialsError) return refused(account.id, 'password', 'wrong', context.ip);
+        if (error instanceof AccountLockedError) await denied(account.id, 'password', 'locked', context.ip);
         // The password was right; whether the address is verified is not this question.
         if (!(error instanceof EmailNotVerifiedError)) throw error;
       }
@@ -104,6 +116,7 @@ export function createReauthentication(deps: {
           await secondFactors.verify(account.id, code, context.ip);
         } catch (error) {
           if (error instanceof WrongSecondFactorCodeError) return refused(account.id, 'password', 'wrong', context.ip);
+          if (error instanceof SecondFactorLockedError) await denied(account.id, 'password', 'locked', context.ip);
           throw error;
         }
       }

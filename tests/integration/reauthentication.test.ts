@@ -8,9 +8,9 @@ import { exchangeCode, newBrowser, relyingParty, signIn, startAuthorization } fr
 import { SoftAuthenticator } from '../support/soft-authenticator.ts';
 
 const backend = backends.at(-1)!;
-/** Short, so that a test can outlast it. */
-const MAX_AGE = 3;
-const outlastTheWindow = () => new Promise((resolve) => setTimeout(resolve, MAX_AGE * 1000 + 600));
+/** Short, so that a test can outlast it (sign-ins count in whole seconds: one more, to be sure). */
+const MAX_AGE = 5;
+const outlastTheWindow = () => new Promise((resolve) => setTimeout(resolve, (MAX_AGE + 1) * 1000 + 200));
 
 function page(step: Navigation): Page {
   if (!step.page) throw new Error(`expected a page, was sent to ${step.leftTo}`);
@@ -96,6 +96,14 @@ describe(`re-authentication for sensitive changes (${backend})`, () => {
       expect(onReauthPage(step), action).toBe(true);
     }
     expect(onReauthPage(await thief.navigate(`${idp.issuer}/account/two-step/setup`))).toBe(true);
+    // Linking the thief's own Google account (no form on the page: the victim's is linked) is refused the same way.
+    const csrf = account.$('input[name=_csrf]').first().attr('value')!;
+    const link = await thief.navigate(`${idp.issuer}/account/google/link`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ _csrf: csrf }).toString(),
+    });
+    expect(onReauthPage(link)).toBe(true);
 
     // Guessing at the re-authentication page gets nowhere, and is recorded.
     const guess = page(await reauthenticate(thief, idp.issuer, { password: 'a guess', code: '123456' }));
@@ -146,6 +154,20 @@ describe(`re-authentication for sensitive changes (${backend})`, () => {
     expect(new URL(setup.url).pathname).toBe('/account/two-step/setup');
     const elsewhere = await person.browser.open(`${idp.issuer}/account/reauth?return_to=${encodeURIComponent('https://evil.example/')}`);
     expect(elsewhere.$('input[name="return_to"]').first().attr('value')).toBe('/account');
+  });
+
+  it('wrong passwords at the re-authentication page lock like wrong sign-ins, no more', async () => {
+    const person = await signedInPerson();
+    await outlastTheWindow();
+    const reauth = await person.browser.open(`${idp.issuer}/account/reauth`);
+    const statuses: number[] = [];
+    for (let attempt = 0; attempt < 5; attempt += 1) statuses.push(page(await reauthenticate(person.browser, idp.issuer, { password: `wrong guess ${attempt}` }, reauth)).status);
+    expect(statuses).toEqual([400, 400, 400, 400, 429]);
+    const locked = page(await reauthenticate(person.browser, idp.issuer, { password: person.password }, reauth));
+    expect(locked.status).toBe(429);
+    expect(locked.$('#reauth-error').text()).toContain('Too many failed sign-ins for this email');
+    const denied = await idp.idp.database.db.selectFrom('audit_events').select('changes').where('action', '=', 'account.reauthenticate').where('outcome', '=', 'denied').where('target_id', '=', person.id).orderBy('id').execute();
+    expect(denied.map((row) => (row.changes as { reason: string }).reason)).toEqual(['wrong', 'wrong', 'wrong', 'wrong', 'locked', 'locked']);
   });
 
   it('a user-verified passkey re-authenticates; the password alone does not when a passkey is the second factor', async () => {
