@@ -11,6 +11,7 @@ import * as selfService from './008_self_service.ts';
 import * as passkeys from './009_passkeys.ts';
 import * as consoleSessions from './012_console_sessions.ts';
 import * as grantsByClient from './015_grants_by_client.ts';
+import * as reauthentications from './010_reauthentications.ts';
 
 /** Every migration, in order. Names are the file names; a test checks none is missing here. */
 export const migrations: Record<string, Migration> = {
@@ -23,6 +24,7 @@ export const migrations: Record<string, Migration> = {
   '007_second_factors': secondFactors,
   '008_self_service': selfService,
   '009_passkeys': passkeys,
+  '010_reauthentications': reauthentications,
   '012_console_sessions': consoleSessions,
   '015_grants_by_client': grantsByClient,
 };

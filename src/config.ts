@@ -97,6 +97,10 @@ export const settings = {
     default: 'optional',
     doc: 'Second factors: `optional` (people choose on their account page), `required-for-admins` (accounts with the admin or super_admin role), or `required` (everyone). Who must but has none sets up an authenticator app while signing in.',
   },
+  REAUTH_MAX_AGE: {
+    default: '300',
+    doc: 'Seconds a sign-in or re-authentication counts for sensitive changes (sign-in methods, email, password, deleting the account) on the account page and `/account/api`; after that the person confirms who they are again.',
+  },
   LOGIN_MAX_FAILURES: { default: '5', doc: 'Failed password sign-ins for one email within the lockout window that lock password sign-in.' },
   LOGIN_LOCKOUT_SECONDS: { default: '900', doc: 'The window for counting failures, and how long password sign-in then stays locked (15 minutes).' },
   RATE_LIMIT_IP_LOGIN: { default: '100', doc: 'Password sign-in attempts one IP address may make per 15 minutes.' },
@@ -163,6 +167,8 @@ export interface Config {
   registration: 'open' | 'closed';
   requireVerifiedEmail: boolean;
   mfa: 'optional' | 'required-for-admins' | 'required';
+  /** Seconds an authentication counts for sensitive changes of one's own account. */
+  reauthMaxAge: number;
   brand: { productName: string; logoUrl: string | undefined; primaryColor: string };
   /** undefined means no Google sign-in. */
   google: { clientId: string; clientSecret: string; issuer: string; hostedDomain: string | undefined } | undefined;
@@ -248,6 +254,7 @@ export const settingsSchema = z.object({
   GOOGLE_ISSUER: z.preprocess(blankAsUndefined, z.url({ protocol: /^https?$/ }).default('https://accounts.google.com')),
   GOOGLE_HOSTED_DOMAIN: z.preprocess(blankAsUndefined, z.string().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/i, 'a domain name').optional()),
   MFA: z.preprocess(blankAsUndefined, z.enum(['optional', 'required-for-admins', 'required']).default('optional')),
+  REAUTH_MAX_AGE: integer(settings.REAUTH_MAX_AGE.default, 1, 24 * 60 * 60),
   LOGIN_MAX_FAILURES: integer(settings.LOGIN_MAX_FAILURES.default, 1, 1000),
   LOGIN_LOCKOUT_SECONDS: integer(settings.LOGIN_LOCKOUT_SECONDS.default, 1, 24 * 60 * 60),
   RATE_LIMIT_IP_LOGIN: integer(settings.RATE_LIMIT_IP_LOGIN.default, 1, 1_000_000),
@@ -395,6 +402,7 @@ export function loadConfig(environment: Env = process.env): Config {
     registration: env.REGISTRATION,
     requireVerifiedEmail: isTrue(env.REQUIRE_VERIFIED_EMAIL),
     mfa: env.MFA,
+    reauthMaxAge: env.REAUTH_MAX_AGE,
     brand: { productName: env.PRODUCT_NAME, logoUrl: env.BRAND_LOGO_URL, primaryColor: env.BRAND_PRIMARY_COLOR.toLowerCase() },
     google:
       env.GOOGLE_CLIENT_ID && env.GOOGLE_CLIENT_SECRET

@@ -21,6 +21,7 @@ import {
   createFederation,
   createPasskeys,
   createPasswordHasher,
+  createReauthentication,
   createSecondFactors,
   relyingPartyOf,
   createSelfService,
@@ -287,6 +288,7 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       endEverythingOf: endEverything,
     });
     const sessions = accountSessions(database.db, adapter);
+    const reauthentication = createReauthentication({ db: database.db, accounts, secondFactors, passkeys, audit, maxAgeSeconds: config.reauthMaxAge });
     const page = accountPage({
       provider,
       accounts,
@@ -316,8 +318,8 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       outbox,
       resourceServers,
       completion: signInCompletion({ provider, accounts, secondFactors, passkeys, mfa: config.mfa, views }),
-      accountPages: accountPageRoutes({ page, selfService, federation, google, secondFactors, passkeys, sessions, views }),
-      accountApi: accountApiRoutes({ provider, accounts, selfService, sessions, issuer: config.issuer, replay: proofReplay }),
+      accountPages: accountPageRoutes({ page, selfService, federation, google, secondFactors, passkeys, sessions, views, reauthentication, rateLimits }),
+      accountApi: accountApiRoutes({ provider, accounts, selfService, sessions, issuer: config.issuer, replay: proofReplay, reauthentication }),
       adminApi: adminApiRoutes({
         auth: adminBearerAuth({
           issuer: config.issuer,

@@ -15,7 +15,7 @@ import {
 import { PageError } from '../http/errors.ts';
 import type { Message } from '../http/i18n.ts';
 import type { Views } from '../http/views.ts';
-import { currentSession, type AccountSessions } from '../oidc/index.ts';
+import { currentSession, type AccountSessions, type SignedInSession } from '../oidc/index.ts';
 import { deviceOf } from './device-name.ts';
 
 export interface Notice {
@@ -42,11 +42,11 @@ export interface AccountPageDeps {
 export function accountPage(deps: AccountPageDeps) {
   const { provider, accounts, views } = deps;
 
-  async function signedIn(ctx: Context): Promise<{ account: Account; sessionId: string }> {
+  async function signedIn(ctx: Context): Promise<{ account: Account; sessionId: string; session: SignedInSession }> {
     const session = await currentSession(provider, ctx);
     const account = session ? await accounts.findActiveAccount(session.accountId) : undefined;
     if (!session || !account) throw new PageError(401, 'notSignedIn');
-    return { account, sessionId: session.sessionId };
+    return { account, sessionId: session.sessionId, session };
   }
 
   /** Whether policy makes this account keep a second factor. */

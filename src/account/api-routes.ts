@@ -3,9 +3,10 @@ import { bodyParser } from '@koa/bodyparser';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 
-import { profileFieldsSchema, type Account, type SelfService } from '../accounts/index.ts';
+import { profileFieldsSchema, type Account, type Reauthentication, type SelfService } from '../accounts/index.ts';
 import type { AccountSessions, ReplayStore } from '../oidc/index.ts';
 import { accountApiAuth, type AccountApiCaller } from './api-auth.ts';
+import { apiNeedsRecentAuthentication } from './recent-authentication.ts';
 
 const profileOf = (account: Account) => ({
   sub: account.id,
@@ -22,8 +23,9 @@ const profileOf = (account: Account) => ({
 
 /**
  * The signed-in person's own account as JSON, for apps that show it in their own UI:
- * `GET/PATCH /account/api/me`, `GET/DELETE /account/api/sessions[/:handle]`, with an access token
+ * `GET/PATCH/DELETE /account/api/me`, `GET/DELETE /account/api/sessions[/:handle]`, with an access token
  * that carries the `account` scope. Browsers may call it from the origins of the token's client.
+ * Deleting the account needs a recent authentication of the token's session (RFC 9470 step-up).
  */
 export function accountApiRoutes(deps: {
   provider: Provider;
@@ -33,8 +35,10 @@ export function accountApiRoutes(deps: {
   issuer: string;
   /** DPoP proof ids seen before. */
   replay: ReplayStore;
+  reauthentication: Reauthentication;
 }): Router {
   const { provider, selfService, sessions } = deps;
+  const recent = apiNeedsRecentAuthentication(deps);
   const router = new Router({ prefix: '/account/api' });
   const caller = (ctx: Context) => ctx.state.caller as AccountApiCaller;
 
@@ -78,6 +82,12 @@ export function accountApiRoutes(deps: {
       return;
     }
     ctx.body = profileOf(await selfService.updateProfile({ accountId: account(ctx).id, ip: ctx.ip }, parsed.data));
+  });
+
+  // The session's recent authentication is the proof: there is no password to send along.
+  router.delete('/me', recent, async (ctx) => {
+    await selfService.deleteAccount({ accountId: account(ctx).id, ip: ctx.ip });
+    ctx.status = 204;
   });
 
   router.get('/sessions', async (ctx) => {

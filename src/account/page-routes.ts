@@ -21,6 +21,8 @@ import type { Message } from '../http/i18n.ts';
 import { GoogleSignInError, GoogleUnavailableError, keepFlow, takeFlow, typed, weakPasswordMessage, type GoogleClient } from '../interactions/index.ts';
 import type { AccountPage } from './account-page.ts';
 import { passkeyRoutes, type PasskeyDeps } from './passkey-routes.ts';
+import { reauthRoutes, type ReauthDeps } from './reauth-routes.ts';
+import { pageNeedsRecentAuthentication } from './recent-authentication.ts';
 import { sessionRoutes } from './session-routes.ts';
 import { twoStepRoutes, type TwoStepDeps } from './two-step-routes.ts';
 
@@ -28,15 +30,17 @@ const text = (body: Record<string, unknown>, field: string) => (typeof body[fiel
 
 /**
  * The signed-in person's account page: profile, password, email address, Google link, two-step
- * verification, sessions, authorized apps, recent sign-ins, and deleting the account.
+ * verification, sessions, authorized apps, recent sign-ins, and deleting the account. Every change of a
+ * sign-in method, the email address or the password, and deleting the account, need a recent authentication.
  */
 export function accountPageRoutes(deps: {
   page: AccountPage;
   selfService: SelfService;
   federation: Federation;
   google: GoogleClient | undefined;
-} & TwoStepDeps & PasskeyDeps): Router {
+} & Omit<TwoStepDeps, 'recent'> & Omit<PasskeyDeps, 'recent'> & ReauthDeps): Router {
   const { page, selfService, federation, google } = deps;
+  const recent = pageNeedsRecentAuthentication(deps);
   const router = new Router({ prefix: '/account' });
   router.use(formBody(), csrfProtection(), async (ctx, next) => {
     ctx.set('Cache-Control', 'no-store');
@@ -45,7 +49,7 @@ export function accountPageRoutes(deps: {
   const self = async (ctx: Context) => ({ accountId: (await page.signedIn(ctx)).account.id, ip: ctx.ip, locale: deps.views.locale(ctx) });
   const body = (ctx: Context) => (ctx.request.body ?? {}) as Record<string, unknown>;
 
-  router.get('/', (ctx) => page.render(ctx));
+  router.get('/', (ctx) => page.render(ctx, ctx.query.reauthenticated === '1' ? { notice: { kind: 'ok', text: 'account.notices.reauthenticated' } } : {}));
 
   router.post('/profile', async (ctx) => {
     const form = Object.fromEntries(PROFILE_FIELDS.map((field) => [field, text(body(ctx), field).trim()]));
@@ -58,7 +62,7 @@ export function accountPageRoutes(deps: {
     return page.render(ctx, { notice: { kind: 'ok', text: 'account.notices.profileSaved' } });
   });
 
-  router.post('/password', async (ctx) => {
+  router.post('/password', recent('methods-title'), async (ctx) => {
     const fields = body(ctx);
     try {
       await selfService.changePassword(await self(ctx), text(fields, 'current_password'), text(fields, 'password'), text(fields, 'password_confirmation'));
@@ -79,20 +83,14 @@ export function accountPageRoutes(deps: {
     return page.render(ctx, { notice: { kind: 'ok', text: fields.end_other_sessions === 'yes' ? 'account.notices.passwordChangedSignedOut' : 'account.notices.passwordChanged' } });
   });
 
-  router.post('/email', async (ctx) => {
+  router.post('/email', recent('email-title'), async (ctx) => {
     const fields = body(ctx);
     const email = typed(fields, 'email');
     try {
-      await selfService.requestEmailChange(await self(ctx), email, text(fields, 'email_password'));
+      await selfService.requestEmailChange(await self(ctx), email);
     } catch (error) {
-      const errors: Record<string, Message> | undefined =
-        error instanceof InvalidCredentialsError
-          ? { email_password: 'account.errors.wrongPassword' }
-          : error instanceof InvalidAccountInputError
-            ? { email: 'fields.email.invalid' }
-            : undefined;
-      if (!errors) throw error;
-      return page.render(ctx, { errors, form: { email }, status: 400 });
+      if (!(error instanceof InvalidAccountInputError)) throw error;
+      return page.render(ctx, { errors: { email: 'fields.email.invalid' }, form: { email }, status: 400 });
     }
     return page.render(ctx, { notice: { kind: 'ok', text: 'account.notices.emailChangeSent' } });
   });
@@ -114,17 +112,12 @@ export function accountPageRoutes(deps: {
     }
   });
 
-  router.post('/delete', async (ctx) => {
-    try {
-      await selfService.deleteAccount(await self(ctx), text(body(ctx), 'delete_password'));
-    } catch (error) {
-      if (!(error instanceof InvalidCredentialsError)) throw error;
-      return page.render(ctx, { errors: { delete_password: 'account.errors.wrongPassword' }, status: 400 });
-    }
+  router.post('/delete', recent('delete-title'), async (ctx) => {
+    await selfService.deleteAccount(await self(ctx));
     deps.views.render(ctx, 'account-deleted');
   });
 
-  router.post('/google/link', async (ctx) => {
+  router.post('/google/link', recent('methods-title'), async (ctx) => {
     const { account } = await page.signedIn(ctx);
     if (!google) throw new PageError(404, 'googleUnavailable');
     try {
@@ -162,7 +155,7 @@ export function accountPageRoutes(deps: {
     return page.render(ctx, { notice: { kind: 'ok', text: 'account.notices.googleLinked' } });
   });
 
-  router.post('/google/unlink', async (ctx) => {
+  router.post('/google/unlink', recent('methods-title'), async (ctx) => {
     const { account } = await page.signedIn(ctx);
     try {
       await federation.unlink(account.id, 'google');
@@ -173,6 +166,11 @@ export function accountPageRoutes(deps: {
     return page.render(ctx, { notice: { kind: 'ok', text: 'account.notices.googleUnlinked' } });
   });
 
-  router.use(twoStepRoutes(deps).routes(), passkeyRoutes(deps).routes(), sessionRoutes(deps).routes());
+  router.use(
+    reauthRoutes(deps).routes(),
+    twoStepRoutes({ ...deps, recent }).routes(),
+    passkeyRoutes({ ...deps, recent }).routes(),
+    sessionRoutes(deps).routes(),
+  );
   return router;
 }

@@ -1,5 +1,5 @@
 import Router from '@koa/router';
-import type { Context } from 'koa';
+import type { Context, Middleware } from 'koa';
 
 import { PasskeyNameError, PasskeyNotFoundError, PasskeyRejectedError, SecondFactorRequiredError, type Passkeys } from '../accounts/index.ts';
 import { PageError } from '../http/errors.ts';
@@ -12,7 +12,11 @@ export interface PasskeyDeps {
   /** Undefined when the issuer cannot have passkeys (its host is an IP address). */
   passkeys: Passkeys | undefined;
   views: Views;
+  /** The guard of sensitive changes (see two-step-routes). */
+  recent(section: string): Middleware;
 }
+
+const SECTION = 'methods-title';
 
 const field = (ctx: Context, name: string, max: number) => {
   const value = (ctx.request.body as Record<string, unknown> | undefined)?.[name];
@@ -28,13 +32,13 @@ export function passkeyRoutes(deps: PasskeyDeps): Router {
     return deps.passkeys;
   };
 
-  router.post('/passkeys/options', async (ctx) => {
+  router.post('/passkeys/options', deps.recent(SECTION), async (ctx) => {
     const passkeys = passkeysOrRefuse();
     const { account } = await page.signedIn(ctx);
     startCeremony(ctx, await passkeys.startRegistration(account));
   });
 
-  router.post('/passkeys', async (ctx) => {
+  router.post('/passkeys', deps.recent(SECTION), async (ctx) => {
     const passkeys = passkeysOrRefuse();
     const { account } = await page.signedIn(ctx);
     const name = field(ctx, 'name', 200).trim() || views.translate(ctx)('account.passkeys.defaultName');
@@ -62,7 +66,7 @@ export function passkeyRoutes(deps: PasskeyDeps): Router {
     return page.render(ctx, { notice: { kind: 'ok', text: 'account.notices.passkeyRenamed' } });
   });
 
-  router.post('/passkeys/remove', async (ctx) => {
+  router.post('/passkeys/remove', deps.recent(SECTION), async (ctx) => {
     const passkeys = passkeysOrRefuse();
     const { account } = await page.signedIn(ctx);
     try {

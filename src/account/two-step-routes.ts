@@ -1,5 +1,5 @@
 import Router from '@koa/router';
-import type { Context } from 'koa';
+import type { Context, Middleware } from 'koa';
 
 import {
   SecondFactorRequiredError,
@@ -18,8 +18,11 @@ export interface TwoStepDeps {
   secondFactors: SecondFactors;
   sessions: AccountSessions;
   views: Views;
+  /** The guard of sensitive changes: a recent authentication, else re-authenticate and return to `section`. */
+  recent(section: string): Middleware;
 }
 
+const SECTION = 'methods-title';
 const SETUP = '/two-step/setup';
 
 /** Setting up, renewing and removing the authenticator app from the account page. */
@@ -38,9 +41,9 @@ export function twoStepRoutes(deps: TwoStepDeps): Router {
     }
   }
 
-  router.get(SETUP, (ctx) => renderSetup(ctx));
+  router.get(SETUP, deps.recent(SECTION), (ctx) => renderSetup(ctx));
 
-  router.post(SETUP, async (ctx) => {
+  router.post(SETUP, deps.recent(SECTION), async (ctx) => {
     const { account } = await page.signedIn(ctx);
     const code = String((ctx.request.body as Record<string, unknown> | undefined)?.code ?? '').replace(/\s/g, '');
     try {
@@ -54,7 +57,7 @@ export function twoStepRoutes(deps: TwoStepDeps): Router {
 
   router.post('/two-step/done', (ctx) => page.render(ctx, { notice: { kind: 'ok', text: 'account.notices.twoStepOn' } }));
 
-  router.post('/two-step/recovery-codes', async (ctx) => {
+  router.post('/two-step/recovery-codes', deps.recent(SECTION), async (ctx) => {
     const { account } = await page.signedIn(ctx);
     try {
       const recoveryCodes = await secondFactors.regenerateRecoveryCodes(account.id, ctx.ip);
@@ -65,7 +68,7 @@ export function twoStepRoutes(deps: TwoStepDeps): Router {
     }
   });
 
-  router.post('/two-step/remove', async (ctx) => {
+  router.post('/two-step/remove', deps.recent(SECTION), async (ctx) => {
     const { account } = await page.signedIn(ctx);
     try {
       await secondFactors.removeTotp(account.id, await page.mfaRequired(account.id), ctx.ip);

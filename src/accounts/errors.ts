@@ -174,3 +174,10 @@ export class PasskeyNameError extends Error {
     super('a passkey needs a name of 1 to 100 characters');
   }
 }
+
+/** A re-authentication that did not prove who is signed in; the same for a wrong password and a wrong code. */
+export class ReauthenticationFailedError extends Error {
+  constructor(readonly reason: 'wrong' | 'method-not-allowed' | 'stale' | 'other-identity') {
+    super(`re-authentication refused: ${reason}`);
+  }
+}

@@ -35,3 +35,10 @@ export {
   type Passkeys,
   type PasskeySummary,
 } from './passkey.service.ts';
+export {
+  createReauthentication,
+  type FederatedReauthentication,
+  type Reauthentication,
+  type ReauthenticationMethods,
+  type SessionProof,
+} from './reauthentication.service.ts';

@@ -103,6 +103,9 @@ export interface Passkeys {
   /** The second step: one of this account's passkeys. */
   startSecondFactor(accountId: string, interactionUid: string): Promise<Ceremony<PublicKeyCredentialRequestOptionsJSON>>;
   verifySecondFactor(accountId: string, interactionUid: string, key: string, response: string, ip: string | null): Promise<void>;
+  /** Re-authentication in a session: one of this account's passkeys, user-verified. */
+  startReauthentication(accountId: string, sessionUid: string): Promise<Ceremony<PublicKeyCredentialRequestOptionsJSON>>;
+  verifyReauthentication(accountId: string, sessionUid: string, key: string, response: string, ip: string | null): Promise<void>;
   /** Signing in without a password: any passkey the authenticator holds for us, user-verified. */
   startPasswordless(interactionUid: string): Promise<Ceremony<PublicKeyCredentialRequestOptionsJSON>>;
   /** Returns the account the passkey belongs to. */
@@ -167,6 +170,33 @@ export function createPasskeys(deps: { db: Kysely<DB>; relyingParty: PasskeyRely
       // A malformed answer, a wrong signature, a counter that went backwards: all the same refusal.
       return false;
     }
+  }
+
+  /**
+   * A ceremony with one of this account's passkeys, bound to an interaction (the second step) or a session (a
+   * re-authentication). A re-authentication is the whole proof, so its passkey must verify the user.
+   */
+  async function startForAccount(accountId: string, ceremonyUid: string, purpose: 'second_factor' | 'reauthenticate') {
+    const passkeys = await passkeysOf(db, accountId);
+    const options = await generateAuthenticationOptions({
+      rpID: relyingParty.id,
+      allowCredentials: passkeys.map((row) => ({ id: row.id, transports: row.transports })),
+      userVerification: purpose === 'reauthenticate' ? 'required' : 'preferred',
+      timeout: CHALLENGE_TTL_MS,
+    });
+    return newCeremony(options, purpose, accountId, ceremonyUid);
+  }
+
+  async function verifyForAccount(accountId: string, ceremonyUid: string, purpose: 'second_factor' | 'reauthenticate', key: string, response: string, ip: string | null) {
+    await refuseWhileLocked(accountId);
+    const challenge = await challengeFor(key, purpose, accountId, ceremonyUid, ip);
+    const answer = parsed<AuthenticationResponseJSON>(response);
+    if (!answer) return refused(accountId, 'invalid', ip, purpose);
+    const passkey = await findPasskey(db, answer.id);
+    if (!passkey) return refused(accountId, 'unknown', ip, purpose);
+    if (passkey.account_id !== accountId) return refused(accountId, 'other-account', ip, purpose);
+    if (!(await verifyAssertion(passkey, answer, challenge, purpose === 'reauthenticate'))) return refused(accountId, 'invalid', ip, purpose);
+    await throttle.clear(accountId);
   }
 
   return {
@@ -255,28 +285,10 @@ export function createPasskeys(deps: { db: Kysely<DB>; relyingParty: PasskeyRely
       await audit({ actorId: accountId, action: 'mfa.passkey.removed', targetType: 'account', targetId: accountId, ip, changes: { name } });
     },
 
-    async startSecondFactor(accountId, interactionUid) {
-      const passkeys = await passkeysOf(db, accountId);
-      const options = await generateAuthenticationOptions({
-        rpID: relyingParty.id,
-        allowCredentials: passkeys.map((row) => ({ id: row.id, transports: row.transports })),
-        userVerification: 'preferred',
-        timeout: CHALLENGE_TTL_MS,
-      });
-      return newCeremony(options, 'second_factor', accountId, interactionUid);
-    },
-
-    async verifySecondFactor(accountId, interactionUid, key, response, ip) {
-      await refuseWhileLocked(accountId);
-      const challenge = await challengeFor(key, 'second_factor', accountId, interactionUid, ip);
-      const answer = parsed<AuthenticationResponseJSON>(response);
-      if (!answer) return refused(accountId, 'invalid', ip, 'second_factor');
-      const passkey = await findPasskey(db, answer.id);
-      if (!passkey) return refused(accountId, 'unknown', ip, 'second_factor');
-      if (passkey.account_id !== accountId) return refused(accountId, 'other-account', ip, 'second_factor');
-      if (!(await verifyAssertion(passkey, answer, challenge, false))) return refused(accountId, 'invalid', ip, 'second_factor');
-      await throttle.clear(accountId);
-    },
+    startSecondFactor: (accountId, interactionUid) => startForAccount(accountId, interactionUid, 'second_factor'),
+    verifySecondFactor: (accountId, interactionUid, key, response, ip) => verifyForAccount(accountId, interactionUid, 'second_factor', key, response, ip),
+    startReauthentication: (accountId, sessionUid) => startForAccount(accountId, sessionUid, 'reauthenticate'),
+    verifyReauthentication: (accountId, sessionUid, key, response, ip) => verifyForAccount(accountId, sessionUid, 'reauthenticate', key, response, ip),
 
     async startPasswordless(interactionUid) {
       const options = await generateAuthenticationOptions({ rpID: relyingParty.id, userVerification: 'required', timeout: CHALLENGE_TTL_MS });

@@ -22,8 +22,8 @@ export interface Self {
 
 /**
  * What a signed-in person changes of their own account: profile, password, email address,
- * and deleting it. Each change that matters for security needs the current password (when the
- * account has one) and is audited.
+ * and deleting it. Each change that matters for security is audited; the routes let it through only
+ * after a recent authentication (sudo mode, see `Reauthentication`), which is the proof of who asks.
  */
 export function createSelfService(deps: {
   db: Kysely<DB>;
@@ -44,8 +44,8 @@ export function createSelfService(deps: {
     return account;
   }
 
-  /** An account without a password (Google only) has nothing to confirm with: being signed in is the proof. */
-  async function confirmPassword(account: { password_hash: string | null }, password: string) {
+  /** Changing the password also takes the current one, when there is one; without, the recent authentication alone is the proof. */
+  async function confirmCurrentPassword(account: { password_hash: string | null }, password: string) {
     if (!account.password_hash) return;
     const { valid } = await hasher.verify(account.password_hash, password);
     if (!valid) throw new InvalidCredentialsError();
@@ -70,7 +70,7 @@ export function createSelfService(deps: {
     /** Sets a new password; the current one is required (when there is one). */
     async changePassword(self: Self, current: string, password: string, confirmation: string) {
       const account = await accountOf(self.accountId);
-      await confirmPassword(account, current);
+      await confirmCurrentPassword(account, current);
       checkPassword(deps.passwordPolicy, password);
       if (password !== confirmation) throw new PasswordMismatchError();
       await updatePasswordHash(db, account.id, await hasher.hash(password));
@@ -82,9 +82,8 @@ export function createSelfService(deps: {
      * Mails a confirmation link to the new address and a notice to the current one. When another
      * account has the new address, its owner is told instead: the answer here is the same.
      */
-    async requestEmailChange(self: Self, rawEmail: string, password: string) {
+    async requestEmailChange(self: Self, rawEmail: string) {
       const account = await accountOf(self.accountId);
-      await confirmPassword(account, password);
       const parsed = emailSchema.safeParse(rawEmail.trim());
       if (!parsed.success) throw new InvalidAccountInputError(parsed.error.issues[0]?.message ?? 'Enter a valid email address.');
       const email = parsed.data;
@@ -120,9 +119,8 @@ export function createSelfService(deps: {
     },
 
     /** Soft delete: the account can no longer sign in, every session and grant ends; an admin can restore it. */
-    async deleteAccount(self: Self, password: string) {
+    async deleteAccount(self: Self) {
       const account = await accountOf(self.accountId);
-      await confirmPassword(account, password);
       await db.updateTable('accounts').set({ deleted_at: sql`now()`, updated_at: sql`clock_timestamp()` }).where('id', '=', account.id).execute();
       await deps.endEverythingOf(account.id);
       await audit({ actorId: account.id, action: 'account.delete', targetType: 'account', targetId: account.id, ip: self.ip });

@@ -148,7 +148,14 @@ export interface WebauthnCredentialsTable {
   last_used_at: NullableTimestamp;
 }
 
-export type WebauthnPurpose = 'register' | 'second_factor' | 'passwordless';
+export type WebauthnPurpose = 'register' | 'second_factor' | 'passwordless' | 'reauthenticate';
+
+/** When a session last proved who is signed in (see migration 010). */
+export interface ReauthenticationsTable {
+  session_uid: string;
+  account_id: string;
+  authenticated_at: Timestamp;
+}
 
 export interface WebauthnChallengesTable {
   key_hash: string;
@@ -170,6 +177,7 @@ export interface ConsoleSessionsTable {
 
 export interface DB {
   console_sessions: ConsoleSessionsTable;
+  reauthentications: ReauthenticationsTable;
   webauthn_credentials: WebauthnCredentialsTable;
   webauthn_challenges: WebauthnChallengesTable;
   totp_credentials: TotpCredentialsTable;

@@ -50,7 +50,8 @@ export function createGoogleClient(settings: GoogleSettings, redirectUri: string
   }
 
   return {
-    async start(): Promise<{ url: URL; checks: GoogleChecks }> {
+    /** `reauthenticate`: Google must sign the person in again (not reuse its session), and say when (`auth_time`). */
+    async start(options: { reauthenticate?: boolean } = {}): Promise<{ url: URL; checks: GoogleChecks }> {
       const config = await discover();
       const checks = { state: oidc.randomState(), nonce: oidc.randomNonce(), verifier: oidc.randomPKCECodeVerifier() };
       const url = oidc.buildAuthorizationUrl(config, {
@@ -60,7 +61,7 @@ export function createGoogleClient(settings: GoogleSettings, redirectUri: string
         nonce: checks.nonce,
         code_challenge: await oidc.calculatePKCECodeChallenge(checks.verifier),
         code_challenge_method: 'S256',
-        prompt: 'select_account',
+        ...(options.reauthenticate ? { prompt: 'login', max_age: '0' } : { prompt: 'select_account' }),
         ...(settings.hostedDomain ? { hd: settings.hostedDomain } : {}),
       });
       return { url, checks };
@@ -68,9 +69,9 @@ export function createGoogleClient(settings: GoogleSettings, redirectUri: string
 
     /**
      * Validates Google's answer (the query string it sent to our redirect URI, wherever the browser
-     * was sent on to since) and returns who the person is there.
+     * was sent on to since) and returns who the person is there, and when they signed in there (if Google said).
      */
-    async finish(search: string, checks: GoogleChecks): Promise<FederatedProfile> {
+    async finish(search: string, checks: GoogleChecks): Promise<FederatedProfile & { authTime: number | undefined }> {
       const config = await discover();
       // The token request must name the redirect URI Google sent the answer to.
       const callback = new URL(redirectUri);
@@ -112,6 +113,7 @@ export function createGoogleClient(settings: GoogleSettings, redirectUri: string
         familyName: text(info.family_name),
         picture: text(info.picture),
         locale: text(info.locale),
+        authTime: typeof claims.auth_time === 'number' ? claims.auth_time : undefined,
       };
     },
   };

@@ -6,8 +6,11 @@ import { PageError } from '../http/errors.ts';
 import { decodeCookieJson, encodeCookieJson } from '../http/json-cookie.ts';
 import type { GoogleChecks } from './google-client.ts';
 
-/** Where a Google round trip started: a sign-in (an interaction) or linking from the account page. */
-export type GoogleFlow = { mode: 'login'; uid: string; checks: GoogleChecks } | { mode: 'link'; accountId: string; checks: GoogleChecks };
+/** Where a Google round trip started: a sign-in (an interaction), linking or re-authenticating from the account page. */
+export type GoogleFlow =
+  | { mode: 'login'; uid: string; checks: GoogleChecks }
+  | { mode: 'link'; accountId: string; checks: GoogleChecks }
+  | { mode: 'reauth'; accountId: string; sessionUid: string; askedAt: number; returnTo: string; checks: GoogleChecks };
 
 const FLOW_COOKIE = 'google_flow';
 const PENDING_COOKIE = 'google_pending';
@@ -51,7 +54,7 @@ export function googleCallbackRoute(): Router {
     if (!flow) {
       throw new PageError(400, 'googleExpired');
     }
-    const target = flow.mode === 'login' ? `/interaction/${flow.uid}/google/callback` : '/account/google/callback';
+    const target = flow.mode === 'login' ? `/interaction/${flow.uid}/google/callback` : flow.mode === 'reauth' ? '/account/reauth/google/callback' : '/account/google/callback';
     ctx.status = 303;
     ctx.redirect(`${target}${ctx.search}`);
   });

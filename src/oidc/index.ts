@@ -9,7 +9,7 @@ export { loadSecrets, type Secrets } from './secrets.ts';
 export { generateJwks, publicKeysOf, SigningKeysError } from './signing-keys.ts';
 export { createRedisAdapter } from './adapters/redis.ts';
 export { indexedByAccount, endEverythingOf, purgeExpiredAccountIndex, revokeGrantsOfClient } from './adapters/account-index.ts';
-export { currentSession } from './current-account.ts';
+export { currentSession, sessionByUid, type SignedInSession } from './current-account.ts';
 export { createClientRegistry, withClientsFromSql, checkRedirectUris, ClientNotFoundError, InvalidClientError, type ClientRegistry } from './client-registry.ts';
 export { accountSessions, type AccountSessions, type SessionView, type AuthorizedApp } from './account-sessions.ts';
 export { authenticateChallenge, checkSenderConstraint, presentedToken, type PresentedToken, type ReplayStore } from './dpop-proof.ts';

@@ -35,6 +35,13 @@
       var body = new URLSearchParams({ _csrf: form.elements._csrf.value });
       fetch(form.dataset.options, { method: 'POST', body: body, credentials: 'same-origin', headers: { accept: 'application/json' } })
         .then(function (response) {
+          // A sensitive change after too long: the server names the page to confirm it is you, and back.
+          if (response.status === 401) {
+            return response.json().then(function (refusal) {
+              if (refusal && refusal.location) window.location.assign(refusal.location);
+              throw new Error('re-authentication required');
+            });
+          }
           if (!response.ok) throw new Error('options refused: ' + response.status);
           return response.json();
         })

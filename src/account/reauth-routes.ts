@@ -1,0 +1,138 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+
+import { AccountLockedError, ReauthenticationFailedError, type Reauthentication } from '../accounts/index.ts';
+import { PageError } from '../http/errors.ts';
+import { message, type Message } from '../http/i18n.ts';
+import type { RateLimits } from '../http/rate-limits.ts';
+import type { Views } from '../http/views.ts';
+import {
+  GoogleSignInError,
+  GoogleUnavailableError,
+  keepFlow,
+  minutesUntil,
+  passkeyAnswer,
+  passkeyRefusal,
+  startCeremony,
+  takeCeremonyKey,
+  takeFlow,
+  type GoogleClient,
+} from '../interactions/index.ts';
+import type { AccountPage } from './account-page.ts';
+import { returnTarget } from './recent-authentication.ts';
+
+export interface ReauthDeps {
+  page: AccountPage;
+  reauthentication: Reauthentication;
+  google: GoogleClient | undefined;
+  rateLimits: RateLimits;
+  views: Views;
+}
+
+const field = (ctx: Context, name: string, max: number) => {
+  const value = (ctx.request.body as Record<string, unknown> | undefined)?.[name];
+  return typeof value === 'string' ? value.slice(0, max) : '';
+};
+
+/** Back where the person was; a form's section says that the change is now theirs to submit again. */
+function sendBack(ctx: Context, returnTo: string) {
+  const [path, section] = returnTo.split('#');
+  ctx.status = 303;
+  ctx.redirect(path === '/account' ? `/account?reauthenticated=1${section ? `#${section}` : ''}` : returnTo);
+}
+
+/** "Confirm it's you": the page sensitive changes send a person to, and each way of confirming. */
+export function reauthRoutes(deps: ReauthDeps): Router {
+  const { page, reauthentication, google, views } = deps;
+  const router = new Router();
+
+  async function render(ctx: Context, returnTo: string, error?: Message, status = 200) {
+    const { account } = await page.signedIn(ctx);
+    const methods = await reauthentication.methodsOf(account);
+    const googleReady = methods.google && Boolean(google);
+    views.render(
+      ctx,
+      'reauthenticate',
+      { returnTo, methods: { ...methods, google: googleReady }, none: !methods.password && !methods.passkey && !googleReady, passkeyScripts: methods.passkey, error },
+      status,
+    );
+  }
+
+  /** The answer to a refused attempt, the same words for a wrong password and a wrong code. */
+  function refusal(error: unknown): { text: Message; status: number } {
+    if (error instanceof ReauthenticationFailedError) return { text: error.reason === 'stale' ? 'reauth.errors.stale' : 'reauth.errors.wrong', status: 400 };
+    if (error instanceof AccountLockedError) return { text: message('login.errors.locked', { minutes: minutesUntil(error.retryAfterSeconds) }), status: 429 };
+    return passkeyRefusal(error);
+  }
+
+  router.get('/reauth', (ctx) => render(ctx, returnTarget(ctx.query.return_to)));
+
+  router.post('/reauth', async (ctx) => {
+    const returnTo = returnTarget(field(ctx, 'return_to', 300));
+    const { account, session } = await page.signedIn(ctx);
+    await deps.rateLimits.limitIp('login', ctx.ip);
+    try {
+      await reauthentication.withPassword(account, session, field(ctx, 'password', 1024), field(ctx, 'code', 32), { ip: ctx.ip, userAgent: ctx.get('user-agent') || null });
+    } catch (error) {
+      const { text, status } = refusal(error);
+      return render(ctx, returnTo, text, status);
+    }
+    sendBack(ctx, returnTo);
+  });
+
+  router.post('/reauth/passkey/options', async (ctx) => {
+    const { account, session } = await page.signedIn(ctx);
+    if (!(await reauthentication.methodsOf(account)).passkey) throw new PageError(404, 'passkeysUnavailable');
+    startCeremony(ctx, await reauthentication.startPasskey(account.id, session));
+  });
+
+  router.post('/reauth/passkey', async (ctx) => {
+    const returnTo = returnTarget(field(ctx, 'return_to', 300));
+    const { account, session } = await page.signedIn(ctx);
+    try {
+      await reauthentication.withPasskey(account.id, session, takeCeremonyKey(ctx), passkeyAnswer(ctx), ctx.ip);
+    } catch (error) {
+      const { text, status } = refusal(error);
+      return render(ctx, returnTo, text, status);
+    }
+    sendBack(ctx, returnTo);
+  });
+
+  router.post('/reauth/google', async (ctx) => {
+    const returnTo = returnTarget(field(ctx, 'return_to', 300));
+    const { account, session } = await page.signedIn(ctx);
+    if (!google) throw new PageError(404, 'googleUnavailable');
+    try {
+      const { url, checks } = await google.start({ reauthenticate: true });
+      keepFlow(ctx, { mode: 'reauth', accountId: account.id, sessionUid: session.uid, askedAt: Date.now(), returnTo, checks });
+      ctx.status = 303;
+      ctx.redirect(url.href);
+    } catch (error) {
+      if (!(error instanceof GoogleUnavailableError)) throw error;
+      return render(ctx, returnTo, 'account.notices.googleUnavailable', 503);
+    }
+  });
+
+  router.get('/reauth/google/callback', async (ctx) => {
+    const { account, session } = await page.signedIn(ctx);
+    const flow = takeFlow(ctx);
+    if (!google || flow?.mode !== 'reauth' || flow.accountId !== account.id || flow.sessionUid !== session.uid) {
+      return render(ctx, '/account', 'account.notices.googleUnmatched', 400);
+    }
+    try {
+      await reauthentication.withGoogle(account, session, await google.finish(ctx.search, flow.checks), flow.askedAt, ctx.ip);
+    } catch (error) {
+      const known =
+        error instanceof GoogleSignInError
+          ? { text: 'account.notices.googleFailed', status: 400 }
+          : error instanceof GoogleUnavailableError
+            ? { text: 'account.notices.googleUnavailable', status: 503 }
+            : refusal(error);
+      ctx.state.log.warn({ reason: (error as Error).message }, 're-authentication with google refused');
+      return render(ctx, flow.returnTo, known.text, known.status);
+    }
+    sendBack(ctx, flow.returnTo);
+  });
+
+  return router;
+}
