@@ -15,9 +15,11 @@ import type { Views } from '../http/views.ts';
 import type { Logger } from '../logger.ts';
 import { ACR, requestsMultiFactor } from './acr.ts';
 import { claimsOf, scopeClaims } from './claims.ts';
+import { introspectionPolicy, pkceRequired } from './client-policies.ts';
 import { deviceFlowPages } from './device-flow-pages.ts';
 import type { ResourceServer } from './resource-servers.ts';
 import type { Secrets } from './secrets.ts';
+import { pushedRequestOfItsClient } from './pushed-request-client.ts';
 import { providerSigningKeys } from './scheduled-signing-key.ts';
 import { tokenLifetimes } from './token-lifetimes.ts';
 
@@ -37,12 +39,18 @@ export interface ProviderOptions {
   metrics: Pick<Metrics, 'tokenIssued' | 'grantSucceeded' | 'oidcError'>;
 }
 
-/** Client metadata of ours: `first_party: true` skips the consent page (our own apps). */
+/**
+ * Client metadata of ours: `first_party: true` skips the consent page (our own apps);
+ * `pkce_optional: true` lets a legacy confidential client use the code flow without PKCE.
+ */
 const extraClientMetadata: Configuration['extraClientMetadata'] = {
-  properties: ['first_party'],
-  validator(_ctx, key, value) {
-    if (key === 'first_party' && value !== undefined && typeof value !== 'boolean') {
-      throw new errors.InvalidClientMetadata('first_party must be a boolean');
+  properties: ['first_party', 'pkce_optional'],
+  validator(_ctx, key, value, metadata) {
+    if ((key === 'first_party' || key === 'pkce_optional') && value !== undefined && typeof value !== 'boolean') {
+      throw new errors.InvalidClientMetadata(`${key} must be a boolean`);
+    }
+    if (key === 'pkce_optional' && value === true && metadata.token_endpoint_auth_method === 'none') {
+      throw new errors.InvalidClientMetadata('pkce_optional is only for confidential clients; a public client always uses PKCE');
     }
   },
 };
@@ -153,7 +161,7 @@ export function createProvider(options: ProviderOptions): Provider {
     responseTypes: ['code'],
     // The languages of our pages, which ui_locales picks from.
     discovery: { ui_locales_supported: views.catalogues.locales },
-    pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' },
+    pkce: { required: pkceRequired },
     rotateRefreshToken: true,
     extraClientMetadata,
     loadExistingGrant,
@@ -171,11 +179,7 @@ export function createProvider(options: ProviderOptions): Provider {
         enabled: true,
         allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
       },
-      // Only authenticated (confidential) clients, such as resource servers, learn about tokens.
-      introspection: {
-        enabled: true,
-        allowedPolicy: async (_ctx, client) => client.clientAuthMethod !== 'none',
-      },
+      introspection: { enabled: true, allowedPolicy: introspectionPolicy(options.resourceServers) },
       backchannelLogout: { enabled: true },
       pushedAuthorizationRequests: { enabled: true },
       dPoP: { enabled: true },
@@ -239,6 +243,7 @@ export function createProvider(options: ProviderOptions): Provider {
 
   const provider = new Provider(options.issuer, configuration);
   provider.proxy = options.trustProxy;
+  provider.use(pushedRequestOfItsClient(views));
 
   // Opaque tokens are "saved", JWTs only "issued": either counts once.
   for (const model of ['access_token', 'authorization_code', 'refresh_token', 'client_credentials', 'device_code']) {

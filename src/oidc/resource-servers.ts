@@ -6,6 +6,8 @@ const resourceServerSchema = z.object({
   name: z.string().min(1).optional(),
   scopes: z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'a scope has no spaces or quotes')).min(1),
   accessTokenTTL: z.number().int().min(60).max(86_400).default(3600),
+  /** Confidential clients (the API's own) that may introspect access tokens issued for this API. */
+  introspectionClients: z.array(z.string().min(1)).optional(),
 });
 
 /** An API that accepts our JWT access tokens (RFC 9068), addressed by its resource indicator (RFC 8707). */
