@@ -246,6 +246,14 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       views,
       log,
       metrics,
+      rateLimits,
+      deviceStepUp: {
+        resources: resourceServers.filter((server) => server.indicator === adminApi),
+        async hasSecondFactor(accountId) {
+          const { totp, passkeys: passkeyCount } = await secondFactors.status(accountId);
+          return totp || (Boolean(passkeys) && passkeyCount > 0);
+        },
+      },
     });
     const adminActions = createAdminActions({
       database,

@@ -55,6 +55,8 @@ const provider = createProvider({
   views: createViews({ dir: viewsDir, cache: true }),
   log: createLogger('warn'),
   metrics: { tokenIssued: noop, grantSucceeded: noop, oidcError: noop },
+  rateLimits: { userCodes: { lockedFor: async () => 0, recordWrong: async () => {} }, pollTooSoon: async () => false },
+  deviceStepUp: { resources: [], hasSecondFactor: async () => false },
 });
 
 /** Signs the constant account in, then grants whatever consent is missing. */

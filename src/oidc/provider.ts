@@ -11,12 +11,15 @@ import Provider, {
 import type { AccountService } from '../accounts/index.ts';
 import { guardStore, isPostgresUnavailable, StoreUnavailableError } from '../db/index.ts';
 import type { Metrics } from '../http/metrics.ts';
+import type { RateLimits } from '../http/rate-limits.ts';
 import type { Views } from '../http/views.ts';
 import type { Logger } from '../logger.ts';
 import { ACR, requestsMultiFactor } from './acr.ts';
 import { claimsOf, scopeClaims } from './claims.ts';
 import { introspectionPolicy, pkceRequired } from './client-policies.ts';
+import { deviceFlowLimits } from './device-flow-limits.ts';
 import { deviceFlowPages } from './device-flow-pages.ts';
+import { deviceStepUp } from './device-step-up.ts';
 import type { ResourceServer } from './resource-servers.ts';
 import type { Secrets } from './secrets.ts';
 import { pushedRequestOfItsClient } from './pushed-request-client.ts';
@@ -37,6 +40,10 @@ export interface ProviderOptions {
   views: Views;
   log: Logger;
   metrics: Pick<Metrics, 'tokenIssued' | 'grantSucceeded' | 'oidcError'>;
+  /** The device flow's limits: wrong user codes, polling pace. */
+  rateLimits: Pick<RateLimits, 'userCodes' | 'pollTooSoon'>;
+  /** APIs a device gets only after the second factor, when the account has one (the admin API). */
+  deviceStepUp: { resources: ResourceServer[]; hasSecondFactor(accountId: string): Promise<boolean> };
 }
 
 /**
@@ -81,14 +88,18 @@ async function loadExistingGrant(ctx: KoaContextWithOIDC) {
   return grant;
 }
 
-/** The default prompts, plus: a signed-in person whose session has one factor is asked for a second when the client requests it. */
-function interactionPrompts() {
+/**
+ * The default prompts, plus: a signed-in person whose session has one factor is asked for a second
+ * when the client requests it, or when a device asks for a privileged API (`deviceNeedsSecondFactor`).
+ */
+function interactionPrompts(deviceNeedsSecondFactor: (ctx: KoaContextWithOIDC) => Promise<boolean>) {
   const prompts = interactionPolicy.base();
   prompts.get('login')!.checks.add(
-    new interactionPolicy.Check('second_factor_requested', 'the client requested a second factor', 'login_required', (ctx) => {
+    new interactionPolicy.Check('second_factor_requested', 'the client requested a second factor', 'login_required', async (ctx) => {
       const { oidc } = ctx;
-      if (!oidc.session?.accountId || !requestsMultiFactor(oidc.params?.acr_values)) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
-      return oidc.session.acr === ACR.multiFactor ? interactionPolicy.Check.NO_NEED_TO_PROMPT : interactionPolicy.Check.REQUEST_PROMPT;
+      if (!oidc.session?.accountId || oidc.session.acr === ACR.multiFactor) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      if (requestsMultiFactor(oidc.params?.acr_values) || (await deviceNeedsSecondFactor(ctx))) return interactionPolicy.Check.REQUEST_PROMPT;
+      return interactionPolicy.Check.NO_NEED_TO_PROMPT;
     }),
   );
   return prompts;
@@ -165,7 +176,10 @@ export function createProvider(options: ProviderOptions): Provider {
     rotateRefreshToken: true,
     extraClientMetadata,
     loadExistingGrant,
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}`, policy: interactionPrompts() },
+    interactions: {
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+      policy: interactionPrompts(deviceStepUp(options.deviceStepUp.resources, options.deviceStepUp.hasSecondFactor)),
+    },
     acrValues: [ACR.singleFactor, ACR.multiFactor],
     clientBasedCORS(_ctx, origin, client) {
       return (client.redirectUris ?? []).some((uri) => new URL(uri).origin === origin);
@@ -183,7 +197,7 @@ export function createProvider(options: ProviderOptions): Provider {
       backchannelLogout: { enabled: true },
       pushedAuthorizationRequests: { enabled: true },
       dPoP: { enabled: true },
-      deviceFlow: { enabled: true, ...deviceFlowPages(views) },
+      deviceFlow: { enabled: true, ...deviceFlowPages(views, options.resourceServers) },
       resourceIndicators: {
         enabled: true,
         // A client that named one API at authorization gets its tokens for that API without naming it again.
@@ -244,6 +258,7 @@ export function createProvider(options: ProviderOptions): Provider {
   const provider = new Provider(options.issuer, configuration);
   provider.proxy = options.trustProxy;
   provider.use(pushedRequestOfItsClient(views));
+  provider.use(deviceFlowLimits({ rateLimits: options.rateLimits, views }));
 
   // Opaque tokens are "saved", JWTs only "issued": either counts once.
   for (const model of ['access_token', 'authorization_code', 'refresh_token', 'client_credentials', 'device_code']) {
