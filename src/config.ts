@@ -64,7 +64,7 @@ export const settings = {
   },
   ALLOW_PRIVATE_NETWORK_REQUESTS: {
     default: 'true, except in production',
-    doc: 'Whether the IdP may call relying parties (back-channel logout, JWKS) at loopback or private addresses. `false` blocks them against SSRF.',
+    doc: 'Whether client URIs the IdP calls (back-channel logout, JWKS, request and sector identifier URIs, logo) may be on loopback or private addresses, at registration and at fetch time. `false` blocks them against SSRF. Link-local and cloud metadata addresses are refused either way.',
   },
   TRUST_PROXY: {
     default: 'false',

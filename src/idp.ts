@@ -46,6 +46,7 @@ import {
   purgeExpiredAccountIndex,
   purgeExpiredSqlModels,
   readClientsFile,
+  checkClients,
   readResourceServersFile,
   waitUntilReady,
   withClientsFromSql,
@@ -234,15 +235,21 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       ...readResourceServersFile(config.resourceServersFile),
     ];
     const administration = createAccountAdministration(database.db);
+    const clientUriRules = {
+      httpsOnly: config.env === 'production',
+      allowPrivateNetwork: config.allowPrivateNetworkRequests,
+      ownOrigin: new URL(config.issuer).origin,
+    };
+    const fileClients = readClientsFile(config.clientsFile);
     const provider = createProvider({
       issuer: config.issuer,
       trustProxy: config.trustProxy,
-      allowPrivateNetworkRequests: config.allowPrivateNetworkRequests,
+      clientUriRules,
       adapter: models.adapter,
       accounts,
       resourceServers,
       secrets,
-      clients: [...builtInClients, consoleClient(config.issuer, secrets.cookieKeys), ...readClientsFile(config.clientsFile)],
+      clients: [...builtInClients, consoleClient(config.issuer, secrets.cookieKeys), ...fileClients],
       views,
       log,
       metrics,
@@ -255,11 +262,12 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
         },
       },
     });
+    await checkClients(config.clientsFile, fileClients, (metadata) => provider.Client.validate(metadata));
     const adminActions = createAdminActions({
       database,
       accounts,
       administration,
-      clients: createClientRegistry(database.db, (metadata) => provider.Client.validate(metadata as never)),
+      clients: createClientRegistry(database.db, (metadata) => provider.Client.validate(metadata as never), clientUriRules),
       lifecycle,
       secondFactors,
       audit,

@@ -46,7 +46,7 @@ const noop = () => {};
 const provider = createProvider({
   issuer,
   trustProxy: false,
-  allowPrivateNetworkRequests: true,
+  clientUriRules: { httpsOnly: false, allowPrivateNetwork: true },
   adapter: await unboundedMemoryAdapter(),
   accounts: { findActiveAccount: async () => account, rolesOf: async () => ['user'] },
   resourceServers: [{ indicator: `${issuer}/admin/api`, name: 'Admin API', scopes: ['admin'], accessTokenTTL: 600 }],

@@ -17,6 +17,8 @@ import type { Logger } from '../logger.ts';
 import { ACR, requestsMultiFactor } from './acr.ts';
 import { claimsOf, scopeClaims } from './claims.ts';
 import { introspectionPolicy, pkceRequired } from './client-policies.ts';
+import { CLIENT_URI_FIELDS, checkClientUriField, ClientUriError, type ClientUriRules } from './client-uris.ts';
+import { guardedFetch } from './guarded-fetch.ts';
 import { deviceFlowLimits } from './device-flow-limits.ts';
 import { deviceFlowPages } from './device-flow-pages.ts';
 import { deviceStepUp } from './device-step-up.ts';
@@ -29,8 +31,11 @@ import { tokenLifetimes } from './token-lifetimes.ts';
 export interface ProviderOptions {
   issuer: string;
   trustProxy: boolean;
-  /** Let outgoing requests (back-channel logout, client JWKS) reach loopback and private addresses. */
-  allowPrivateNetworkRequests: boolean;
+  /**
+   * Client URIs: https only in production; `allowPrivateNetwork` lets outgoing requests (back-channel
+   * logout, client JWKS) reach loopback and private addresses. Both at registration and at fetch time.
+   */
+  clientUriRules: ClientUriRules;
   /** Where sessions, grants and tokens live (SQL or Redis), already guarded for outages. */
   adapter: AdapterConstructor;
   accounts: Pick<AccountService, 'findActiveAccount' | 'rolesOf'>;
@@ -49,10 +54,20 @@ export interface ProviderOptions {
 /**
  * Client metadata of ours: `first_party: true` skips the consent page (our own apps);
  * `pkce_optional: true` lets a legacy confidential client use the code flow without PKCE.
+ * Every URI field is checked here too (src/oidc/client-uris.ts), so file, database and
+ * built-in clients meet the same rules.
  */
-const extraClientMetadata: Configuration['extraClientMetadata'] = {
-  properties: ['first_party', 'pkce_optional'],
+const extraClientMetadata = (clientUriRules: ClientUriRules): Configuration['extraClientMetadata'] => ({
+  properties: ['first_party', 'pkce_optional', ...CLIENT_URI_FIELDS],
   validator(_ctx, key, value, metadata) {
+    if (CLIENT_URI_FIELDS.includes(key)) {
+      try {
+        return checkClientUriField(key, value, metadata, clientUriRules);
+      } catch (error) {
+        if (error instanceof ClientUriError) throw new errors.InvalidClientMetadata(error.message);
+        throw error;
+      }
+    }
     if ((key === 'first_party' || key === 'pkce_optional') && value !== undefined && typeof value !== 'boolean') {
       throw new errors.InvalidClientMetadata(`${key} must be a boolean`);
     }
@@ -60,7 +75,7 @@ const extraClientMetadata: Configuration['extraClientMetadata'] = {
       throw new errors.InvalidClientMetadata('pkce_optional is only for confidential clients; a public client always uses PKCE');
     }
   },
-};
+});
 
 /**
  * Reuses the grant the person already gave this client; for first-party clients, grants
@@ -126,15 +141,7 @@ export function createProvider(options: ProviderOptions): Provider {
   const configuration: Configuration = {
     adapter: options.adapter,
     clients: options.clients,
-    // node-oidc-provider passes a dispatcher that refuses special-use addresses (SSRF protection).
-    ...(options.allowPrivateNetworkRequests
-      ? {
-          fetch: (url: Parameters<typeof fetch>[0], init?: RequestInit) => {
-            const { dispatcher: _ssrfGuard, ...rest } = (init ?? {}) as RequestInit & { dispatcher?: unknown };
-            return fetch(url, rest);
-          },
-        }
-      : {}),
+    fetch: guardedFetch(options.clientUriRules.allowPrivateNetwork),
     jwks: { keys: providerSigningKeys(options.secrets.jwks) },
     cookies: {
       keys: options.secrets.cookieKeys,
@@ -174,7 +181,7 @@ export function createProvider(options: ProviderOptions): Provider {
     discovery: { ui_locales_supported: views.catalogues.locales },
     pkce: { required: pkceRequired },
     rotateRefreshToken: true,
-    extraClientMetadata,
+    extraClientMetadata: extraClientMetadata(options.clientUriRules),
     loadExistingGrant,
     interactions: {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,

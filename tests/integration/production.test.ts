@@ -8,13 +8,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Browser } from '../support/browser.ts';
 import { runAdmin } from '../support/cli.ts';
-import { createPostgresDatabase, RP_REDIRECT, testClients } from '../support/idp.ts';
+import { createPostgresDatabase, testClients } from '../support/idp.ts';
 import { freePort } from '../support/ports.ts';
 import { signIn } from '../support/rp.ts';
 import { startSmtpServer } from '../support/smtp.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const postgres = process.env.TEST_DATABASE_URL;
+const RP_REDIRECT = 'https://rp.example.test/callback';
 if (!postgres) console.warn('TEST_DATABASE_URL is not set: the production-mode start is not tested (it needs PostgreSQL).');
 
 /** The settings the README's production checklist names, in the order it names them. */
@@ -42,7 +43,9 @@ describe.skipIf(!postgres)('production mode, set up by the README checklist, beh
     smtp = await startSmtpServer();
     port = await freePort();
     writeFileSync(path.join(dir, 'jwks.json'), (await runAdmin(['generate-jwks'], { env: { DATA_DIR: dir } })).stdout);
-    writeFileSync(path.join(dir, 'clients.json'), JSON.stringify(testClients.filter((client) => client.client_id === 'web-app')));
+    // Production takes https redirect URIs only (http on loopback is for native apps).
+    const webApp = testClients.find((client) => client.client_id === 'web-app')!;
+    writeFileSync(path.join(dir, 'clients.json'), JSON.stringify([{ ...webApp, redirect_uris: [RP_REDIRECT], post_logout_redirect_uris: [] }]));
     writeFileSync(path.join(dir, 'admin-password'), `${adminPassword}\n`);
 
     // What an operator sets by following the checklist, and nothing else (PORT only to avoid clashes).
