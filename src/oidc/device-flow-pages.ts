@@ -22,7 +22,8 @@ const messages: Record<string, string> = {
 
 const koa = (ctx: KoaContextWithOIDC) => ctx as unknown as Context;
 
-const listOf = (value: unknown): string[] => (Array.isArray(value) ? value.map(String) : typeof value === 'string' ? [value] : []);
+/** A request parameter that may be given once or several times (`resource`), as a list. */
+export const listOf = (value: unknown): string[] => (Array.isArray(value) ? value.map(String) : typeof value === 'string' ? [value] : []);
 
 /**
  * What the device asks for, in words: the scopes it requested, and each API (resource server)

@@ -1,9 +1,9 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
 
+import { listOf } from './device-flow-pages.ts';
 import type { ResourceServer } from './resource-servers.ts';
 
 const DEVICE_ROUTES = new Set(['code_verification', 'device_resume']);
-const listOf = (value: unknown): string[] => (Array.isArray(value) ? value.map(String) : typeof value === 'string' ? [value] : []);
 
 /**
  * A device asking for a privileged API (the admin API) is a phishing target: whoever holds the

@@ -77,6 +77,11 @@ describe(`client metadata URIs (${backend})`, () => {
       expect(patched).toMatchObject({ status: 400, body: { field: 'backchannel_logout_uri' } });
     });
 
+    it('refuses the PKCE opt-out for a public client (only legacy confidential clients may have it)', async () => {
+      const refused = await call('POST', '/clients', { ...webClient, token_endpoint_auth_method: 'none', pkce_optional: true });
+      expect(refused).toMatchObject({ status: 400, body: { field: 'pkce_optional' } });
+    });
+
     it('keeps loopback back-channel receivers working here (the test harness and development use them)', async () => {
       const created = await call('POST', '/clients', { ...webClient, backchannel_logout_uri: 'http://127.0.0.1:9/backchannel' });
       expect(created.status).toBe(201);
