@@ -82,7 +82,9 @@ describe.each(backends)('device flow (%s)', (backend) => {
 
     // The next step's code: the one that confirmed the app cannot be used twice.
     const code = await generate({ secret, epoch: Math.floor(Date.now() / 1000) + 30 });
-    const done = (await browser.submit(step, 'form[action$="/second-factor"]', { code })).page!;
+    let done = (await browser.submit(step, 'form[action$="/second-factor"]', { code })).page!;
+    // Where the admin API always asks for consent, allow it.
+    if (done.$('form[action$="/confirm"]').length) done = (await browser.submit(done, 'form[action$="/confirm"]')).page!;
     expect(done.$('h1').text()).toBe('Your device is connected');
     await new Promise((resolve) => setTimeout(resolve, 5000));
     const tokens = await poll(cli, device.device_code);
