@@ -60,11 +60,11 @@ export const settings = {
   },
   RESOURCE_SERVERS_FILE: {
     default: '(unset: none)',
-    doc: 'JSON array of APIs that accept JWT access tokens: `{ "indicator": "https://api.example.com", "scopes": ["read"], "name"?, "accessTokenTTL"?, "personFacing"? }`. Clients name the ones they may use in `allowed_resources`.',
+    doc: 'JSON array of APIs that accept JWT access tokens: `{ "indicator": "https://api.example.com", "scopes": ["read"], "name"?, "accessTokenTTL"?, "personFacing"?, "introspectionClients"? }`. Clients name the ones they may use in `allowed_resources`; `introspectionClients` lists the confidential clients (the API’s own) that may introspect its tokens.',
   },
   ALLOW_PRIVATE_NETWORK_REQUESTS: {
     default: 'true, except in production',
-    doc: 'Whether the IdP may call relying parties (back-channel logout, JWKS) at loopback or private addresses. `false` blocks them against SSRF.',
+    doc: 'Whether client URIs the IdP calls (back-channel logout, JWKS, request and sector identifier URIs, logo) may be on loopback or private addresses, at registration and at fetch time. `false` blocks them against SSRF. Link-local and cloud metadata addresses are refused either way.',
   },
   TRUST_PROXY: {
     default: 'false',

@@ -58,6 +58,7 @@ import {
   purgeExpiredAccountIndex,
   purgeExpiredSqlModels,
   readClientsFile,
+  checkClients,
   readResourceServersFile,
   waitUntilReady,
   withClientsFromSql,
@@ -250,26 +251,41 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
     const adminApi = adminApiResource.indicator;
     const resourceServers = [adminApiResource, ...readResourceServersFile(config.resourceServersFile)];
     const administration = createAccountAdministration(database.db);
+    const clientUriRules = {
+      httpsOnly: config.env === 'production',
+      allowPrivateNetwork: config.allowPrivateNetworkRequests,
+      ownOrigin: new URL(config.issuer).origin,
+    };
+    const fileClients = readClientsFile(config.clientsFile);
     const provider = createProvider({
       issuer: config.issuer,
       trustProxy: config.trustProxy,
-      allowPrivateNetworkRequests: config.allowPrivateNetworkRequests,
+      clientUriRules,
       adapter: models.adapter,
       accounts,
       resourceServers,
       secrets,
-      clients: [...builtInClients(adminApi), consoleClient(config.issuer, secrets.cookieKeys), ...readClientsFile(config.clientsFile)],
+      clients: [...builtInClients(adminApi), consoleClient(config.issuer, secrets.cookieKeys), ...fileClients],
       views,
       log,
       metrics,
+      rateLimits,
+      deviceStepUp: {
+        resources: resourceServers.filter((server) => server.privileged),
+        async hasSecondFactor(accountId) {
+          const { totp, passkeys: passkeyCount } = await secondFactors.status(accountId);
+          return totp || (Boolean(passkeys) && passkeyCount > 0);
+        },
+      },
     });
     /** DPoP proof ids seen at our resource servers, in the store every node shares. */
     const proofReplay = { unique: (namespace: string, jti: string, expiresAt: number) => provider.ReplayDetection.unique(namespace, jti, expiresAt) };
+    await checkClients(config.clientsFile, fileClients, (metadata) => provider.Client.validate(metadata));
     const adminActions = createAdminActions({
       database,
       accounts,
       administration,
-      clients: createClientRegistry(database.db, (metadata) => provider.Client.validate(metadata as never)),
+      clients: createClientRegistry(database.db, (metadata) => provider.Client.validate(metadata as never), clientUriRules),
       lifecycle,
       secondFactors,
       audit,

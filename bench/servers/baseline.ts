@@ -47,7 +47,7 @@ const noop = () => {};
 const provider = createProvider({
   issuer,
   trustProxy: false,
-  allowPrivateNetworkRequests: true,
+  clientUriRules: { httpsOnly: false, allowPrivateNetwork: true },
   adapter: await unboundedMemoryAdapter(),
   accounts: { findActiveAccount: async () => account, rolesOf: async () => ['user'] },
   resourceServers: [adminApiServer(issuer)],
@@ -56,6 +56,8 @@ const provider = createProvider({
   views: createViews({ dir: viewsDir, cache: true }),
   log: createLogger('warn'),
   metrics: { tokenIssued: noop, grantSucceeded: noop, oidcError: noop },
+  rateLimits: { userCodes: { lockedFor: async () => 0, recordWrong: async () => {} }, pollTooSoon: async () => false },
+  deviceStepUp: { resources: [], hasSecondFactor: async () => false },
 });
 
 /** Signs the constant account in, then grants whatever consent is missing. */

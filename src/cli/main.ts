@@ -117,7 +117,12 @@ async function createClient(config: Config, args: string[]): Promise<string> {
   const { default: Provider } = await import('oidc-provider');
   const provider = new Provider(config.issuer, {});
   return withDatabase(config, async ({ db }) => {
-    const registry = createClientRegistry(db, (metadata) => provider.Client.validate(metadata as never));
+    const uriRules = {
+      httpsOnly: config.env === 'production',
+      allowPrivateNetwork: config.allowPrivateNetworkRequests,
+      ownOrigin: new URL(config.issuer).origin,
+    };
+    const registry = createClientRegistry(db, (metadata) => provider.Client.validate(metadata as never), uriRules);
     try {
       const { client, clientSecret } = await registry.create({
         client_name: values.name,

@@ -55,7 +55,20 @@ export interface RateLimits {
   limitAdminApi(accountId: string, role: string): Promise<void>;
   /** Per node, in memory: a shared store would cost a round trip on the hottest endpoint. */
   tokenEndpoint: Middleware;
+  /** Wrong device-flow user codes (RFC 8628, section 5.1), counted per IP and per browser session. */
+  userCodes: {
+    /** Seconds until this IP or session may try a code again; 0 when it may now. */
+    lockedFor(ip: string, session: string | undefined): Promise<number>;
+    recordWrong(ip: string, session: string | undefined): Promise<void>;
+  };
+  /** Whether a device code is polled again sooner than the interval the device was given (RFC 8628 `slow_down`). */
+  pollTooSoon(deviceCode: string): Promise<boolean>;
 }
+
+/** Wrong user codes: a session may get 5 wrong in 15 minutes, an address 20 in an hour, then wait as long. */
+const USER_CODE_LIMITS = { session: { max: 5, seconds: 15 * 60 }, ip: { max: 20, seconds: 60 * 60 } };
+/** The polling interval of the device flow: RFC 8628's default, which node-oidc-provider's answer implies. */
+export const DEVICE_POLL_INTERVAL_SECONDS = 5;
 
 export function createRateLimits(store: LimiterStore, limits: Config['rateLimits']): RateLimits {
   const lockSeconds = limits.loginLockoutSeconds;
@@ -72,6 +85,11 @@ export function createRateLimits(store: LimiterStore, limits: Config['rateLimits
       createLimiter(store, { name: `admin-api-${role}`, points, durationSeconds: 60 }),
     ]),
   );
+  const userCodeLimiters = {
+    session: createLimiter(store, { name: 'user-code-session', points: USER_CODE_LIMITS.session.max, durationSeconds: USER_CODE_LIMITS.session.seconds }),
+    ip: createLimiter(store, { name: 'user-code-ip', points: USER_CODE_LIMITS.ip.max, durationSeconds: USER_CODE_LIMITS.ip.seconds }),
+  };
+  const devicePolls = createLimiter(store, { name: 'device-poll', points: 1, durationSeconds: DEVICE_POLL_INTERVAL_SECONDS });
   const tokenLimiter = new RateLimiterMemory({ keyPrefix: 'ip-token', points: limits.ipTokenPerMinute, duration: 60 });
 
   const storeName = store.kind === 'redis' ? 'Redis' : 'PostgreSQL';
@@ -112,7 +130,27 @@ export function createRateLimits(store: LimiterStore, limits: Config['rateLimits
     if (res.consumedPoints > limiter.points) throw new TooManyRequestsError(seconds(res.msBeforeNext), page);
   }
 
+  const hashed = (value: string) => createHash('sha256').update(value).digest('hex');
+  const userCodeThrottles = {
+    session: failureThrottle(userCodeLimiters.session, USER_CODE_LIMITS.session.max, USER_CODE_LIMITS.session.seconds, hashed),
+    ip: failureThrottle(userCodeLimiters.ip, USER_CODE_LIMITS.ip.max, USER_CODE_LIMITS.ip.seconds, (ip) => ip),
+  };
+
   return {
+    userCodes: {
+      async lockedFor(ip, session) {
+        const [byIp, bySession] = await Promise.all([userCodeThrottles.ip.lockedFor(ip), session ? userCodeThrottles.session.lockedFor(session) : 0]);
+        return Math.max(byIp, bySession);
+      },
+      async recordWrong(ip, session) {
+        await Promise.all([userCodeThrottles.ip.recordFailure(ip), session ? userCodeThrottles.session.recordFailure(session) : undefined]);
+      },
+    },
+    async pollTooSoon(deviceCode) {
+      // Device codes are bearer secrets: only their hash is a key in the store.
+      const res = await consume(devicePolls, hashed(deviceCode));
+      return res.consumedPoints > 1;
+    },
     loginThrottle: failureThrottle(failures, limits.loginMaxFailures, lockSeconds, emailKey),
     secondFactorThrottle: failureThrottle(secondFactorFailures, limits.loginMaxFailures, lockSeconds, (accountId) => accountId),
     limitIp: (kind, ip) => limit(ipLimiters[kind], ip),

@@ -3,6 +3,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Adapter, AdapterConstructor, AdapterPayload } from 'oidc-provider';
 
 import type { DB } from '../db/index.ts';
+import { checkClientUris, ClientUriError, type ClientUriRules } from './client-uris.ts';
 
 export class ClientNotFoundError extends Error {
   constructor() {
@@ -20,38 +21,22 @@ export class InvalidClientError extends Error {
   }
 }
 
-const LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost']);
-
-/** https, or http on loopback (RFC 8252); no wildcards, no fragments. */
-export function checkRedirectUris(field: string, uris: unknown): void {
-  if (uris === undefined) return;
-  if (!Array.isArray(uris)) throw new InvalidClientError(field, `${field} must be an array of URLs`);
-  for (const uri of uris) {
-    let url: URL;
-    try {
-      url = new URL(String(uri));
-    } catch {
-      throw new InvalidClientError(field, `${String(uri)} is not a URL`);
-    }
-    if (String(uri).includes('*')) throw new InvalidClientError(field, `${String(uri)}: wildcards are not allowed`);
-    if (url.hash || String(uri).includes('#')) throw new InvalidClientError(field, `${String(uri)}: fragments are not allowed`);
-    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK.has(url.hostname))) {
-      throw new InvalidClientError(field, `${String(uri)}: use https, or http on a loopback address`);
-    }
-  }
-}
-
 const withoutSecret = ({ client_secret: _secret, ...metadata }: Record<string, unknown>) => metadata;
 const newSecret = () => randomBytes(32).toString('base64url');
 
 /**
  * Relying parties kept in SQL, managed by admins. node-oidc-provider reads them through its Client
- * adapter on every lookup, so changes apply at once. `validate` is node-oidc-provider's own check.
+ * adapter on every lookup, so changes apply at once. `validate` is node-oidc-provider's own check;
+ * `uriRules` are ours for every URI field (src/oidc/client-uris.ts).
  */
-export function createClientRegistry(db: Kysely<DB>, validate: (metadata: Record<string, unknown>) => Promise<void>) {
+export function createClientRegistry(db: Kysely<DB>, validate: (metadata: Record<string, unknown>) => Promise<void>, uriRules: ClientUriRules) {
   async function checked(metadata: Record<string, unknown>) {
-    checkRedirectUris('redirect_uris', metadata.redirect_uris);
-    checkRedirectUris('post_logout_redirect_uris', metadata.post_logout_redirect_uris);
+    try {
+      checkClientUris(metadata, uriRules);
+    } catch (error) {
+      if (error instanceof ClientUriError) throw new InvalidClientError(error.field, error.detail);
+      throw error;
+    }
     try {
       await validate(metadata);
     } catch (error) {

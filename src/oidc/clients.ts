@@ -19,3 +19,18 @@ export function readClientsFile(file: string): ClientMetadata[] {
   });
   return parsed as ClientMetadata[];
 }
+
+/**
+ * node-oidc-provider checks clients of the file only when one is first used; we check them all at
+ * start (its rules and ours, src/oidc/client-uris.ts), so a bad registration stops the IdP with its reason.
+ */
+export async function checkClients(file: string, clients: ClientMetadata[], validate: (metadata: ClientMetadata) => Promise<void>): Promise<void> {
+  for (const client of clients) {
+    try {
+      await validate(client);
+    } catch (error) {
+      const description = (error as { error_description?: string }).error_description ?? (error as Error).message;
+      throw new ClientsFileError(`CLIENTS_FILE ${file}: client ${client.client_id}: ${description}`);
+    }
+  }
+}

@@ -2,7 +2,7 @@ export { createProvider, type ProviderOptions } from './provider.ts';
 export { createSqlAdapter, purgeExpiredSqlModels } from './adapters/sql.ts';
 export { guardedAdapter } from './adapters/guarded.ts';
 export { connectRedis, waitUntilReady, isRedisUnavailable, type RedisConnection } from './redis-connection.ts';
-export { readClientsFile, ClientsFileError } from './clients.ts';
+export { checkClients, readClientsFile, ClientsFileError } from './clients.ts';
 export { adminApiServer, readResourceServersFile, ResourceServersFileError, type ResourceServer } from './resource-servers.ts';
 export { allowedScopes, privilegesOf } from './client-resources.ts';
 export { loadSecrets, type Secrets } from './secrets.ts';
@@ -10,6 +10,7 @@ export { generateJwks, publicKeysOf, SigningKeysError } from './signing-keys.ts'
 export { createRedisAdapter } from './adapters/redis.ts';
 export { indexedByAccount, endEverythingOf, purgeExpiredAccountIndex, revokeGrantsOfClient } from './adapters/account-index.ts';
 export { currentSession, sessionByUid, type SignedInSession } from './current-account.ts';
-export { createClientRegistry, withClientsFromSql, checkRedirectUris, ClientNotFoundError, InvalidClientError, type ClientRegistry } from './client-registry.ts';
+export { createClientRegistry, withClientsFromSql, ClientNotFoundError, InvalidClientError, type ClientRegistry } from './client-registry.ts';
+export { addressRefusal, hostRefusal, type ClientUriRules } from './client-uris.ts';
 export { accountSessions, type AccountSessions, type SessionView, type AuthorizedApp } from './account-sessions.ts';
 export { authenticateChallenge, checkSenderConstraint, presentedToken, type PresentedToken, type ReplayStore } from './dpop-proof.ts';

@@ -11,22 +11,32 @@ import Provider, {
 import type { AccountService } from '../accounts/index.ts';
 import { guardStore, isPostgresUnavailable, StoreUnavailableError } from '../db/index.ts';
 import type { Metrics } from '../http/metrics.ts';
+import type { RateLimits } from '../http/rate-limits.ts';
 import type { Views } from '../http/views.ts';
 import type { Logger } from '../logger.ts';
 import { ACR, requestsMultiFactor } from './acr.ts';
 import { claimsOf, scopeClaims } from './claims.ts';
 import { AllowedResourcesError, allowedScopes, checkAllowedResources } from './client-resources.ts';
+import { introspectionPolicy, pkceRequired } from './client-policies.ts';
+import { CLIENT_URI_FIELDS, checkClientUriField, ClientUriError, type ClientUriRules } from './client-uris.ts';
+import { guardedFetch } from './guarded-fetch.ts';
+import { deviceFlowLimits } from './device-flow-limits.ts';
 import { deviceFlowPages } from './device-flow-pages.ts';
+import { deviceStepUp } from './device-step-up.ts';
 import type { ResourceServer } from './resource-servers.ts';
 import type { Secrets } from './secrets.ts';
+import { pushedRequestOfItsClient } from './pushed-request-client.ts';
 import { providerSigningKeys } from './scheduled-signing-key.ts';
 import { tokenLifetimes } from './token-lifetimes.ts';
 
 export interface ProviderOptions {
   issuer: string;
   trustProxy: boolean;
-  /** Let outgoing requests (back-channel logout, client JWKS) reach loopback and private addresses. */
-  allowPrivateNetworkRequests: boolean;
+  /**
+   * Client URIs: https only in production; `allowPrivateNetwork` lets outgoing requests (back-channel
+   * logout, client JWKS) reach loopback and private addresses. Both at registration and at fetch time.
+   */
+  clientUriRules: ClientUriRules;
   /** Where sessions, grants and tokens live (SQL or Redis), already guarded for outages. */
   adapter: AdapterConstructor;
   accounts: Pick<AccountService, 'findActiveAccount' | 'rolesOf'>;
@@ -36,18 +46,36 @@ export interface ProviderOptions {
   views: Views;
   log: Logger;
   metrics: Pick<Metrics, 'tokenIssued' | 'grantSucceeded' | 'oidcError'>;
+  /** The device flow's limits: wrong user codes, polling pace. */
+  rateLimits: Pick<RateLimits, 'userCodes' | 'pollTooSoon'>;
+  /** APIs a device gets only after the second factor, when the account has one (the admin API). */
+  deviceStepUp: { resources: ResourceServer[]; hasSecondFactor(accountId: string): Promise<boolean> };
 }
 
 /**
  * Client metadata of ours: `first_party: true` skips the consent page (our own apps, never for a
- * privileged API); `allowed_resources` names the APIs and scopes the client may obtain tokens for.
+ * privileged API); `allowed_resources` names the APIs and scopes the client may obtain tokens for;
+ * `pkce_optional: true` lets a legacy confidential client use the code flow without PKCE. Every URI
+ * field is checked here too (src/oidc/client-uris.ts), so file, database and built-in clients meet
+ * the same rules.
  */
-function extraClientMetadata(servers: ReadonlyMap<string, ResourceServer>): Configuration['extraClientMetadata'] {
+function extraClientMetadata(servers: ReadonlyMap<string, ResourceServer>, clientUriRules: ClientUriRules): Configuration['extraClientMetadata'] {
   return {
-    properties: ['first_party', 'allowed_resources'],
-    validator(_ctx, key, value) {
-      if (key === 'first_party' && value !== undefined && typeof value !== 'boolean') {
-        throw new errors.InvalidClientMetadata('first_party must be a boolean');
+    properties: ['first_party', 'allowed_resources', 'pkce_optional', ...CLIENT_URI_FIELDS],
+    validator(_ctx, key, value, metadata) {
+      if (CLIENT_URI_FIELDS.includes(key)) {
+        try {
+          return checkClientUriField(key, value, metadata, clientUriRules);
+        } catch (error) {
+          if (error instanceof ClientUriError) throw new errors.InvalidClientMetadata(error.message);
+          throw error;
+        }
+      }
+      if ((key === 'first_party' || key === 'pkce_optional') && value !== undefined && typeof value !== 'boolean') {
+        throw new errors.InvalidClientMetadata(`${key} must be a boolean`);
+      }
+      if (key === 'pkce_optional' && value === true && metadata.token_endpoint_auth_method === 'none') {
+        throw new errors.InvalidClientMetadata('pkce_optional is only for confidential clients; a public client always uses PKCE');
       }
       if (key === 'allowed_resources') {
         try {
@@ -104,16 +132,21 @@ function existingGrantLoader(servers: ReadonlyMap<string, ResourceServer>) {
 
 /**
  * The default prompts, plus: a signed-in person whose session has one factor is asked for a second
- * when the client requests it; a request for a privileged API always shows the consent page (so a
- * silent, prompt=none request for one answers consent_required).
+ * when the client requests it, or when a device asks for a privileged API (`deviceNeedsSecondFactor`);
+ * a request for a privileged API always shows the consent page (so a silent, prompt=none request for
+ * one answers consent_required).
  */
-function interactionPrompts(servers: ReadonlyMap<string, ResourceServer>) {
+function interactionPrompts(
+  servers: ReadonlyMap<string, ResourceServer>,
+  deviceNeedsSecondFactor: (ctx: KoaContextWithOIDC) => Promise<boolean>,
+) {
   const prompts = interactionPolicy.base();
   prompts.get('login')!.checks.add(
-    new interactionPolicy.Check('second_factor_requested', 'the client requested a second factor', 'login_required', (ctx) => {
+    new interactionPolicy.Check('second_factor_requested', 'the client requested a second factor', 'login_required', async (ctx) => {
       const { oidc } = ctx;
-      if (!oidc.session?.accountId || !requestsMultiFactor(oidc.params?.acr_values)) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
-      return oidc.session.acr === ACR.multiFactor ? interactionPolicy.Check.NO_NEED_TO_PROMPT : interactionPolicy.Check.REQUEST_PROMPT;
+      if (!oidc.session?.accountId || oidc.session.acr === ACR.multiFactor) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      if (requestsMultiFactor(oidc.params?.acr_values) || (await deviceNeedsSecondFactor(ctx))) return interactionPolicy.Check.REQUEST_PROMPT;
+      return interactionPolicy.Check.NO_NEED_TO_PROMPT;
     }),
   );
   prompts.get('consent')!.checks.add(
@@ -153,15 +186,7 @@ export function createProvider(options: ProviderOptions): Provider {
   const configuration: Configuration = {
     adapter: options.adapter,
     clients: options.clients,
-    // node-oidc-provider passes a dispatcher that refuses special-use addresses (SSRF protection).
-    ...(options.allowPrivateNetworkRequests
-      ? {
-          fetch: (url: Parameters<typeof fetch>[0], init?: RequestInit) => {
-            const { dispatcher: _ssrfGuard, ...rest } = (init ?? {}) as RequestInit & { dispatcher?: unknown };
-            return fetch(url, rest);
-          },
-        }
-      : {}),
+    fetch: guardedFetch(options.clientUriRules.allowPrivateNetwork),
     jwks: { keys: providerSigningKeys(options.secrets.jwks) },
     cookies: {
       keys: options.secrets.cookieKeys,
@@ -199,11 +224,14 @@ export function createProvider(options: ProviderOptions): Provider {
     responseTypes: ['code'],
     // The languages of our pages, which ui_locales picks from.
     discovery: { ui_locales_supported: views.catalogues.locales },
-    pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' },
+    pkce: { required: pkceRequired },
     rotateRefreshToken: true,
-    extraClientMetadata: extraClientMetadata(resourceServers),
+    extraClientMetadata: extraClientMetadata(resourceServers, options.clientUriRules),
     loadExistingGrant: existingGrantLoader(resourceServers),
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}`, policy: interactionPrompts(resourceServers) },
+    interactions: {
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+      policy: interactionPrompts(resourceServers, deviceStepUp(options.deviceStepUp.resources, options.deviceStepUp.hasSecondFactor)),
+    },
     acrValues: [ACR.singleFactor, ACR.multiFactor],
     clientBasedCORS(_ctx, origin, client) {
       return (client.redirectUris ?? []).some((uri) => new URL(uri).origin === origin);
@@ -217,15 +245,11 @@ export function createProvider(options: ProviderOptions): Provider {
         enabled: true,
         allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
       },
-      // Only authenticated (confidential) clients, such as resource servers, learn about tokens.
-      introspection: {
-        enabled: true,
-        allowedPolicy: async (_ctx, client) => client.clientAuthMethod !== 'none',
-      },
+      introspection: { enabled: true, allowedPolicy: introspectionPolicy(options.resourceServers) },
       backchannelLogout: { enabled: true },
       pushedAuthorizationRequests: { enabled: true },
       dPoP: { enabled: true },
-      deviceFlow: { enabled: true, ...deviceFlowPages(views) },
+      deviceFlow: { enabled: true, ...deviceFlowPages(views, options.resourceServers) },
       resourceIndicators: {
         enabled: true,
         // A client that named one API at authorization gets its tokens for that API without naming it again.
@@ -292,6 +316,8 @@ export function createProvider(options: ProviderOptions): Provider {
 
   const provider = new Provider(options.issuer, configuration);
   provider.proxy = options.trustProxy;
+  provider.use(pushedRequestOfItsClient(views));
+  provider.use(deviceFlowLimits({ rateLimits: options.rateLimits, views }));
 
   // Opaque tokens are "saved", JWTs only "issued": either counts once.
   for (const model of ['access_token', 'authorization_code', 'refresh_token', 'client_credentials', 'device_code']) {

@@ -8,6 +8,8 @@ const resourceServerSchema = z.object({
   accessTokenTTL: z.number().int().min(60).max(86_400).default(3600),
   /** An API that acts for a person: tokens from client credentials (a machine acting as itself) are refused. */
   personFacing: z.boolean().default(false),
+  /** Confidential clients (the API's own) that may introspect access tokens issued for this API. */
+  introspectionClients: z.array(z.string().min(1)).optional(),
 });
 
 /** An API that accepts our JWT access tokens (RFC 9068), addressed by its resource indicator (RFC 8707). */

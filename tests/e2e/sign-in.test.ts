@@ -201,8 +201,9 @@ describe.skipIf(chromiumMissing())('signing in from a relying party, in Chromium
     await page.getByRole('button', { name: 'Continue' }).click();
     await expect.poll(() => page.locator('h1').innerText()).toBe('Is this your device?');
     await expect.poll(() => page.locator('.user-code').innerText()).toBe(device.user_code);
+    await expect.poll(() => page.locator('.scopes').innerText()).toContain('See your email address');
     await stack.checker.check(page, 'device-confirm');
-    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByRole('button', { name: 'Allow' }).click();
 
     await page.getByLabel('Email').fill('bob@example.com');
     await page.getByLabel('Password').fill('bob passphrase 123');

@@ -78,7 +78,7 @@ describe('npm run admin', () => {
   it('registers a client that a relying party can then use, and refuses a bad redirect URI', async () => {
     const refused = await runAdmin(['create-client', '--name', 'Bad', '--redirect-uri', 'http://app.example.com/cb'], { env: env() });
     expect(refused.code).toBe(2);
-    expect(refused.stderr).toContain('redirect_uris: http://app.example.com/cb: use https, or http on a loopback address');
+    expect(refused.stderr).toContain('redirect_uris: http://app.example.com/cb: use https, or http on 127.0.0.1 or [::1]');
 
     const made = await runAdmin(['create-client', '--name', 'CLI App', '--redirect-uri', 'http://127.0.0.1:9/rp/callback'], { env: env() });
     expect(made.code).toBe(0);

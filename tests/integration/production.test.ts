@@ -8,13 +8,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Browser } from '../support/browser.ts';
 import { runAdmin } from '../support/cli.ts';
-import { createPostgresDatabase, RP_REDIRECT, testClients } from '../support/idp.ts';
+import { createPostgresDatabase, testClients } from '../support/idp.ts';
 import { freePort } from '../support/ports.ts';
 import { signIn } from '../support/rp.ts';
 import { startSmtpServer } from '../support/smtp.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const postgres = process.env.TEST_DATABASE_URL;
+const RP_REDIRECT = 'https://rp.example.test/callback';
 if (!postgres) console.warn('TEST_DATABASE_URL is not set: the production-mode start is not tested (it needs PostgreSQL).');
 
 /** The settings the README's production checklist names, in the order it names them. */
@@ -42,7 +43,9 @@ describe.skipIf(!postgres)('production mode, set up by the README checklist, beh
     smtp = await startSmtpServer();
     port = await freePort();
     writeFileSync(path.join(dir, 'jwks.json'), (await runAdmin(['generate-jwks'], { env: { DATA_DIR: dir } })).stdout);
-    writeFileSync(path.join(dir, 'clients.json'), JSON.stringify(testClients.filter((client) => client.client_id === 'web-app')));
+    // Production takes https redirect URIs only (http on loopback is for native apps).
+    const webApp = testClients.find((client) => client.client_id === 'web-app')!;
+    writeFileSync(path.join(dir, 'clients.json'), JSON.stringify([{ ...webApp, redirect_uris: [RP_REDIRECT], post_logout_redirect_uris: [] }]));
     writeFileSync(path.join(dir, 'admin-password'), `${adminPassword}\n`);
 
     // What an operator sets by following the checklist, and nothing else (PORT only to avoid clashes).
@@ -102,7 +105,16 @@ describe.skipIf(!postgres)('production mode, set up by the README checklist, beh
   it('signs the first admin in with Secure cookies and records the client address the proxy forwarded', async () => {
     const browser = new Browser([RP_REDIRECT], { origin: issuer, upstream: `http://127.0.0.1:${port}`, clientIp: '203.0.113.7' });
     const authorization = new URL(`${issuer}/auth`);
-    authorization.search = new URLSearchParams({ client_id: 'web-app', response_type: 'code', scope: 'openid', redirect_uri: RP_REDIRECT, state: 'xyz' }).toString();
+    // PKCE is required of every client; the challenge is of a verifier this test never needs.
+    authorization.search = new URLSearchParams({
+      client_id: 'web-app',
+      response_type: 'code',
+      scope: 'openid',
+      redirect_uri: RP_REDIRECT,
+      state: 'xyz',
+      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+      code_challenge_method: 'S256',
+    }).toString();
 
     const first = await browser.fetch(authorization.href);
     const cookies = first.headers.getSetCookie();

@@ -67,6 +67,8 @@ describe.each(backends)('OAuth and OIDC protocol surface (%s)', (backend) => {
     // Before the person acts, the device is told to wait.
     const early = oidc.genericGrantRequest(tv, 'urn:ietf:params:oauth:grant-type:device_code', { device_code: device.device_code });
     await expect(early).rejects.toMatchObject({ error: 'authorization_pending' });
+    // The device polls again no sooner than its interval (5 seconds), or is told slow_down.
+    const nextPoll = new Promise((resolve) => setTimeout(resolve, 5100));
 
     const browser = newBrowser();
     const codePage = await browser.open(device.verification_uri);
@@ -86,6 +88,7 @@ describe.each(backends)('OAuth and OIDC protocol surface (%s)', (backend) => {
     const done = (await browser.submit(consent, 'form[action$="/confirm"]')).page!;
     expect(done.$('h1').text()).toBe('Your device is connected');
 
+    await nextPoll;
     const tokens = await oidc.genericGrantRequest(tv, 'urn:ietf:params:oauth:grant-type:device_code', { device_code: device.device_code });
     expect(tokens.refresh_token).toBeTruthy();
     const userinfo = await oidc.fetchUserInfo(tv, tokens.access_token, tokens.claims()!.sub);
@@ -218,7 +221,7 @@ describe.each(backends)('OAuth and OIDC protocol surface (%s)', (backend) => {
     expect(freshTokens.claims()!.auth_time).toBeGreaterThan(firstAuthTime);
   });
 
-  it('introspection answers only authenticated clients, and revoking a refresh token revokes its whole grant', async () => {
+  it('introspection answers a client about its own tokens only, and revoking a refresh token revokes its whole grant', async () => {
     const config = await webApp();
     const start = await startAuthorization(config, { scope: 'openid offline_access', prompt: 'consent' });
     const tokens = await exchangeCode(config, await signIn(newBrowser(), start.url, grace), start);
