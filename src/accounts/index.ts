@@ -35,3 +35,4 @@ export {
   type Passkeys,
   type PasskeySummary,
 } from './passkey.service.ts';
+export { createSecurityNotices, type ChangeOrigin, type NoticeOptions, type SecurityNotices } from './security-notice.ts';
