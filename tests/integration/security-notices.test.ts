@@ -3,13 +3,15 @@ import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Browser, type Navigation, type Page } from '../support/browser.ts';
-import { startTestIdp, type TestIdp } from '../support/idp.ts';
+import { backends, startTestIdp, type TestIdp } from '../support/idp.ts';
+import { freePort } from '../support/ports.ts';
 import { newBrowser, relyingParty, signIn, startAuthorization } from '../support/rp.ts';
 import { linkIn, startSmtpServer, type ReceivedMail, type TestSmtpServer } from '../support/smtp.ts';
 import { SoftAuthenticator } from '../support/soft-authenticator.ts';
 
 const FIREFOX_ON_LINUX = 'Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0';
 const CLI_REDIRECT = 'http://127.0.0.1:53682/callback';
+const backend = backends.at(-1)!;
 
 function page(step: Navigation): Page {
   if (!step.page) throw new Error(`expected a page, was sent to ${step.leftTo}`);
@@ -29,7 +31,7 @@ async function ceremonyOptions(browser: Browser, current: Page, form: string) {
   return (await response.json()) as { challenge: string; user: { id: string } };
 }
 
-describe('security notices, reset clean-up and links bound to the address (pglite, issuer http://localhost, real SMTP)', () => {
+describe(`security notices, reset clean-up and links bound to the address (${backend}, issuer http://localhost, real SMTP)`, () => {
   let idp: TestIdp;
   let smtp: TestSmtpServer;
   let config: oidc.Configuration;
@@ -100,7 +102,7 @@ describe('security notices, reset clean-up and links bound to the address (pglit
 
   beforeAll(async () => {
     smtp = await startSmtpServer();
-    idp = await startTestIdp({ backend: 'pglite', issuerHost: 'localhost', env: { SMTP_URL: smtp.url } });
+    idp = await startTestIdp({ backend, issuerHost: 'localhost', env: { SMTP_URL: smtp.url } });
     config = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
     await idp.idp.accounts.createAccount({ email: 'boss@example.com', password: 'boss passphrase 1', roles: ['super_admin'], emailVerified: true });
     const cli = await relyingParty(idp.issuer, 'admin-cli');
@@ -282,5 +284,34 @@ describe('security notices, reset clean-up and links bound to the address (pglit
     expect(dead.$('h1').text()).toBe('This link no longer works');
     const left = await idp.idp.database.db.selectFrom('email_tokens').select('purpose').where('account_id', '=', person.id).where('used_at', 'is', null).execute();
     expect(left).toEqual([]);
+  });
+});
+
+describe('a security notice that cannot be sent (pglite, SMTP server down)', () => {
+  let idp: TestIdp;
+  beforeAll(async () => {
+    idp = await startTestIdp({ backend: 'pglite', env: { SMTP_URL: `smtp://127.0.0.1:${await freePort()}` } });
+  });
+  afterAll(() => idp?.destroy());
+
+  it('does not fail the change: the password is changed, the failure is logged and counted, and the log holds no password', async () => {
+    await idp.idp.accounts.createAccount({ email: 'olga@example.com', password: 'olga password long 1', emailVerified: true });
+    const config = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+    const browser = newBrowser();
+    await signIn(browser, (await startAuthorization(config)).url, { email: 'olga@example.com', password: 'olga password long 1' });
+    const changed = page(
+      await browser.submit(await browser.open(`${idp.issuer}/account`), 'form[action="/account/password"]', {
+        current_password: 'olga password long 1',
+        password: 'olga changed it long 2',
+        password_confirmation: 'olga changed it long 2',
+      }),
+    );
+    expect(changed.status).toBe(200);
+    expect(changed.$('.notice').text()).toContain('password is changed');
+    await idp.idp.mailer.drain();
+    expect(idp.logs.raw).toContain('mail failed');
+    expect(idp.logs.raw).not.toContain('olga changed it long 2');
+    expect(await (await fetch(`${idp.issuer}/metrics`)).text()).toMatch(/mail_messages_total\{outcome="failed"\} [1-9]/);
+    await signIn(newBrowser(), (await startAuthorization(config)).url, { email: 'olga@example.com', password: 'olga changed it long 2' });
   });
 });
