@@ -285,6 +285,23 @@ describe(`security notices, reset clean-up and links bound to the address (${bac
     const left = await idp.idp.database.db.selectFrom('email_tokens').select('purpose').where('account_id', '=', person.id).where('used_at', 'is', null).execute();
     expect(left).toEqual([]);
   });
+  it('a verification link dies when an administrator changes the address it was sent to', async () => {
+    const browser = newBrowser();
+    const login = await browser.open((await startAuthorization(config)).url.href);
+    const register = await browser.open(new URL(login.$('a:contains("Create an account")').attr('href')!, login.url).href);
+    await browser.submit(register, 'form', { email: 'vera@example.com', password: 'vera passphrase 42', password_confirmation: 'vera passphrase 42' });
+    const link = linkIn(await smtp.waitFor('vera@example.com', /^Confirm your email address$/), '/account/verify-email?token=');
+    const confirmPage = await newBrowser().open(link);
+    expect(confirmPage.status).toBe(200);
+
+    const { id } = await idp.idp.database.db.selectFrom('accounts').select('id').where('email', '=', 'vera@example.com').executeTakeFirstOrThrow();
+    await admin('PATCH', `/users/${id}`, { email: 'vera.admin-set@example.com' });
+    const dead = await newBrowser().open(link);
+    expect(dead.status).toBe(400);
+    expect(dead.$('h1').text()).toBe('This link no longer works');
+    const account = await idp.idp.database.db.selectFrom('accounts').select('email_verified').where('id', '=', id).executeTakeFirstOrThrow();
+    expect(account.email_verified).toBe(false);
+  });
 });
 
 describe('a security notice that cannot be sent (pglite, SMTP server down)', () => {
