@@ -171,7 +171,7 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
     if (outbox) log.warn('no SMTP_URL: mail goes to the development outbox at /dev/outbox');
     const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, outbox, log, onResult: metrics.mail });
     const views = createViews({ dir: viewsDir, cache: config.env === 'production', brand: config.brand, passwordMinLength: config.passwordMinLength });
-    const messages = createMessages({ viewsDir, catalogues: views.catalogues, productName: config.brand.productName });
+    const messages = createMessages({ viewsDir, catalogues: views.catalogues, productName: config.brand.productName, primaryColor: config.brand.primaryColor });
     /** The links our mail carries. */
     const links = {
       verifyEmail: (token: string) => `${config.issuer}/account/verify-email?token=${token}`,

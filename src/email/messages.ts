@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { Eta } from 'eta';
 
+import { brandButton } from '../http/brand.ts';
 import { DEFAULT_LOCALE, matchLocale, withStrongValues, type Catalogues } from '../http/i18n.ts';
 import type { OutgoingMail } from './mailer.ts';
 
@@ -61,8 +62,9 @@ function changeParams(change: SecurityChange): Record<string, string> {
  * Each message has an HTML part (escaped) and a plain-text part, from views/email/<name>.{html,text}.eta,
  * with every word from the `email.*` group of the message catalogue in the recipient's language.
  */
-export function createMessages(options: { viewsDir: string; catalogues: Catalogues; productName?: string }) {
-  const { catalogues, productName = 'IdP' } = options;
+export function createMessages(options: { viewsDir: string; catalogues: Catalogues; productName?: string; primaryColor?: string }) {
+  const { catalogues, productName = 'IdP', primaryColor = '#2457c5' } = options;
+  const button = brandButton(primaryColor);
   const html = new Eta({ views: path.join(options.viewsDir, 'email'), autoEscape: true, cache: true });
   // Plain text keeps every line break as written (Eta trims the one after a tag by default).
   const text = new Eta({ views: path.join(options.viewsDir, 'email'), autoEscape: false, autoTrim: false, cache: true });
@@ -72,7 +74,7 @@ export function createMessages(options: { viewsDir: string; catalogues: Catalogu
     const t = catalogues.translator(locale);
     const group = name.replace(/-(\w)/g, (_whole, letter: string) => letter.toUpperCase());
     const subject = t(typeof data.subjectKey === 'string' ? data.subjectKey : `email.${group}.subject`, data as Record<string, string>);
-    const it = { t, strong: withStrongValues(t), locale, subject, product: productName, ...data };
+    const it = { t, strong: withStrongValues(t), locale, subject, product: productName, button, ...data };
     return { to: to.email, subject, html: html.render(`${name}.html.eta`, it), text: text.render(`${name}.text.eta`, it) };
   };
 

@@ -84,6 +84,13 @@ describe('mail messages', () => {
     }
   });
 
+  it('show their button in the brand colour, moved until its text reads on it', () => {
+    const branded = createMessages({ viewsDir, catalogues, primaryColor: '#0f6e5c' });
+    expect(branded.resetPassword(to('en'), 'https://idp.test/r').html).toContain('background: #0f6e5c; color: #ffffff;');
+    const pale = createMessages({ viewsDir, catalogues, primaryColor: '#ffe600' }).securityNotice(to('en'), notice({ kind: 'totp-enabled' }));
+    expect(pale.html).toContain('color: #000000;');
+  });
+
   it('tell in a security notice what changed, when in UTC, from which device and address, and how to secure the account', () => {
     const mail = messages.securityNotice(to('en'), notice({ kind: 'passkey-added', name: 'Laptop' }));
     expect(mail.subject).toBe('A passkey was added to your account');
