@@ -7,6 +7,7 @@ import {
   PasswordMismatchError,
   WeakPasswordError,
   type AccountLifecycle,
+  type KeptSignInMethods,
 } from '../accounts/index.ts';
 import { csrfProtection } from '../http/csrf.ts';
 import type { Message } from '../http/i18n.ts';
@@ -33,11 +34,14 @@ export function accountLinkRoutes(deps: { lifecycle: AccountLifecycle; rateLimit
   /** A form field that may repeat (checkboxes): its string values. */
   const ticked = (body: Record<string, unknown>, name: string) => [body[name]].flat().filter((value): value is string => typeof value === 'string');
 
-  /** The reset form, with the account's passkeys and linked identities to keep or drop; the link's error page once it is dead. */
-  async function renderReset(ctx: Context, token: string, errors: Record<string, Message>, status = 200) {
+  /**
+   * The reset form, with the account's passkeys and linked identities to keep (none ticked, or what
+   * was ticked before a refused try); the link's error page once it is dead.
+   */
+  async function renderReset(ctx: Context, token: string, errors: Record<string, Message>, status = 200, kept: KeptSignInMethods = { passkeys: [], identities: [] }) {
     const review = token ? await lifecycle.resetLinkReview(token) : undefined;
     if (!review) return invalidLink(ctx, 'reset');
-    views.render(ctx, 'reset-password', { token, review, errors }, status);
+    views.render(ctx, 'reset-password', { token, review, kept, errors }, status);
   }
 
   router.get('/verify-email', async (ctx) => {
@@ -87,14 +91,14 @@ export function accountLinkRoutes(deps: { lifecycle: AccountLifecycle; rateLimit
     const body = (ctx.request.body ?? {}) as Record<string, unknown>;
     const form = newPasswordForm.safeParse(body);
     const token = typed(body, 'token', 200);
-    if (!form.success) return renderReset(ctx, token, fieldErrors(form.error), 400);
     const keep = { passkeys: ticked(body, 'keep_passkey'), identities: ticked(body, 'keep_identity') };
+    if (!form.success) return renderReset(ctx, token, fieldErrors(form.error), 400, keep);
     try {
       const { returnTo } = await lifecycle.resetPassword(form.data.token, form.data.password, form.data.password_confirmation, keep);
       views.render(ctx, 'password-changed', { returnTo });
     } catch (error) {
-      if (error instanceof WeakPasswordError) return renderReset(ctx, token, { password: weakPasswordMessage(error) }, 400);
-      if (error instanceof PasswordMismatchError) return renderReset(ctx, token, { password_confirmation: 'fields.passwordConfirmation.differs' }, 400);
+      if (error instanceof WeakPasswordError) return renderReset(ctx, token, { password: weakPasswordMessage(error) }, 400, keep);
+      if (error instanceof PasswordMismatchError) return renderReset(ctx, token, { password_confirmation: 'fields.passwordConfirmation.differs' }, 400, keep);
       if (error instanceof InvalidLinkError) return invalidLink(ctx, 'reset');
       throw error;
     }

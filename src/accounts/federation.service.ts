@@ -36,9 +36,9 @@ export type FederatedSignIn =
 /**
  * Signing in with an external provider without opening a path to account takeover. In order:
  * a known identity signs its account in; a provider-verified email matching a verified local
- * account links to it; an unverified local account needs its password
- * once; otherwise a new account is made, unless registration is closed. The owner is told of every
- * identity linked to or removed from an existing account.
+ * account links to it; an unverified local account needs its password once; otherwise a new
+ * account is made, unless registration is closed. The owner of an existing account is told of
+ * every identity linked to it or removed from it.
  */
 export function createFederation(deps: {
   db: Kysely<DB>;

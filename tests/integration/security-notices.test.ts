@@ -222,7 +222,12 @@ describe(`security notices, reset clean-up and links bound to the address (${bac
     expect(resetPage.$('fieldset.keep').text()).toContain('Attacker key');
     expect(resetPage.$('fieldset.keep').text()).toContain('attacker@example.com');
 
-    const done = page(await owner.submit(resetPage, 'form[action="/account/reset-password"]', { password: 'owner takes it back 1', password_confirmation: 'owner takes it back 1', keep_passkey: own.id }));
+    // A refused try keeps what was ticked.
+    const retry = page(await owner.submit(resetPage, 'form[action="/account/reset-password"]', { password: 'owner takes it back 1', password_confirmation: 'something else', keep_passkey: own.id }));
+    expect(retry.status).toBe(400);
+    expect(retry.$('input[name=keep_passkey][checked]').map((_i, element) => retry.$(element).attr('value')).get()).toEqual([own.id]);
+
+    const done = page(await owner.submit(retry, 'form[action="/account/reset-password"]', { password: 'owner takes it back 1', password_confirmation: 'owner takes it back 1' }));
     expect(done.$('h1').text()).toBe('Your password was changed');
 
     expect(await passkeySignsIn(attacker, planted)).toBe(false);
