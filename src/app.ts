@@ -14,6 +14,7 @@ import { healthRoutes, type ReadinessCheck } from './http/health.ts';
 import type { Metrics } from './http/metrics.ts';
 import type { RateLimits } from './http/rate-limits.ts';
 import { requestLogger } from './http/request-logger.ts';
+import { requestOrigin } from './http/request-origin.ts';
 import { routersBySegment } from './http/scoped-routes.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { webauthnBrowserScript } from './http/webauthn-browser-script.ts';
@@ -60,6 +61,7 @@ export function createApp(deps: AppDependencies): Koa {
   app.silent = true; // errors are logged by errorHandler and the provider's events, with the request id
 
   app.use(requestLogger(deps.log));
+  app.use(requestOrigin());
   app.use(deps.metrics.middleware());
   app.use(errorHandler(deps.views));
   app.use(securityHeaders({ production: deps.production }));

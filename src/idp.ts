@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import type Provider from 'oidc-provider';
 import type { AdapterConstructor } from 'oidc-provider';
 
-import { accountApiRoutes, accountPage, accountPageRoutes } from './account/index.ts';
+import { accountApiRoutes, accountPage, accountPageRoutes, deviceOf } from './account/index.ts';
 import {
   adminApiRoutes,
   adminBearerAuth,
@@ -25,6 +25,7 @@ import {
   createSecondFactors,
   relyingPartyOf,
   createSelfService,
+  createSecurityNotices,
   type SecondFactors,
   type AccountService,
   type Passkeys,
@@ -36,6 +37,7 @@ import { createMailer, createMessages, DevOutbox, type Mailer } from './email/in
 import type { ReadinessCheck } from './http/health.ts';
 import { createMetrics } from './http/metrics.ts';
 import { createRateLimits, type LimiterStore } from './http/rate-limits.ts';
+import { currentRequest } from './http/request-origin.ts';
 import { createViews } from './http/views.ts';
 import { createGoogleClient, signInCompletion } from './interactions/index.ts';
 import type { Logger } from './logger.ts';
@@ -182,16 +184,40 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
     const metrics = createMetrics();
     if (database.pool) metrics.watchPool(database.pool);
     const rateLimits = createRateLimits(limiterStore(config, database, models.redis), config.rateLimits);
+    const outbox = config.smtpUrl ? undefined : new DevOutbox(config.issuer, log);
+    if (outbox) log.warn('no SMTP_URL: mail goes to the development outbox at /dev/outbox');
+    const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, outbox, log, onResult: metrics.mail });
+    const views = createViews({ dir: viewsDir, cache: config.env === 'production', brand: config.brand, passwordMinLength: config.passwordMinLength });
+    const messages = createMessages({ viewsDir, catalogues: views.catalogues, productName: config.brand.productName, primaryColor: config.brand.primaryColor });
+    /** The links our mail carries. */
+    const links = {
+      verifyEmail: (token: string) => `${config.issuer}/account/verify-email?token=${token}`,
+      resetPassword: (token: string) => `${config.issuer}/account/reset-password?token=${token}`,
+      confirmEmailChange: (token: string) => `${config.issuer}/account/confirm-email?token=${token}`,
+      forgotPassword: () => `${config.issuer}/account/forgot-password`,
+      account: () => `${config.issuer}/account`,
+    };
+    const notices = createSecurityNotices({
+      db: database.db,
+      mailer,
+      messages,
+      links,
+      origin: () => {
+        const ctx = currentRequest();
+        return ctx && { ip: ctx.ip, ...deviceOf(ctx.get('user-agent') || null), locale: views.locale(ctx) };
+      },
+    });
     const secondFactors = createSecondFactors({
       db: database.db,
       issuerName: new URL(config.issuer).host,
       throttle: rateLimits.secondFactorThrottle,
       audit,
+      notices,
     });
     const relyingParty = relyingPartyOf(config.issuer, config.brand.productName);
     if (!relyingParty) log.warn({ issuer: config.issuer }, 'passkeys are off: WebAuthn needs an issuer with a domain name, not an IP address');
     const passkeys = relyingParty
-      ? createPasskeys({ db: database.db, relyingParty, throttle: rateLimits.secondFactorThrottle, audit })
+      ? createPasskeys({ db: database.db, relyingParty, throttle: rateLimits.secondFactorThrottle, audit, notices })
       : undefined;
     const hasher = createPasswordHasher(config.argon2, config.argon2Concurrency);
     const passwordPolicy = { minLength: config.passwordMinLength };
@@ -209,9 +235,6 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       if (created) log.info({ email: config.bootstrapAdmin.email }, 'created the first super admin');
     }
 
-    const outbox = config.smtpUrl ? undefined : new DevOutbox(config.issuer, log);
-    if (outbox) log.warn('no SMTP_URL: mail goes to the development outbox at /dev/outbox');
-    const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, outbox, log, onResult: metrics.mail });
     const adapter = models.adapter;
     /** Disable, delete and reset all come here: every session, grant, token and admin console session ends. */
     const endEverything = async (accountId: string) => {
@@ -219,24 +242,13 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       const consoleSessions = await deleteConsoleSessionsOf(database.db, accountId);
       log.info({ accountId, ended, consoleSessions }, 'ended every session and grant of the account');
     };
-    const views = createViews({ dir: viewsDir, cache: config.env === 'production', brand: config.brand, passwordMinLength: config.passwordMinLength });
-    const messages = createMessages({ viewsDir, catalogues: views.catalogues, productName: config.brand.productName });
     const federation = createFederation({
       db: database.db,
       registrationOpen: config.registration === 'open',
-      mailer,
-      messages,
-      accountLink: `${config.issuer}/account`,
+      notices,
       observe: metrics,
     });
     const google = config.google ? createGoogleClient(config.google, `${config.issuer}/interaction/callback/google`) : undefined;
-    /** The links our mail carries. */
-    const links = {
-      verifyEmail: (token: string) => `${config.issuer}/account/verify-email?token=${token}`,
-      resetPassword: (token: string) => `${config.issuer}/account/reset-password?token=${token}`,
-      confirmEmailChange: (token: string) => `${config.issuer}/account/confirm-email?token=${token}`,
-      forgotPassword: () => `${config.issuer}/account/forgot-password`,
-    };
     const lifecycle = createAccountLifecycle({
       db: database.db,
       hasher,
@@ -246,6 +258,7 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       links,
       endEverythingOf: endEverything,
       audit,
+      notices,
     });
     const adminApiResource = adminApiServer(config.issuer);
     const adminApi = adminApiResource.indicator;
@@ -289,6 +302,7 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       lifecycle,
       secondFactors,
       audit,
+      notices,
       endEverythingOf: endEverything,
       revokeGrantsOfClient: (clientId) => revokeGrantsOfClient(database.db, adapter, clientId),
       clientPrivileges: (metadata) => privilegesOf(metadata, new Map(resourceServers.map((server) => [server.indicator, server]))),
@@ -301,6 +315,7 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       messages,
       links,
       audit,
+      notices,
       endEverythingOf: endEverything,
     });
     const sessions = accountSessions(database.db, adapter);

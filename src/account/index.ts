@@ -2,3 +2,4 @@ export { accountLinkRoutes } from './routes.ts';
 export { accountPageRoutes } from './page-routes.ts';
 export { accountPage } from './account-page.ts';
 export { accountApiRoutes } from './api-routes.ts';
+export { deviceOf } from './device-name.ts';

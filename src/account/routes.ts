@@ -7,8 +7,10 @@ import {
   PasswordMismatchError,
   WeakPasswordError,
   type AccountLifecycle,
+  type KeptSignInMethods,
 } from '../accounts/index.ts';
 import { csrfProtection } from '../http/csrf.ts';
+import type { Message } from '../http/i18n.ts';
 import { formBody } from '../http/form-body.ts';
 import type { RateLimits } from '../http/rate-limits.ts';
 import type { Views } from '../http/views.ts';
@@ -29,6 +31,18 @@ export function accountLinkRoutes(deps: { lifecycle: AccountLifecycle; rateLimit
   const invalidLink = (ctx: Context, kind: 'verify' | 'reset') =>
     views.render(ctx, 'invalid-link', { kind }, 400);
   const queryToken = (ctx: Context) => (typeof ctx.query.token === 'string' ? ctx.query.token.slice(0, 200) : '');
+  /** A form field that may repeat (checkboxes): its string values. */
+  const ticked = (body: Record<string, unknown>, name: string) => [body[name]].flat().filter((value): value is string => typeof value === 'string');
+
+  /**
+   * The reset form, with the account's passkeys and linked identities to keep (none ticked, or what
+   * was ticked before a refused try); the link's error page once it is dead.
+   */
+  async function renderReset(ctx: Context, token: string, errors: Record<string, Message>, status = 200, kept: KeptSignInMethods = { passkeys: [], identities: [] }) {
+    const review = token ? await lifecycle.resetLinkReview(token) : undefined;
+    if (!review) return invalidLink(ctx, 'reset');
+    views.render(ctx, 'reset-password', { token, review, kept, errors }, status);
+  }
 
   router.get('/verify-email', async (ctx) => {
     const token = queryToken(ctx);
@@ -71,25 +85,20 @@ export function accountLinkRoutes(deps: { lifecycle: AccountLifecycle; rateLimit
     views.render(ctx, 'check-email', { email: form.data.email, heading: 'checkEmail.title', reset: true });
   });
 
-  router.get('/reset-password', async (ctx) => {
-    const token = queryToken(ctx);
-    if (!token || !(await lifecycle.resetLinkIsLive(token))) return invalidLink(ctx, 'reset');
-    views.render(ctx, 'reset-password', { token, errors: {} });
-  });
+  router.get('/reset-password', (ctx) => renderReset(ctx, queryToken(ctx), {}));
 
   router.post('/reset-password', async (ctx) => {
     const body = (ctx.request.body ?? {}) as Record<string, unknown>;
     const form = newPasswordForm.safeParse(body);
     const token = typed(body, 'token', 200);
-    if (!form.success) return views.render(ctx, 'reset-password', { token, errors: fieldErrors(form.error) }, 400);
+    const keep = { passkeys: ticked(body, 'keep_passkey'), identities: ticked(body, 'keep_identity') };
+    if (!form.success) return renderReset(ctx, token, fieldErrors(form.error), 400, keep);
     try {
-      const { returnTo } = await lifecycle.resetPassword(form.data.token, form.data.password, form.data.password_confirmation, views.locale(ctx));
+      const { returnTo } = await lifecycle.resetPassword(form.data.token, form.data.password, form.data.password_confirmation, keep);
       views.render(ctx, 'password-changed', { returnTo });
     } catch (error) {
-      if (error instanceof WeakPasswordError) return views.render(ctx, 'reset-password', { token, errors: { password: weakPasswordMessage(error) } }, 400);
-      if (error instanceof PasswordMismatchError) {
-        return views.render(ctx, 'reset-password', { token, errors: { password_confirmation: 'fields.passwordConfirmation.differs' } }, 400);
-      }
+      if (error instanceof WeakPasswordError) return renderReset(ctx, token, { password: weakPasswordMessage(error) }, 400, keep);
+      if (error instanceof PasswordMismatchError) return renderReset(ctx, token, { password_confirmation: 'fields.passwordConfirmation.differs' }, 400, keep);
       if (error instanceof InvalidLinkError) return invalidLink(ctx, 'reset');
       throw error;
     }

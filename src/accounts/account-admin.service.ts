@@ -3,6 +3,7 @@ import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
 import type { DB } from '../db/index.ts';
 import { findAccountByEmail } from './account.repository.ts';
 import { emailSchema } from './account.service.ts';
+import { deleteLinksToOldAddress } from './email-token.repository.ts';
 import {
   AccountNotFoundError,
   BuiltInRoleError,
@@ -119,7 +120,10 @@ export function createAccountAdministration(db: Kysely<DB>) {
           if (!email.success) throw new InvalidAccountInputError('email: Enter a valid email address.');
           const owner = await findAccountByEmail(trx, email.data);
           if (owner && owner.id !== id) throw new DuplicateEmailError(email.data);
-          if (email.data.toLowerCase() !== before.email.toLowerCase()) Object.assign(values, { email_verified: false, email_admin_asserted: true });
+          if (email.data.toLowerCase() !== before.email.toLowerCase()) {
+            Object.assign(values, { email_verified: false, email_admin_asserted: true });
+            await deleteLinksToOldAddress(trx, id);
+          }
         }
         if (changes.metadata !== undefined) values.metadata = JSON.stringify(changes.metadata);
         await trx.updateTable('accounts').set({ ...values, updated_at: sql`clock_timestamp()` }).where('id', '=', id).execute();

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 
 import type { RecordAudit } from '../audit/index.ts';
 import type { DB } from '../db/index.ts';
@@ -7,9 +7,12 @@ import { emailIsTaken, findAccountByEmail, findAccountById, insertAccount, markE
 import { DEFAULT_ROLE, emailSchema } from './account.service.ts';
 import { issueEmailToken, findLiveEmailToken, useEmailToken } from './email-token.repository.ts';
 import { InvalidAccountInputError, InvalidLinkError, PasswordMismatchError } from './errors.ts';
+import { deleteIdentity, identitiesOf } from './federated-identity.repository.ts';
+import { deletePasskey, passkeysOf } from './passkey.repository.ts';
 import type { PasswordHasher } from './password-hasher.ts';
 import { checkPassword, type PasswordPolicy } from './password-policy.ts';
 import { grantRoles } from './role.repository.ts';
+import type { SecurityNotices } from './security-notice.ts';
 
 const VERIFY_TTL_SECONDS = 24 * 60 * 60;
 const RESET_TTL_SECONDS = 60 * 60;
@@ -32,6 +35,30 @@ export interface Registration {
   locale?: string | undefined;
 }
 
+/** What else signs the account in, shown on the reset page so its owner can drop what they do not recognise. */
+export interface SignInMethodsToReview {
+  passkeys: Array<{ id: string; name: string; createdAt: Date }>;
+  identities: Array<{ provider: string; email: string | null }>;
+}
+
+/** What the person ticked to keep on the reset page: passkey ids and providers. Everything else goes. */
+export interface KeptSignInMethods {
+  passkeys: string[];
+  identities: string[];
+}
+
+/** Deletes the account's passkeys and identities that are not in `keep`; returns the names of what went. */
+async function removeUnkept(trx: Transaction<DB>, accountId: string, keep: KeptSignInMethods) {
+  const removed = { passkeys: [] as string[], identities: [] as string[] };
+  for (const passkey of await passkeysOf(trx, accountId)) {
+    if (!keep.passkeys.includes(passkey.id) && (await deletePasskey(trx, accountId, passkey.id))) removed.passkeys.push(passkey.name);
+  }
+  for (const identity of await identitiesOf(trx, accountId)) {
+    if (!keep.identities.includes(identity.provider) && (await deleteIdentity(trx, accountId, identity.provider))) removed.identities.push(identity.provider);
+  }
+  return removed;
+}
+
 /**
  * Registration, email verification and password reset. Mail goes out in the account's stored
  * language, else in that of the request that caused it (`locale`), else in English. Every answer that could tell whether an
@@ -46,9 +73,10 @@ export function createAccountLifecycle(deps: {
   links: LifecycleLinks;
   /** Ends every session and revokes every grant and token of the account. */
   endEverythingOf(accountId: string): Promise<void>;
-  audit?: RecordAudit;
+  audit: RecordAudit;
+  notices: SecurityNotices;
 }) {
-  const { db, hasher, passwordPolicy, mailer, messages, links } = deps;
+  const { db, hasher, passwordPolicy, mailer, messages, links, audit, notices } = deps;
 
   function validEmail(raw: string): string {
     const email = emailSchema.safeParse(raw.trim());
@@ -136,15 +164,24 @@ export function createAccountLifecycle(deps: {
       mailer.sendInBackground(() => messages.invitation({ email: account.email, languages: [account.locale] }, links.resetPassword(token)));
     },
 
-    async resetLinkIsLive(token: string): Promise<boolean> {
-      return (await findLiveEmailToken(db, token, 'reset_password')) !== undefined;
+    /** The passkeys and linked identities of the link's account while the link is live; undefined when it is not. */
+    async resetLinkReview(token: string): Promise<SignInMethodsToReview | undefined> {
+      const row = await findLiveEmailToken(db, token, 'reset_password');
+      if (!row) return undefined;
+      const [passkeys, identities] = await Promise.all([passkeysOf(db, row.account_id), identitiesOf(db, row.account_id)]);
+      return {
+        passkeys: passkeys.map(({ id, name, created_at }) => ({ id, name, createdAt: new Date(created_at) })),
+        identities: identities.map(({ provider, email }) => ({ provider, email })),
+      };
     },
 
     /**
-     * Sets the new password from a reset link, which also proves the address; then ends every
-     * session and grant of the account and tells its owner. Returns where to continue.
+     * Sets the new password from a reset link, which also proves the address; removes every passkey
+     * and linked identity the person did not keep (one planted by whoever took the account must not
+     * outlive the reset); then ends every session and grant of the account and tells its owner.
+     * Returns where to continue.
      */
-    async resetPassword(token: string, password: string, confirmation: string, locale?: string): Promise<{ returnTo: string | null }> {
+    async resetPassword(token: string, password: string, confirmation: string, keep: KeptSignInMethods): Promise<{ returnTo: string | null }> {
       checkNewPassword(password, confirmation);
       const passwordHash = await hasher.hash(password);
       const used = await db.transaction().execute(async (trx) => {
@@ -153,11 +190,18 @@ export function createAccountLifecycle(deps: {
         if (!row || !account || account.status !== 'active') throw new InvalidLinkError();
         await updatePasswordHash(trx, account.id, passwordHash);
         await markEmailVerified(trx, account.id, row.email);
-        return { ...row, locale: account.locale };
+        return { ...row, removed: await removeUnkept(trx, account.id, keep) };
       });
-      await deps.endEverythingOf(used.account_id);
-      await deps.audit?.({ actorId: used.account_id, action: 'account.password-reset', targetType: 'account', targetId: used.account_id });
-      mailer.sendInBackground(() => messages.passwordChanged({ email: used.email, languages: [used.locale, locale] }, links.forgotPassword(), 'reset'));
+      const accountId = used.account_id;
+      await deps.endEverythingOf(accountId);
+      await audit({ actorId: accountId, action: 'account.password-reset', targetType: 'account', targetId: accountId });
+      for (const passkey of used.removed.passkeys) {
+        await audit({ actorId: accountId, action: 'mfa.passkey.removed', targetType: 'account', targetId: accountId, changes: { name: passkey, reason: 'password reset' } });
+      }
+      for (const provider of used.removed.identities) {
+        await audit({ actorId: accountId, action: 'account.identity.removed', targetType: 'account', targetId: accountId, changes: { provider, reason: 'password reset' } });
+      }
+      notices.notify(accountId, { kind: 'password-reset', removed: used.removed });
       return { returnTo: used.return_to };
     },
   };

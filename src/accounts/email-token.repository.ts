@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { sql, type Kysely, type Selectable } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely, type Selectable } from 'kysely';
 
 import type { DB, EmailTokenPurpose, EmailTokensTable } from '../db/index.ts';
 
@@ -34,7 +34,23 @@ export async function issueEmailToken(
   return token;
 }
 
-/** The token's record while it is unused and unexpired, without using it up. */
+/**
+ * A verification or reset link is good only while the account still has the address it was mailed
+ * to: whoever reads an old mailbox must not verify or reset an account that has moved on. (A link
+ * to confirm a new address carries that new address, which the account does not have yet.)
+ */
+const stillAtTheAddress = (purpose: EmailTokenPurpose) => (eb: ExpressionBuilder<DB, 'email_tokens'>) =>
+  purpose === 'change_email'
+    ? eb.val(true)
+    : eb.exists(
+        eb
+          .selectFrom('accounts')
+          .select('accounts.id')
+          .whereRef('accounts.id', '=', 'email_tokens.account_id')
+          .where(sql<string>`lower(accounts.email)`, '=', sql<string>`lower(email_tokens.email)`),
+      );
+
+/** The token's record while it is unused, unexpired and bound to the account's address, without using it up. */
 export async function findLiveEmailToken(db: Kysely<DB>, token: string, purpose: EmailTokenPurpose): Promise<EmailTokenRow | undefined> {
   return db
     .selectFrom('email_tokens')
@@ -43,6 +59,7 @@ export async function findLiveEmailToken(db: Kysely<DB>, token: string, purpose:
     .where('purpose', '=', purpose)
     .where('used_at', 'is', null)
     .where('expires_at', '>', sql<Date>`now()`)
+    .where(stillAtTheAddress(purpose))
     .executeTakeFirst();
 }
 
@@ -55,6 +72,17 @@ export async function useEmailToken(db: Kysely<DB>, token: string, purpose: Emai
     .where('purpose', '=', purpose)
     .where('used_at', 'is', null)
     .where('expires_at', '>', sql<Date>`now()`)
+    .where(stillAtTheAddress(purpose))
     .returningAll()
     .executeTakeFirst();
+}
+
+/** Deletes the account's unused verification and reset links: after its address changes, none mailed to the old one may work. */
+export async function deleteLinksToOldAddress(db: Kysely<DB>, accountId: string): Promise<void> {
+  await db
+    .deleteFrom('email_tokens')
+    .where('account_id', '=', accountId)
+    .where('purpose', 'in', ['verify_email', 'reset_password'])
+    .where('used_at', 'is', null)
+    .execute();
 }

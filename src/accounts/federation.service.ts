@@ -1,7 +1,6 @@
 import type { Kysely } from 'kysely';
 
 import type { DB } from '../db/index.ts';
-import type { Mailer, Messages } from '../email/index.ts';
 import { findAccountByEmail, findAccountById, insertAccount, markEmailVerified, recordLoginAttempt, markLoggedIn, type AccountRow } from './account.repository.ts';
 import type { LoginContext, LoginObserver } from './account.service.ts';
 import { DEFAULT_ROLE } from './account.service.ts';
@@ -14,6 +13,7 @@ import {
 } from './errors.ts';
 import { deleteIdentity, findIdentity, identitiesOf, insertIdentity, type FederatedIdentityRow } from './federated-identity.repository.ts';
 import { grantRoles } from './role.repository.ts';
+import type { SecurityNotices } from './security-notice.ts';
 
 /** What a provider (Google) told us about the person, after its ID token was validated. */
 export interface FederatedProfile {
@@ -36,18 +36,17 @@ export type FederatedSignIn =
 /**
  * Signing in with an external provider without opening a path to account takeover. In order:
  * a known identity signs its account in; a provider-verified email matching a verified local
- * account links to it (and the owner is told); a local account whose address is unverified or was
- * set by an admin needs its password once; otherwise a new account is made, unless registration is closed.
+ * account links to it; a local account whose address is unverified or was set by an admin needs
+ * its password once; otherwise a new account is made, unless registration is closed. The owner of
+ * an existing account is told of every identity linked to it or removed from it.
  */
 export function createFederation(deps: {
   db: Kysely<DB>;
   registrationOpen: boolean;
-  mailer: Mailer;
-  messages: Messages;
-  accountLink: string;
+  notices: SecurityNotices;
   observe?: LoginObserver;
 }) {
-  const { db, mailer, messages } = deps;
+  const { db, notices } = deps;
 
   const ensureActive = (account: AccountRow | undefined): AccountRow => {
     if (!account || account.status !== 'active') throw new AccountDisabledError();
@@ -55,8 +54,7 @@ export function createFederation(deps: {
   };
 
   return {
-    /** `locale`: the language of the request, for the mail it may cause. */
-  async signIn(profile: FederatedProfile, context: LoginContext, locale?: string): Promise<FederatedSignIn> {
+    async signIn(profile: FederatedProfile, context: LoginContext): Promise<FederatedSignIn> {
       const result = await db.transaction().execute(async (trx): Promise<FederatedSignIn> => {
         const known = await findIdentity(trx, profile.provider, profile.subject);
         if (known) return { kind: 'signed-in', account: ensureActive(await findAccountById(trx, known.account_id)), linked: false, created: false };
@@ -91,10 +89,7 @@ export function createFederation(deps: {
         await markLoggedIn(db, result.account.id);
         await recordLoginAttempt(db, { accountId: result.account.id, outcome: 'success', method: profile.provider, ...context });
         deps.observe?.loginAttempt('success', profile.provider);
-        if (result.linked && !result.created) {
-          const to = { email: result.account.email, languages: [result.account.locale, locale] };
-          mailer.sendInBackground(() => messages.providerLinked(to, profile.provider, deps.accountLink));
-        }
+        if (result.linked && !result.created) notices.notify(result.account.id, { kind: 'identity-linked', provider: profile.provider });
       }
       return result;
     },
@@ -104,24 +99,27 @@ export function createFederation(deps: {
      * session). The provider's verified email for the same address also verifies it here.
      */
     async link(accountId: string, profile: FederatedProfile): Promise<void> {
-      await db.transaction().execute(async (trx) => {
+      const linked = await db.transaction().execute(async (trx) => {
         const existing = await findIdentity(trx, profile.provider, profile.subject);
         if (existing && existing.account_id !== accountId) throw new IdentityInUseError();
-        if (existing) return;
+        if (existing) return false;
         await deleteIdentity(trx, accountId, profile.provider);
         await insertIdentity(trx, { provider: profile.provider, subject: profile.subject, accountId, email: profile.email });
         if (profile.emailVerified) await markEmailVerified(trx, accountId, profile.email);
+        return true;
       });
+      if (linked) notices.notify(accountId, { kind: 'identity-linked', provider: profile.provider });
     },
 
     /** Refuses to remove the last way to sign in (no password and no other identity). */
     async unlink(accountId: string, provider: string): Promise<void> {
-      await db.transaction().execute(async (trx) => {
+      const unlinked = await db.transaction().execute(async (trx) => {
         const account = ensureActive(await findAccountById(trx, accountId));
         const others = (await identitiesOf(trx, accountId)).filter((identity) => identity.provider !== provider);
         if (!account.password_hash && others.length === 0) throw new LastSignInMethodError();
-        await deleteIdentity(trx, accountId, provider);
+        return deleteIdentity(trx, accountId, provider);
       });
+      if (unlinked) notices.notify(accountId, { kind: 'identity-unlinked', provider });
     },
 
     identitiesOf: (accountId: string): Promise<FederatedIdentityRow[]> => identitiesOf(db, accountId),

@@ -10,7 +10,14 @@ export {
 export { createPasswordHasher, type PasswordHasher, type Argon2Parameters } from './password-hasher.ts';
 export { checkPassword, PASSWORD_MAX_LENGTH, type PasswordPolicy } from './password-policy.ts';
 export * from './errors.ts';
-export { createAccountLifecycle, type AccountLifecycle, type LifecycleLinks, type Registration } from './account-lifecycle.service.ts';
+export {
+  createAccountLifecycle,
+  type AccountLifecycle,
+  type KeptSignInMethods,
+  type LifecycleLinks,
+  type Registration,
+  type SignInMethodsToReview,
+} from './account-lifecycle.service.ts';
 export type { LoginObserver, LoginThrottle } from './account.service.ts';
 export { createFederation, type Federation, type FederatedProfile, type FederatedSignIn } from './federation.service.ts';
 export { createAccountAdministration, type AccountAdministration, type AccountListQuery, type ProfileChanges } from './account-admin.service.ts';
@@ -42,3 +49,4 @@ export {
   type ReauthenticationMethods,
   type SessionProof,
 } from './reauthentication.service.ts';
+export { createSecurityNotices, type ChangeOrigin, type NoticeOptions, type SecurityNotices } from './security-notice.ts';

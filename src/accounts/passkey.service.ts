@@ -38,6 +38,7 @@ import {
   type PasskeyRow,
 } from './passkey.repository.ts';
 import { findTotp } from './second-factor.repository.ts';
+import type { SecurityNotices } from './security-notice.ts';
 
 /** Who we are to authenticators: the issuer's host (RP ID), its origin, and the product name. */
 export interface PasskeyRelyingParty {
@@ -112,8 +113,8 @@ export interface Passkeys {
   verifyPasswordless(interactionUid: string, key: string, response: string, context: LoginContext): Promise<string>;
 }
 
-export function createPasskeys(deps: { db: Kysely<DB>; relyingParty: PasskeyRelyingParty; throttle: LoginThrottle; audit: RecordAudit }): Passkeys {
-  const { db, relyingParty, throttle, audit } = deps;
+export function createPasskeys(deps: { db: Kysely<DB>; relyingParty: PasskeyRelyingParty; throttle: LoginThrottle; audit: RecordAudit; notices: SecurityNotices }): Passkeys {
+  const { db, relyingParty, throttle, audit, notices } = deps;
 
   async function newCeremony<Options extends { challenge: string }>(
     options: Options,
@@ -255,6 +256,7 @@ export function createPasskeys(deps: { db: Kysely<DB>; relyingParty: PasskeyRely
         throw new PasskeyRejectedError('invalid');
       }
       await audit({ actorId: accountId, action: 'mfa.passkey.added', targetType: 'account', targetId: accountId, ip, changes: { name: label } });
+      notices.notify(accountId, { kind: 'passkey-added', name: label });
       return summary((await findPasskey(db, credential.id))!);
     },
 
@@ -283,6 +285,7 @@ export function createPasskeys(deps: { db: Kysely<DB>; relyingParty: PasskeyRely
         throw error;
       }
       await audit({ actorId: accountId, action: 'mfa.passkey.removed', targetType: 'account', targetId: accountId, ip, changes: { name } });
+      notices.notify(accountId, { kind: 'passkey-removed', name: name! });
     },
 
     startSecondFactor: (accountId, interactionUid) => startForAccount(accountId, interactionUid, 'second_factor'),

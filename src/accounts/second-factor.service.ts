@@ -6,6 +6,7 @@ import QRCode from 'qrcode';
 import type { RecordAudit } from '../audit/index.ts';
 import type { DB } from '../db/index.ts';
 import type { LoginThrottle } from './account.service.ts';
+import type { SecurityNotices } from './security-notice.ts';
 import { SecondFactorLockedError, SecondFactorRequiredError, TotpAlreadyEnabledError, WrongSecondFactorCodeError } from './errors.ts';
 import {
   acceptTimeStep,
@@ -77,8 +78,8 @@ export interface SecondFactors {
   currentCode(secret: string): Promise<string>;
 }
 
-export function createSecondFactors(deps: { db: Kysely<DB>; issuerName: string; throttle: LoginThrottle; audit: RecordAudit }): SecondFactors {
-  const { db, throttle, audit } = deps;
+export function createSecondFactors(deps: { db: Kysely<DB>; issuerName: string; throttle: LoginThrottle; audit: RecordAudit; notices: SecurityNotices }): SecondFactors {
+  const { db, throttle, audit, notices } = deps;
 
   async function checkTotp(accountId: string, code: string, confirm: boolean): Promise<boolean> {
     const credential = await findTotp(db, accountId);
@@ -131,7 +132,9 @@ export function createSecondFactors(deps: { db: Kysely<DB>; issuerName: string; 
       if (!(await checkTotp(accountId, code.trim(), true))) return failed(accountId, ip, 'mfa.totp.confirm');
       await throttle.clear(accountId);
       await audit({ actorId: accountId, action: 'mfa.totp.enabled', targetType: 'account', targetId: accountId, ip });
-      return issueRecoveryCodes(accountId);
+      const codes = await issueRecoveryCodes(accountId);
+      notices.notify(accountId, { kind: 'totp-enabled' });
+      return codes;
     },
 
     async verify(accountId, code, ip) {
@@ -152,7 +155,9 @@ export function createSecondFactors(deps: { db: Kysely<DB>; issuerName: string; 
       const credential = await findTotp(db, accountId);
       if (!credential?.confirmed_at) throw new WrongSecondFactorCodeError();
       await audit({ actorId: accountId, action: 'mfa.recovery_codes.regenerated', targetType: 'account', targetId: accountId, ip });
-      return issueRecoveryCodes(accountId);
+      const codes = await issueRecoveryCodes(accountId);
+      notices.notify(accountId, { kind: 'recovery-codes-regenerated' });
+      return codes;
     },
 
     async removeTotp(accountId, mfaRequired, ip) {
@@ -165,12 +170,17 @@ export function createSecondFactors(deps: { db: Kysely<DB>; issuerName: string; 
         await audit({ actorId: accountId, action: 'mfa.totp.removed', targetType: 'account', targetId: accountId, outcome: 'denied', ip, changes: { reason: 'last second factor' } });
         throw new SecondFactorRequiredError();
       }
-      if (removed) await audit({ actorId: accountId, action: 'mfa.totp.removed', targetType: 'account', targetId: accountId, ip });
+      if (removed) {
+        await audit({ actorId: accountId, action: 'mfa.totp.removed', targetType: 'account', targetId: accountId, ip });
+        notices.notify(accountId, { kind: 'totp-removed' });
+      }
     },
 
     async reset(accountId) {
       const totp = await deleteTotp(db, accountId);
-      return (await deletePasskeysOf(db, accountId)) > 0 || totp;
+      const removed = (await deletePasskeysOf(db, accountId)) > 0 || totp;
+      if (removed) notices.notify(accountId, { kind: 'second-factors-reset' }, { byAdministrator: true });
+      return removed;
     },
     withSecondFactor: (accountIds) => accountsWithSecondFactor(db, accountIds),
     currentCode: (secret) => generate({ secret }),

@@ -5,11 +5,12 @@ import type { DB } from '../db/index.ts';
 import type { Mailer, Messages } from '../email/index.ts';
 import { findAccountByEmail, findAccountById, markEmailVerified, updatePasswordHash } from './account.repository.ts';
 import { emailSchema } from './account.service.ts';
-import { findLiveEmailToken, issueEmailToken, useEmailToken } from './email-token.repository.ts';
+import { deleteLinksToOldAddress, findLiveEmailToken, issueEmailToken, useEmailToken } from './email-token.repository.ts';
 import { InvalidAccountInputError, InvalidCredentialsError, InvalidLinkError, PasswordMismatchError } from './errors.ts';
 import type { PasswordHasher } from './password-hasher.ts';
 import { checkPassword, type PasswordPolicy } from './password-policy.ts';
 import { PROFILE_FIELDS, type ProfileFields } from './profile-schema.ts';
+import type { SecurityNotices } from './security-notice.ts';
 
 const EMAIL_CHANGE_TTL_SECONDS = 24 * 60 * 60;
 
@@ -22,8 +23,9 @@ export interface Self {
 
 /**
  * What a signed-in person changes of their own account: profile, password, email address,
- * and deleting it. Each change that matters for security is audited; the routes let it through only
- * after a recent authentication (sudo mode, see `Reauthentication`), which is the proof of who asks.
+ * and deleting it. Each change that matters for security is audited and told to the owner by a
+ * security notice; the routes let it through only after a recent authentication (sudo mode, see
+ * `Reauthentication`), which is the proof of who asks.
  */
 export function createSelfService(deps: {
   db: Kysely<DB>;
@@ -33,10 +35,11 @@ export function createSelfService(deps: {
   messages: Messages;
   links: { confirmEmailChange(token: string): string; forgotPassword(): string };
   audit: RecordAudit;
+  notices: SecurityNotices;
   /** Ends every session and revokes every grant and token of the account. */
   endEverythingOf(accountId: string): Promise<void>;
 }) {
-  const { db, hasher, mailer, messages, links, audit } = deps;
+  const { db, hasher, mailer, messages, links, audit, notices } = deps;
 
   async function accountOf(accountId: string) {
     const account = await findAccountById(db, accountId);
@@ -75,7 +78,7 @@ export function createSelfService(deps: {
       if (password !== confirmation) throw new PasswordMismatchError();
       await updatePasswordHash(db, account.id, await hasher.hash(password));
       await audit({ actorId: account.id, action: 'account.password.change', targetType: 'account', targetId: account.id, ip: self.ip });
-      mailer.sendInBackground(() => messages.passwordChanged({ email: account.email, languages: [account.locale, self.locale] }, links.forgotPassword(), 'account-page'));
+      notices.notify(account.id, { kind: 'password-changed' });
     },
 
     /**
@@ -95,7 +98,7 @@ export function createSelfService(deps: {
         const token = await issueEmailToken(db, { accountId: account.id, purpose: 'change_email', email, returnTo: null, ttlSeconds: EMAIL_CHANGE_TTL_SECONDS });
         mailer.sendInBackground(() => messages.confirmEmailChange({ email, languages: [account.locale, self.locale] }, links.confirmEmailChange(token)));
       }
-      mailer.sendInBackground(() => messages.emailChangeRequested({ email: account.email, languages: [account.locale, self.locale] }, email, links.forgotPassword()));
+      notices.notify(account.id, { kind: 'email-change-requested', email });
       await audit({ actorId: account.id, action: 'account.email.change-requested', targetType: 'account', targetId: account.id, ip: self.ip });
     },
 
@@ -112,6 +115,7 @@ export function createSelfService(deps: {
         if (await findAccountByEmail(trx, row.email)) throw new InvalidLinkError();
         await trx.updateTable('accounts').set({ email: row.email, updated_at: sql`clock_timestamp()` }).where('id', '=', account.id).execute();
         await markEmailVerified(trx, account.id, row.email);
+        await deleteLinksToOldAddress(trx, account.id);
         return { accountId: account.id, from: account.email, email: row.email };
       });
       await audit({ actorId: changed.accountId, action: 'account.email.change', targetType: 'account', targetId: changed.accountId, changes: { email: [changed.from, changed.email] } });

@@ -5,6 +5,7 @@ import type {
   AccountService,
   ProfileChanges,
   SecondFactors,
+  SecurityNotices,
 } from '../accounts/index.ts';
 import { AccountNotFoundError } from '../accounts/index.ts';
 import { diff, listAuditEvents, type AuditQuery, type RecordAudit } from '../audit/index.ts';
@@ -42,13 +43,14 @@ export function createAdminActions(deps: {
   lifecycle: AccountLifecycle;
   secondFactors: SecondFactors;
   audit: RecordAudit;
+  notices: SecurityNotices;
   endEverythingOf(accountId: string): Promise<void>;
   /** Revokes every grant and token of a client (it is being deleted). */
   revokeGrantsOfClient(clientId: string): Promise<number>;
   /** What in a client registration only a super admin may grant (first_party, the admin API). */
   clientPrivileges(metadata: Record<string, unknown>): string[];
 }) {
-  const { administration, audit, clients } = deps;
+  const { administration, audit, clients, notices } = deps;
 
   async function allow(actor: Actor, action: AdminAction, targetId?: string, role?: string) {
     const targetRank = targetId ? await administration.rankOf(targetId) : undefined;
@@ -100,6 +102,9 @@ export function createAdminActions(deps: {
       if (changes.email !== undefined && changes.email.trim().toLowerCase() !== target.email.toLowerCase()) await allow(actor, 'users.email', target.id);
       const { before, after } = await administration.updateProfile(target.id, changes, expectedVersion);
       await record(actor, 'users.update', target.id, diff(before, after));
+      if (after.email.toLowerCase() !== before.email.toLowerCase()) {
+        notices.notify(target.id, { kind: 'email-changed', email: after.email }, { byAdministrator: true, to: before.email });
+      }
       return administration.getAccount(target.id);
     },
     async setStatus(actor: Actor, id: string, status: 'active' | 'disabled') {
@@ -109,6 +114,7 @@ export function createAdminActions(deps: {
       await administration.setStatus(target.id, status);
       if (status === 'disabled') await deps.endEverythingOf(target.id);
       await record(actor, action, target.id, { status: [target.status, status] });
+      if (status === 'disabled' && target.status !== 'disabled') notices.notify(target.id, { kind: 'account-disabled' }, { byAdministrator: true });
       return administration.getAccount(target.id);
     },
     async deleteUser(actor: Actor, id: string) {
@@ -138,6 +144,8 @@ export function createAdminActions(deps: {
       await allow(actor, 'users.password-reset', target.id);
       await deps.lifecycle.requestPasswordReset(target.email, null);
       await record(actor, 'users.password-reset', target.id);
+      // A disabled account gets no reset link, so there is nothing to tell.
+      if (target.status === 'active') notices.notify(target.id, { kind: 'password-reset-requested' }, { byAdministrator: true });
     },
     /** For a person who lost their phone and their recovery codes: they sign in with a password again. */
     async resetSecondFactors(actor: Actor, id: string) {

@@ -1,3 +1,3 @@
 export { createMailer, type Mailer, type OutgoingMail } from './mailer.ts';
 export { DevOutbox } from './outbox.ts';
-export { createMessages, type Messages } from './messages.ts';
+export { createMessages, type Messages, type SecurityChange, type SecurityNotice } from './messages.ts';

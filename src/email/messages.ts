@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { Eta } from 'eta';
 
+import { brandButton } from '../http/brand.ts';
 import { DEFAULT_LOCALE, matchLocale, withStrongValues, type Catalogues } from '../http/i18n.ts';
 import type { OutgoingMail } from './mailer.ts';
 
@@ -15,12 +16,55 @@ export interface Recipient {
   languages: ReadonlyArray<string | null | undefined>;
 }
 
+/** A change to how an account signs in, or to its address: what the owner is told of. */
+export type SecurityChange =
+  | { kind: 'password-changed' }
+  /** `removed`: the names of the passkeys and the providers of the identities the reset removed. */
+  | { kind: 'password-reset'; removed: { passkeys: string[]; identities: string[] } }
+  | { kind: 'password-reset-requested' }
+  | { kind: 'totp-enabled' }
+  | { kind: 'totp-removed' }
+  | { kind: 'recovery-codes-regenerated' }
+  | { kind: 'second-factors-reset' }
+  | { kind: 'passkey-added'; name: string }
+  | { kind: 'passkey-removed'; name: string }
+  | { kind: 'identity-linked'; provider: string }
+  | { kind: 'identity-unlinked'; provider: string }
+  | { kind: 'email-change-requested'; email: string }
+  | { kind: 'email-changed'; email: string }
+  | { kind: 'account-disabled' };
+
+/** The facts of a security notice. Never a token or secret: a notice may be read by whoever took the mailbox. */
+export interface SecurityNotice {
+  change: SecurityChange;
+  at: Date;
+  /** The request that made the change; undefined when unknown or made by an administrator (who is named as such). */
+  from: { ip: string | null; browser: string | undefined; system: string | undefined } | undefined;
+  byAdministrator: boolean;
+  /** Where to secure the account (the forgot-password page); undefined when that cannot help (a disabled account). */
+  secureLink: string | undefined;
+  accountLink: string;
+}
+
+/** `2026-11-30 19:18 UTC`: the same for every reader, whatever their clock or language. */
+const utcMinute = (at: Date) => `${at.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+
+/** The `{placeholders}` of a change's words, with providers named as people know them. */
+function changeParams(change: SecurityChange): Record<string, string> {
+  if (change.kind === 'password-reset') return { removed: [...change.removed.passkeys, ...change.removed.identities.map(providerName)].join(', ') };
+  if ('provider' in change) return { provider: providerName(change.provider) };
+  if ('name' in change) return { name: change.name };
+  if ('email' in change) return { email: change.email };
+  return {};
+}
+
 /**
  * Each message has an HTML part (escaped) and a plain-text part, from views/email/<name>.{html,text}.eta,
  * with every word from the `email.*` group of the message catalogue in the recipient's language.
  */
-export function createMessages(options: { viewsDir: string; catalogues: Catalogues; productName?: string }) {
-  const { catalogues, productName = 'IdP' } = options;
+export function createMessages(options: { viewsDir: string; catalogues: Catalogues; productName?: string; primaryColor?: string }) {
+  const { catalogues, productName = 'IdP', primaryColor = '#2457c5' } = options;
+  const button = brandButton(primaryColor);
   const html = new Eta({ views: path.join(options.viewsDir, 'email'), autoEscape: true, cache: true });
   // Plain text keeps every line break as written (Eta trims the one after a tag by default).
   const text = new Eta({ views: path.join(options.viewsDir, 'email'), autoEscape: false, autoTrim: false, cache: true });
@@ -29,21 +73,23 @@ export function createMessages(options: { viewsDir: string; catalogues: Catalogu
     const locale = matchLocale(to.languages, catalogues.locales) ?? DEFAULT_LOCALE;
     const t = catalogues.translator(locale);
     const group = name.replace(/-(\w)/g, (_whole, letter: string) => letter.toUpperCase());
-    const subject = t(`email.${group}.subject`, data as Record<string, string>);
-    const it = { t, strong: withStrongValues(t), locale, subject, product: productName, ...data };
+    const subject = t(typeof data.subjectKey === 'string' ? data.subjectKey : `email.${group}.subject`, data as Record<string, string>);
+    const it = { t, strong: withStrongValues(t), locale, subject, product: productName, button, ...data };
     return { to: to.email, subject, html: html.render(`${name}.html.eta`, it), text: text.render(`${name}.text.eta`, it) };
   };
 
   return {
     verifyEmail: (to: Recipient, link: string) => compose('verify-email', to, { link }),
     resetPassword: (to: Recipient, link: string) => compose('reset-password', to, { link }),
-    /** `how`: by a reset link (every device was signed out) or on the account page (other devices only if asked). */
-    passwordChanged: (to: Recipient, resetLink: string, how: 'reset' | 'account-page') =>
-      compose('password-changed', to, { resetLink, textKey: how === 'reset' ? 'email.passwordChanged.text' : 'email.passwordChanged.textAccountPage' }),
-    providerLinked: (to: Recipient, provider: string, accountLink: string) => compose('provider-linked', to, { provider: providerName(provider), accountLink }),
+    /** Tells the owner what changed, when, from where or that an administrator did it, and how to secure the account. */
+    securityNotice: (to: Recipient, notice: SecurityNotice) => {
+      const group = `email.securityNotice.${notice.change.kind.replace(/-(\w)/g, (_whole, letter: string) => letter.toUpperCase())}`;
+      const params = changeParams(notice.change);
+      const removedKey = params.removed ? 'email.securityNotice.removed' : undefined;
+      return compose('security-notice', to, { ...params, ...notice, subjectKey: `${group}.subject`, textKey: `${group}.text`, params, removedKey, when: utcMinute(notice.at) });
+    },
     invitation: (to: Recipient, link: string) => compose('invitation', to, { link }),
     confirmEmailChange: (to: Recipient, link: string) => compose('confirm-email-change', to, { link }),
-    emailChangeRequested: (to: Recipient, newEmail: string, resetLink: string) => compose('email-change-requested', to, { email: newEmail, resetLink }),
     registrationAttempt: (to: Recipient, resetLink: string) => compose('registration-attempt', to, { resetLink }),
   };
 }

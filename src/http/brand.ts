@@ -51,18 +51,24 @@ function readableOn(color: Rgb, background: Rgb): Rgb {
   return toward;
 }
 
+/** A button in the brand colour, moved just enough for its text (white or black) to read on it. */
+export function brandButton(primaryColor: string): { background: string; text: string } {
+  const brand = parseHex(primaryColor);
+  const onBrand = contrast(brand, WHITE) >= contrast(brand, BLACK) ? WHITE : BLACK;
+  return { background: toHex(readableOn(brand, onBrand)), text: toHex(onBrand) };
+}
+
 /**
  * The brand colour as CSS custom properties: the button colour with the text colour that reads
  * on it, and link colours adjusted for light and dark backgrounds, so any colour stays accessible.
  */
 export function brandStylesheet(primaryColor: string): string {
   const brand = parseHex(primaryColor);
-  const onBrand = contrast(brand, WHITE) >= contrast(brand, BLACK) ? WHITE : BLACK;
-  const button = readableOn(brand, onBrand);
+  const button = brandButton(primaryColor);
   return [
     ':root {',
-    `  --brand: ${toHex(button)};`,
-    `  --on-brand: ${toHex(onBrand)};`,
+    `  --brand: ${button.background};`,
+    `  --on-brand: ${button.text};`,
     `  --brand-text-light: ${toHex(readableOn(brand, LIGHT_BACKGROUND))};`,
     `  --brand-text-dark: ${toHex(readableOn(brand, DARK_BACKGROUND))};`,
     '}',

@@ -243,7 +243,7 @@ export function interactionRoutes(deps: {
 
     try {
       const profile = await google.finish(ctx.search, flow.checks);
-      const result = await federation.signIn(profile, { ip: ctx.ip, userAgent: ctx.get('user-agent') || null }, views.locale(ctx));
+      const result = await federation.signIn(profile, { ip: ctx.ip, userAgent: ctx.get('user-agent') || null });
       if (result.kind === 'password-needed') {
         keepPendingLink(ctx, interaction.uid, profile);
         return renderLogin(ctx, interaction, { email: result.email, errors: { form: 'login.errors.googlePasswordNeeded' } }, 409);

@@ -107,6 +107,35 @@ describe.skipIf(chromiumMissing())('registration and password reset through mail
     await expect.poll(() => before.locator('#user-email').innerText()).toBe('mia@example.com');
   });
 
+  it('offers on the reset page to keep each passkey and linked account, unticked; only what is ticked stays', async () => {
+    const lena = await stack.idp.idp.accounts.createAccount({ email: 'lena@example.com', password: 'lena old passphrase', emailVerified: true });
+    const db = stack.idp.idp.database.db;
+    for (const [id, name] of [['bGVuYS1sYXB0b3A', 'Work laptop'], ['dW5rbm93bi1rZXk', 'Unknown key']] as const) {
+      await db.insertInto('webauthn_credentials').values({ id, account_id: lena.id, public_key: 'cHVibGlj', name }).execute();
+    }
+    await db.insertInto('federated_identities').values({ provider: 'google', subject: 'g-lena', account_id: lena.id, email: 'someone@gmail.test' }).execute();
+
+    const page = await stack.newPage();
+    await page.goto(`${stack.idp.issuer}/account/forgot-password`);
+    await page.getByLabel('Email').fill('lena@example.com');
+    await page.getByRole('button', { name: 'Send the link' }).click();
+    await expect.poll(() => page.locator('h1').innerText()).toBe('Check your email');
+    await page.goto(linkIn(await stack.smtp.waitFor('lena@example.com', /Reset your password/), '/account/reset-password?token='));
+    await expect.poll(() => page.getByRole('group', { name: 'Other ways to sign in' }).isVisible()).toBe(true);
+    await stack.checker.check(page, 'reset-password-keep');
+    const laptop = page.getByLabel(/Keep the passkey “Work laptop”/);
+    expect(await laptop.isChecked()).toBe(false);
+    expect(await page.getByLabel(/Keep signing in with Google \(someone@gmail\.test\)/).isChecked()).toBe(false);
+    await laptop.check();
+    await page.getByLabel('New password', { exact: true }).fill('lena new passphrase');
+    await page.getByLabel('New password again').fill('lena new passphrase');
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await expect.poll(() => page.locator('h1').innerText()).toBe('Your password was changed');
+
+    expect(await db.selectFrom('webauthn_credentials').select('name').where('account_id', '=', lena.id).execute()).toEqual([{ name: 'Work laptop' }]);
+    expect(await db.selectFrom('federated_identities').select('subject').where('account_id', '=', lena.id).execute()).toEqual([]);
+  });
+
   it('has no serious or critical accessibility findings on any page it saw', () => {
     expectNoSeriousAxeFindings(stack.checker);
   });

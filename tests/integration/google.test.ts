@@ -223,8 +223,13 @@ describe(`Google federation (${backend})`, () => {
     page = (await browser.submit(page, 'form[action="/account/google/link"]')).page!;
     expect(page.$('[role=status]').text()).toBe('Google is now linked: you can use it to sign in.');
     expect(page.$('.google-email').text()).toBe('yuri.personal@gmail.test');
+    expect((await smtp.waitFor('yuri@example.com', /^Google was linked to your account$/)).text).toContain('A Google account was linked to your account');
     page = (await browser.submit(page, 'form[action="/account/google/unlink"]')).page!;
     expect(page.$('[role=status]').text()).toBe('Google is no longer linked to your account.');
+    const unlinked = await smtp.waitFor('yuri@example.com', /^Google was unlinked from your account$/);
+    expect(unlinked.text).toMatch(/When: .* UTC\nFrom: an unknown device at IP address 127\.0\.0\.1/);
+    await idp.idp.mailer.drain();
+    expect(smtp.to('yuri@example.com')).toEqual([]);
 
     // Sam has no password: Google is the only way in.
     google.signInAs('g-100');

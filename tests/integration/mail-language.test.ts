@@ -91,7 +91,8 @@ describe(`mail in the person's language over real SMTP (${backend})`, () => {
     await german.submit(form, 'form', { password: 'greta new passphrase', password_confirmation: 'greta new passphrase' });
     const notice = await smtp.waitFor('greta@example.com', /./);
     expect(notice.subject).toBe('Ihr Passwort wurde geändert');
-    expect(notice.text).toContain('Wenn Sie das nicht waren, setzen Sie jetzt Ihr Passwort zurück: http');
+    expect(notice.text).toContain('Wenn Sie das nicht waren, nutzt vielleicht jemand anderes Ihr Konto.');
+    expect(notice.text).toMatch(/Wann: .* UTC/);
 
     await idp.idp.accounts.createAccount({ email: 'ed@example.com', password: 'ed passphrase 123', emailVerified: true });
     await forgotPassword(browserSpeaking('en-US'), 'ed@example.com');

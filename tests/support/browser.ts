@@ -20,6 +20,8 @@ export class Browser {
   readonly jar = new CookieJar();
   /** The Accept-Language header sent with every request, as a person's browser settings would. */
   acceptLanguage: string | undefined;
+  /** The User-Agent header sent with every request; unset, fetch's own. */
+  userAgent: string | undefined;
 
   /**
    * `proxy`: requests for `origin` (an https URL) go to `upstream` over plain HTTP with the
@@ -36,6 +38,7 @@ export class Browser {
     if (cookie) headers.set('cookie', cookie);
     headers.set('accept', headers.get('accept') ?? 'text/html');
     if (this.acceptLanguage && !headers.has('accept-language')) headers.set('accept-language', this.acceptLanguage);
+    if (this.userAgent) headers.set('user-agent', this.userAgent);
     let target = url;
     if (this.proxy && url.startsWith(`${this.proxy.origin}/`)) {
       const { host, protocol } = new URL(this.proxy.origin);

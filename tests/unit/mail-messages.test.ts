@@ -1,13 +1,39 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-import { createMessages } from '../../src/email/messages.ts';
+import { createMessages, type SecurityChange, type SecurityNotice } from '../../src/email/messages.ts';
 import { loadCatalogues } from '../../src/http/i18n.ts';
 import { viewsDir } from '../../src/paths.ts';
 
 const catalogues = loadCatalogues(path.join(viewsDir, 'locales'));
 const messages = createMessages({ viewsDir, catalogues, productName: 'Acme <ID>' });
 const to = (...languages: (string | null | undefined)[]) => ({ email: 'kim@example.com', languages });
+
+const everyChange: SecurityChange[] = [
+  { kind: 'password-changed' },
+  { kind: 'password-reset', removed: { passkeys: ['Old phone'], identities: ['google'] } },
+  { kind: 'password-reset', removed: { passkeys: [], identities: [] } },
+  { kind: 'password-reset-requested' },
+  { kind: 'totp-enabled' },
+  { kind: 'totp-removed' },
+  { kind: 'recovery-codes-regenerated' },
+  { kind: 'second-factors-reset' },
+  { kind: 'passkey-added', name: 'Laptop' },
+  { kind: 'passkey-removed', name: 'Laptop' },
+  { kind: 'identity-linked', provider: 'google' },
+  { kind: 'identity-unlinked', provider: 'google' },
+  { kind: 'email-change-requested', email: 'new@example.com' },
+  { kind: 'email-changed', email: 'new@example.com' },
+  { kind: 'account-disabled' },
+];
+const notice = (change: SecurityChange, byAdministrator = false): SecurityNotice => ({
+  change,
+  at: new Date('2026-11-30T19:18:52Z'),
+  from: byAdministrator ? undefined : { ip: '203.0.113.7', browser: 'Firefox', system: 'Linux' },
+  byAdministrator,
+  secureLink: 'https://idp.test/account/forgot-password',
+  accountLink: 'https://idp.test/account',
+});
 
 describe('mail messages', () => {
   it('are written in the first language we speak: the account’s, else the request’s, else English', () => {
@@ -32,7 +58,7 @@ describe('mail messages', () => {
 
   it('escape every value in the HTML part, in both languages', () => {
     for (const locale of ['en', 'de']) {
-      const mail = messages.emailChangeRequested(to(locale), '<b>@example.com', 'https://idp.test/f');
+      const mail = messages.securityNotice(to(locale), notice({ kind: 'email-change-requested', email: '<b>@example.com' }));
       expect(mail.html).toContain('<strong>&lt;b&gt;@example.com</strong>');
       expect(mail.html).toContain('Acme &lt;ID&gt;');
       expect(mail.html).not.toContain('<b>');
@@ -45,18 +71,41 @@ describe('mail messages', () => {
       const all = [
         messages.verifyEmail(to(locale), 'https://l'),
         messages.resetPassword(to(locale), 'https://l'),
-        messages.passwordChanged(to(locale), 'https://l', 'reset'),
-        messages.providerLinked(to(locale), 'google', 'https://l'),
+        messages.securityNotice(to(locale), notice({ kind: 'identity-linked', provider: 'google' })),
         messages.invitation(to(locale), 'https://l'),
         messages.confirmEmailChange(to(locale), 'https://l'),
-        messages.emailChangeRequested(to(locale), 'new@example.com', 'https://l'),
         messages.registrationAttempt(to(locale), 'https://l'),
-        messages.passwordChanged(to(locale), 'https://l', 'account-page'),
+        ...everyChange.flatMap((change) => [messages.securityNotice(to(locale), notice(change)), messages.securityNotice(to(locale), notice(change, true))]),
       ];
       for (const mail of all) {
         expect(`${mail.subject}\n${mail.text}\n${mail.html}`, mail.subject).not.toMatch(/email\.\w+|\{\w+\}/);
       }
-      expect(all[3]!.subject).toMatch(/^Google /);
+      expect(all[2]!.subject).toMatch(/^Google /);
     }
+  });
+
+  it('show their button in the brand colour, moved until its text reads on it', () => {
+    const branded = createMessages({ viewsDir, catalogues, primaryColor: '#0f6e5c' });
+    expect(branded.resetPassword(to('en'), 'https://idp.test/r').html).toContain('background: #0f6e5c; color: #ffffff;');
+    const pale = createMessages({ viewsDir, catalogues, primaryColor: '#ffe600' }).securityNotice(to('en'), notice({ kind: 'totp-enabled' }));
+    expect(pale.html).toContain('color: #000000;');
+  });
+
+  it('tell in a security notice what changed, when in UTC, from which device and address, and how to secure the account', () => {
+    const mail = messages.securityNotice(to('en'), notice({ kind: 'passkey-added', name: 'Laptop' }));
+    expect(mail.subject).toBe('A passkey was added to your account');
+    expect(mail.text).toContain('The passkey Laptop was added to your account');
+    expect(mail.text).toContain('When: 2026-11-30 19:18 UTC');
+    expect(mail.text).toContain('From: Firefox on Linux at IP address 203.0.113.7');
+    expect(mail.text).toContain('https://idp.test/account/forgot-password');
+    expect(mail.html).toContain('href="https://idp.test/account"');
+
+    const byAdmin = messages.securityNotice(to('de'), notice({ kind: 'email-changed', email: 'neu@example.com' }, true));
+    expect(byAdmin.subject).toBe('Ihre E-Mail-Adresse wurde geändert');
+    expect(byAdmin.text).toContain('Administrator');
+    expect(byAdmin.text).not.toContain('203.0.113.7');
+
+    const reset = messages.securityNotice(to('en'), notice({ kind: 'password-reset', removed: { passkeys: ['Old phone'], identities: ['google'] } }));
+    expect(reset.text).toContain('Removed with the reset: Old phone, Google.');
   });
 });
