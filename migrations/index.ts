@@ -9,6 +9,7 @@ import * as clients from './006_clients.ts';
 import * as secondFactors from './007_second_factors.ts';
 import * as selfService from './008_self_service.ts';
 import * as passkeys from './009_passkeys.ts';
+import * as secretsAtRest from './014_secrets_at_rest.ts';
 
 /** Every migration, in order. Names are the file names; a test checks none is missing here. */
 export const migrations: Record<string, Migration> = {
@@ -21,4 +22,5 @@ export const migrations: Record<string, Migration> = {
   '007_second_factors': secondFactors,
   '008_self_service': selfService,
   '009_passkeys': passkeys,
+  '014_secrets_at_rest': secretsAtRest,
 };
