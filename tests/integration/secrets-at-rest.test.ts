@@ -146,7 +146,7 @@ describe.each(backends)('secrets at rest (%s)', (backend) => {
     const fresh = new Browser([RP_REDIRECT]);
     const second = await startAuthorization(webApp, { scope: 'openid' });
     expect((await exchangeCode(webApp, await signInThroughPages(fresh, second.url, 'rita@example.com', totp), second)).claims()?.amr).toEqual(['pwd', 'otp']);
-  });
+  }, 90_000);
 
   it('refuses to register a database client for client_secret_jwt or HS256, which need the secret it does not keep', async () => {
     const jwt = await adminCall('POST', '/clients', { redirect_uris: [], grant_types: ['client_credentials'], response_types: [], token_endpoint_auth_method: 'client_secret_jwt' });
@@ -184,5 +184,47 @@ describe.each(backends)('secrets at rest (%s)', (backend) => {
     const start = await startAuthorization(webApp, { scope: 'openid' });
     const callback = await signInThroughPages(new Browser([RP_REDIRECT]), start.url, 'otto@example.com', { secret: totpSecret });
     expect((await exchangeCode(webApp, callback, start)).claims()?.amr).toEqual(['pwd', 'otp']);
-  });
+  }, 120_000);
+});
+
+describe('rotating SECRETS_KEY', () => {
+  let idp: TestIdp;
+  const key = (kid: string) => `${kid}:${Buffer.alloc(32, kid).toString('base64')}`;
+  afterAll(() => idp?.destroy());
+
+  it('re-encrypts authenticator secrets under the new first key at start, keeps sessions, and then needs the old key no more', async () => {
+    idp = await startTestIdp({ backend: backends[0]!, env: { MFA: 'required', SECRETS_KEY: key('k1') } });
+    const account = await idp.idp.accounts.createAccount({ email: 'rosa@example.com', password, emailVerified: true });
+    const webApp = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+    const storedSecret = async () =>
+      (await idp.idp.database.db.selectFrom('totp_credentials').select('secret').where('account_id', '=', account.id).executeTakeFirstOrThrow()).secret;
+    const signInAgain = async (browser: Browser, totp: { secret?: string }, secondsFromNow: number) => {
+      const start = await startAuthorization(webApp, { scope: 'openid' });
+      let step = await browser.navigate(start.url.href);
+      if (step.page?.$('form[action$="/login"]').length) step = await submitLogin(browser, step.page, 'rosa@example.com', password);
+      if (step.page?.$('form[action$="/second-factor"]').length) {
+        step = await browser.submit(step.page, 'form[action$="/second-factor"]', { code: await codeAt(totp.secret!, secondsFromNow) });
+      }
+      while (step.page?.$('form[action$="/confirm"]').length) step = await browser.submit(step.page, 'form[action$="/confirm"]');
+      if (!step.leftTo) throw new Error(`no return to the app: ${step.page.status} ${step.page.url} ${step.page.$('h1').text()} ${step.page.$('.error, [role=alert]').text()}`);
+      return (await exchangeCode(webApp, step.leftTo, start)).claims()!;
+    };
+
+    const signedIn = new Browser([RP_REDIRECT]);
+    const totp: { secret?: string } = {};
+    const first = await startAuthorization(webApp, { scope: 'openid' });
+    await exchangeCode(webApp, await signInThroughPages(signedIn, first.url, 'rosa@example.com', totp), first);
+    expect(await storedSecret()).toMatch(/^k1\./);
+
+    // Roll 2: the new key first, the old one still listed.
+    await idp.stop();
+    await idp.start({ SECRETS_KEY: `${key('k2')},${key('k1')}` });
+    expect(await storedSecret()).toMatch(/^k2\./);
+    expect((await signInAgain(signedIn, totp, 0)).acr, 'the session sealed under k1 is still signed in').toBe('urn:idp:acr:2fa');
+
+    // Roll 3: the old key removed; the authenticator secret, now under k2, still checks codes (the next step's: the setup spent this one).
+    await idp.stop();
+    await idp.start({ SECRETS_KEY: key('k2') });
+    expect((await signInAgain(new Browser([RP_REDIRECT]), totp, 30)).amr).toEqual(['pwd', 'otp']);
+  }, 180_000);
 });

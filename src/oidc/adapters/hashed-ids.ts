@@ -71,12 +71,20 @@ export function hashedIds(Inner: AdapterConstructor, box: SecretBox): AdapterCon
       return stored as AdapterPayload;
     }
 
-    /** `id`: the id asked for; a lookup by uid or user code has none, and takes the sealed jti. */
+    /**
+     * `id`: the id asked for; a lookup by uid or user code has none, and takes the sealed jti. An item whose
+     * sealed fields no listed key opens (its key was removed from SECRETS_KEY too early) is not found, so
+     * that the browser holding it starts over instead of failing on every request.
+     */
     #fromStored(stored: AdapterPayload | undefined | void, id?: string): AdapterPayload | undefined {
       if (!stored) return undefined;
       if (PLAIN_ID_MODELS.has(this.model)) return stored;
       let payload: Json = { ...stored };
-      for (const field of this.#sealed) payload = mapField(payload, field, (value) => box.open(value, this.#context(field)));
+      try {
+        for (const field of this.#sealed) payload = mapField(payload, field, (value) => box.open(value, this.#context(field)));
+      } catch {
+        return undefined;
+      }
       if (id !== undefined) payload.jti = id;
       return typeof payload.jti === 'string' ? (payload as AdapterPayload) : undefined;
     }
