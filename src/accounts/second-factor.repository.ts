@@ -23,8 +23,13 @@ export async function saveUnconfirmedTotp(db: Kysely<DB>, accountId: string, sec
   return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
 }
 
-export async function storedTotpSecrets(db: Kysely<DB>): Promise<{ account_id: string; secret: string }[]> {
-  return db.selectFrom('totp_credentials').select(['account_id', 'secret']).execute();
+/** The stored secrets that do not start with `prefix` (those not sealed with the current key). */
+export async function totpSecretsNotStartingWith(db: Kysely<DB>, prefix: string): Promise<{ account_id: string; secret: string }[]> {
+  return db
+    .selectFrom('totp_credentials')
+    .select(['account_id', 'secret'])
+    .where(sql<string>`left(secret, ${prefix.length})`, '<>', prefix)
+    .execute();
 }
 
 /** Replaces the stored secret only if it is still `current` (a concurrent change wins). */

@@ -16,7 +16,7 @@ import {
   replaceRecoveryCodes,
   replaceTotpSecret,
   saveUnconfirmedTotp,
-  storedTotpSecrets,
+  totpSecretsNotStartingWith,
   unusedRecoveryCodes,
   useRecoveryCode,
 } from './second-factor.repository.ts';
@@ -38,8 +38,7 @@ export function totpSecretSealing(box: SecretBox) {
 export async function resealTotpSecrets(db: Kysely<DB>, box: SecretBox): Promise<number> {
   const sealing = totpSecretSealing(box);
   let rewritten = 0;
-  for (const row of await storedTotpSecrets(db)) {
-    if (box.isSealed(row.secret) && !box.isStale(row.secret)) continue;
+  for (const row of await totpSecretsNotStartingWith(db, box.currentPrefix)) {
     const plaintext = box.isSealed(row.secret) ? sealing.open(row.account_id, row.secret) : row.secret;
     if (await replaceTotpSecret(db, row.account_id, row.secret, sealing.seal(row.account_id, plaintext))) rewritten += 1;
   }

@@ -39,12 +39,12 @@ export const newSecretsKey = (kid: string) => `${kid}:${randomBytes(32).toString
  * so a value copied to another row or field does not open there.
  */
 export interface SecretBox {
+  /** What every value sealed with the current (first) key starts with. */
+  readonly currentPrefix: string;
   seal(plaintext: string, context: string): string;
   open(sealed: string, context: string): string;
   /** Whether a stored value is sealed at all (rows written before encryption are not). */
   isSealed(value: string): boolean;
-  /** Whether a sealed value uses a key other than the current (first) one. */
-  isStale(sealed: string): boolean;
 }
 
 export function createSecretBox(keys: SecretsKey[]): SecretBox {
@@ -53,6 +53,7 @@ export function createSecretBox(keys: SecretsKey[]): SecretBox {
   const byKid = new Map(keys.map((k) => [k.kid, k.key]));
 
   return {
+    currentPrefix: `${current.kid}.`,
     seal(plaintext, context) {
       const iv = randomBytes(IV_BYTES);
       const cipher = createCipheriv('aes-256-gcm', current.key, iv);
@@ -71,6 +72,5 @@ export function createSecretBox(keys: SecretsKey[]): SecretBox {
       return Buffer.concat([decipher.update(bytes.subarray(0, bytes.length - TAG_BYTES)), decipher.final()]).toString('utf8');
     },
     isSealed: (value) => value.split('.').length === 3,
-    isStale: (sealed) => !sealed.startsWith(`${current.kid}.`),
   };
 }

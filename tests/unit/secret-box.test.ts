@@ -14,9 +14,9 @@ describe('secret box (SECRETS_KEY)', () => {
 
     const rotated = createSecretBox(parseSecretsKeys(`${newKey},${oldKey}`));
     expect(rotated.open(sealed, 'totp:a')).toBe('JBSWY3DPEHPK3PXP');
-    expect(rotated.isStale(sealed)).toBe(true);
-    expect(rotated.isStale(rotated.seal('x', 'c'))).toBe(false);
-    expect(rotated.seal('x', 'c')).toMatch(/^new\./);
+    expect(sealed.startsWith(rotated.currentPrefix)).toBe(false);
+    expect(rotated.seal('x', 'c').startsWith(rotated.currentPrefix)).toBe(true);
+    expect(rotated.currentPrefix).toBe('new.');
   });
 
   it('refuses a value moved to another context, altered, or sealed with a key no longer listed', () => {
