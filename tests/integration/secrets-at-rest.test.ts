@@ -110,7 +110,12 @@ describe.each(backends)('secrets at rest (%s)', (backend) => {
     expect(created.status).toBe(201);
     const { client_id: clientId, client_secret: clientSecret } = created.body as { client_id: string; client_secret: string };
 
+    const granted = await clientCredentials(clientId, clientSecret);
+    expect(granted.status).toBe(200);
+    const { access_token: serviceToken } = (await granted.json()) as { access_token: string };
+
     const live = {
+      'client credentials token': serviceToken,
       'authorization code': code,
       'access token': tokens.access_token,
       'refresh token': tokens.refresh_token!,
