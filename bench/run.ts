@@ -74,6 +74,7 @@ function serverEnvironments(): Record<Side, Record<string, string>> {
     ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('ARGON2_')) as [string, string][]),
     JWKS_FILE: jwksFile,
     COOKIE_KEYS: randomBytes(32).toString('base64url'),
+    SECRETS_KEY: `bench:${randomBytes(32).toString('base64')}`,
     CLIENTS_FILE: clientsFile,
     LOG_LEVEL: 'info',
     // The limits stay in the code; the bench raises them, as a deployment behind a busy NAT would.

@@ -12,6 +12,7 @@ import * as passkeys from './009_passkeys.ts';
 import * as consoleSessions from './012_console_sessions.ts';
 import * as grantsByClient from './015_grants_by_client.ts';
 import * as reauthentications from './010_reauthentications.ts';
+import * as secretsAtRest from './014_secrets_at_rest.ts';
 
 /** Every migration, in order. Names are the file names; a test checks none is missing here. */
 export const migrations: Record<string, Migration> = {
@@ -26,5 +27,6 @@ export const migrations: Record<string, Migration> = {
   '009_passkeys': passkeys,
   '010_reauthentications': reauthentications,
   '012_console_sessions': consoleSessions,
+  '014_secrets_at_rest': secretsAtRest,
   '015_grants_by_client': grantsByClient,
 };

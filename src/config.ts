@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 
+import { parseSecretsKeys, type SecretsKey } from './oidc/secret-box.ts';
 import { projectRoot } from './paths.ts';
 
 /**
@@ -53,6 +54,10 @@ export const settings = {
   JWKS: {
     default: '(unset)',
     doc: 'The same private JWK Set as JSON in the variable itself (for secret stores that inject variables). Set `JWKS_FILE` or `JWKS`, not both.',
+  },
+  SECRETS_KEY: {
+    default: '(generated in `DATA_DIR`)',
+    doc: 'Key that encrypts secrets kept in the database (authenticator app secrets, ids inside stored sessions): comma-separated `kid:key` entries, each key 32 random bytes in base64 (`openssl rand -base64 32`). The first encrypts, all decrypt. Required in production.',
   },
   CLIENTS_FILE: {
     default: 'config/clients.json',
@@ -150,6 +155,8 @@ export interface Config {
   redis: RedisSettings | undefined;
   /** undefined means generated and kept in dataDir. */
   cookieKeys: string[] | undefined;
+  /** Encrypt secrets at rest; the first encrypts. undefined means generated and kept in dataDir. */
+  secretsKeys: SecretsKey[] | undefined;
   /** Where the private signing keys are; undefined means generated and kept in dataDir. */
   jwks: { file: string } | { json: string } | undefined;
   clientsFile: string;
@@ -221,6 +228,7 @@ export const settingsSchema = z.object({
   COOKIE_KEYS: optionalText,
   JWKS_FILE: optionalText,
   JWKS: optionalText,
+  SECRETS_KEY: optionalText,
   CLIENTS_FILE: optionalText,
   RESOURCE_SERVERS_FILE: optionalText,
   ALLOW_PRIVATE_NETWORK_REQUESTS: z.preprocess(blankAsUndefined, z.enum(['true', 'false', '1', '0']).optional()),
@@ -352,6 +360,13 @@ export function loadConfig(environment: Env = process.env): Config {
     problems.push('COOKIE_KEYS: each key must be at least 32 characters long');
   }
 
+  let secretsKeys: SecretsKey[] | undefined;
+  try {
+    secretsKeys = env.SECRETS_KEY ? parseSecretsKeys(env.SECRETS_KEY) : undefined;
+  } catch (error) {
+    problems.push((error as Error).message);
+  }
+
   const adminPassword = readAdminPassword(env, problems);
   const redis = redisSettings(env, problems);
   if (env.ADMIN_EMAIL && !adminPassword) problems.push('ADMIN_EMAIL needs ADMIN_PASSWORD or ADMIN_PASSWORD_FILE');
@@ -361,6 +376,7 @@ export function loadConfig(environment: Env = process.env): Config {
     if (!env.DATABASE_URL) problems.push('DATABASE_URL is required in production (the embedded database is for development)');
     if (!cookieKeys?.length) problems.push('COOKIE_KEYS is required in production (generated keys are for development)');
     if (!env.JWKS_FILE && !env.JWKS) problems.push('JWKS_FILE or JWKS is required in production (generated signing keys are for development)');
+    if (!env.SECRETS_KEY) problems.push('SECRETS_KEY is required in production (a generated key is for development)');
     if (!env.SMTP_URL) problems.push('SMTP_URL is required in production (the mail outbox is for development)');
     const issuerUrl = new URL(issuer);
     if (issuerUrl.protocol !== 'https:' && !isLocalhost(issuerUrl)) {
@@ -386,6 +402,7 @@ export function loadConfig(environment: Env = process.env): Config {
     dataDir: path.resolve(env.DATA_DIR),
     redis,
     cookieKeys,
+    secretsKeys,
     jwks: env.JWKS_FILE ? { file: path.resolve(env.JWKS_FILE) } : env.JWKS ? { json: env.JWKS } : undefined,
     clientsFile,
     resourceServersFile: env.RESOURCE_SERVERS_FILE ? path.resolve(env.RESOURCE_SERVERS_FILE) : undefined,

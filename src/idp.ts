@@ -23,6 +23,7 @@ import {
   createPasswordHasher,
   createReauthentication,
   createSecondFactors,
+  resealTotpSecrets,
   relyingPartyOf,
   createSelfService,
   createSecurityNotices,
@@ -47,12 +48,14 @@ import {
   privilegesOf,
   revokeGrantsOfClient,
   accountSessions,
+  createSecretBox,
   createProvider,
   createRedisAdapter,
   createClientRegistry,
   createSqlAdapter,
   endEverythingOf,
   guardedAdapter,
+  hashedIds,
   indexedByAccount,
   isRedisUnavailable,
   loadSecrets,
@@ -65,6 +68,7 @@ import {
   waitUntilReady,
   withClientsFromSql,
   type RedisConnection,
+  type SecretBox,
 } from './oidc/index.ts';
 import { viewsDir } from './paths.ts';
 
@@ -105,23 +109,34 @@ const PURGE_INTERVAL_MS = 10 * 60 * 1000;
 const REDIS_STARTUP_WAIT_MS = 5000;
 
 interface ModelStore {
+  /** For node-oidc-provider: addressed by the ids it uses, stored under their hashes. */
   adapter: AdapterConstructor;
+  /** Addressed by storage key, as the account index records items (ending sessions and grants of an account). */
+  byStorageKey: AdapterConstructor;
   redis: RedisConnection | undefined;
   readiness: Record<string, ReadinessCheck>;
   close(): Promise<void>;
 }
 
 /** Sessions, grants and tokens: in Redis when configured, else in the SQL database (expired rows purged). */
-async function openModelStore(config: Config, database: Database, log: Logger): Promise<ModelStore> {
+async function openModelStore(config: Config, database: Database, secretBox: SecretBox, log: Logger): Promise<ModelStore> {
   const purge = setInterval(() => {
     const purges = [purgeExpiredAccountIndex(database.db), config.redis ? undefined : purgeExpiredSqlModels(database.db)];
     Promise.all(purges).catch((err) => log.error({ err }, 'purging expired sessions and tokens failed'));
   }, PURGE_INTERVAL_MS);
   purge.unref();
 
+  const adapters = (store: AdapterConstructor, name: string, isUnavailable: (error: unknown) => boolean) => {
+    const indexed = indexedByAccount(store, database.db);
+    return {
+      adapter: guardedAdapter(withClientsFromSql(hashedIds(indexed, secretBox), database.db), name, isUnavailable),
+      byStorageKey: guardedAdapter(indexed, name, isUnavailable),
+    };
+  };
+
   if (!config.redis) {
     return {
-      adapter: guardedAdapter(withClientsFromSql(indexedByAccount(createSqlAdapter(database.db), database.db), database.db), 'PostgreSQL', isPostgresUnavailable),
+      ...adapters(createSqlAdapter(database.db), 'PostgreSQL', isPostgresUnavailable),
       redis: undefined,
       readiness: {},
       close: async () => clearInterval(purge),
@@ -143,11 +158,7 @@ async function openModelStore(config: Config, database: Database, log: Logger): 
     log.error({ mode: config.redis.mode }, 'redis is not reachable yet; requests answer 503 until it is');
   }
   return {
-    adapter: guardedAdapter(
-      withClientsFromSql(indexedByAccount(createRedisAdapter(redis, { prefix: config.redis.keyPrefix }), database.db), database.db),
-      'Redis',
-      isRedisUnavailable,
-    ),
+    ...adapters(createRedisAdapter(redis, { prefix: config.redis.keyPrefix }), 'Redis', isRedisUnavailable),
     redis,
     readiness: { redis: async () => void (await redis.ping()) },
     close: async () => {
@@ -178,8 +189,11 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
     const secrets = await loadSecrets(config);
     if (secrets.generated) log.warn({ dataDir: config.dataDir }, 'using generated development keys kept in DATA_DIR');
     if (!config.databaseUrl) log.warn({ dataDir: config.dataDir }, 'using the embedded development database');
+    const secretBox = createSecretBox(secrets.secretsKeys);
+    const resealed = await resealTotpSecrets(database.db, secretBox);
+    if (resealed) log.info({ resealed }, 'authenticator secrets encrypted with the current SECRETS_KEY');
 
-    models = await openModelStore(config, database, log);
+    models = await openModelStore(config, database, secretBox, log);
     const audit = auditRecorder(database.db);
     const metrics = createMetrics();
     if (database.pool) metrics.watchPool(database.pool);
@@ -213,6 +227,7 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       throttle: rateLimits.secondFactorThrottle,
       audit,
       notices,
+      secretBox,
     });
     const relyingParty = relyingPartyOf(config.issuer, config.brand.productName);
     if (!relyingParty) log.warn({ issuer: config.issuer }, 'passkeys are off: WebAuthn needs an issuer with a domain name, not an IP address');
@@ -235,10 +250,10 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       if (created) log.info({ email: config.bootstrapAdmin.email }, 'created the first super admin');
     }
 
-    const adapter = models.adapter;
+    const byStorageKey = models.byStorageKey;
     /** Disable, delete and reset all come here: every session, grant, token and admin console session ends. */
     const endEverything = async (accountId: string) => {
-      const ended = await endEverythingOf(database.db, adapter, accountId);
+      const ended = await endEverythingOf(database.db, byStorageKey, accountId);
       const consoleSessions = await deleteConsoleSessionsOf(database.db, accountId);
       log.info({ accountId, ended, consoleSessions }, 'ended every session and grant of the account');
     };
@@ -304,7 +319,7 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       audit,
       notices,
       endEverythingOf: endEverything,
-      revokeGrantsOfClient: (clientId) => revokeGrantsOfClient(database.db, adapter, clientId),
+      revokeGrantsOfClient: (clientId) => revokeGrantsOfClient(database.db, byStorageKey, clientId),
       clientPrivileges: (metadata) => privilegesOf(metadata, new Map(resourceServers.map((server) => [server.indicator, server]))),
     });
     const selfService = createSelfService({
@@ -318,7 +333,7 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       notices,
       endEverythingOf: endEverything,
     });
-    const sessions = accountSessions(database.db, adapter);
+    const sessions = accountSessions(database.db, byStorageKey);
     const reauthentication = createReauthentication({ db: database.db, accounts, secondFactors, passkeys, audit, maxAgeSeconds: config.reauthMaxAge });
     const page = accountPage({
       provider,

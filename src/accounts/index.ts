@@ -23,6 +23,7 @@ export { createFederation, type Federation, type FederatedProfile, type Federate
 export { createAccountAdministration, type AccountAdministration, type AccountListQuery, type ProfileChanges } from './account-admin.service.ts';
 export {
   createSecondFactors,
+  resealTotpSecrets,
   policyRequiresSecondFactor,
   type MfaPolicy,
   type SecondFactors,

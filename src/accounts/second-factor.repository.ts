@@ -23,6 +23,26 @@ export async function saveUnconfirmedTotp(db: Kysely<DB>, accountId: string, sec
   return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
 }
 
+/** The stored secrets that do not start with `prefix` (those not sealed with the current key). */
+export async function totpSecretsNotStartingWith(db: Kysely<DB>, prefix: string): Promise<{ account_id: string; secret: string }[]> {
+  return db
+    .selectFrom('totp_credentials')
+    .select(['account_id', 'secret'])
+    .where(sql<string>`left(secret, ${prefix.length})`, '<>', prefix)
+    .execute();
+}
+
+/** Replaces the stored secret only if it is still `current` (a concurrent change wins). */
+export async function replaceTotpSecret(db: Kysely<DB>, accountId: string, current: string, replacement: string): Promise<boolean> {
+  const result = await db
+    .updateTable('totp_credentials')
+    .set({ secret: replacement })
+    .where('account_id', '=', accountId)
+    .where('secret', '=', current)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
 /**
  * Records that a code of `timeStep` was accepted, only if no code of that step or later was:
  * of two concurrent uses of one code, one wins.

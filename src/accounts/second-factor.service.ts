@@ -5,6 +5,7 @@ import QRCode from 'qrcode';
 
 import type { RecordAudit } from '../audit/index.ts';
 import type { DB } from '../db/index.ts';
+import type { SecretBox } from '../oidc/secret-box.ts';
 import type { LoginThrottle } from './account.service.ts';
 import type { SecurityNotices } from './security-notice.ts';
 import { SecondFactorLockedError, SecondFactorRequiredError, TotpAlreadyEnabledError, WrongSecondFactorCodeError } from './errors.ts';
@@ -14,11 +15,36 @@ import {
   deleteTotp,
   findTotp,
   replaceRecoveryCodes,
+  replaceTotpSecret,
   saveUnconfirmedTotp,
+  totpSecretsNotStartingWith,
   unusedRecoveryCodes,
   useRecoveryCode,
 } from './second-factor.repository.ts';
 import { countPasskeys, deletePasskeysOf, lockAccount } from './passkey.repository.ts';
+
+/** The authenticator secret is stored sealed, bound to its account so that a copied row does not open elsewhere. */
+export function totpSecretSealing(box: SecretBox) {
+  const context = (accountId: string) => `totp:${accountId}`;
+  return {
+    seal: (accountId: string, secret: string) => box.seal(secret, context(accountId)),
+    open: (accountId: string, stored: string) => box.open(stored, context(accountId)),
+  };
+}
+
+/**
+ * Seals the secrets stored in plaintext (before SECRETS_KEY existed) and re-seals those of a key that is no
+ * longer first in SECRETS_KEY, so that an old key can be dropped once this has run. Returns how many it rewrote.
+ */
+export async function resealTotpSecrets(db: Kysely<DB>, box: SecretBox): Promise<number> {
+  const sealing = totpSecretSealing(box);
+  let rewritten = 0;
+  for (const row of await totpSecretsNotStartingWith(db, box.currentPrefix)) {
+    const plaintext = box.isSealed(row.secret) ? sealing.open(row.account_id, row.secret) : row.secret;
+    if (await replaceTotpSecret(db, row.account_id, row.secret, sealing.seal(row.account_id, plaintext))) rewritten += 1;
+  }
+  return rewritten;
+}
 
 /** Who must have a second factor: nobody, accounts with an admin role, or everyone. */
 export type MfaPolicy = 'optional' | 'required-for-admins' | 'required';
@@ -78,14 +104,24 @@ export interface SecondFactors {
   currentCode(secret: string): Promise<string>;
 }
 
-export function createSecondFactors(deps: { db: Kysely<DB>; issuerName: string; throttle: LoginThrottle; audit: RecordAudit; notices: SecurityNotices }): SecondFactors {
+export function createSecondFactors(deps: {
+  db: Kysely<DB>;
+  issuerName: string;
+  throttle: LoginThrottle;
+  audit: RecordAudit;
+  notices: SecurityNotices;
+  /** Encrypts the authenticator secrets in the database (SECRETS_KEY). */
+  secretBox: SecretBox;
+}): SecondFactors {
   const { db, throttle, audit, notices } = deps;
+  const totpSecret = totpSecretSealing(deps.secretBox);
 
   async function checkTotp(accountId: string, code: string, confirm: boolean): Promise<boolean> {
     const credential = await findTotp(db, accountId);
     if (!credential || Boolean(credential.confirmed_at) === confirm) return false;
     if (!/^\d{6}$/.test(code)) return false;
-    const result = await verify({ secret: credential.secret, token: code, epochTolerance: CLOCK_TOLERANCE_SECONDS });
+    const secret = totpSecret.open(accountId, credential.secret);
+    const result = await verify({ secret, token: code, epochTolerance: CLOCK_TOLERANCE_SECONDS });
     if (!result.valid) return false;
     // otplib's result type covers HOTP too; a TOTP result has the step that matched.
     const { timeStep } = result as typeof result & { timeStep: number };
@@ -120,8 +156,8 @@ export function createSecondFactors(deps: { db: Kysely<DB>; issuerName: string; 
     async startTotp(accountId, label) {
       const existing = await findTotp(db, accountId);
       if (existing?.confirmed_at) throw new TotpAlreadyEnabledError();
-      const secret = existing?.secret ?? generateSecret();
-      if (!existing && !(await saveUnconfirmedTotp(db, accountId, secret))) throw new TotpAlreadyEnabledError();
+      const secret = existing ? totpSecret.open(accountId, existing.secret) : generateSecret();
+      if (!existing && !(await saveUnconfirmedTotp(db, accountId, totpSecret.seal(accountId, secret)))) throw new TotpAlreadyEnabledError();
       const uri = generateURI({ issuer: deps.issuerName, label, secret });
       const svg = await QRCode.toString(uri, { type: 'svg', margin: 1 });
       return { secret, uri, qrDataUri: `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}` };

@@ -3,6 +3,7 @@ import { sql, type Kysely } from 'kysely';
 import type { AdapterConstructor, AdapterPayload } from 'oidc-provider';
 
 import type { DB } from '../db/index.ts';
+import { storageKeyOf } from './adapters/hashed-ids.ts';
 
 /** One place a person is signed in: a browser's IdP session, and the apps it signed in to. */
 export interface SessionView {
@@ -23,10 +24,15 @@ export interface AuthorizedApp {
   authorizedAt: Date | null;
 }
 
+/** Of a session's storage key (what the index records). */
 const handleOf = (sessionId: string) => createHash('sha256').update(sessionId).digest('base64url').slice(0, 22);
 type Authorizations = Record<string, { grantId?: string }>;
 
-/** The signed-in person's sessions and authorized apps, read through the index and the model store. */
+/**
+ * The signed-in person's sessions and authorized apps, read through the index and the model store.
+ * `Adapter` addresses items by storage key, as the index records them; the session ids this takes
+ * (a browser's cookie value) are turned into theirs.
+ */
 export function accountSessions(db: Kysely<DB>, Adapter: AdapterConstructor) {
   const sessions = new Adapter('Session');
   const grants = new Adapter('Grant');
@@ -59,12 +65,13 @@ export function accountSessions(db: Kysely<DB>, Adapter: AdapterConstructor) {
     /** `current`: the session of this browser (by id) or of this token (by uid). */
     async list(accountId: string, current: { sessionId?: string; sessionUid?: string | undefined } = {}): Promise<SessionView[]> {
       const views: SessionView[] = [];
+      const currentKey = current.sessionId === undefined ? undefined : storageKeyOf('Session', current.sessionId);
       for (const row of await live(accountId, 'Session')) {
         const payload = await sessions.find(row.id);
         if (!payload || payload.accountId !== accountId) continue;
         views.push({
           handle: handleOf(row.id),
-          current: row.id === current.sessionId || (current.sessionUid !== undefined && payload.uid === current.sessionUid),
+          current: row.id === currentKey || (current.sessionUid !== undefined && payload.uid === current.sessionUid),
           ip: row.ip,
           userAgent: row.user_agent,
           signedInAt: typeof payload.loginTs === 'number' ? new Date(payload.loginTs * 1000) : new Date(row.created_at),
@@ -85,11 +92,12 @@ export function accountSessions(db: Kysely<DB>, Adapter: AdapterConstructor) {
 
     /** Ends every session of the account but `keepSessionId`, and revokes every grant but that session's. */
     async endOthers(accountId: string, keepSessionId: string | undefined): Promise<number> {
-      const kept = keepSessionId ? await sessions.find(keepSessionId) : undefined;
+      const keptKey = keepSessionId ? storageKeyOf('Session', keepSessionId) : undefined;
+      const kept = keptKey ? await sessions.find(keptKey) : undefined;
       const keptGrants = new Set(Object.values((kept?.authorizations ?? {}) as Authorizations).map((entry) => entry.grantId));
       let ended = 0;
       for (const row of await live(accountId, 'Session')) {
-        if (row.id === keepSessionId) continue;
+        if (row.id === keptKey) continue;
         await sessions.destroy(row.id);
         ended += 1;
       }

@@ -1,9 +1,10 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { Adapter, AdapterConstructor, AdapterPayload } from 'oidc-provider';
 
 import type { DB } from '../db/index.ts';
 import { checkClientUris, ClientUriError, type ClientUriRules } from './client-uris.ts';
+import { hashClientSecret, newClientSecret, symmetricUseOfSecret } from './client-secrets.ts';
 
 export class ClientNotFoundError extends Error {
   constructor() {
@@ -22,7 +23,6 @@ export class InvalidClientError extends Error {
 }
 
 const withoutSecret = ({ client_secret: _secret, ...metadata }: Record<string, unknown>) => metadata;
-const newSecret = () => randomBytes(32).toString('base64url');
 
 /**
  * Relying parties kept in SQL, managed by admins. node-oidc-provider reads them through its Client
@@ -37,6 +37,8 @@ export function createClientRegistry(db: Kysely<DB>, validate: (metadata: Record
       if (error instanceof ClientUriError) throw new InvalidClientError(error.field, error.detail);
       throw error;
     }
+    const symmetric = symmetricUseOfSecret(metadata);
+    if (symmetric) throw new InvalidClientError(symmetric.field, symmetric.message);
     try {
       await validate(metadata);
     } catch (error) {
@@ -61,12 +63,12 @@ export function createClientRegistry(db: Kysely<DB>, validate: (metadata: Record
 
     get: async (clientId: string) => withoutSecret((await row(clientId)).metadata),
 
-    /** Registers a client; a confidential one gets a secret, returned here once. */
+    /** Registers a client; a confidential one gets a secret, returned here once and stored only as a hash. */
     async create(input: Record<string, unknown>) {
       const clientId = randomUUID();
       const confidential = input.token_endpoint_auth_method !== 'none';
-      const secret = confidential ? newSecret() : undefined;
-      const metadata = await checked({ ...input, client_id: clientId, ...(secret ? { client_secret: secret } : {}) });
+      const secret = confidential ? newClientSecret() : undefined;
+      const metadata = await checked({ ...input, client_id: clientId, ...(secret ? { client_secret: hashClientSecret(secret) } : {}) });
       await db.insertInto('clients').values({ client_id: clientId, metadata: JSON.stringify(metadata) }).execute();
       return { client: withoutSecret(metadata), clientSecret: secret };
     },
@@ -83,14 +85,14 @@ export function createClientRegistry(db: Kysely<DB>, validate: (metadata: Record
       if (result.numDeletedRows === 0n) throw new ClientNotFoundError();
     },
 
-    /** A new secret, returned once; the old one stops working at once. */
+    /** A new secret, returned once and stored only as a hash; the old one stops working at once. */
     async rotateSecret(clientId: string) {
       const current = (await row(clientId)).metadata;
       if (current.token_endpoint_auth_method === 'none') throw new InvalidClientError('token_endpoint_auth_method', 'a public client has no secret');
-      const secret = newSecret();
+      const secret = newClientSecret();
       await db
         .updateTable('clients')
-        .set({ metadata: JSON.stringify({ ...current, client_secret: secret }), updated_at: sql`now()` })
+        .set({ metadata: JSON.stringify({ ...current, client_secret: hashClientSecret(secret) }), updated_at: sql`now()` })
         .where('client_id', '=', clientId)
         .execute();
       return secret;

@@ -1,11 +1,13 @@
 export { createProvider, type ProviderOptions } from './provider.ts';
 export { createSqlAdapter, purgeExpiredSqlModels } from './adapters/sql.ts';
 export { guardedAdapter } from './adapters/guarded.ts';
+export { hashedIds, storageKeyOf } from './adapters/hashed-ids.ts';
 export { connectRedis, waitUntilReady, isRedisUnavailable, type RedisConnection } from './redis-connection.ts';
 export { checkClients, readClientsFile, ClientsFileError } from './clients.ts';
 export { adminApiServer, readResourceServersFile, ResourceServersFileError, type ResourceServer } from './resource-servers.ts';
 export { allowedScopes, privilegesOf } from './client-resources.ts';
 export { loadSecrets, type Secrets } from './secrets.ts';
+export { createSecretBox, parseSecretsKeys, type SecretBox, type SecretsKey } from './secret-box.ts';
 export { generateJwks, publicKeysOf, SigningKeysError } from './signing-keys.ts';
 export { createRedisAdapter } from './adapters/redis.ts';
 export { indexedByAccount, endEverythingOf, purgeExpiredAccountIndex, revokeGrantsOfClient } from './adapters/account-index.ts';

@@ -18,6 +18,7 @@ import { ACR, requestsMultiFactor } from './acr.ts';
 import { claimsOf, scopeClaims } from './claims.ts';
 import { AllowedResourcesError, allowedScopes, checkAllowedResources } from './client-resources.ts';
 import { introspectionPolicy, pkceRequired } from './client-policies.ts';
+import { compareHashedClientSecrets } from './client-secrets.ts';
 import { CLIENT_URI_FIELDS, checkClientUriField, ClientUriError, type ClientUriRules } from './client-uris.ts';
 import { guardedFetch } from './guarded-fetch.ts';
 import { deviceFlowLimits } from './device-flow-limits.ts';
@@ -318,6 +319,7 @@ export function createProvider(options: ProviderOptions): Provider {
   provider.proxy = options.trustProxy;
   provider.use(pushedRequestOfItsClient(views));
   provider.use(deviceFlowLimits({ rateLimits: options.rateLimits, views }));
+  compareHashedClientSecrets(provider);
 
   // Opaque tokens are "saved", JWTs only "issued": either counts once.
   for (const model of ['access_token', 'authorization_code', 'refresh_token', 'client_credentials', 'device_code']) {

@@ -2,11 +2,21 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 
+import { newSecretsKey, parseSecretsKeys, type SecretsKey } from './secret-box.ts';
 import { generateJwks, parseJwks, SigningKeysError, type StoredJwks } from './signing-keys.ts';
 
 export interface Secrets {
   jwks: StoredJwks;
   cookieKeys: string[];
+  /** SECRETS_KEY: encrypts secrets kept in the database; the first encrypts. */
+  secretsKeys: SecretsKey[];
+}
+
+/** What the development file keeps (written before SECRETS_KEY existed, it lacks `secretsKey`). */
+interface KeptSecrets {
+  jwks: StoredJwks;
+  cookieKeys: string[];
+  secretsKey?: string;
 }
 
 /** Where the signing keys come from: a file, the JWKS setting itself, or neither (generated). */
@@ -24,29 +34,35 @@ export function readJwks(source: NonNullable<JwksSource>): StoredJwks {
 }
 
 /**
- * Signing and cookie keys from configuration, or (embedded development mode) generated on
- * first start and kept in dataDir, so that a restart keeps sessions and tokens valid.
+ * Signing, cookie and secrets keys from configuration, or (embedded development mode) generated on
+ * first start and kept in dataDir, so that a restart keeps sessions, tokens and second factors valid.
  */
 export async function loadSecrets(options: {
   jwks: JwksSource;
   cookieKeys: string[] | undefined;
+  secretsKeys: SecretsKey[] | undefined;
   dataDir: string;
 }): Promise<Secrets & { generated: boolean }> {
-  if (options.jwks && options.cookieKeys) {
-    return { jwks: readJwks(options.jwks), cookieKeys: options.cookieKeys, generated: false };
+  if (options.jwks && options.cookieKeys && options.secretsKeys) {
+    return { jwks: readJwks(options.jwks), cookieKeys: options.cookieKeys, secretsKeys: options.secretsKeys, generated: false };
   }
   const file = path.join(options.dataDir, 'secrets.json');
-  let kept: Secrets;
+  let kept: KeptSecrets;
   if (existsSync(file)) {
-    kept = JSON.parse(readFileSync(file, 'utf8')) as Secrets;
+    kept = JSON.parse(readFileSync(file, 'utf8')) as KeptSecrets;
+    if (!kept.secretsKey) {
+      kept.secretsKey = newSecretsKey('dev');
+      writeFileSync(file, JSON.stringify(kept, null, 2), { mode: 0o600 });
+    }
   } else {
-    kept = { jwks: await generateJwks(), cookieKeys: [randomBytes(32).toString('base64url')] };
+    kept = { jwks: await generateJwks(), cookieKeys: [randomBytes(32).toString('base64url')], secretsKey: newSecretsKey('dev') };
     mkdirSync(options.dataDir, { recursive: true });
     writeFileSync(file, JSON.stringify(kept, null, 2), { mode: 0o600, flag: 'wx' });
   }
   return {
     jwks: options.jwks ? readJwks(options.jwks) : kept.jwks,
     cookieKeys: options.cookieKeys ?? kept.cookieKeys,
+    secretsKeys: options.secretsKeys ?? parseSecretsKeys(kept.secretsKey!),
     generated: true,
   };
 }

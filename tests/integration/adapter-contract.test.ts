@@ -8,13 +8,20 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { migrateToLatest, openDatabase, type Database } from '../../src/db/index.ts';
+import { hashedIds, storageKeyOf } from '../../src/oidc/adapters/hashed-ids.ts';
 import { createRedisAdapter, redisKeys } from '../../src/oidc/adapters/redis.ts';
 import { createSqlAdapter } from '../../src/oidc/adapters/sql.ts';
+import { createSecretBox, newSecretsKey, parseSecretsKeys } from '../../src/oidc/secret-box.ts';
 import { startRedisCluster } from '../support/redis-cluster.ts';
 import { hasRedisServer } from '../support/redis-server.ts';
 
+/** The adapters as the IdP composes them: each store under hashedIds, whose ids are bearer values. */
+const secretBox = createSecretBox(parseSecretsKeys(newSecretsKey('contract')));
+
 interface OpenBackend {
   Adapter: AdapterConstructor;
+  /** Everything the store holds, keys and values, as text. */
+  dump(): Promise<string>;
   /** Set for Redis backends, whose storage the contract also inspects directly. */
   redis?: { client: Redis | Cluster; prefix: string };
   close(): Promise<void>;
@@ -38,7 +45,8 @@ async function openSql(database: Database, cleanup: () => Promise<void>): Promis
     throw error;
   }
   return {
-    Adapter: createSqlAdapter(database.db),
+    Adapter: hashedIds(createSqlAdapter(database.db), secretBox),
+    dump: async () => JSON.stringify(await database.db.selectFrom('oidc_models').selectAll().execute()),
     async close() {
       await database.close();
       await cleanup();
@@ -59,8 +67,17 @@ async function keysUnder(client: Redis | Cluster, prefix: string): Promise<strin
 async function openRedis(client: Redis | Cluster, stop: () => Promise<void>): Promise<OpenBackend> {
   const prefix = `idp-test:${randomBytes(6).toString('hex')}:`;
   return {
-    Adapter: createRedisAdapter(client, { prefix }),
+    Adapter: hashedIds(createRedisAdapter(client, { prefix }), secretBox),
     redis: { client, prefix },
+    async dump() {
+      const entries: unknown[] = [];
+      for (const key of await keysUnder(client, prefix)) {
+        const type = await client.type(key);
+        const value = type === 'hash' ? await client.hgetall(key) : type === 'zset' ? await client.zrange(key, '0', '-1') : await client.get(key);
+        entries.push([key, value]);
+      }
+      return JSON.stringify(entries);
+    },
     async close() {
       try {
         // One DEL per key: a Cluster refuses multi-key commands across slots.
@@ -327,6 +344,38 @@ describe.each(backends)('adapter contract: $name', (backend) => {
     expect(await adapter('AccessToken').find(longLivedId)).toBeDefined();
   });
 
+  it('keeps no bearer id in the store, in keys, indexes or payloads, and answers with them all the same', async () => {
+    const [tokenId, sessionId, deviceId, interactionId, parId] = [newId(), newId(), newId(), newId(), newId()];
+    const [uid, grantId] = [newId(), newId()];
+    const userCode = randomBytes(4).toString('hex').toUpperCase();
+    await adapter('AccessToken').upsert(tokenId, { jti: tokenId, kind: 'AccessToken', grantId, accountId: 'a' }, 60);
+    await adapter('Session').upsert(sessionId, { jti: sessionId, kind: 'Session', uid, accountId: 'a' }, 60);
+    await adapter('DeviceCode').upsert(deviceId, { jti: deviceId, kind: 'DeviceCode', userCode, grantId }, 60);
+    const interaction = {
+      jti: interactionId,
+      kind: 'Interaction',
+      returnTo: `https://idp.example/auth/${interactionId}`,
+      session: { accountId: 'a', uid, cookie: sessionId },
+      deviceCode: deviceId,
+      parJti: parId,
+    };
+    await adapter('Interaction').upsert(interactionId, interaction, 60);
+    await adapter('PushedAuthorizationRequest').upsert(parId, { jti: parId, kind: 'PushedAuthorizationRequest' }, 60);
+
+    const stored = await opened.dump();
+    for (const [name, id] of Object.entries({ tokenId, sessionId, deviceId, interactionId, parId })) {
+      expect(stored, `${name} appears in the store`).not.toContain(id);
+    }
+    expect(stored).toContain(storageKeyOf('AccessToken', tokenId));
+
+    expect(await adapter('AccessToken').find(tokenId)).toMatchObject({ jti: tokenId, grantId });
+    expect(await adapter('Session').findByUid(uid)).toMatchObject({ jti: sessionId, uid });
+    expect(await adapter('DeviceCode').findByUserCode(userCode)).toMatchObject({ jti: deviceId, userCode });
+    expect(await adapter('Interaction').find(interactionId)).toEqual(interaction);
+    // The hash is not an id: presented as one, it finds nothing.
+    expect(await adapter('AccessToken').find(storageKeyOf('AccessToken', tokenId))).toBeUndefined();
+  });
+
   if (backend.kind === 'redis') describe('Redis storage', () => {
     const storage = () => opened.redis!;
 
@@ -345,10 +394,10 @@ describe.each(backends)('adapter contract: $name', (backend) => {
       const fresh = newId();
       await tokens.upsert(fresh, { jti: fresh, grantId }, 30);
       const members = await client.zrange(grantKey, '0', '-1');
-      expect(members.sort()).toEqual([`AccessToken:${fresh}`, `RefreshToken:${longLived}`].sort());
+      expect(members.sort()).toEqual([`AccessToken:${storageKeyOf('AccessToken', fresh)}`, `RefreshToken:${storageKeyOf('RefreshToken', longLived)}`].sort());
       // Read the set's TTL first: it must not be shorter than the longest-lived member's, read after.
       const grantTtl = await client.pttl(grantKey);
-      expect(grantTtl).toBeGreaterThanOrEqual(await client.pttl(redisKeys(prefix).item('RefreshToken', longLived)));
+      expect(grantTtl).toBeGreaterThanOrEqual(await client.pttl(redisKeys(prefix).item('RefreshToken', storageKeyOf('RefreshToken', longLived))));
       expect(grantTtl).toBeLessThanOrEqual(120_000);
     });
 
@@ -361,16 +410,16 @@ describe.each(backends)('adapter contract: $name', (backend) => {
       const [uid, grantId] = [newId(), newId()];
       await devices.upsert(id, { jti: id, kind: 'DeviceCode', userCode, uid, grantId }, 60);
       await devices.consume(id);
-      const consumedTtl = await client.pttl(keys.item('DeviceCode', id));
+      const consumedTtl = await client.pttl(keys.item('DeviceCode', storageKeyOf('DeviceCode', id)));
       expect(consumedTtl).toBeGreaterThan(0);
 
       await devices.consume(newId());
       await adapter('Session').destroy(newId());
       await devices.destroy(id);
-      expect(await client.exists(keys.item('DeviceCode', id))).toBe(0);
+      expect(await client.exists(keys.item('DeviceCode', storageKeyOf('DeviceCode', id)))).toBe(0);
       expect(await client.exists(keys.uid('DeviceCode', uid))).toBe(0);
       expect(await client.exists(keys.userCode('DeviceCode', userCode))).toBe(0);
-      expect(await client.zscore(keys.grant(grantId), `DeviceCode:${id}`)).toBeNull();
+      expect(await client.zscore(keys.grant(grantId), `DeviceCode:${storageKeyOf('DeviceCode', id)}`)).toBeNull();
 
       const withoutTtl: string[] = [];
       for (const key of await keysUnder(client, prefix)) {

@@ -54,6 +54,7 @@ describe.skipIf(!postgres)('production mode, set up by the README checklist, beh
       DATABASE_URL: database.url,
       JWKS_FILE: path.join(dir, 'jwks.json'),
       COOKIE_KEYS: 'first-cookie-key-of-at-least-32-characters',
+      SECRETS_KEY: `k1:${Buffer.alloc(32, 9).toString('base64')}`,
       ISSUER: issuer,
       TRUST_PROXY: 'true',
       CLIENTS_FILE: path.join(dir, 'clients.json'),

@@ -56,6 +56,7 @@ describe('configuration', () => {
       expect.stringMatching(/^DATABASE_URL is required in production/),
       expect.stringMatching(/^COOKIE_KEYS is required in production/),
       expect.stringMatching(/^JWKS_FILE or JWKS is required in production/),
+      expect.stringMatching(/^SECRETS_KEY is required in production/),
       expect.stringMatching(/^SMTP_URL is required in production/),
       expect.stringMatching(/^ISSUER must be an https URL in production/),
       expect.stringMatching(/^CLIENTS_FILE is required in production/),
@@ -73,8 +74,20 @@ describe('configuration', () => {
       JWKS_FILE: path.join(dir, 'jwks.json'),
       CLIENTS_FILE: path.join(dir, 'clients.json'),
       SMTP_URL: 'smtp://mail.example.com:587',
+      SECRETS_KEY: `k2:${Buffer.alloc(32, 2).toString('base64')}, k1:${Buffer.alloc(32, 1).toString('base64url')}`,
     });
     expect(config.cookieKeys).toEqual(['a'.repeat(32), 'b'.repeat(32)]);
+    expect(config.secretsKeys).toEqual([
+      { kid: 'k2', key: Buffer.alloc(32, 2) },
+      { kid: 'k1', key: Buffer.alloc(32, 1) },
+    ]);
+  });
+
+  it('refuses a SECRETS_KEY that is not a list of kid:key entries of 32 bytes each', () => {
+    const key = Buffer.alloc(32, 7).toString('base64');
+    expect(problemsOf({ SECRETS_KEY: key })).toEqual([expect.stringMatching(/^SECRETS_KEY: each entry is kid:key/)]);
+    expect(problemsOf({ SECRETS_KEY: `k1:${Buffer.alloc(16).toString('base64')}` })).toEqual([expect.stringMatching(/^SECRETS_KEY: the key of "k1" must be 32 bytes/)]);
+    expect(problemsOf({ SECRETS_KEY: `k1:${key},k1:${key}` })).toEqual(['SECRETS_KEY: a kid is listed twice']);
   });
 
   it('refuses short cookie keys and half-configured admin bootstrap', () => {

@@ -41,7 +41,8 @@ function writtenRows() {
 }
 
 /**
- * Records in SQL which sessions and grants belong to which account, whichever store holds them,
+ * Records in SQL which sessions and grants belong to which account, whichever store holds them, by the
+ * keys they are stored under (below hashedIds: a session's hashed id, never the cookie value),
  * so that a password reset (or a disabled account) can end them all; for sessions, also where and
  * when each was last used, for the person's list of their sessions.
  */
@@ -120,7 +121,7 @@ export async function revokeGrantsOfClient(db: Kysely<DB>, Adapter: AdapterConst
   return rows.length;
 }
 
-/** Ends every session and revokes every grant (and with it every token) of the account. */
+/** Ends every session and revokes every grant (and with it every token) of the account; `Adapter` addresses items by storage key. */
 export async function endEverythingOf(db: Kysely<DB>, Adapter: AdapterConstructor, accountId: string): Promise<number> {
   const rows = await db.selectFrom('oidc_account_index').select(['model', 'id']).where('account_id', '=', accountId).execute();
   const sessions = new Adapter('Session');
