@@ -9,8 +9,10 @@ import { accountLinkRoutes } from './account/index.ts';
 import type { AccountLifecycle, AccountService, Federation } from './accounts/index.ts';
 import type { DevOutbox } from './email/index.ts';
 import { brandRoutes, type Brand } from './http/brand.ts';
+import type { TrustProxy } from './config.ts';
 import { errorHandler } from './http/error-handler.ts';
 import { healthRoutes, type ReadinessCheck } from './http/health.ts';
+import { pinRequestsToIssuer } from './http/issuer-origin.ts';
 import type { Metrics } from './http/metrics.ts';
 import type { RateLimits } from './http/rate-limits.ts';
 import { requestLogger } from './http/request-logger.ts';
@@ -20,13 +22,15 @@ import { webauthnBrowserScript } from './http/webauthn-browser-script.ts';
 import type { Views } from './http/views.ts';
 import { googleCallbackRoute, interactionRoutes, type GoogleClient, type SignInCompletion } from './interactions/index.ts';
 import type { Logger } from './logger.ts';
-import type { ResourceServer } from './oidc/index.ts';
+import { publicMetadataCaching, type ResourceServer } from './oidc/index.ts';
 import { viewsDir } from './paths.ts';
 
 export interface AppDependencies {
   production: boolean;
   brand: Brand;
-  trustProxy: boolean;
+  /** Every URL is made from it, whatever Host or X-Forwarded-* say. */
+  issuer: string;
+  trustProxy: TrustProxy;
   cookieKeys: string[];
   log: Logger;
   views: Views;
@@ -56,7 +60,8 @@ export interface AppDependencies {
 
 /** The Koa host: our middleware and pages in front, node-oidc-provider behind them. */
 export function createApp(deps: AppDependencies): Koa {
-  const app = new Koa({ proxy: deps.trustProxy, keys: deps.cookieKeys });
+  const app = new Koa({ keys: deps.cookieKeys });
+  pinRequestsToIssuer(app, { issuer: deps.issuer, trustProxy: deps.trustProxy });
   app.silent = true; // errors are logged by errorHandler and the provider's events, with the request id
 
   app.use(requestLogger(deps.log));
@@ -83,6 +88,7 @@ export function createApp(deps: AppDependencies): Koa {
   app.use(routersBySegment(routers));
 
   app.use(deps.rateLimits.tokenEndpoint);
+  app.use(publicMetadataCaching());
   app.use(mount(deps.provider));
   return app;
 }

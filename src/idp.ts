@@ -236,7 +236,6 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
     const administration = createAccountAdministration(database.db);
     const provider = createProvider({
       issuer: config.issuer,
-      trustProxy: config.trustProxy,
       allowPrivateNetworkRequests: config.allowPrivateNetworkRequests,
       adapter: models.adapter,
       accounts,
@@ -283,6 +282,7 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
     const app = createApp({
       production: config.env === 'production',
       brand: config.brand,
+      issuer: config.issuer,
       trustProxy: config.trustProxy,
       cookieKeys: secrets.cookieKeys,
       log,

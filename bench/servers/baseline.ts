@@ -45,7 +45,6 @@ const account: Account = {
 const noop = () => {};
 const provider = createProvider({
   issuer,
-  trustProxy: false,
   allowPrivateNetworkRequests: true,
   adapter: await unboundedMemoryAdapter(),
   accounts: { findActiveAccount: async () => account, rolesOf: async () => ['user'] },

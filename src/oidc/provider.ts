@@ -23,7 +23,6 @@ import { tokenLifetimes } from './token-lifetimes.ts';
 
 export interface ProviderOptions {
   issuer: string;
-  trustProxy: boolean;
   /** Let outgoing requests (back-channel logout, client JWKS) reach loopback and private addresses. */
   allowPrivateNetworkRequests: boolean;
   /** Where sessions, grants and tokens live (SQL or Redis), already guarded for outages. */
@@ -238,7 +237,6 @@ export function createProvider(options: ProviderOptions): Provider {
   };
 
   const provider = new Provider(options.issuer, configuration);
-  provider.proxy = options.trustProxy;
 
   // Opaque tokens are "saved", JWTs only "issued": either counts once.
   for (const model of ['access_token', 'authorization_code', 'refresh_token', 'client_credentials', 'device_code']) {
