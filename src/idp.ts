@@ -226,6 +226,7 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       messages,
       links,
       endEverythingOf: endEverything,
+      loginThrottle: rateLimits.loginThrottle,
       audit,
     });
     const adminApi = `${config.issuer}/admin/api`;

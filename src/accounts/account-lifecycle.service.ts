@@ -4,7 +4,7 @@ import type { RecordAudit } from '../audit/index.ts';
 import type { DB } from '../db/index.ts';
 import type { Mailer, Messages } from '../email/index.ts';
 import { emailIsTaken, findAccountByEmail, findAccountById, insertAccount, markEmailVerified, updatePasswordHash } from './account.repository.ts';
-import { DEFAULT_ROLE, emailSchema } from './account.service.ts';
+import { DEFAULT_ROLE, emailSchema, type LoginThrottle } from './account.service.ts';
 import { issueEmailToken, findLiveEmailToken, useEmailToken } from './email-token.repository.ts';
 import { InvalidAccountInputError, InvalidLinkError, PasswordMismatchError } from './errors.ts';
 import type { PasswordHasher } from './password-hasher.ts';
@@ -46,6 +46,8 @@ export function createAccountLifecycle(deps: {
   links: LifecycleLinks;
   /** Ends every session and revokes every grant and token of the account. */
   endEverythingOf(accountId: string): Promise<void>;
+  /** A completed reset proves the owner: it lifts the email's sign-in lock. */
+  loginThrottle?: Pick<LoginThrottle, 'clear'>;
   audit?: RecordAudit;
 }) {
   const { db, hasher, passwordPolicy, mailer, messages, links } = deps;
@@ -153,8 +155,9 @@ export function createAccountLifecycle(deps: {
         if (!row || !account || account.status !== 'active') throw new InvalidLinkError();
         await updatePasswordHash(trx, account.id, passwordHash);
         await markEmailVerified(trx, account.id, row.email);
-        return { ...row, locale: account.locale };
+        return { ...row, locale: account.locale, accountEmail: account.email };
       });
+      await deps.loginThrottle?.clear(used.accountEmail);
       await deps.endEverythingOf(used.account_id);
       await deps.audit?.({ actorId: used.account_id, action: 'account.password-reset', targetType: 'account', targetId: used.account_id });
       mailer.sendInBackground(() => messages.passwordChanged({ email: used.email, languages: [used.locale, locale] }, links.forgotPassword(), 'reset'));

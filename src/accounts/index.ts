@@ -5,6 +5,7 @@ export {
   type Account,
   type AccountService,
   type LoginContext,
+  type PasswordSignInOptions,
   type NewAccount,
 } from './account.service.ts';
 export { createPasswordHasher, type PasswordHasher, type Argon2Parameters } from './password-hasher.ts';
