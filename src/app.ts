@@ -16,7 +16,7 @@ import { pinRequestsToIssuer } from './http/issuer-origin.ts';
 import type { Metrics } from './http/metrics.ts';
 import type { RateLimits } from './http/rate-limits.ts';
 import { requestLogger } from './http/request-logger.ts';
-import { routersBySegment } from './http/scoped-routes.ts';
+import { routersBySegment, routeTable, type RouteEntry } from './http/scoped-routes.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { webauthnBrowserScript } from './http/webauthn-browser-script.ts';
 import type { Views } from './http/views.ts';
@@ -58,6 +58,11 @@ export interface AppDependencies {
   outbox: DevOutbox | undefined;
 }
 
+const routeTables = new WeakMap<Koa, RouteEntry[]>();
+
+/** The routes of our own pages and APIs on this app (node-oidc-provider's not included). */
+export const routesOf = (app: Koa): RouteEntry[] => routeTables.get(app) ?? [];
+
 /** The Koa host: our middleware and pages in front, node-oidc-provider behind them. */
 export function createApp(deps: AppDependencies): Koa {
   const app = new Koa({ keys: deps.cookieKeys });
@@ -86,6 +91,7 @@ export function createApp(deps: AppDependencies): Koa {
   if (deps.outbox) routers.push(deps.outbox.routes(deps.views));
   if (deps.metricsOnMainPort) routers.push(deps.metrics.routes());
   app.use(routersBySegment(routers));
+  routeTables.set(app, routeTable(routers));
 
   app.use(deps.rateLimits.tokenEndpoint);
   app.use(publicMetadataCaching());

@@ -1,9 +1,9 @@
 import Router from '@koa/router';
-import { bodyParser } from '@koa/bodyparser';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 
 import { profileFieldsSchema, type Account, type SelfService } from '../accounts/index.ts';
+import { jsonBody } from '../http/request-body.ts';
 import type { AccountSessions } from '../oidc/index.ts';
 import { accountApiAuth, type AccountApiCaller } from './api-auth.ts';
 
@@ -52,7 +52,7 @@ export function accountApiRoutes(deps: { provider: Provider; accounts: { findAct
       ctx.vary('Origin');
     }
   });
-  router.use(async (ctx, next) => (ctx.method === 'OPTIONS' ? next() : accountApiAuth(provider, deps.accounts)(ctx, next)), bodyParser({ enableTypes: ['json'], jsonLimit: '16kb' }));
+  router.use(async (ctx, next) => (ctx.method === 'OPTIONS' ? next() : accountApiAuth(provider, deps.accounts)(ctx, next)), jsonBody('16kb'));
 
   const account = (ctx: Context) => caller(ctx).account;
 

@@ -24,7 +24,7 @@ export {
   type SecondFactorStatus,
   type TotpEnrollment,
 } from './second-factor.service.ts';
-export { PROFILE_FIELDS, profileFieldsSchema, TIME_ZONES, type ProfileFields } from './profile-schema.ts';
+export { PROFILE_FIELDS, profileFieldsSchema, singleLine, TIME_ZONES, type ProfileFields } from './profile-schema.ts';
 export { createSelfService, type SelfService, type Self } from './self-service.service.ts';
 export {
   createPasskeys,
