@@ -25,11 +25,14 @@ async function ceremonyOptions(browser: Browser, current: Page, form: string) {
   return (await response.json()) as Parameters<SoftAuthenticator['register']>[0];
 }
 
-/** Back at the app, past the second step (the owner's passkey) and the consent page if they come. */
+/**
+ * Back at the app, past the consent page if it comes. `passkeys`: the step came after the password
+ * or Google, and must be the second step, which the owner's passkey then passes.
+ */
 async function backAtApp(browser: Browser, step: Navigation, passkeys?: SoftAuthenticator): Promise<URL | undefined> {
   let current = step;
-  const secondStep = current.page?.$('form[data-passkey]');
-  if (passkeys && current.page && secondStep?.length) {
+  if (passkeys) {
+    if (!current.page?.url.endsWith('/second-factor')) throw new Error(`expected the second step, got ${current.page?.status} ${current.page?.url ?? current.leftTo}`);
     const options = await ceremonyOptions(browser, current.page, 'form[data-passkey]');
     current = await browser.submit(current.page, 'form[data-passkey]', { response: JSON.stringify(passkeys.authenticate(options as never)) });
   }
