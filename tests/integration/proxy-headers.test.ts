@@ -41,6 +41,7 @@ describe.each(backends)('the client address behind a proxy (%s)', (backend) => {
   beforeAll(async () => {
     idp = await startTestIdp({ backend, env: { TRUST_PROXY: '1', RATE_LIMIT_IP_LOGIN: '3', LOGIN_MAX_FAILURES: '3' } });
     await idp.idp.accounts.createAccount({ email: 'rita@example.com', password: 'the right passphrase', emailVerified: true });
+    await idp.idp.accounts.createAccount({ email: 'sam@example.com', password: 'the right passphrase', emailVerified: true });
   });
   afterAll(async () => {
     await idp?.destroy();
@@ -76,6 +77,20 @@ describe.each(backends)('the client address behind a proxy (%s)', (backend) => {
     expect(forged).toEqual([]);
     const lockouts = await db.selectFrom('audit_events').select('ip').where('action', '=', 'account.lockout').execute();
     expect(lockouts.map((row) => row.ip)).toEqual(['198.51.100.7']);
+  });
+
+  it('records the address the proxy saw for a successful sign-in and on its session', async () => {
+    const browser = new ForwardingBrowser();
+    browser.forwardedFor = '203.0.113.99, 198.51.100.8';
+    const config = await relyingParty(idp.issuer, 'first-party', 'first-party-secret-0123456789abcdef');
+    const page = await browser.open((await startAuthorization(config, { scope: 'openid' })).url.href);
+    expect((await submitLogin(browser, page, 'sam@example.com', 'the right passphrase')).leftTo?.searchParams.get('code')).toBeTruthy();
+    const { db } = idp.idp.database;
+    const sam = await db.selectFrom('accounts').select('id').where('email', '=', 'sam@example.com').executeTakeFirstOrThrow();
+    const history = await db.selectFrom('login_history').select(['ip', 'outcome']).where('account_id', '=', sam.id).execute();
+    expect(history).toEqual([{ ip: '198.51.100.8', outcome: 'success' }]);
+    const sessions = await db.selectFrom('oidc_account_index').select('ip').where('account_id', '=', sam.id).where('model', '=', 'Session').execute();
+    expect(sessions.map((row) => row.ip)).toEqual(['198.51.100.8']);
   });
 });
 
