@@ -9,25 +9,29 @@ import { accountLinkRoutes } from './account/index.ts';
 import type { AccountLifecycle, AccountService, Federation } from './accounts/index.ts';
 import type { DevOutbox } from './email/index.ts';
 import { brandRoutes, type Brand } from './http/brand.ts';
+import type { TrustProxy } from './config.ts';
 import { errorHandler } from './http/error-handler.ts';
 import { healthRoutes, type ReadinessCheck } from './http/health.ts';
+import { pinRequestsToIssuer } from './http/issuer-origin.ts';
 import type { Metrics } from './http/metrics.ts';
 import type { RateLimits } from './http/rate-limits.ts';
 import { requestLogger } from './http/request-logger.ts';
 import { requestOrigin } from './http/request-origin.ts';
-import { routersBySegment } from './http/scoped-routes.ts';
+import { routersBySegment, routeTable, type RouteEntry } from './http/scoped-routes.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { webauthnBrowserScript } from './http/webauthn-browser-script.ts';
 import type { Views } from './http/views.ts';
 import { googleCallbackRoute, interactionRoutes, type GoogleClient, type SignInCompletion } from './interactions/index.ts';
 import type { Logger } from './logger.ts';
-import type { ResourceServer } from './oidc/index.ts';
+import { publicMetadataCaching, type ResourceServer } from './oidc/index.ts';
 import { viewsDir } from './paths.ts';
 
 export interface AppDependencies {
   production: boolean;
   brand: Brand;
-  trustProxy: boolean;
+  /** Every URL is made from it, whatever Host or X-Forwarded-* say. */
+  issuer: string;
+  trustProxy: TrustProxy;
   cookieKeys: string[];
   log: Logger;
   views: Views;
@@ -55,9 +59,15 @@ export interface AppDependencies {
   outbox: DevOutbox | undefined;
 }
 
+const routeTables = new WeakMap<Koa, RouteEntry[]>();
+
+/** The routes of our own pages and APIs on this app (node-oidc-provider's not included). */
+export const routesOf = (app: Koa): RouteEntry[] => routeTables.get(app) ?? [];
+
 /** The Koa host: our middleware and pages in front, node-oidc-provider behind them. */
 export function createApp(deps: AppDependencies): Koa {
-  const app = new Koa({ proxy: deps.trustProxy, keys: deps.cookieKeys });
+  const app = new Koa({ keys: deps.cookieKeys });
+  pinRequestsToIssuer(app, { issuer: deps.issuer, trustProxy: deps.trustProxy });
   app.silent = true; // errors are logged by errorHandler and the provider's events, with the request id
 
   app.use(requestLogger(deps.log));
@@ -83,8 +93,10 @@ export function createApp(deps: AppDependencies): Koa {
   if (deps.outbox) routers.push(deps.outbox.routes(deps.views));
   if (deps.metricsOnMainPort) routers.push(deps.metrics.routes());
   app.use(routersBySegment(routers));
+  routeTables.set(app, routeTable(routers));
 
   app.use(deps.rateLimits.tokenEndpoint);
+  app.use(publicMetadataCaching());
   app.use(mount(deps.provider));
   return app;
 }

@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 
+import { isTrustableAddress } from './http/client-address.ts';
 import { parseSecretsKeys, type SecretsKey } from './oidc/secret-box.ts';
 import { projectRoot } from './paths.ts';
 
@@ -73,7 +74,7 @@ export const settings = {
   },
   TRUST_PROXY: {
     default: 'false',
-    doc: '`true` behind a reverse proxy: honour `X-Forwarded-Proto` and `X-Forwarded-For`.',
+    doc: 'Which reverse proxies may tell the client address in `X-Forwarded-For`: the number of proxy hops in front of the IdP (`1`; `true` means 1), or a comma-separated list of their addresses and CIDRs (`10.0.0.0/8, ::1`, or `loopback`, `uniquelocal`). The client address is the rightmost entry no trusted proxy added. `false`/`0`: the socket address. Host, `X-Forwarded-Host` and `X-Forwarded-Proto` never change a URL: every URL is made from `ISSUER`.',
   },
   SMTP_URL: {
     default: '(unset: development outbox)',
@@ -161,7 +162,8 @@ export interface Config {
   jwks: { file: string } | { json: string } | undefined;
   clientsFile: string;
   resourceServersFile: string | undefined;
-  trustProxy: boolean;
+  /** Which proxies in front tell the client address: a hop count (0: none) or their addresses. */
+  trustProxy: TrustProxy;
   allowPrivateNetworkRequests: boolean;
   logLevel: string;
   /** undefined: /metrics is served on the main port. */
@@ -198,6 +200,8 @@ export type RedisSettings = { keyPrefix: string } & (
   | { mode: 'sentinel'; sentinels: HostPort[]; name: string; url: string | undefined }
 );
 
+export type TrustProxy = { hops: number } | { addresses: string[] };
+
 export interface HostPort {
   host: string;
   port: number;
@@ -232,7 +236,14 @@ export const settingsSchema = z.object({
   CLIENTS_FILE: optionalText,
   RESOURCE_SERVERS_FILE: optionalText,
   ALLOW_PRIVATE_NETWORK_REQUESTS: z.preprocess(blankAsUndefined, z.enum(['true', 'false', '1', '0']).optional()),
-  TRUST_PROXY: z.preprocess(blankAsUndefined, z.enum(['true', 'false', '1', '0']).default('false')),
+  TRUST_PROXY: z.preprocess(
+    blankAsUndefined,
+    z
+      .string()
+      .trim()
+      .refine((value) => parseTrustProxy(value) !== undefined, 'a hop count (0-32), true, false, or a list of proxy addresses or CIDRs')
+      .default('false'),
+  ),
   LOG_LEVEL: z.preprocess(
     blankAsUndefined,
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -306,6 +317,15 @@ function readAdminPassword(env: z.infer<typeof settingsSchema>, problems: string
   }
 }
 
+/** `false`/`0`: no proxy; `true`: one hop; a number: that many hops; else a list of addresses and CIDRs. */
+function parseTrustProxy(value: string): TrustProxy | undefined {
+  if (value === 'false') return { hops: 0 };
+  if (value === 'true') return { hops: 1 };
+  if (/^\d+$/.test(value)) return Number(value) <= 32 ? { hops: Number(value) } : undefined;
+  const addresses = value.split(',').map((entry) => entry.trim()).filter(Boolean);
+  return addresses.length && addresses.every(isTrustableAddress) ? { addresses } : undefined;
+}
+
 function parseHostPorts(name: string, value: string, problems: string[]): HostPort[] {
   const nodes = value.split(',').map((entry) => entry.trim()).filter(Boolean);
   return nodes.flatMap((entry) => {
@@ -367,6 +387,7 @@ export function loadConfig(environment: Env = process.env): Config {
     problems.push((error as Error).message);
   }
 
+  const trustProxy = parseTrustProxy(env.TRUST_PROXY)!;
   const adminPassword = readAdminPassword(env, problems);
   const redis = redisSettings(env, problems);
   if (env.ADMIN_EMAIL && !adminPassword) problems.push('ADMIN_EMAIL needs ADMIN_PASSWORD or ADMIN_PASSWORD_FILE');
@@ -406,7 +427,7 @@ export function loadConfig(environment: Env = process.env): Config {
     jwks: env.JWKS_FILE ? { file: path.resolve(env.JWKS_FILE) } : env.JWKS ? { json: env.JWKS } : undefined,
     clientsFile,
     resourceServersFile: env.RESOURCE_SERVERS_FILE ? path.resolve(env.RESOURCE_SERVERS_FILE) : undefined,
-    trustProxy: isTrue(env.TRUST_PROXY),
+    trustProxy,
     allowPrivateNetworkRequests: env.ALLOW_PRIVATE_NETWORK_REQUESTS
       ? isTrue(env.ALLOW_PRIVATE_NETWORK_REQUESTS)
       : env.NODE_ENV !== 'production',

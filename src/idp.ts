@@ -272,6 +272,7 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       messages,
       links,
       endEverythingOf: endEverything,
+      loginThrottle: rateLimits.loginThrottle,
       audit,
       notices,
     });
@@ -287,7 +288,6 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
     const fileClients = readClientsFile(config.clientsFile);
     const provider = createProvider({
       issuer: config.issuer,
-      trustProxy: config.trustProxy,
       clientUriRules,
       adapter: models.adapter,
       accounts,
@@ -350,6 +350,7 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
     const app = createApp({
       production: config.env === 'production',
       brand: config.brand,
+      issuer: config.issuer,
       trustProxy: config.trustProxy,
       cookieKeys: secrets.cookieKeys,
       log,

@@ -46,7 +46,6 @@ const account: Account = {
 const noop = () => {};
 const provider = createProvider({
   issuer,
-  trustProxy: false,
   clientUriRules: { httpsOnly: false, allowPrivateNetwork: true },
   adapter: await unboundedMemoryAdapter(),
   accounts: { findActiveAccount: async () => account, rolesOf: async () => ['user'] },

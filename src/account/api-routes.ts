@@ -1,9 +1,9 @@
 import Router from '@koa/router';
-import { bodyParser } from '@koa/bodyparser';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 
 import { profileFieldsSchema, type Account, type Reauthentication, type SelfService } from '../accounts/index.ts';
+import { jsonBody } from '../http/request-body.ts';
 import type { AccountSessions, ReplayStore } from '../oidc/index.ts';
 import { accountApiAuth, type AccountApiCaller } from './api-auth.ts';
 import { apiNeedsRecentAuthentication } from './recent-authentication.ts';
@@ -65,7 +65,7 @@ export function accountApiRoutes(deps: {
     }
   });
   const auth = accountApiAuth(deps);
-  router.use(async (ctx, next) => (ctx.method === 'OPTIONS' ? next() : auth(ctx, next)), bodyParser({ enableTypes: ['json'], jsonLimit: '16kb' }));
+  router.use(async (ctx, next) => (ctx.method === 'OPTIONS' ? next() : auth(ctx, next)), jsonBody('16kb'));
 
   const account = (ctx: Context) => caller(ctx).account;
 

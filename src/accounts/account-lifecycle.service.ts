@@ -4,7 +4,7 @@ import type { RecordAudit } from '../audit/index.ts';
 import type { DB } from '../db/index.ts';
 import type { Mailer, Messages } from '../email/index.ts';
 import { emailIsTaken, findAccountByEmail, findAccountById, insertAccount, markEmailVerified, updatePasswordHash } from './account.repository.ts';
-import { DEFAULT_ROLE, emailSchema } from './account.service.ts';
+import { DEFAULT_ROLE, emailSchema, type LoginThrottle } from './account.service.ts';
 import { issueEmailToken, findLiveEmailToken, useEmailToken } from './email-token.repository.ts';
 import { InvalidAccountInputError, InvalidLinkError, PasswordMismatchError } from './errors.ts';
 import { deleteIdentity, identitiesOf } from './federated-identity.repository.ts';
@@ -75,6 +75,8 @@ export function createAccountLifecycle(deps: {
   endEverythingOf(accountId: string): Promise<void>;
   audit: RecordAudit;
   notices: SecurityNotices;
+  /** A completed reset proves the owner: it lifts the email's sign-in lock. */
+  loginThrottle: Pick<LoginThrottle, 'clear'>;
 }) {
   const { db, hasher, passwordPolicy, mailer, messages, links, audit, notices } = deps;
 
@@ -190,9 +192,10 @@ export function createAccountLifecycle(deps: {
         if (!row || !account || account.status !== 'active') throw new InvalidLinkError();
         await updatePasswordHash(trx, account.id, passwordHash);
         await markEmailVerified(trx, account.id, row.email);
-        return { ...row, removed: await removeUnkept(trx, account.id, keep) };
+        return { ...row, removed: await removeUnkept(trx, account.id, keep), accountEmail: account.email };
       });
       const accountId = used.account_id;
+      await deps.loginThrottle.clear(used.accountEmail);
       await deps.endEverythingOf(accountId);
       await audit({ actorId: accountId, action: 'account.password-reset', targetType: 'account', targetId: accountId });
       for (const passkey of used.removed.passkeys) {

@@ -66,8 +66,17 @@ export interface LoginThrottle {
 
 export const emailSchema = z.email({ error: 'Enter a valid email address.' }).max(254, 'That email address is too long.');
 
+/**
+ * `knownDevice`: whether the browser signing in has signed in to this account before. The right
+ * password from such a browser passes the email lock (which others' guesses may have set); from
+ * anywhere else the lock holds.
+ */
+export interface PasswordSignInOptions {
+  knownDevice?(accountId: string): boolean;
+}
+
 export interface AccountService {
-  authenticate(email: string, password: string, context: LoginContext): Promise<Account>;
+  authenticate(email: string, password: string, context: LoginContext, options?: PasswordSignInOptions): Promise<Account>;
   createAccount(input: NewAccount): Promise<Account>;
   /** Active, not deleted accounts only: what may sign in and receive tokens. */
   findActiveAccount(id: string): Promise<Account | undefined>;
@@ -115,7 +124,7 @@ export function createAccountService(deps: {
   return {
     createAccount,
 
-    async authenticate(email, password, context) {
+    async authenticate(email, password, context, options = {}) {
       const key = email.trim().toLowerCase();
       const account = await findAccountByEmail(db, key);
       const record = (outcome: LoginOutcome) => {
@@ -124,12 +133,19 @@ export function createAccountService(deps: {
       };
 
       const lockedFor = (await loginThrottle?.lockedFor(key)) ?? 0;
-      if (lockedFor > 0) {
+      // Unknown emails and unknown browsers get the same quick refusal: nothing tells the two apart.
+      const ownersDevice = lockedFor > 0 && account !== undefined && options.knownDevice?.(account.id) === true;
+      if (lockedFor > 0 && !ownersDevice) {
         await record('locked_out');
         throw new AccountLockedError(lockedFor);
       }
 
       const { valid, needsRehash } = await hasher.verify(account?.password_hash, password);
+      if (ownersDevice && !valid) {
+        // The owner's browser, a wrong password: recorded, and the lock stands.
+        await record('wrong_password');
+        throw new AccountLockedError(lockedFor);
+      }
       if (!account || !valid) {
         await record(account ? 'wrong_password' : 'unknown_account');
         const lockedNow = (await loginThrottle?.recordFailure(key)) ?? 0;
@@ -140,7 +156,8 @@ export function createAccountService(deps: {
         }
         throw new InvalidCredentialsError();
       }
-      await loginThrottle?.clear(key);
+      // Passing the lock from the owner's browser leaves it standing for everyone else.
+      if (!ownersDevice) await loginThrottle?.clear(key);
       if (account.status !== 'active') {
         await record('account_disabled');
         throw new AccountDisabledError();

@@ -5,6 +5,7 @@ export {
   type Account,
   type AccountService,
   type LoginContext,
+  type PasswordSignInOptions,
   type NewAccount,
 } from './account.service.ts';
 export { createPasswordHasher, type PasswordHasher, type Argon2Parameters } from './password-hasher.ts';
@@ -31,7 +32,7 @@ export {
   type SecondFactorStatus,
   type TotpEnrollment,
 } from './second-factor.service.ts';
-export { PROFILE_FIELDS, profileFieldsSchema, TIME_ZONES, type ProfileFields } from './profile-schema.ts';
+export { PROFILE_FIELDS, profileFieldsSchema, singleLine, TIME_ZONES, type ProfileFields } from './profile-schema.ts';
 export { createSelfService, type SelfService, type Self } from './self-service.service.ts';
 export {
   createPasskeys,

@@ -3,7 +3,10 @@ import { z } from 'zod';
 /** IANA time zones this runtime knows, for `zoneinfo` (the account page lists them). */
 export const TIME_ZONES = Intl.supportedValuesOf('timeZone');
 const timeZones = new Set(TIME_ZONES);
-const nullableText = (max: number) => z.string().trim().max(max).nullable().optional();
+/** A name is one line: no control character, not even a tab or a line break (they would cut a mail header or a log line). */
+export const singleLine = (text: string) => !/[\u0000-\u001F\u007F]/.test(text);
+const nullableText = (max: number) =>
+  z.string().trim().max(max).refine(singleLine, 'must be one line of text without control characters').nullable().optional();
 
 /** The profile claims a person (or an admin) may set, each checked: OIDC Core 5.1 names. */
 export const profileFieldsSchema = z.object({

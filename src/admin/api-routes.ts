@@ -1,10 +1,10 @@
 import Router from '@koa/router';
-import { bodyParser } from '@koa/bodyparser';
 import type { Context, Middleware } from 'koa';
 import { z } from 'zod';
 
-import { profileFieldsSchema } from '../accounts/index.ts';
+import { profileFieldsSchema, singleLine } from '../accounts/index.ts';
 import { TooManyRequestsError, type RateLimits } from '../http/rate-limits.ts';
+import { jsonBody } from '../http/request-body.ts';
 import type { Actor, AdminActions } from './admin-actions.ts';
 import { adminRefusal } from './admin-refusals.ts';
 import type { AdminCaller } from './bearer-auth.ts';
@@ -28,7 +28,7 @@ const profileSchema = profileFieldsSchema
 const createSchema = z
   .object({
     email: z.email().max(254),
-    name: z.string().trim().max(200).optional(),
+    name: z.string().trim().max(200).refine(singleLine, 'must be one line of text without control characters').optional(),
     password: z.string().max(256).optional(),
     invite: z.boolean().optional(),
     roles: z.array(z.string().max(64)).max(20).optional(),
@@ -67,7 +67,6 @@ const jsonErrors: Middleware = async (ctx, next) => {
       ctx.set('Retry-After', String(error.retryAfterSeconds));
       return answer(429, 'too_many_requests', error.message);
     }
-    if ((error as { status?: number }).status === 400) return answer(400, 'invalid_request', 'the body is not valid JSON');
     throw error;
   }
 };
@@ -87,7 +86,7 @@ export function adminApiRoutes(deps: { auth: Middleware; actions: AdminActions; 
     await deps.rateLimits.limitAdminApi(caller.accountId, caller.role);
     await next();
   });
-  router.use(bodyParser({ enableTypes: ['json'], jsonLimit: '64kb', encoding: 'utf-8' }) as Middleware);
+  router.use(jsonBody('64kb'));
 
   const actor = (ctx: Context): Actor => {
     const caller = ctx.state.admin as AdminCaller;

@@ -2,6 +2,7 @@ import { renameSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 import type { Config } from '../config.ts';
+import { JWKS_MAX_AGE_SECONDS } from '../oidc/metadata-caching.ts';
 import { readResourceServersFile } from '../oidc/resource-servers.ts';
 import { readJwks } from '../oidc/secrets.ts';
 import { retiredSince, rotateJwks, type StoredJwk, type StoredJwks } from '../oidc/signing-keys.ts';
@@ -55,7 +56,10 @@ export async function keysCommand(config: Config, args: string[]): Promise<strin
     case 'list':
       return keyStates(jwks, now, keepSeconds).join('\n');
     case 'rotate': {
-      const rotation = await rotateJwks(jwks, { activateInSeconds: parseDuration(values['activate-in']!), keepSeconds, now });
+      const activateInSeconds = parseDuration(values['activate-in']!);
+      // Relying parties may keep the published set this long: a key that signed sooner would not verify there.
+      if (activateInSeconds < JWKS_MAX_AGE_SECONDS) throw new KeysUsageError(`--activate-in must be at least ${JWKS_MAX_AGE_SECONDS}s, how long the JWKS may be cached`);
+      const rotation = await rotateJwks(jwks, { activateInSeconds, keepSeconds, now });
       const report = [
         ...rotation.added.map((key) => `added ${describe(key)}: published now, signs from ${at(key.activates_at!)}`),
         ...rotation.removed.map((key) => `removed ${describe(key)}: every token it signed has expired`),

@@ -1,12 +1,14 @@
 import type { Context, Middleware } from 'koa';
 
 import { isPostgresUnavailable, StoreUnavailableError } from '../db/index.ts';
+import { ControlCharactersError } from './control-characters.ts';
 import { PageError } from './errors.ts';
 import { message, type MessageParams } from './i18n.ts';
 import type { Views } from './views.ts';
 
+/** JSON APIs (their body parser marks them) always answer JSON; pages answer whoever asks for HTML with HTML. */
 function wantsHtml(ctx: Context): boolean {
-  return ctx.accepts('html', 'json') === 'html';
+  return !ctx.state.jsonApi && ctx.accepts('html', 'json') === 'html';
 }
 
 /**
@@ -51,8 +53,9 @@ export function errorHandler(views: Views): Middleware {
       } else {
         ctx.status = status;
         ctx.body = {
-          error: status >= 500 ? 'server_error' : status === 404 ? 'not_found' : 'invalid_request',
+          error: status >= 500 ? 'server_error' : status === 404 ? 'not_found' : status === 429 ? 'too_many_requests' : 'invalid_request',
           error_description: detail ?? views.english(`errors.${page}.message`, params),
+          ...(err instanceof ControlCharactersError ? { field: err.field } : {}),
         };
       }
     }

@@ -46,3 +46,17 @@ export function routersBySegment(routers: Router[]): Middleware {
     return chain ? chain(ctx, next) : next();
   };
 }
+
+export interface RouteEntry {
+  method: string;
+  path: string;
+}
+
+/** Every method and path these routers answer (nested routers included), so that a test can drive each one. */
+export function routeTable(routers: Router[]): RouteEntry[] {
+  return routers.flatMap((router) =>
+    router.stack.flatMap((layer) =>
+      typeof layer.path === 'string' ? layer.methods.filter((method) => method !== 'HEAD').map((method) => ({ method, path: layer.path as string })) : [],
+    ),
+  );
+}

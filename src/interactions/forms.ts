@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-import { PASSWORD_MAX_LENGTH, type WeakPasswordError } from '../accounts/index.ts';
+import { PASSWORD_MAX_LENGTH, singleLine, type WeakPasswordError } from '../accounts/index.ts';
 import { message, type Message } from '../http/i18n.ts';
 
 const trimmed = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (typeof v === 'string' ? v.trim() : v), schema);
@@ -26,7 +26,7 @@ export const loginForm = z.object({
 
 export const registrationForm = z.object({
   email: emailField,
-  name: trimmed(z.string().max(200, 'fields.name.tooLong').optional()),
+  name: trimmed(z.string().max(200, 'fields.name.tooLong').refine(singleLine, 'fields.name.controlCharacters').optional()),
   password: passwordField('fields.newPassword.missing'),
   password_confirmation: z.string({ error: 'fields.passwordConfirmation.missing' }).min(1, 'fields.passwordConfirmation.missing'),
 });

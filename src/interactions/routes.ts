@@ -28,6 +28,7 @@ import { message, type Message } from '../http/i18n.ts';
 import { emailOnlyForm, fieldErrors, minutesUntil, interactionPath, loginForm, registrationForm, typed, weakPasswordMessage } from './forms.ts';
 import { GoogleSignInError, GoogleUnavailableError, type GoogleClient } from './google-client.ts';
 import { keepFlow, keepPendingLink, takeFlow, takePendingLink } from './google-flow.ts';
+import { knownDevices } from './known-devices.ts';
 import { passkeyRefusal, type SignInCompletion } from './second-factor-step.ts';
 import { describeScopes } from './scopes.ts';
 
@@ -71,8 +72,10 @@ export function interactionRoutes(deps: {
   views: Views;
   resourceServers: ResourceServer[];
   completion: SignInCompletion;
+  cookieKeys: string[];
 }): Router {
   const { provider, accounts, lifecycle, federation, google, rateLimits, views, registrationOpen, completion } = deps;
+  const devices = knownDevices(deps.cookieKeys);
   const resourceNames = new Map(deps.resourceServers.map((server) => [server.indicator, server.name ?? server.indicator]));
   // An API's scope the client may not have there is not granted there: not shown as a scope of the person's own either.
   const apiScopes = new Set(deps.resourceServers.flatMap((server) => server.scopes));
@@ -164,10 +167,13 @@ export function interactionRoutes(deps: {
     };
 
     try {
-      const account = await accounts.authenticate(form.data.email, form.data.password, {
-        ip: ctx.ip,
-        userAgent: ctx.get('user-agent') || null,
-      });
+      const account = await accounts.authenticate(
+        form.data.email,
+        form.data.password,
+        { ip: ctx.ip, userAgent: ctx.get('user-agent') || null },
+        { knownDevice: (accountId) => devices.knows(ctx, accountId) },
+      );
+      devices.remember(ctx, account.id);
       await linkPending(account.id, account.email);
       return await completion.afterFirstFactor(ctx, interaction, account.id, 'pwd');
     } catch (error) {

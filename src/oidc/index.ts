@@ -1,4 +1,5 @@
 export { createProvider, type ProviderOptions } from './provider.ts';
+export { publicMetadataCaching, JWKS_MAX_AGE_SECONDS } from './metadata-caching.ts';
 export { createSqlAdapter, purgeExpiredSqlModels } from './adapters/sql.ts';
 export { guardedAdapter } from './adapters/guarded.ts';
 export { hashedIds, storageKeyOf } from './adapters/hashed-ids.ts';

@@ -32,7 +32,6 @@ import { tokenLifetimes } from './token-lifetimes.ts';
 
 export interface ProviderOptions {
   issuer: string;
-  trustProxy: boolean;
   /**
    * Client URIs: https only in production; `allowPrivateNetwork` lets outgoing requests (back-channel
    * logout, client JWKS) reach loopback and private addresses. Both at registration and at fetch time.
@@ -316,7 +315,6 @@ export function createProvider(options: ProviderOptions): Provider {
   };
 
   const provider = new Provider(options.issuer, configuration);
-  provider.proxy = options.trustProxy;
   provider.use(pushedRequestOfItsClient(views));
   provider.use(deviceFlowLimits({ rateLimits: options.rateLimits, views }));
   compareHashedClientSecrets(provider);

@@ -29,7 +29,7 @@ describe('configuration', () => {
       dataDir: path.resolve('./data'),
       cookieKeys: undefined,
       jwks: undefined,
-      trustProxy: false,
+      trustProxy: { hops: 0 },
       passwordMinLength: 8,
       argon2: { memoryCost: 19456, timeCost: 2, parallelism: 1 },
     });

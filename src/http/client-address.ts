@@ -1,0 +1,31 @@
+import type { IncomingMessage } from 'node:http';
+import { isIP } from 'node:net';
+import proxyaddr from 'proxy-addr';
+
+import type { TrustProxy } from '../config.ts';
+
+/** Whether TRUST_PROXY may name this entry: an IP address, a CIDR, or one of proxy-addr's named ranges. */
+export function isTrustableAddress(entry: string): boolean {
+  try {
+    proxyaddr.compile(entry);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The address of the person on the other end: walking `X-Forwarded-For` from the right, starting
+ * at the socket peer, past every proxy we trust; the first address no trusted proxy vouches for is
+ * the client's. Entries left of it were written by the client and are never read. An entry that is
+ * not an IP address (a proxy passing on junk) is not believed: the last trusted hop stands instead.
+ */
+export function clientAddressOf(trust: TrustProxy): (req: IncomingMessage) => string {
+  const trusted =
+    'addresses' in trust ? proxyaddr.compile(trust.addresses) : (_address: string, hop: number) => hop < trust.hops;
+  return (req) => {
+    const chain = proxyaddr.all(req, trusted);
+    const client = chain.at(-1) ?? '';
+    return isIP(client) !== 0 ? client : (chain.at(-2) ?? req.socket.remoteAddress ?? '');
+  };
+}
