@@ -23,6 +23,7 @@ import {
   createPasswordHasher,
   createReauthentication,
   createSecondFactors,
+  hasUsableSecondFactor,
   resealTotpSecrets,
   relyingPartyOf,
   createSelfService,
@@ -300,10 +301,7 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       rateLimits,
       deviceStepUp: {
         resources: resourceServers.filter((server) => server.privileged),
-        async hasSecondFactor(accountId) {
-          const { totp, passkeys: passkeyCount } = await secondFactors.status(accountId);
-          return totp || (Boolean(passkeys) && passkeyCount > 0);
-        },
+        hasSecondFactor: hasUsableSecondFactor(secondFactors, Boolean(passkeys)),
       },
     });
     /** DPoP proof ids seen at our resource servers, in the store every node shares. */

@@ -24,6 +24,7 @@ export { createFederation, type Federation, type FederatedProfile, type Federate
 export { createAccountAdministration, type AccountAdministration, type AccountListQuery, type ProfileChanges } from './account-admin.service.ts';
 export {
   createSecondFactors,
+  hasUsableSecondFactor,
   resealTotpSecrets,
   policyRequiresSecondFactor,
   type MfaPolicy,

@@ -46,6 +46,14 @@ export async function resealTotpSecrets(db: Kysely<DB>, box: SecretBox): Promise
   return rewritten;
 }
 
+/** Whether an account has a second factor to ask for: an authenticator app, or a passkey where passkeys work. */
+export function hasUsableSecondFactor(secondFactors: Pick<SecondFactors, 'status'>, passkeysEnabled: boolean) {
+  return async (accountId: string): Promise<boolean> => {
+    const { totp, passkeys } = await secondFactors.status(accountId);
+    return totp || (passkeysEnabled && passkeys > 0);
+  };
+}
+
 /** Who must have a second factor: nobody, accounts with an admin role, or everyone. */
 export type MfaPolicy = 'optional' | 'required-for-admins' | 'required';
 

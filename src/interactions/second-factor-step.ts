@@ -6,6 +6,7 @@ import {
   AccountDisabledError,
   PasskeyChallengeError,
   PasskeyRejectedError,
+  hasUsableSecondFactor,
   policyRequiresSecondFactor,
   SecondFactorLockedError,
   TotpAlreadyEnabledError,
@@ -110,11 +111,7 @@ export function signInCompletion(deps: {
     views.render(ctx, 'second-factor', { uid: interaction.uid, totp: totp || !passkey, passkey, passkeyScripts: passkey, errors: error ? { code: error } : {} }, status);
   }
 
-  /** Whether the account has a second factor to ask for (a passkey counts only where passkeys work). */
-  async function hasSecondFactor(accountId: string): Promise<boolean> {
-    const { totp, passkeys: passkeyCount } = await secondFactors.status(accountId);
-    return totp || (Boolean(passkeys) && passkeyCount > 0);
-  }
+  const hasSecondFactor = hasUsableSecondFactor(secondFactors, Boolean(passkeys));
 
   async function renderSetup(ctx: Context, interaction: Interaction, accountId: string, error?: Message, status = 200) {
     const account = await accounts.findActiveAccount(accountId);
