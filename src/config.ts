@@ -4,7 +4,7 @@ import path from 'node:path';
 import { z } from 'zod';
 
 import { isTrustableAddress } from './http/client-address.ts';
-import { parseSecretsKeys, type SecretsKey } from './oidc/secret-box.ts';
+import { parseSecretsKeys, type SecretsKey } from './crypto/index.ts';
 import { projectRoot } from './paths.ts';
 
 /**

@@ -34,6 +34,7 @@ import {
 } from './accounts/index.ts';
 import { createApp } from './app.ts';
 import type { Config } from './config.ts';
+import { createSecretBox, type SecretBox } from './crypto/index.ts';
 import { hasPendingMigrations, isPostgresUnavailable, migrateToLatest, openDatabase, type Database } from './db/index.ts';
 import { createMailer, createMessages, DevOutbox, type Mailer } from './email/index.ts';
 import type { ReadinessCheck } from './http/health.ts';
@@ -49,7 +50,6 @@ import {
   privilegesOf,
   revokeGrantsOfClient,
   accountSessions,
-  createSecretBox,
   createProvider,
   createRedisAdapter,
   createClientRegistry,
@@ -69,7 +69,6 @@ import {
   waitUntilReady,
   withClientsFromSql,
   type RedisConnection,
-  type SecretBox,
 } from './oidc/index.ts';
 import { viewsDir } from './paths.ts';
 

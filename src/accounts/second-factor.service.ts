@@ -5,7 +5,7 @@ import QRCode from 'qrcode';
 
 import type { RecordAudit } from '../audit/index.ts';
 import type { DB } from '../db/index.ts';
-import type { SecretBox } from '../oidc/secret-box.ts';
+import type { SecretBox } from '../crypto/index.ts';
 import type { LoginThrottle } from './account.service.ts';
 import type { SecurityNotices } from './security-notice.ts';
 import { SecondFactorLockedError, SecondFactorRequiredError, TotpAlreadyEnabledError, WrongSecondFactorCodeError } from './errors.ts';

@@ -23,14 +23,13 @@ import { PageError } from '../http/errors.ts';
 import { formBody } from '../http/form-body.ts';
 import type { RateLimits } from '../http/rate-limits.ts';
 import type { Views } from '../http/views.ts';
-import type { ResourceServer } from '../oidc/index.ts';
+import { describeScopes, type ResourceServer } from '../oidc/index.ts';
 import { message, type Message } from '../http/i18n.ts';
 import { emailOnlyForm, fieldErrors, minutesUntil, interactionPath, loginForm, registrationForm, typed, weakPasswordMessage } from './forms.ts';
 import { GoogleSignInError, GoogleUnavailableError, type GoogleClient } from './google-client.ts';
 import { keepFlow, keepPendingLink, takeFlow, takePendingLink } from './google-flow.ts';
 import { knownDevices } from './known-devices.ts';
 import { passkeyRefusal, type SignInCompletion } from './second-factor-step.ts';
-import { describeScopes } from './scopes.ts';
 
 type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
 

@@ -2,7 +2,7 @@ import type { Context } from 'koa';
 import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
 
 import type { Views } from '../http/views.ts';
-import { describeScopes } from '../interactions/scopes.ts';
+import { describeScopes } from './scope-descriptions.ts';
 import { WRONG_USER_CODE } from './device-flow-limits.ts';
 import type { ResourceServer } from './resource-servers.ts';
 

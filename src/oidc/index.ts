@@ -8,7 +8,7 @@ export { checkClients, readClientsFile, ClientsFileError } from './clients.ts';
 export { adminApiServer, readResourceServersFile, ResourceServersFileError, type ResourceServer } from './resource-servers.ts';
 export { allowedScopes, privilegesOf } from './client-resources.ts';
 export { loadSecrets, type Secrets } from './secrets.ts';
-export { createSecretBox, parseSecretsKeys, type SecretBox, type SecretsKey } from './secret-box.ts';
+export { describeScopes } from './scope-descriptions.ts';
 export { generateJwks, publicKeysOf, SigningKeysError } from './signing-keys.ts';
 export { createRedisAdapter } from './adapters/redis.ts';
 export { indexedByAccount, endEverythingOf, purgeExpiredAccountIndex, revokeGrantsOfClient } from './adapters/account-index.ts';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 
-import { newSecretsKey, parseSecretsKeys, type SecretsKey } from './secret-box.ts';
+import { newSecretsKey, parseSecretsKeys, type SecretsKey } from '../crypto/index.ts';
 import { generateJwks, parseJwks, SigningKeysError, type StoredJwks } from './signing-keys.ts';
 
 export interface Secrets {

@@ -11,7 +11,7 @@ import { migrateToLatest, openDatabase, type Database } from '../../src/db/index
 import { hashedIds, storageKeyOf } from '../../src/oidc/adapters/hashed-ids.ts';
 import { createRedisAdapter, redisKeys } from '../../src/oidc/adapters/redis.ts';
 import { createSqlAdapter } from '../../src/oidc/adapters/sql.ts';
-import { createSecretBox, newSecretsKey, parseSecretsKeys } from '../../src/oidc/secret-box.ts';
+import { createSecretBox, newSecretsKey, parseSecretsKeys } from '../../src/crypto/index.ts';
 import { startRedisCluster } from '../support/redis-cluster.ts';
 import { hasRedisServer } from '../support/redis-server.ts';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { createSecretBox, newSecretsKey, parseSecretsKeys } from '../../src/oidc/secret-box.ts';
+import { createSecretBox, newSecretsKey, parseSecretsKeys } from '../../src/crypto/index.ts';
 
 describe('secret box (SECRETS_KEY)', () => {
   const [oldKey, newKey] = [newSecretsKey('old'), newSecretsKey('new')];

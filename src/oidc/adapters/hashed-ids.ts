@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Adapter, AdapterConstructor, AdapterPayload } from 'oidc-provider';
 
-import type { SecretBox } from '../secret-box.ts';
+import type { SecretBox } from '../../crypto/index.ts';
 
 /**
  * Models whose id is not a bearer value: a client id is public, a grant id is never presented by anyone

@@ -1,0 +1,1 @@
+export { createSecretBox, newSecretsKey, parseSecretsKeys, SecretsKeyError, type SecretBox, type SecretsKey } from './secret-box.ts';
