@@ -8,11 +8,15 @@ export const service = { id: 'bench-service', secret: 'bench-service-secret-0123
 /** First party: signs in without a consent page, as our own apps do. */
 export const firstParty = { id: 'bench-first-party', secret: 'bench-first-party-secret-0123456789abcdef' };
 
-/** The same registrations for the baseline and for our IdP, all with client_secret_basic. */
+/**
+ * The same registrations for the baseline and for our IdP, all with client_secret_basic. The code-flow
+ * clients are `native`: the bench's loopback http redirect URI is allowed in production only for those.
+ */
 export const benchClients: ClientMetadata[] = [
   {
     client_id: webApp.id,
     client_secret: webApp.secret,
+    application_type: 'native',
     redirect_uris: [REDIRECT_URI],
     grant_types: ['authorization_code', 'refresh_token'],
     response_types: ['code'],
@@ -29,6 +33,7 @@ export const benchClients: ClientMetadata[] = [
   {
     client_id: firstParty.id,
     client_secret: firstParty.secret,
+    application_type: 'native',
     redirect_uris: [REDIRECT_URI],
     grant_types: ['authorization_code'],
     response_types: ['code'],

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Agent } from 'node:http';
 
 import { basicAuth, REDIRECT_URI } from '../clients.ts';
@@ -10,6 +10,9 @@ export interface Person {
 }
 
 const MAX_STEPS = 12;
+/** Every code flow uses PKCE (S256); the IdP's work per sign-in is the same whichever pair is sent. */
+const CODE_VERIFIER = randomBytes(32).toString('base64url');
+const CODE_CHALLENGE = createHash('sha256').update(CODE_VERIFIER).digest('base64url');
 const formAction = (html: string, step: string) => new RegExp(`action="(/interaction/[^"]+/${step})"`).exec(html)?.[1];
 const csrfToken = (html: string) => /name="_csrf" value="([^"]+)"/.exec(html)?.[1];
 
@@ -31,6 +34,8 @@ export async function authorize(
     redirect_uri: REDIRECT_URI,
     state: randomBytes(8).toString('hex'),
     nonce: randomBytes(8).toString('hex'),
+    code_challenge: CODE_CHALLENGE,
+    code_challenge_method: 'S256',
     ...(request.prompt ? { prompt: request.prompt } : {}),
   }).toString();
 
@@ -72,7 +77,7 @@ export async function exchangeCode(agent: Agent, issuer: string, client: { id: s
   const response = await send(agent, new URL('/token', issuer), {
     method: 'POST',
     headers: { authorization: basicAuth(client), 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI }).toString(),
+    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, code_verifier: CODE_VERIFIER }).toString(),
   });
   if (response.status !== 200) throw new Error(`code exchange answered ${response.status}: ${response.body.slice(0, 200)}`);
   return JSON.parse(response.body) as TokenResponse;
