@@ -2,17 +2,13 @@ import * as oidc from 'openid-client';
 import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import type { Browser, Navigation, Page } from '../support/browser.ts';
+import { page, type Browser, type Navigation, type Page } from '../support/browser.ts';
 import { backends, startTestIdp, type TestIdp } from '../support/idp.ts';
 import { exchangeCode, newBrowser, relyingParty, signIn, startAuthorization, submitLogin } from '../support/rp.ts';
 import { linkIn, startSmtpServer, type TestSmtpServer } from '../support/smtp.ts';
 
 const backend = backends.at(-1)!;
 
-function page(step: Navigation): Page {
-  if (!step.page) throw new Error(`expected a page, was sent to ${step.leftTo}`);
-  return step.page;
-}
 
 describe(`account page (${backend})`, () => {
   let idp: TestIdp;

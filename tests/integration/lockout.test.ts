@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { comparableHtml, type Browser, type Navigation, type Page } from '../support/browser.ts';
+import { page, ceremonyOptions, comparableHtml, type Browser, type Navigation, type Page } from '../support/browser.ts';
 import { startFakeGoogle, type FakeGoogle } from '../support/fake-google.ts';
 import { backends, startTestIdp, type TestIdp } from '../support/idp.ts';
 import { newBrowser, relyingParty, signIn, startAuthorization, submitLogin } from '../support/rp.ts';
@@ -9,21 +9,7 @@ import { SoftAuthenticator } from '../support/soft-authenticator.ts';
 
 const password = 'the owner passphrase';
 
-function page(step: Navigation): Page {
-  if (!step.page) throw new Error(`expected a page, was sent to ${step.leftTo}`);
-  return step.page;
-}
 
-async function ceremonyOptions(browser: Browser, current: Page, form: string) {
-  const csrf = current.$(`${form} input[name=_csrf]`).attr('value')!;
-  const response = await browser.fetch(new URL(current.$(form).attr('data-options')!, current.url).href, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-    body: new URLSearchParams({ _csrf: csrf }).toString(),
-  });
-  expect(response.status).toBe(200);
-  return (await response.json()) as Parameters<SoftAuthenticator['register']>[0];
-}
 
 /**
  * Back at the app, past the consent page if it comes. `passkeys`: the step came after the password

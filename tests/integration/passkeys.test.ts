@@ -2,31 +2,14 @@ import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { createAccountAdministration, PasskeyChallengeError } from '../../src/accounts/index.ts';
-import type { Browser, Navigation, Page } from '../support/browser.ts';
+import { page, ceremonyOptions, type Browser, type Navigation, type Page } from '../support/browser.ts';
 import { startTestIdp, type TestIdp } from '../support/idp.ts';
 import { exchangeCode, newBrowser, relyingParty, signIn, startAuthorization, submitLogin } from '../support/rp.ts';
 import { SoftAuthenticator } from '../support/soft-authenticator.ts';
 
 const password = 'passkey person password 1';
 
-function page(step: Navigation): Page {
-  if (!step.page) throw new Error(`expected a page, was sent to ${step.leftTo}`);
-  return step.page;
-}
 
-/** What the page's script does first: POST for the ceremony's options (the form's CSRF token), JSON back. */
-async function ceremonyOptions(browser: Browser, current: Page, form: string) {
-  const csrf = current.$(`${form} input[name=_csrf]`).attr('value')!;
-  const url = new URL(current.$(form).attr('data-options')!, current.url).href;
-  const response = await browser.fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-    body: new URLSearchParams({ _csrf: csrf }).toString(),
-  });
-  expect(response.status).toBe(200);
-  expect(response.headers.get('content-type')).toMatch(/json/);
-  return (await response.json()) as { challenge: string; user: { id: string }; rpId?: string; rp?: { id: string }; allowCredentials?: { id: string }[]; userVerification?: string };
-}
 
 /** Then it posts the form with the authenticator's answer. */
 const submitAnswer = (browser: Browser, current: Page, form: string, answer: unknown, fields: Record<string, string> = {}) =>

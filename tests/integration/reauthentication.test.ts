@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import type { Browser, Navigation, Page } from '../support/browser.ts';
+import { page, type Browser, type Navigation, type Page } from '../support/browser.ts';
 import { startFakeGoogle, type FakeGoogle } from '../support/fake-google.ts';
 import { backends, startTestIdp, type TestIdp } from '../support/idp.ts';
 import { onReauthPage, reauthenticate, stolenSession } from '../support/reauth.ts';
@@ -12,10 +12,6 @@ const backend = backends.at(-1)!;
 const MAX_AGE = 5;
 const outlastTheWindow = () => new Promise((resolve) => setTimeout(resolve, (MAX_AGE + 1) * 1000 + 200));
 
-function page(step: Navigation): Page {
-  if (!step.page) throw new Error(`expected a page, was sent to ${step.leftTo}`);
-  return step.page;
-}
 
 /** What the passkey script does first: POST for the ceremony's options with the form's CSRF token. */
 function askForOptions(browser: Browser, current: Page, form: string) {

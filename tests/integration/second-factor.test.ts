@@ -1,17 +1,13 @@
 import { generate } from 'otplib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import type { Browser, Navigation, Page } from '../support/browser.ts';
+import { page, type Browser, type Navigation, type Page } from '../support/browser.ts';
 import { backends, startTestIdp, type TestIdp } from '../support/idp.ts';
 import { exchangeCode, newBrowser, relyingParty, startAuthorization, submitLogin } from '../support/rp.ts';
 
 const password = 'second factor password 1';
 const codeAt = (secret: string, secondsFromNow = 0) => generate({ secret, epoch: Math.floor(Date.now() / 1000) + secondsFromNow });
 
-function page(step: Navigation): Page {
-  if (!step.page) throw new Error(`expected a page, was sent to ${step.leftTo}`);
-  return step.page;
-}
 
 /** Password first; returns the page that follows (the second step, or a redirect to the app). */
 async function passwordStep(idp: TestIdp, email: string, params: Record<string, string> = {}) {

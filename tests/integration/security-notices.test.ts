@@ -2,7 +2,7 @@ import * as oidc from 'openid-client';
 import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { Browser, type Navigation, type Page } from '../support/browser.ts';
+import { page, ceremonyOptions, Browser, type Navigation, type Page } from '../support/browser.ts';
 import { backends, startTestIdp, type TestIdp } from '../support/idp.ts';
 import { freePort } from '../support/ports.ts';
 import { newBrowser, relyingParty, signIn, startAuthorization } from '../support/rp.ts';
@@ -13,23 +13,7 @@ const FIREFOX_ON_LINUX = 'Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/201001
 const CLI_REDIRECT = 'http://127.0.0.1:53682/callback';
 const backend = backends.at(-1)!;
 
-function page(step: Navigation): Page {
-  if (!step.page) throw new Error(`expected a page, was sent to ${step.leftTo}`);
-  return step.page;
-}
 
-/** What the page's script does first: POST for the ceremony's options (the form's CSRF token), JSON back. */
-async function ceremonyOptions(browser: Browser, current: Page, form: string) {
-  const csrf = current.$(`${form} input[name=_csrf]`).attr('value')!;
-  const url = new URL(current.$(form).attr('data-options')!, current.url).href;
-  const response = await browser.fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-    body: new URLSearchParams({ _csrf: csrf }).toString(),
-  });
-  expect(response.status).toBe(200);
-  return (await response.json()) as { challenge: string; user: { id: string } };
-}
 
 describe(`security notices, reset clean-up and links bound to the address (${backend}, issuer http://localhost, real SMTP)`, () => {
   let idp: TestIdp;

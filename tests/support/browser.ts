@@ -112,3 +112,31 @@ export function comparableHtml(page: Page, email: string): string {
     .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, 'ID')
     .replace(/interaction([/=])[A-Za-z0-9_-]+/g, 'interaction$1UID');
 }
+
+/** The page a step landed on; fails the test when the step left for another site instead. */
+export function page(step: Navigation): Page {
+  if (!step.page) throw new Error(`expected a page, was sent to ${step.leftTo}`);
+  return step.page;
+}
+
+/** What a passkey page's script does first: POST for the ceremony's options (the form's CSRF token), JSON back. */
+export async function ceremonyOptions(browser: Browser, current: Page, form: string) {
+  const csrf = current.$(`${form} input[name=_csrf]`).attr('value')!;
+  const url = new URL(current.$(form).attr('data-options')!, current.url).href;
+  const response = await browser.fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+    body: new URLSearchParams({ _csrf: csrf }).toString(),
+  });
+  if (response.status !== 200 || !/json/.test(response.headers.get('content-type') ?? '')) {
+    throw new Error(`ceremony options answered ${response.status} ${response.headers.get('content-type')}`);
+  }
+  return (await response.json()) as {
+    challenge: string;
+    user: { id: string };
+    rpId?: string;
+    rp?: { id: string };
+    allowCredentials?: { id: string }[];
+    userVerification?: string;
+  };
+}
