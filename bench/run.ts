@@ -14,7 +14,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 
 import { loadConfig } from '../src/config.ts';
-import { generateJwks } from '../src/oidc/index.ts';
+import { generateJwks } from '../src/keys/index.ts';
 import { benchClients } from './clients.ts';
 import { summarize, type Sample } from './load/measure.ts';
 import { loginStorm } from './login-storm.ts';

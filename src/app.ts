@@ -5,26 +5,32 @@ import mount from 'koa-mount';
 import serve from 'koa-static';
 import type Provider from 'oidc-provider';
 
-import { accountLinkRoutes } from './account/index.ts';
 import type { AccountLifecycle, AccountService, Federation } from './accounts/index.ts';
-import type { DevOutbox } from './email/index.ts';
-import { brandRoutes, type Brand } from './http/brand.ts';
+import type { ResourceServer } from './clients/index.ts';
 import type { TrustProxy } from './config.ts';
-import { errorHandler } from './http/error-handler.ts';
-import { healthRoutes, type ReadinessCheck } from './http/health.ts';
-import { pinRequestsToIssuer } from './http/issuer-origin.ts';
-import type { Metrics } from './http/metrics.ts';
-import type { RateLimits } from './http/rate-limits.ts';
-import { requestLogger } from './http/request-logger.ts';
-import { requestOrigin } from './http/request-origin.ts';
-import { routersBySegment, routeTable, type RouteEntry } from './http/scoped-routes.ts';
-import { securityHeaders } from './http/security-headers.ts';
-import { webauthnBrowserScript } from './http/webauthn-browser-script.ts';
-import type { Views } from './http/views.ts';
-import { googleCallbackRoute, interactionRoutes, type GoogleClient, type SignInCompletion } from './interactions/index.ts';
+import type { DevOutbox } from './email/index.ts';
+import {
+  devOutboxRoutes,
+  errorHandler,
+  healthRoutes,
+  type Metrics,
+  pinRequestsToIssuer,
+  type RateLimits,
+  type ReadinessCheck,
+  requestLogger,
+  requestOrigin,
+  type RouteEntry,
+  routersBySegment,
+  routeTable,
+  securityHeaders,
+} from './http/index.ts';
+import { googleCallbackRoute, interactionRoutes, type SignInCompletion } from './interactions/index.ts';
 import type { Logger } from './logger.ts';
-import { publicMetadataCaching, type ResourceServer } from './oidc/index.ts';
+import { publicMetadataCaching } from './oidc/index.ts';
 import { viewsDir } from './paths.ts';
+import { mailedLinkRoutes } from './self-service/index.ts';
+import type { GoogleClient } from './upstream/index.ts';
+import { type Brand, brandRoutes, type Views, webauthnBrowserScript } from './views/index.ts';
 
 export interface AppDependencies {
   production: boolean;
@@ -84,13 +90,13 @@ export function createApp(deps: AppDependencies): Koa {
     healthRoutes(deps.readinessChecks),
     googleCallbackRoute(),
     interactionRoutes(deps),
-    accountLinkRoutes(deps),
+    mailedLinkRoutes(deps),
     deps.accountApi,
     deps.accountPages,
     deps.adminApi,
     deps.adminConsole,
   ];
-  if (deps.outbox) routers.push(deps.outbox.routes(deps.views));
+  if (deps.outbox) routers.push(devOutboxRoutes(deps.outbox, deps.views));
   if (deps.metricsOnMainPort) routers.push(deps.metrics.routes());
   app.use(routersBySegment(routers));
   routeTables.set(app, routeTable(routers));

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
+import proxyaddr from 'proxy-addr';
 import { z } from 'zod';
 
-import { isTrustableAddress } from './http/client-address.ts';
 import { parseSecretsKeys, type SecretsKey } from './crypto/index.ts';
 import { projectRoot } from './paths.ts';
 
@@ -318,6 +318,16 @@ function readAdminPassword(env: z.infer<typeof settingsSchema>, problems: string
 }
 
 /** `false`/`0`: no proxy; `true`: one hop; a number: that many hops; else a list of addresses and CIDRs. */
+/** Whether TRUST_PROXY may name this entry: an IP address, a CIDR, or one of proxy-addr's named ranges. */
+export function isTrustableAddress(entry: string): boolean {
+  try {
+    proxyaddr.compile(entry);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function parseTrustProxy(value: string): TrustProxy | undefined {
   if (value === 'false') return { hops: 0 };
   if (value === 'true') return { hops: 1 };

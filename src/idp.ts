@@ -3,7 +3,24 @@ import { sql } from 'kysely';
 import type Provider from 'oidc-provider';
 import type { AdapterConstructor } from 'oidc-provider';
 
-import { accountApiRoutes, accountPage, accountPageRoutes, deviceOf } from './account/index.ts';
+import {
+  type AccountService,
+  createAccountAdministration,
+  createAccountLifecycle,
+  createAccountService,
+  createFederation,
+  createPasskeys,
+  createPasswordHasher,
+  createReauthentication,
+  createSecondFactors,
+  createSecurityNotices,
+  createSelfService,
+  hasUsableSecondFactor,
+  type Passkeys,
+  relyingPartyOf,
+  resealTotpSecrets,
+  type SecondFactors,
+} from './accounts/index.ts';
 import {
   adminApiRoutes,
   adminBearerAuth,
@@ -13,64 +30,43 @@ import {
   createConsoleSession,
   deleteConsoleSessionsOf,
 } from './admin/index.ts';
+import { createApp } from './app.ts';
 import { auditRecorder } from './audit/index.ts';
 import {
-  createAccountAdministration,
-  createAccountLifecycle,
-  createAccountService,
-  createFederation,
-  createPasskeys,
-  createPasswordHasher,
-  createReauthentication,
-  createSecondFactors,
-  hasUsableSecondFactor,
-  resealTotpSecrets,
-  relyingPartyOf,
-  createSelfService,
-  createSecurityNotices,
-  type SecondFactors,
-  type AccountService,
-  type Passkeys,
-} from './accounts/index.ts';
-import { createApp } from './app.ts';
+  adminApiServer,
+  checkClients,
+  createClientRegistry,
+  privilegesOf,
+  readClientsFile,
+  readResourceServersFile,
+  withClientsFromSql,
+} from './clients/index.ts';
 import type { Config } from './config.ts';
 import { createSecretBox, type SecretBox } from './crypto/index.ts';
-import { hasPendingMigrations, isPostgresUnavailable, migrateToLatest, openDatabase, type Database } from './db/index.ts';
+import { type Database, hasPendingMigrations, isPostgresUnavailable, migrateToLatest, openDatabase } from './db/index.ts';
 import { createMailer, createMessages, DevOutbox, type Mailer } from './email/index.ts';
-import type { ReadinessCheck } from './http/health.ts';
-import { createMetrics } from './http/metrics.ts';
-import { createRateLimits, type LimiterStore } from './http/rate-limits.ts';
-import { currentRequest } from './http/request-origin.ts';
-import { createViews } from './http/views.ts';
-import { createGoogleClient, signInCompletion } from './interactions/index.ts';
+import { createMetrics, createRateLimits, currentRequest, type LimiterStore, type ReadinessCheck } from './http/index.ts';
+import { signInCompletion } from './interactions/index.ts';
+import { loadSecrets, publicKeysOf } from './keys/index.ts';
 import type { Logger } from './logger.ts';
 import {
-  adminApiServer,
-  connectRedis,
-  privilegesOf,
-  revokeGrantsOfClient,
   accountSessions,
   createProvider,
   createRedisAdapter,
-  createClientRegistry,
   createSqlAdapter,
   endEverythingOf,
   guardedAdapter,
   hashedIds,
   indexedByAccount,
-  isRedisUnavailable,
-  loadSecrets,
-  publicKeysOf,
   purgeExpiredAccountIndex,
   purgeExpiredSqlModels,
-  readClientsFile,
-  checkClients,
-  readResourceServersFile,
-  waitUntilReady,
-  withClientsFromSql,
-  type RedisConnection,
+  revokeGrantsOfClient,
 } from './oidc/index.ts';
 import { viewsDir } from './paths.ts';
+import { connectRedis, isRedisUnavailable, type RedisConnection, waitUntilReady } from './redis/index.ts';
+import { accountApiRoutes, accountPage, accountPageRoutes, deviceOf } from './self-service/index.ts';
+import { createGoogleClient } from './upstream/index.ts';
+import { createViews } from './views/index.ts';
 
 export interface Idp {
   app: Koa;

@@ -1,9 +1,10 @@
 import { createServer } from 'node:http';
 
+import { ClientsFileError, ResourceServersFileError } from './clients/index.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { DataDirLockedError } from './db/index.ts';
-import { ClientsFileError, ResourceServersFileError, SigningKeysError } from './oidc/index.ts';
 import { createIdp } from './idp.ts';
+import { SigningKeysError } from './keys/index.ts';
 import { createServerLogger } from './logger.ts';
 
 const SHUTDOWN_GRACE_MS = 10_000;

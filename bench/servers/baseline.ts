@@ -9,9 +9,11 @@ import type { AddressInfo } from 'node:net';
 
 import type { Account } from '../../src/accounts/index.ts';
 import { loadConfig } from '../../src/config.ts';
-import { createViews } from '../../src/http/views.ts';
+import { createViews } from '../../src/views/views.ts';
 import { createLogger } from '../../src/logger.ts';
-import { adminApiServer, createProvider, loadSecrets, readClientsFile } from '../../src/oidc/index.ts';
+import { adminApiServer, readClientsFile } from '../../src/clients/index.ts';
+import { loadSecrets } from '../../src/keys/index.ts';
+import { createProvider } from '../../src/oidc/index.ts';
 import { viewsDir } from '../../src/paths.ts';
 import { serveControl } from './control.ts';
 import { unboundedMemoryAdapter } from './unbounded-memory-adapter.ts';

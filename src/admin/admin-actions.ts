@@ -1,17 +1,17 @@
-import type {
-  AccountAdministration,
-  AccountLifecycle,
-  AccountListQuery,
-  AccountService,
-  ProfileChanges,
-  SecondFactors,
-  SecurityNotices,
+import {
+  type AccountAdministration,
+  type AccountLifecycle,
+  type AccountListQuery,
+  AccountNotFoundError,
+  type AccountService,
+  type ProfileChanges,
+  type SecondFactors,
+  type SecurityNotices,
 } from '../accounts/index.ts';
-import { AccountNotFoundError } from '../accounts/index.ts';
-import { diff, listAuditEvents, type AuditQuery, type RecordAudit } from '../audit/index.ts';
+import { type AuditQuery, diff, listAuditEvents, type RecordAudit } from '../audit/index.ts';
+import type { ClientRegistry } from '../clients/index.ts';
 import type { Database } from '../db/index.ts';
-import type { ClientRegistry } from '../oidc/index.ts';
-import { authorize, ForbiddenError, type AdminAction } from './permissions.ts';
+import { type AdminAction, authorize, ForbiddenError } from './permissions.ts';
 
 /** Who is acting, and from where (for the audit log). */
 export interface Actor {

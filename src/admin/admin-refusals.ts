@@ -9,7 +9,7 @@ import {
   UnknownRoleError,
   WeakPasswordError,
 } from '../accounts/index.ts';
-import { ClientNotFoundError, InvalidClientError } from '../oidc/index.ts';
+import { ClientNotFoundError, InvalidClientError } from '../clients/index.ts';
 import { ForbiddenError } from './permissions.ts';
 
 export interface AdminRefusal {

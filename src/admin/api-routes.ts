@@ -3,8 +3,7 @@ import type { Context, Middleware } from 'koa';
 import { z } from 'zod';
 
 import { profileFieldsSchema, singleLine } from '../accounts/index.ts';
-import { TooManyRequestsError, type RateLimits } from '../http/rate-limits.ts';
-import { jsonBody } from '../http/request-body.ts';
+import { jsonBody, type RateLimits, TooManyRequestsError } from '../http/index.ts';
 import type { Actor, AdminActions } from './admin-actions.ts';
 import { adminRefusal } from './admin-refusals.ts';
 import type { AdminCaller } from './bearer-auth.ts';

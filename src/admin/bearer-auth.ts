@@ -2,15 +2,8 @@ import { createLocalJWKSet, errors as joseErrors, jwtVerify, type JWK, type JWTP
 import type { Context, Middleware } from 'koa';
 
 import type { AccountAdministration, AccountService } from '../accounts/index.ts';
-import {
-  allowedScopes,
-  authenticateChallenge,
-  checkSenderConstraint,
-  presentedToken,
-  type PresentedToken,
-  type ReplayStore,
-  type ResourceServer,
-} from '../oidc/index.ts';
+import { allowedScopes, type ResourceServer } from '../clients/index.ts';
+import { authenticateChallenge, checkSenderConstraint, presentedToken, type PresentedToken, type ReplayStore } from '../oidc/index.ts';
 import { RANK } from './permissions.ts';
 
 export interface AdminCaller {

@@ -3,11 +3,8 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 
 import type { AccountAdministration } from '../accounts/index.ts';
-import { csrfProtection } from '../http/csrf.ts';
-import { PageError } from '../http/errors.ts';
-import { formBody } from '../http/form-body.ts';
-import { message, type Message } from '../http/i18n.ts';
-import type { Views } from '../http/views.ts';
+import { csrfProtection, formBody, PageError } from '../http/index.ts';
+import { message, type Message, type Views } from '../views/index.ts';
 import type { Actor, AdminActions } from './admin-actions.ts';
 import { adminRefusal } from './admin-refusals.ts';
 import type { ConsoleSession } from './console-session.ts';

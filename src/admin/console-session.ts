@@ -5,7 +5,7 @@ import * as oidc from 'openid-client';
 
 import type { AccountService } from '../accounts/index.ts';
 import type { DB } from '../db/index.ts';
-import { decodeCookieJson, encodeCookieJson } from '../http/json-cookie.ts';
+import { decodeCookieJson, encodeCookieJson } from '../web/index.ts';
 import { deleteConsoleSession, insertConsoleSession, touchConsoleSession } from './console-session.repository.ts';
 
 const SESSION_COOKIE = 'admin_console';

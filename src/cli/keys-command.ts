@@ -1,12 +1,9 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
+import { longestSignedTokenLifetime, readResourceServersFile } from '../clients/index.ts';
 import type { Config } from '../config.ts';
-import { JWKS_MAX_AGE_SECONDS } from '../oidc/metadata-caching.ts';
-import { readResourceServersFile } from '../oidc/resource-servers.ts';
-import { readJwks } from '../oidc/secrets.ts';
-import { retiredSince, rotateJwks, type StoredJwk, type StoredJwks } from '../oidc/signing-keys.ts';
-import { longestSignedTokenLifetime } from '../oidc/token-lifetimes.ts';
+import { JWKS_MAX_AGE_SECONDS, readJwks, retiredSince, rotateJwks, type StoredJwk, type StoredJwks } from '../keys/index.ts';
 
 export class KeysUsageError extends Error {}
 

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 
+// Nothing here imports ../oidc/index.ts: it loads node-oidc-provider, which only create-client needs.
 import {
   createAccountService,
   createPasswordHasher,
@@ -8,11 +9,10 @@ import {
   UnknownRoleError,
   WeakPasswordError,
 } from '../accounts/index.ts';
-import { ConfigError, loadConfig, type Config } from '../config.ts';
-import { DataDirLockedError, migrateToLatest, openDatabase, type Database } from '../db/index.ts';
-// Not through ../oidc/index.ts: that loads node-oidc-provider, which most commands do not need.
-import { createClientRegistry, InvalidClientError } from '../oidc/client-registry.ts';
-import { generateJwks, SigningKeysError } from '../oidc/signing-keys.ts';
+import { createClientRegistry, InvalidClientError } from '../clients/index.ts';
+import { type Config, ConfigError, loadConfig } from '../config.ts';
+import { type Database, DataDirLockedError, migrateToLatest, openDatabase } from '../db/index.ts';
+import { generateJwks, SigningKeysError } from '../keys/index.ts';
 import { keysCommand, KeysUsageError } from './keys-command.ts';
 
 const usage = `Usage: npm run admin -- <command> [options]

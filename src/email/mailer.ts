@@ -1,14 +1,7 @@
 import nodemailer from 'nodemailer';
 
 import type { Logger } from '../logger.ts';
-import type { DevOutbox } from './outbox.ts';
-
-export interface OutgoingMail {
-  to: string;
-  subject: string;
-  html: string;
-  text: string;
-}
+import type { OutgoingMail } from './outgoing-mail.ts';
 
 export interface Mailer {
   send(mail: OutgoingMail): Promise<void>;
@@ -24,7 +17,8 @@ export interface Mailer {
 export function createMailer(options: {
   smtpUrl: string | undefined;
   from: string;
-  outbox: DevOutbox | undefined;
+  /** Development only: where mail goes when there is no SMTP server. */
+  outbox: { deliver(mail: OutgoingMail): void } | undefined;
   log: Logger;
   onResult?: (outcome: 'sent' | 'failed') => void;
 }): Mailer {

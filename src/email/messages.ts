@@ -1,9 +1,8 @@
 import path from 'node:path';
 import { Eta } from 'eta';
 
-import { brandButton } from '../http/brand.ts';
-import { DEFAULT_LOCALE, matchLocale, withStrongValues, type Catalogues } from '../http/i18n.ts';
-import type { OutgoingMail } from './mailer.ts';
+import { brandButton, type Catalogues, DEFAULT_LOCALE, matchLocale, withStrongValues } from '../views/index.ts';
+import type { OutgoingMail } from './outgoing-mail.ts';
 
 const providerName = (provider: string) => (provider === 'google' ? 'Google' : provider);
 

@@ -1,12 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import Router from '@koa/router';
 
-import { PageError } from '../http/errors.ts';
-import type { Views } from '../http/views.ts';
 import type { Logger } from '../logger.ts';
-import type { OutgoingMail } from './mailer.ts';
+import type { OutgoingMail } from './outgoing-mail.ts';
 
-interface StoredMail extends OutgoingMail {
+export interface StoredMail extends OutgoingMail {
   id: string;
   at: Date;
 }
@@ -32,15 +29,12 @@ export class DevOutbox {
     this.log.info({ to: mail.to, subject: mail.subject, read: `${this.issuer}/dev/outbox/${stored.id}` }, 'mail kept in the development outbox');
   }
 
-  routes(views: Views): Router {
-    const router = new Router({ prefix: '/dev/outbox' });
-    router.get('/', (ctx) => views.render(ctx, 'dev-outbox', { mails: this.#mails }));
-    router.get('/:id', (ctx) => {
-      const mail = this.#mails.find((m) => m.id === ctx.params.id);
-      if (!mail) throw new PageError(404, 'noSuchMail');
-      const links = [...mail.text.matchAll(/https?:\/\/\S+/g)].map((match) => match[0]);
-      views.render(ctx, 'dev-outbox-message', { mail, links });
-    });
-    return router;
+  /** Newest first. */
+  list(): readonly StoredMail[] {
+    return this.#mails;
+  }
+
+  find(id: string): StoredMail | undefined {
+    return this.#mails.find((mail) => mail.id === id);
   }
 }

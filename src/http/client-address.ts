@@ -4,16 +4,6 @@ import proxyaddr from 'proxy-addr';
 
 import type { TrustProxy } from '../config.ts';
 
-/** Whether TRUST_PROXY may name this entry: an IP address, a CIDR, or one of proxy-addr's named ranges. */
-export function isTrustableAddress(entry: string): boolean {
-  try {
-    proxyaddr.compile(entry);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * The address of the person on the other end: walking `X-Forwarded-For` from the right, starting
  * at the socket peer, past every proxy we trust; the first address no trusted proxy vouches for is

@@ -1,10 +1,9 @@
 import type { Context, Middleware } from 'koa';
 
 import { isPostgresUnavailable, StoreUnavailableError } from '../db/index.ts';
+import { message, type MessageParams, type Views } from '../views/index.ts';
 import { ControlCharactersError } from './control-characters.ts';
 import { PageError } from './errors.ts';
-import { message, type MessageParams } from './i18n.ts';
-import type { Views } from './views.ts';
 
 /** JSON APIs (their body parser marks them) always answer JSON; pages answer whoever asks for HTML with HTML. */
 function wantsHtml(ctx: Context): boolean {

@@ -1,4 +1,4 @@
-import type { MessageParams } from './i18n.ts';
+import type { MessageParams } from '../views/index.ts';
 
 /**
  * A failure the person can act on: shown as a readable page with this status. Its words are

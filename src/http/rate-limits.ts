@@ -6,7 +6,7 @@ import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRedis, RateLimiterRe
 import type { LoginThrottle } from '../accounts/index.ts';
 import type { Config } from '../config.ts';
 import { guardStore, isPostgresUnavailable } from '../db/index.ts';
-import { isRedisUnavailable, type RedisConnection } from '../oidc/index.ts';
+import { isRedisUnavailable, type RedisConnection } from '../redis/index.ts';
 import { PageError } from './errors.ts';
 
 export class TooManyRequestsError extends PageError {

@@ -5,8 +5,11 @@ import { errors } from 'oidc-provider';
 
 import {
   AccountDisabledError,
+  type AccountLifecycle,
   AccountLockedError,
+  type AccountService,
   EmailNotVerifiedError,
+  type Federation,
   IdentityInUseError,
   InvalidAccountInputError,
   InvalidCredentialsError,
@@ -14,22 +17,29 @@ import {
   RegistrationClosedError,
   UnverifiedFederatedEmailError,
   WeakPasswordError,
-  type AccountLifecycle,
-  type AccountService,
-  type Federation,
 } from '../accounts/index.ts';
-import { csrfProtection } from '../http/csrf.ts';
-import { PageError } from '../http/errors.ts';
-import { formBody } from '../http/form-body.ts';
-import type { RateLimits } from '../http/rate-limits.ts';
-import type { Views } from '../http/views.ts';
-import { describeScopes, type ResourceServer } from '../oidc/index.ts';
-import { message, type Message } from '../http/i18n.ts';
-import { emailOnlyForm, fieldErrors, minutesUntil, interactionPath, loginForm, registrationForm, typed, weakPasswordMessage } from './forms.ts';
-import { GoogleSignInError, GoogleUnavailableError, type GoogleClient } from './google-client.ts';
-import { keepFlow, keepPendingLink, takeFlow, takePendingLink } from './google-flow.ts';
+import type { ResourceServer } from '../clients/index.ts';
+import { csrfProtection, formBody, PageError, type RateLimits } from '../http/index.ts';
+import { describeScopes } from '../oidc/index.ts';
+import { type GoogleClient, GoogleSignInError, GoogleUnavailableError } from '../upstream/index.ts';
+import { message, type Message, type Views } from '../views/index.ts';
+import {
+  emailOnlyForm,
+  fieldErrors,
+  interactionPath,
+  keepFlow,
+  keepPendingLink,
+  loginForm,
+  minutesUntil,
+  passkeyRefusal,
+  registrationForm,
+  takeFlow,
+  takePendingLink,
+  typed,
+  weakPasswordMessage,
+} from '../web/index.ts';
 import { knownDevices } from './known-devices.ts';
-import { passkeyRefusal, type SignInCompletion } from './second-factor-step.ts';
+import type { SignInCompletion } from './second-factor-step.ts';
 
 type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
 

@@ -4,26 +4,31 @@ import type Provider from 'oidc-provider';
 
 import {
   AccountDisabledError,
-  PasskeyChallengeError,
-  PasskeyRejectedError,
-  hasUsableSecondFactor,
-  policyRequiresSecondFactor,
-  SecondFactorLockedError,
-  TotpAlreadyEnabledError,
-  WrongSecondFactorCodeError,
   type AccountService,
+  hasUsableSecondFactor,
   type LoginContext,
   type MfaPolicy,
+  PasskeyChallengeError,
+  PasskeyRejectedError,
   type Passkeys,
+  policyRequiresSecondFactor,
+  SecondFactorLockedError,
   type SecondFactors,
+  TotpAlreadyEnabledError,
+  WrongSecondFactorCodeError,
 } from '../accounts/index.ts';
-import { PageError } from '../http/errors.ts';
-import { message, type Message } from '../http/i18n.ts';
-import { decodeCookieJson, encodeCookieJson } from '../http/json-cookie.ts';
-import type { Views } from '../http/views.ts';
-import { acrFor, requestsMultiFactor } from '../oidc/acr.ts';
-import { minutesUntil } from './forms.ts';
-import { passkeyAnswer, startCeremony, takeCeremonyKey } from './passkey-ceremony.ts';
+import { PageError } from '../http/index.ts';
+import { acrFor, requestsMultiFactor } from '../oidc/index.ts';
+import { message, type Message, type Views } from '../views/index.ts';
+import {
+  codeRefusal,
+  decodeCookieJson,
+  encodeCookieJson,
+  passkeyAnswer,
+  passkeyRefusal,
+  startCeremony,
+  takeCeremonyKey,
+} from '../web/index.ts';
 
 type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
 
@@ -68,21 +73,6 @@ export interface SignInCompletion {
    */
   finishPasskeySignIn(ctx: Context, interaction: Interaction, context: LoginContext): Promise<void>;
   routes(): Router;
-}
-
-/** Why a passkey was not accepted, in words; anything else is not ours to answer. */
-/** What the person reads when a code (TOTP or recovery) is refused; anything else is thrown on. */
-export function codeRefusal(error: unknown): { text: Message; status: number } {
-  if (error instanceof WrongSecondFactorCodeError) return { text: 'secondFactor.errors.wrong', status: 400 };
-  if (error instanceof SecondFactorLockedError) return { text: message('secondFactor.errors.locked', { minutes: minutesUntil(error.retryAfterSeconds) }), status: 429 };
-  throw error;
-}
-
-export function passkeyRefusal(error: unknown): { text: Message; status: number } {
-  if (error instanceof PasskeyChallengeError) return { text: 'passkeys.errors.expired', status: 400 };
-  if (error instanceof PasskeyRejectedError) return { text: 'passkeys.errors.rejected', status: 400 };
-  if (error instanceof AccountDisabledError) return { text: 'login.errors.disabled', status: 403 };
-  return codeRefusal(error);
 }
 
 export function signInCompletion(deps: {

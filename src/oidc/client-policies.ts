@@ -1,6 +1,6 @@
 import type { Client, KoaContextWithOIDC } from 'oidc-provider';
 
-import type { ResourceServer } from './resource-servers.ts';
+import type { ResourceServer } from '../clients/index.ts';
 
 /**
  * PKCE for every code-flow client (RFC 9700, section 2.1.1). A legacy confidential client may be

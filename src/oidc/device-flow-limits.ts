@@ -1,9 +1,8 @@
 import type { Context, Middleware } from 'koa';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 
-import { DEVICE_POLL_INTERVAL_SECONDS, type RateLimits } from '../http/rate-limits.ts';
-import { message } from '../http/i18n.ts';
-import type { Views } from '../http/views.ts';
+import { DEVICE_POLL_INTERVAL_SECONDS, type RateLimits } from '../http/index.ts';
+import { message, type Views } from '../views/index.ts';
 
 const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 /** node-oidc-provider's session cookie: its value names the browser session a code was typed in. */

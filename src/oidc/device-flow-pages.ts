@@ -1,10 +1,10 @@
 import type { Context } from 'koa';
 import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
 
-import type { Views } from '../http/views.ts';
-import { describeScopes } from './scope-descriptions.ts';
+import type { ResourceServer } from '../clients/index.ts';
+import type { Views } from '../views/index.ts';
 import { WRONG_USER_CODE } from './device-flow-limits.ts';
-import type { ResourceServer } from './resource-servers.ts';
+import { describeScopes } from './scope-descriptions.ts';
 
 type DeviceFlowPages = Pick<
   NonNullable<NonNullable<Configuration['features']>['deviceFlow']>,

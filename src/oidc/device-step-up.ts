@@ -1,7 +1,7 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
 
+import type { ResourceServer } from '../clients/index.ts';
 import { listOf } from './device-flow-pages.ts';
-import type { ResourceServer } from './resource-servers.ts';
 
 const DEVICE_ROUTES = new Set(['code_verification', 'device_resume']);
 

@@ -1,6 +1,6 @@
 import { lookup } from 'node:dns/promises';
 
-import { addressRefusal, hostRefusal } from './client-uris.ts';
+import { addressRefusal, hostRefusal } from '../clients/index.ts';
 
 /** An outgoing request to a destination the IdP does not call (SSRF). */
 export class RefusedDestinationError extends Error {}

@@ -1,13 +1,12 @@
 import type { Middleware } from 'koa';
 
+import { JWKS_MAX_AGE_SECONDS } from '../keys/index.ts';
+
 /**
  * How long relying parties and shared caches may keep discovery and the JWKS. Safe to share:
  * both are made from ISSUER alone (see pinRequestsToIssuer), never from a request header.
- * The JWKS age is also the shortest lead a new signing key gets (`keys rotate --activate-in`):
- * a key is published at least this long before it signs, so a cached set always verifies it.
  */
 export const DISCOVERY_MAX_AGE_SECONDS = 300;
-export const JWKS_MAX_AGE_SECONDS = 300;
 
 const maxAgeByPath = new Map([
   ['/.well-known/openid-configuration', DISCOVERY_MAX_AGE_SECONDS],

@@ -9,26 +9,32 @@ import Provider, {
 } from 'oidc-provider';
 
 import type { AccountService } from '../accounts/index.ts';
+import {
+  AllowedResourcesError,
+  allowedScopes,
+  checkAllowedResources,
+  checkClientUriField,
+  CLIENT_URI_FIELDS,
+  ClientUriError,
+  type ClientUriRules,
+  compareHashedClientSecrets,
+  type ResourceServer,
+  tokenLifetimes,
+} from '../clients/index.ts';
 import { guardStore, isPostgresUnavailable, StoreUnavailableError } from '../db/index.ts';
-import type { Metrics } from '../http/metrics.ts';
-import type { RateLimits } from '../http/rate-limits.ts';
-import type { Views } from '../http/views.ts';
+import type { Metrics, RateLimits } from '../http/index.ts';
+import type { Secrets } from '../keys/index.ts';
 import type { Logger } from '../logger.ts';
+import type { Views } from '../views/index.ts';
 import { ACR, requestsMultiFactor } from './acr.ts';
 import { claimsOf, scopeClaims } from './claims.ts';
-import { AllowedResourcesError, allowedScopes, checkAllowedResources } from './client-resources.ts';
 import { introspectionPolicy, pkceRequired } from './client-policies.ts';
-import { compareHashedClientSecrets } from './client-secrets.ts';
-import { CLIENT_URI_FIELDS, checkClientUriField, ClientUriError, type ClientUriRules } from './client-uris.ts';
-import { guardedFetch } from './guarded-fetch.ts';
 import { deviceFlowLimits } from './device-flow-limits.ts';
 import { deviceFlowPages } from './device-flow-pages.ts';
 import { deviceStepUp } from './device-step-up.ts';
-import type { ResourceServer } from './resource-servers.ts';
-import type { Secrets } from './secrets.ts';
+import { guardedFetch } from './guarded-fetch.ts';
 import { pushedRequestOfItsClient } from './pushed-request-client.ts';
 import { providerSigningKeys } from './scheduled-signing-key.ts';
-import { tokenLifetimes } from './token-lifetimes.ts';
 
 export interface ProviderOptions {
   issuer: string;
@@ -219,7 +225,7 @@ export function createProvider(options: ProviderOptions): Provider {
     },
     claims: Object.fromEntries(Object.entries(scopeClaims).map(([scope, claims]) => [scope, [...claims]])),
     // API scopes must be known here too, or clients registered with them are refused.
-    // `account`: the person's own profile and sessions through /account/api (src/account/api-routes.ts).
+    // `account`: the person's own profile and sessions through /account/api (src/self-service/api-routes.ts).
     scopes: ['openid', 'offline_access', 'email', 'profile', 'roles', 'account', ...options.resourceServers.flatMap((server) => server.scopes)],
     responseTypes: ['code'],
     // The languages of our pages, which ui_locales picks from.

@@ -2,7 +2,7 @@ import { decodeJwt } from 'jose';
 import type { Context, Middleware } from 'koa';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 
-import type { Views } from '../http/views.ts';
+import type { Views } from '../views/index.ts';
 
 /** The client that pushed the request (node-oidc-provider checked it against the pushing client's authentication). */
 function pushedBy(request: unknown): string | undefined {

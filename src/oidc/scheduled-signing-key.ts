@@ -2,7 +2,7 @@ import { createPrivateKey, createPublicKey, sign, constants, type JsonWebKey, ty
 import { promisify } from 'node:util';
 import { ExternalSigningKey } from 'oidc-provider';
 
-import { nowInSeconds, type AcceptedAlgorithm, type StoredJwk, type StoredJwks } from './signing-keys.ts';
+import { type AcceptedAlgorithm, nowInSeconds, type StoredJwk, type StoredJwks } from '../keys/index.ts';
 
 const signAsync = promisify(sign);
 

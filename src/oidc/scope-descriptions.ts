@@ -1,4 +1,4 @@
-import { message, type Message } from '../http/i18n.ts';
+import { message, type Message } from '../views/index.ts';
 
 const described = new Set(['openid', 'profile', 'email', 'roles', 'offline_access', 'account']);
 

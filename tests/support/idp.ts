@@ -11,7 +11,7 @@ import type { ClientMetadata } from 'oidc-provider';
 import { loadConfig } from '../../src/config.ts';
 import { createIdp, type Idp } from '../../src/idp.ts';
 import { createLogger } from '../../src/logger.ts';
-import type { RedisConnection } from '../../src/oidc/index.ts';
+import type { RedisConnection } from '../../src/redis/index.ts';
 
 /** Where accounts live, and where sessions and tokens live: the embedded default, Postgres alone, Postgres with Redis. */
 export type Backend = 'pglite' | 'postgres' | 'postgres+redis';

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { addressRefusal, checkClientUriField } from '../../src/oidc/client-uris.ts';
+import { addressRefusal, checkClientUriField } from '../../src/clients/client-uris.ts';
 import { guardedFetch } from '../../src/oidc/guarded-fetch.ts';
 
 describe('addresses the IdP calls', () => {

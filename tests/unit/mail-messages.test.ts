@@ -2,7 +2,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { createMessages, type SecurityChange, type SecurityNotice } from '../../src/email/messages.ts';
-import { loadCatalogues } from '../../src/http/i18n.ts';
+import { loadCatalogues } from '../../src/views/i18n.ts';
 import { viewsDir } from '../../src/paths.ts';
 
 const catalogues = loadCatalogues(path.join(viewsDir, 'locales'));

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-import { loadCatalogues } from '../../src/http/i18n.ts';
+import { loadCatalogues } from '../../src/views/i18n.ts';
 import { projectRoot, viewsDir } from '../../src/paths.ts';
 
 const catalogues = loadCatalogues(path.join(viewsDir, 'locales'));

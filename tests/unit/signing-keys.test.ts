@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { generateJwks, parseJwks, rotateJwks } from '../../src/oidc/signing-keys.ts';
+import { generateJwks, parseJwks, rotateJwks } from '../../src/keys/signing-keys.ts';
 
 const HOUR = 3600;
 

@@ -1,16 +1,10 @@
 import Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 
-import {
-  SecondFactorRequiredError,
-  TotpAlreadyEnabledError,
-  WrongSecondFactorCodeError,
-  type SecondFactors,
-} from '../accounts/index.ts';
-import type { Message } from '../http/i18n.ts';
-import type { Views } from '../http/views.ts';
-import { codeRefusal } from '../interactions/index.ts';
+import { SecondFactorRequiredError, type SecondFactors, TotpAlreadyEnabledError, WrongSecondFactorCodeError } from '../accounts/index.ts';
 import type { AccountSessions } from '../oidc/index.ts';
+import type { Message, Views } from '../views/index.ts';
+import { codeRefusal } from '../web/index.ts';
 import type { AccountPage } from './account-page.ts';
 
 export interface TwoStepDeps {

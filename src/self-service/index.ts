@@ -1,4 +1,4 @@
-export { accountLinkRoutes } from './routes.ts';
+export { mailedLinkRoutes } from './mailed-link-routes.ts';
 export { accountPageRoutes } from './page-routes.ts';
 export { accountPage } from './account-page.ts';
 export { accountApiRoutes } from './api-routes.ts';

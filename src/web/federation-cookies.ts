@@ -1,10 +1,8 @@
-import Router from '@koa/router';
 import type { Context } from 'koa';
 
 import type { FederatedProfile } from '../accounts/index.ts';
-import { PageError } from '../http/errors.ts';
-import { decodeCookieJson, encodeCookieJson } from '../http/json-cookie.ts';
-import type { GoogleChecks } from './google-client.ts';
+import type { GoogleChecks } from '../upstream/index.ts';
+import { decodeCookieJson, encodeCookieJson } from './json-cookie.ts';
 
 /** Where a Google round trip started: a sign-in (an interaction), linking or re-authenticating from the account page. */
 export type GoogleFlow =
@@ -43,20 +41,7 @@ export function takePendingLink(ctx: Context, uid: string): FederatedProfile | u
   return profile;
 }
 
-/**
- * Google returns to one fixed redirect URI. The interaction's cookie only reaches
- * /interaction/<uid>, so this sends the browser on there (or to the account page) with Google's answer.
- */
-export function googleCallbackRoute(): Router {
-  const router = new Router();
-  router.get('/interaction/callback/google', (ctx) => {
-    const flow = decodeCookieJson<GoogleFlow>(ctx.cookies.get(FLOW_COOKIE, { signed: true }));
-    if (!flow) {
-      throw new PageError(400, 'googleExpired');
-    }
-    const target = flow.mode === 'login' ? `/interaction/${flow.uid}/google/callback` : flow.mode === 'reauth' ? '/account/reauth/google/callback' : '/account/google/callback';
-    ctx.status = 303;
-    ctx.redirect(`${target}${ctx.search}`);
-  });
-  return router;
+/** The flow, left in place: the fixed callback only forwards the browser to where the flow is taken. */
+export function peekFlow(ctx: Context): GoogleFlow | undefined {
+  return decodeCookieJson<GoogleFlow>(ctx.cookies.get(FLOW_COOKIE, { signed: true }));
 }

@@ -1,23 +1,11 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 
-import { AccountLockedError, ReauthenticationFailedError, type Reauthentication } from '../accounts/index.ts';
-import { PageError } from '../http/errors.ts';
-import { message, type Message } from '../http/i18n.ts';
-import type { RateLimits } from '../http/rate-limits.ts';
-import type { Views } from '../http/views.ts';
-import {
-  GoogleSignInError,
-  GoogleUnavailableError,
-  keepFlow,
-  minutesUntil,
-  passkeyAnswer,
-  passkeyRefusal,
-  startCeremony,
-  takeCeremonyKey,
-  takeFlow,
-  type GoogleClient,
-} from '../interactions/index.ts';
+import { AccountLockedError, type Reauthentication, ReauthenticationFailedError } from '../accounts/index.ts';
+import { PageError, type RateLimits } from '../http/index.ts';
+import { type GoogleClient, GoogleSignInError, GoogleUnavailableError } from '../upstream/index.ts';
+import { message, type Message, type Views } from '../views/index.ts';
+import { keepFlow, minutesUntil, passkeyAnswer, passkeyRefusal, startCeremony, takeCeremonyKey, takeFlow } from '../web/index.ts';
 import type { AccountPage } from './account-page.ts';
 import { returnTarget } from './recent-authentication.ts';
 

@@ -2,8 +2,8 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 
-import { profileFieldsSchema, type Account, type Reauthentication, type SelfService } from '../accounts/index.ts';
-import { jsonBody } from '../http/request-body.ts';
+import { type Account, profileFieldsSchema, type Reauthentication, type SelfService } from '../accounts/index.ts';
+import { jsonBody } from '../http/index.ts';
 import type { AccountSessions, ReplayStore } from '../oidc/index.ts';
 import { accountApiAuth, type AccountApiCaller } from './api-auth.ts';
 import { apiNeedsRecentAuthentication } from './recent-authentication.ts';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 import { PASSWORD_MAX_LENGTH, singleLine, type WeakPasswordError } from '../accounts/index.ts';
-import { message, type Message } from '../http/i18n.ts';
+import { message, type Message } from '../views/index.ts';
 
 const trimmed = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (typeof v === 'string' ? v.trim() : v), schema);
 

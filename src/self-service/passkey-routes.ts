@@ -1,10 +1,16 @@
 import Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 
-import { PasskeyNameError, PasskeyNotFoundError, PasskeyRejectedError, SecondFactorRequiredError, type Passkeys } from '../accounts/index.ts';
-import { PageError } from '../http/errors.ts';
-import type { Views } from '../http/views.ts';
-import { passkeyAnswer, passkeyRefusal, startCeremony, takeCeremonyKey } from '../interactions/index.ts';
+import {
+  PasskeyNameError,
+  PasskeyNotFoundError,
+  PasskeyRejectedError,
+  type Passkeys,
+  SecondFactorRequiredError,
+} from '../accounts/index.ts';
+import { PageError } from '../http/index.ts';
+import type { Views } from '../views/index.ts';
+import { passkeyAnswer, passkeyRefusal, startCeremony, takeCeremonyKey } from '../web/index.ts';
 import type { AccountPage } from './account-page.ts';
 
 export interface PasskeyDeps {

@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 
 import {
+  type Federation,
   IdentityInUseError,
   InvalidAccountInputError,
   InvalidCredentialsError,
@@ -10,21 +11,19 @@ import {
   PasswordMismatchError,
   PROFILE_FIELDS,
   profileFieldsSchema,
-  WeakPasswordError,
-  type Federation,
   type SelfService,
+  WeakPasswordError,
 } from '../accounts/index.ts';
-import { csrfProtection } from '../http/csrf.ts';
-import { PageError } from '../http/errors.ts';
-import { formBody } from '../http/form-body.ts';
-import type { Message } from '../http/i18n.ts';
-import { GoogleSignInError, GoogleUnavailableError, keepFlow, takeFlow, typed, weakPasswordMessage, type GoogleClient } from '../interactions/index.ts';
+import { csrfProtection, formBody, PageError } from '../http/index.ts';
+import { type GoogleClient, GoogleSignInError, GoogleUnavailableError } from '../upstream/index.ts';
+import type { Message } from '../views/index.ts';
+import { keepFlow, takeFlow, typed, weakPasswordMessage } from '../web/index.ts';
 import type { AccountPage } from './account-page.ts';
-import { passkeyRoutes, type PasskeyDeps } from './passkey-routes.ts';
-import { reauthRoutes, type ReauthDeps } from './reauth-routes.ts';
+import { type PasskeyDeps, passkeyRoutes } from './passkey-routes.ts';
+import { type ReauthDeps, reauthRoutes } from './reauth-routes.ts';
 import { pageNeedsRecentAuthentication } from './recent-authentication.ts';
 import { sessionRoutes } from './session-routes.ts';
-import { twoStepRoutes, type TwoStepDeps } from './two-step-routes.ts';
+import { type TwoStepDeps, twoStepRoutes } from './two-step-routes.ts';
 
 const text = (body: Record<string, unknown>, field: string) => (typeof body[field] === 'string' ? (body[field] as string) : '');
 

@@ -2,25 +2,22 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 
 import {
+  type AccountLifecycle,
   InvalidAccountInputError,
   InvalidLinkError,
+  type KeptSignInMethods,
   PasswordMismatchError,
   WeakPasswordError,
-  type AccountLifecycle,
-  type KeptSignInMethods,
 } from '../accounts/index.ts';
-import { csrfProtection } from '../http/csrf.ts';
-import type { Message } from '../http/i18n.ts';
-import { formBody } from '../http/form-body.ts';
-import type { RateLimits } from '../http/rate-limits.ts';
-import type { Views } from '../http/views.ts';
-import { emailOnlyForm, fieldErrors, interactionPath, newPasswordForm, tokenForm, typed, weakPasswordMessage } from '../interactions/index.ts';
+import { csrfProtection, formBody, type RateLimits } from '../http/index.ts';
+import type { Message, Views } from '../views/index.ts';
+import { emailOnlyForm, fieldErrors, interactionPath, newPasswordForm, tokenForm, typed, weakPasswordMessage } from '../web/index.ts';
 
 /**
  * Pages behind the links we mail, and the "forgot password" form. A GET never uses a link up
  * (mail scanners open links); the page's button does, with a POST.
  */
-export function accountLinkRoutes(deps: { lifecycle: AccountLifecycle; rateLimits: RateLimits; views: Views }): Router {
+export function mailedLinkRoutes(deps: { lifecycle: AccountLifecycle; rateLimits: RateLimits; views: Views }): Router {
   const { lifecycle, rateLimits, views } = deps;
   const router = new Router({ prefix: '/account' });
   router.use(formBody(), csrfProtection(), async (ctx, next) => {

@@ -2,20 +2,19 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 
 import {
-  policyRequiresSecondFactor,
-  TIME_ZONES,
   type Account,
   type AccountAdministration,
   type AccountService,
   type Federation,
   type MfaPolicy,
   type Passkeys,
+  policyRequiresSecondFactor,
   type SecondFactors,
+  TIME_ZONES,
 } from '../accounts/index.ts';
-import { PageError } from '../http/errors.ts';
-import type { Message } from '../http/i18n.ts';
-import type { Views } from '../http/views.ts';
-import { currentSession, type AccountSessions, type SignedInSession } from '../oidc/index.ts';
+import { PageError } from '../http/index.ts';
+import { type AccountSessions, currentSession, type SignedInSession } from '../oidc/index.ts';
+import type { Message, Views } from '../views/index.ts';
 import { deviceOf } from './device-name.ts';
 
 export interface Notice {

@@ -1,0 +1,4 @@
+export * from './brand.ts';
+export * from './i18n.ts';
+export * from './views.ts';
+export * from './webauthn-browser-script.ts';

@@ -1,0 +1,5 @@
+export * from './federation-cookies.ts';
+export * from './forms.ts';
+export * from './json-cookie.ts';
+export * from './passkey-ceremony.ts';
+export * from './refusals.ts';
