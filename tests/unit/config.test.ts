@@ -1,5 +1,5 @@
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -34,6 +34,12 @@ describe('configuration', () => {
       argon2: { memoryCost: 19456, timeCost: 2, parallelism: 1 },
     });
     expect(config.clientsFile).toMatch(/config\/clients(\.example)?\.json$/);
+  });
+
+  it('reads a blank setting as unset: its default, or what happens without it', () => {
+    const config = loadConfig({ PORT: ' ', MFA: '', TRUST_PROXY: '  ', ISSUER: '', ARGON2_CONCURRENCY: '' });
+    expect(config).toMatchObject({ port: 3000, mfa: 'optional', trustProxy: { hops: 0 }, issuer: 'http://localhost:3000' });
+    expect(config.argon2Concurrency).toBe(availableParallelism());
   });
 
   it('derives the issuer from PORT and trims a trailing slash from ISSUER', () => {
