@@ -1,17 +1,18 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
-import { settings } from '../src/config.ts';
+import { type Setting, settings } from '../src/config.ts';
 import { projectRoot } from '../src/paths.ts';
 
 const BEGIN = '<!-- config-table:begin (generated from src/config.ts by `npm run docs:config`) -->';
 const END = '<!-- config-table:end -->';
 export const readmePath = path.join(projectRoot, 'README.md');
 
+/** A default value in backticks, else the setting's own words for what happens when it is unset. */
+const defaultCell = (setting: Setting) => ('default' in setting ? `\`${setting.default}\`` : setting.whenUnset);
+
 export function configTable(): string {
-  const rows = Object.entries(settings).map(
-    ([name, { default: fallback, doc }]) => `| \`${name}\` | ${fallback.startsWith('(') ? fallback : `\`${fallback}\``} | ${doc} |`,
-  );
+  const rows = Object.entries(settings).map(([name, setting]) => `| \`${name}\` | ${defaultCell(setting)} | ${setting.doc} |`);
   return ['| Variable | Default | What it does |', '| --- | --- | --- |', ...rows].join('\n');
 }
 

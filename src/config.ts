@@ -8,142 +8,281 @@ import { parseSecretsKeys, type SecretsKey } from './crypto/index.ts';
 import { projectRoot } from './paths.ts';
 
 /**
- * Every setting the IdP reads from the environment, with its default and what to
- * set in production. The README's configuration table is generated from this list
- * (`npm run docs:config`), and a test fails when the two differ.
+ * One setting the IdP reads from the environment. `default` is used when the variable is
+ * unset or blank and goes through the same parser as a value that is set; a setting with
+ * `whenUnset` stays undefined and `loadConfig` decides what that means (the text is the
+ * README's Default cell as written). The README's configuration table is generated from
+ * `settings` (`npm run docs:config`), and a test fails when the two differ.
  */
+export type Setting = { doc: string; parser: z.ZodType } & ({ default: string } | { whenUnset: string });
+
+export const OWASP_ARGON2_MINIMUM = { memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
+
+const text = z.string().trim();
+const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const flag = z.enum(['true', 'false', '1', '0']);
+
+/** Every setting, grouped and ordered as the README's table shows them. */
 export const settings = {
+  // Server
   NODE_ENV: {
     default: 'development',
+    parser: z.enum(['development', 'test', 'production']),
     doc: '`production` refuses every development shortcut (embedded database, generated keys, http issuer).',
   },
-  PORT: { default: '3000', doc: 'TCP port the HTTP server listens on.' },
+  PORT: { default: '3000', parser: integer(0, 65535), doc: 'TCP port the HTTP server listens on.' },
   ISSUER: {
-    default: 'http://localhost:$PORT',
+    whenUnset: '`http://localhost:$PORT`',
+    parser: z.url({ protocol: /^https?$/ }),
     doc: 'Public URL of the IdP, the `iss` of every token. Must be https in production (localhost excepted). Its host is the passkeys RP ID: with an IP address, passkeys are off.',
   },
+
+  // Storage
   DATABASE_URL: {
-    default: '(unset: embedded PGlite)',
+    whenUnset: '(unset: embedded PGlite)',
+    parser: z.url({ protocol: /^postgres(ql)?$/ }),
     doc: 'PostgreSQL connection string. Unset: an embedded PGlite database in `DATA_DIR` (development only).',
   },
   DATA_DIR: {
     default: './data',
+    parser: z.string(),
     doc: 'Folder for the embedded database and generated keys. One process at a time holds it.',
   },
   REDIS_URL: {
-    default: '(unset)',
+    whenUnset: '(unset)',
+    parser: z.url({ protocol: /^rediss?$/ }),
     doc: 'Redis (7 or later) for sessions, grants and tokens, e.g. `redis://:password@host:6379/0`. Unset: they are kept in the SQL database.',
   },
   REDIS_CLUSTER_NODES: {
-    default: '(unset)',
+    whenUnset: '(unset)',
+    parser: text,
     doc: 'Redis Cluster instead: comma-separated `host:port` seed nodes. Credentials come from `REDIS_URL` when both are set.',
   },
   REDIS_SENTINELS: {
-    default: '(unset)',
+    whenUnset: '(unset)',
+    parser: text,
     doc: 'Redis Sentinel instead: comma-separated `host:port` sentinels; needs `REDIS_SENTINEL_NAME`.',
   },
-  REDIS_SENTINEL_NAME: { default: '(unset)', doc: 'Name of the master the sentinels watch.' },
-  REDIS_KEY_PREFIX: { default: 'idp:', doc: 'Prefix of every Redis key, so that several deployments can share one Redis.' },
+  REDIS_SENTINEL_NAME: { whenUnset: '(unset)', parser: text, doc: 'Name of the master the sentinels watch.' },
+  REDIS_KEY_PREFIX: {
+    default: 'idp:',
+    parser: z.string().max(64),
+    doc: 'Prefix of every Redis key, so that several deployments can share one Redis.',
+  },
+
+  // Keys and secrets
   COOKIE_KEYS: {
-    default: '(generated in `DATA_DIR`)',
+    whenUnset: '(generated in `DATA_DIR`)',
+    parser: text,
     doc: 'Comma-separated secrets that sign cookies; the first signs, all verify. Required in production.',
   },
   JWKS_FILE: {
-    default: '(generated in `DATA_DIR`)',
+    whenUnset: '(generated in `DATA_DIR`)',
+    parser: text,
     doc: 'Path of a private JWK Set (JSON) that signs tokens, e.g. from `npm run admin -- generate-jwks`; rotate with `npm run admin -- keys rotate`. This or `JWKS` is required in production.',
   },
   JWKS: {
-    default: '(unset)',
+    whenUnset: '(unset)',
+    parser: text,
     doc: 'The same private JWK Set as JSON in the variable itself (for secret stores that inject variables). Set `JWKS_FILE` or `JWKS`, not both.',
   },
   SECRETS_KEY: {
-    default: '(generated in `DATA_DIR`)',
+    whenUnset: '(generated in `DATA_DIR`)',
+    parser: text,
     doc: 'Key that encrypts secrets kept in the database (authenticator app secrets, ids inside stored sessions): comma-separated `kid:key` entries, each key 32 random bytes in base64 (`openssl rand -base64 32`). The first encrypts, all decrypt. Required in production.',
   },
+
+  // Clients, APIs and the network around the IdP
   CLIENTS_FILE: {
-    default: 'config/clients.json',
+    whenUnset: '`config/clients.json`',
+    parser: text,
     doc: 'JSON array of client registrations (node-oidc-provider client metadata). When the default file is absent, `config/clients.example.json` is used.',
   },
   RESOURCE_SERVERS_FILE: {
-    default: '(unset: none)',
+    whenUnset: '(unset: none)',
+    parser: text,
     doc: 'JSON array of APIs that accept JWT access tokens: `{ "indicator": "https://api.example.com", "scopes": ["read"], "name"?, "accessTokenTTL"?, "personFacing"?, "introspectionClients"? }`. Clients name the ones they may use in `allowed_resources`; `introspectionClients` lists the confidential clients (the API’s own) that may introspect its tokens.',
   },
   ALLOW_PRIVATE_NETWORK_REQUESTS: {
-    default: 'true, except in production',
+    whenUnset: '`true, except in production`',
+    parser: flag,
     doc: 'Whether client URIs the IdP calls (back-channel logout, JWKS, request and sector identifier URIs, logo) may be on loopback or private addresses, at registration and at fetch time. `false` blocks them against SSRF. Link-local and cloud metadata addresses are refused either way.',
   },
   TRUST_PROXY: {
     default: 'false',
+    parser: text.refine(
+      (value) => parseTrustProxy(value) !== undefined,
+      'a hop count (0-32), true, false, or a list of proxy addresses or CIDRs',
+    ),
     doc: 'Which reverse proxies may tell the client address in `X-Forwarded-For`: the number of proxy hops in front of the IdP (`1`; `true` means 1), or a comma-separated list of their addresses and CIDRs (`10.0.0.0/8, ::1`, or `loopback`, `uniquelocal`). The client address is the rightmost entry no trusted proxy added. `false`/`0`: the socket address. Host, `X-Forwarded-Host` and `X-Forwarded-Proto` never change a URL: every URL is made from `ISSUER`.',
   },
+
+  // Mail
   SMTP_URL: {
-    default: '(unset: development outbox)',
+    whenUnset: '(unset: development outbox)',
+    parser: z.url({ protocol: /^smtps?$/ }),
     doc: 'Mail server, e.g. `smtp://user:pass@mail.example.com:587` (`smtps://` for TLS on connect). Unset outside production: mail goes to the development outbox at `/dev/outbox`. Required in production.',
   },
-  MAIL_FROM: { default: 'IdP <no-reply@localhost>', doc: 'Sender of every message.' },
-  REGISTRATION: { default: 'open', doc: '`open`: anyone may create an account from the sign-in page. `closed`: only admins and the CLI create accounts.' },
+  MAIL_FROM: { default: 'IdP <no-reply@localhost>', parser: z.string().min(3), doc: 'Sender of every message.' },
+
+  // Accounts
+  REGISTRATION: {
+    default: 'open',
+    parser: z.enum(['open', 'closed']),
+    doc: '`open`: anyone may create an account from the sign-in page. `closed`: only admins and the CLI create accounts.',
+  },
   REQUIRE_VERIFIED_EMAIL: {
     default: 'true',
+    parser: flag,
     doc: 'Whether an account must have verified its email before it may finish signing in to an application.',
   },
-  PRODUCT_NAME: { default: 'IdP', doc: 'Name of the service, shown at the top of every page and in mail.' },
+
+  // Brand
+  PRODUCT_NAME: {
+    default: 'IdP',
+    parser: text.max(60),
+    doc: 'Name of the service, shown at the top of every page and in mail.',
+  },
   BRAND_LOGO_URL: {
-    default: '(unset: the name alone)',
+    whenUnset: '(unset: the name alone)',
+    parser: text.regex(/^(https:\/\/\S+|\/(?!\/)\S*)$/, 'an https URL or a path starting with /'),
     doc: 'Logo shown beside the product name: an https URL, or a path on this server such as `/static/logo.svg`.',
   },
   BRAND_PRIMARY_COLOR: {
     default: '#2457c5',
+    parser: text.regex(/^#[0-9a-f]{6}$/i, 'a hex colour like #2457c5'),
     doc: 'Colour of buttons and links, `#rrggbb`. Text on it, and links in light and dark mode, are adjusted to stay readable.',
   },
-  GOOGLE_CLIENT_ID: { default: '(unset: no Google sign-in)', doc: 'OAuth client id from the Google Cloud console; with `GOOGLE_CLIENT_SECRET`, shows "Continue with Google".' },
-  GOOGLE_CLIENT_SECRET: { default: '(unset)', doc: 'The secret of that Google OAuth client.' },
-  GOOGLE_ISSUER: { default: 'https://accounts.google.com', doc: 'Google\'s OpenID issuer (changed only for tests).' },
-  GOOGLE_HOSTED_DOMAIN: { default: '(unset: any)', doc: 'Accept only Google Workspace accounts of this domain, e.g. `example.com`.' },
+
+  // Google sign-in
+  GOOGLE_CLIENT_ID: {
+    whenUnset: '(unset: no Google sign-in)',
+    parser: text,
+    doc: 'OAuth client id from the Google Cloud console; with `GOOGLE_CLIENT_SECRET`, shows "Continue with Google".',
+  },
+  GOOGLE_CLIENT_SECRET: { whenUnset: '(unset)', parser: text, doc: 'The secret of that Google OAuth client.' },
+  GOOGLE_ISSUER: {
+    default: 'https://accounts.google.com',
+    parser: z.url({ protocol: /^https?$/ }),
+    doc: 'Google\'s OpenID issuer (changed only for tests).',
+  },
+  GOOGLE_HOSTED_DOMAIN: {
+    whenUnset: '(unset: any)',
+    parser: z.string().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/i, 'a domain name'),
+    doc: 'Accept only Google Workspace accounts of this domain, e.g. `example.com`.',
+  },
+
+  // Sign-in security and rate limits
   MFA: {
     default: 'optional',
+    parser: z.enum(['optional', 'required-for-admins', 'required']),
     doc: 'Second factors: `optional` (people choose on their account page), `required-for-admins` (accounts with the admin or super_admin role), or `required` (everyone). Who must but has none sets up an authenticator app while signing in.',
   },
   REAUTH_MAX_AGE: {
     default: '300',
+    parser: integer(1, 24 * 60 * 60),
     doc: 'Seconds a sign-in or re-authentication counts for sensitive changes (sign-in methods, email, password, deleting the account) on the account page and `/account/api`; after that the person confirms who they are again.',
   },
-  LOGIN_MAX_FAILURES: { default: '5', doc: 'Failed password sign-ins for one email within the lockout window that lock password sign-in.' },
-  LOGIN_LOCKOUT_SECONDS: { default: '900', doc: 'The window for counting failures, and how long password sign-in then stays locked (15 minutes).' },
-  RATE_LIMIT_IP_LOGIN: { default: '100', doc: 'Password sign-in attempts one IP address may make per 15 minutes.' },
-  RATE_LIMIT_IP_FORMS: { default: '20', doc: 'Registrations, password reset requests and verification resends one IP address may make per hour.' },
-  RATE_LIMIT_IP_TOKEN: { default: '1200', doc: 'Token endpoint requests one IP address may make per minute.' },
+  LOGIN_MAX_FAILURES: {
+    default: '5',
+    parser: integer(1, 1000),
+    doc: 'Failed password sign-ins for one email within the lockout window that lock password sign-in.',
+  },
+  LOGIN_LOCKOUT_SECONDS: {
+    default: '900',
+    parser: integer(1, 24 * 60 * 60),
+    doc: 'The window for counting failures, and how long password sign-in then stays locked (15 minutes).',
+  },
+  RATE_LIMIT_IP_LOGIN: {
+    default: '100',
+    parser: integer(1, 1_000_000),
+    doc: 'Password sign-in attempts one IP address may make per 15 minutes.',
+  },
+  RATE_LIMIT_IP_FORMS: {
+    default: '20',
+    parser: integer(1, 1_000_000),
+    doc: 'Registrations, password reset requests and verification resends one IP address may make per hour.',
+  },
+  RATE_LIMIT_IP_TOKEN: {
+    default: '1200',
+    parser: integer(1, 10_000_000),
+    doc: 'Token endpoint requests one IP address may make per minute.',
+  },
   ADMIN_API_RATE_LIMITS: {
     default: 'guest:10,user:100,moderator:200,admin:500,super_admin:1000',
+    parser: z.string().regex(/^(\s*[a-z_]+:\d+\s*)(,\s*[a-z_]+:\d+\s*)*$/, 'a list like guest:10,user:100'),
     doc: 'Admin API requests per minute, by the caller\'s highest role.',
   },
+
+  // Operations
   METRICS_PORT: {
-    default: '(unset: /metrics on PORT)',
+    whenUnset: '(unset: /metrics on PORT)',
+    parser: integer(0, 65535),
     doc: 'Serve Prometheus metrics at /metrics on this port only (keep it off the public network).',
   },
-  LOG_LEVEL: { default: 'info', doc: 'pino log level: `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`.' },
+  LOG_LEVEL: {
+    default: 'info',
+    parser: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    doc: 'pino log level: `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`.',
+  },
+
+  // First super admin
   ADMIN_EMAIL: {
-    default: '(unset)',
+    whenUnset: '(unset)',
+    parser: z.email(),
     doc: 'With `ADMIN_PASSWORD` or `ADMIN_PASSWORD_FILE`: creates this super admin at start when no super admin exists.',
   },
-  ADMIN_PASSWORD: { default: '(unset)', doc: 'Password of the first super admin (see `ADMIN_EMAIL`).' },
-  ADMIN_PASSWORD_FILE: { default: '(unset)', doc: 'File holding the password of the first super admin (for container secrets).' },
-  PASSWORD_MIN_LENGTH: { default: '8', doc: 'Shortest password accepted (the longest is 256).' },
+  ADMIN_PASSWORD: { whenUnset: '(unset)', parser: z.string(), doc: 'Password of the first super admin (see `ADMIN_EMAIL`).' },
+  ADMIN_PASSWORD_FILE: {
+    whenUnset: '(unset)',
+    parser: text,
+    doc: 'File holding the password of the first super admin (for container secrets).',
+  },
+
+  // Passwords
+  PASSWORD_MIN_LENGTH: { default: '8', parser: integer(8, 256), doc: 'Shortest password accepted (the longest is 256).' },
   ARGON2_MEMORY_KIB: {
     default: '19456',
+    parser: integer(OWASP_ARGON2_MINIMUM.memoryCost, 4 * 1024 * 1024),
     doc: 'argon2id memory cost in KiB (OWASP minimum 19456). Raising it rehashes passwords at next sign-in.',
   },
-  ARGON2_ITERATIONS: { default: '2', doc: 'argon2id time cost (OWASP minimum 2).' },
-  ARGON2_PARALLELISM: { default: '1', doc: 'argon2id parallelism (OWASP minimum 1).' },
+  ARGON2_ITERATIONS: {
+    default: '2',
+    parser: integer(OWASP_ARGON2_MINIMUM.timeCost, 100),
+    doc: 'argon2id time cost (OWASP minimum 2).',
+  },
+  ARGON2_PARALLELISM: {
+    default: '1',
+    parser: integer(OWASP_ARGON2_MINIMUM.parallelism, 64),
+    doc: 'argon2id parallelism (OWASP minimum 1).',
+  },
   ARGON2_CONCURRENCY: {
-    default: '(the number of CPU cores)',
+    whenUnset: '(the number of CPU cores)',
+    parser: integer(1, 256),
     doc: 'Password hashes computed at once; more wait their turn. More than the cores would starve the event loop (every other request) during a sign-in storm.',
   },
-} as const satisfies Record<string, { default: string; doc: string }>;
+} satisfies Record<string, Setting>;
 
-export type SettingName = keyof typeof settings;
+type Settings = typeof settings;
+
+/** The environment as read: each setting's parsed value, undefined only for a `whenUnset` setting left unset. */
+type SettingValues = {
+  [Name in keyof Settings]: Settings[Name] extends { default: string }
+    ? z.output<Settings[Name]['parser']>
+    : z.output<Settings[Name]['parser']> | undefined;
+};
+
+const blankAsUndefined = (value: unknown) => (typeof value === 'string' && value.trim() === '' ? undefined : value);
+
+function schemaOf(setting: Setting): z.ZodType {
+  return 'default' in setting
+    ? z.preprocess((value) => blankAsUndefined(value) ?? setting.default, setting.parser)
+    : z.preprocess(blankAsUndefined, setting.parser.optional());
+}
+
+const settingsSchema = z.object(Object.fromEntries(Object.entries(settings).map(([name, setting]) => [name, schemaOf(setting)])));
+
 type Env = Partial<Record<string, string | undefined>>;
-
-export const OWASP_ARGON2_MINIMUM = { memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
 
 export interface Config {
   env: 'development' | 'test' | 'production';
@@ -213,89 +352,8 @@ export class ConfigError extends Error {
   }
 }
 
-const blankAsUndefined = (value: unknown) => (typeof value === 'string' && value.trim() === '' ? undefined : value);
-const optionalText = z.preprocess(blankAsUndefined, z.string().trim().optional());
-const integer = (fallback: string, min: number, max: number) =>
-  z.preprocess(blankAsUndefined, z.coerce.number().int().min(min).max(max).default(Number(fallback)));
-
-export const settingsSchema = z.object({
-  NODE_ENV: z.preprocess(blankAsUndefined, z.enum(['development', 'test', 'production']).default('development')),
-  PORT: integer(settings.PORT.default, 0, 65535),
-  ISSUER: z.preprocess(blankAsUndefined, z.url({ protocol: /^https?$/ }).optional()),
-  DATABASE_URL: z.preprocess(blankAsUndefined, z.url({ protocol: /^postgres(ql)?$/ }).optional()),
-  DATA_DIR: z.preprocess(blankAsUndefined, z.string().default(settings.DATA_DIR.default)),
-  REDIS_URL: z.preprocess(blankAsUndefined, z.url({ protocol: /^rediss?$/ }).optional()),
-  REDIS_CLUSTER_NODES: optionalText,
-  REDIS_SENTINELS: optionalText,
-  REDIS_SENTINEL_NAME: optionalText,
-  REDIS_KEY_PREFIX: z.preprocess(blankAsUndefined, z.string().max(64).default('idp:')),
-  COOKIE_KEYS: optionalText,
-  JWKS_FILE: optionalText,
-  JWKS: optionalText,
-  SECRETS_KEY: optionalText,
-  CLIENTS_FILE: optionalText,
-  RESOURCE_SERVERS_FILE: optionalText,
-  ALLOW_PRIVATE_NETWORK_REQUESTS: z.preprocess(blankAsUndefined, z.enum(['true', 'false', '1', '0']).optional()),
-  TRUST_PROXY: z.preprocess(
-    blankAsUndefined,
-    z
-      .string()
-      .trim()
-      .refine((value) => parseTrustProxy(value) !== undefined, 'a hop count (0-32), true, false, or a list of proxy addresses or CIDRs')
-      .default('false'),
-  ),
-  LOG_LEVEL: z.preprocess(
-    blankAsUndefined,
-    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  ),
-  ADMIN_EMAIL: z.preprocess(blankAsUndefined, z.email().optional()),
-  ADMIN_PASSWORD: z.preprocess(blankAsUndefined, z.string().optional()),
-  ADMIN_PASSWORD_FILE: optionalText,
-  SMTP_URL: z.preprocess(blankAsUndefined, z.url({ protocol: /^smtps?$/ }).optional()),
-  MAIL_FROM: z.preprocess(blankAsUndefined, z.string().min(3).default(settings.MAIL_FROM.default)),
-  REGISTRATION: z.preprocess(blankAsUndefined, z.enum(['open', 'closed']).default('open')),
-  REQUIRE_VERIFIED_EMAIL: z.preprocess(blankAsUndefined, z.enum(['true', 'false', '1', '0']).default('true')),
-  PRODUCT_NAME: z.preprocess(blankAsUndefined, z.string().trim().max(60).default(settings.PRODUCT_NAME.default)),
-  BRAND_LOGO_URL: z.preprocess(
-    blankAsUndefined,
-    z
-      .string()
-      .trim()
-      .regex(/^(https:\/\/\S+|\/(?!\/)\S*)$/, 'an https URL or a path starting with /')
-      .optional(),
-  ),
-  BRAND_PRIMARY_COLOR: z.preprocess(
-    blankAsUndefined,
-    z.string().trim().regex(/^#[0-9a-f]{6}$/i, 'a hex colour like #2457c5').default(settings.BRAND_PRIMARY_COLOR.default),
-  ),
-  GOOGLE_CLIENT_ID: optionalText,
-  GOOGLE_CLIENT_SECRET: optionalText,
-  GOOGLE_ISSUER: z.preprocess(blankAsUndefined, z.url({ protocol: /^https?$/ }).default('https://accounts.google.com')),
-  GOOGLE_HOSTED_DOMAIN: z.preprocess(blankAsUndefined, z.string().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/i, 'a domain name').optional()),
-  MFA: z.preprocess(blankAsUndefined, z.enum(['optional', 'required-for-admins', 'required']).default('optional')),
-  REAUTH_MAX_AGE: integer(settings.REAUTH_MAX_AGE.default, 1, 24 * 60 * 60),
-  LOGIN_MAX_FAILURES: integer(settings.LOGIN_MAX_FAILURES.default, 1, 1000),
-  LOGIN_LOCKOUT_SECONDS: integer(settings.LOGIN_LOCKOUT_SECONDS.default, 1, 24 * 60 * 60),
-  RATE_LIMIT_IP_LOGIN: integer(settings.RATE_LIMIT_IP_LOGIN.default, 1, 1_000_000),
-  RATE_LIMIT_IP_FORMS: integer(settings.RATE_LIMIT_IP_FORMS.default, 1, 1_000_000),
-  RATE_LIMIT_IP_TOKEN: integer(settings.RATE_LIMIT_IP_TOKEN.default, 1, 10_000_000),
-  ADMIN_API_RATE_LIMITS: z.preprocess(
-    blankAsUndefined,
-    z
-      .string()
-      .regex(/^(\s*[a-z_]+:\d+\s*)(,\s*[a-z_]+:\d+\s*)*$/, 'a list like guest:10,user:100')
-      .default(settings.ADMIN_API_RATE_LIMITS.default),
-  ),
-  METRICS_PORT: z.preprocess(blankAsUndefined, z.coerce.number().int().min(0).max(65535).optional()),
-  PASSWORD_MIN_LENGTH: integer(settings.PASSWORD_MIN_LENGTH.default, 8, 256),
-  ARGON2_MEMORY_KIB: integer(settings.ARGON2_MEMORY_KIB.default, OWASP_ARGON2_MINIMUM.memoryCost, 4 * 1024 * 1024),
-  ARGON2_ITERATIONS: integer(settings.ARGON2_ITERATIONS.default, OWASP_ARGON2_MINIMUM.timeCost, 100),
-  ARGON2_PARALLELISM: integer(settings.ARGON2_PARALLELISM.default, OWASP_ARGON2_MINIMUM.parallelism, 64),
-  ARGON2_CONCURRENCY: integer(String(availableParallelism()), 1, 256),
-});
-
 const exampleClientsFile = path.join(projectRoot, 'config', 'clients.example.json');
-const defaultClientsFile = path.join(projectRoot, settings.CLIENTS_FILE.default);
+const defaultClientsFile = path.join(projectRoot, 'config', 'clients.json');
 
 const isTrue = (value: string) => value === 'true' || value === '1';
 
@@ -303,7 +361,7 @@ function isLocalhost(url: URL): boolean {
   return url.hostname === 'localhost' || url.hostname === '127.0.0.1' || url.hostname === '[::1]';
 }
 
-function readAdminPassword(env: z.infer<typeof settingsSchema>, problems: string[]): string | undefined {
+function readAdminPassword(env: SettingValues, problems: string[]): string | undefined {
   if (env.ADMIN_PASSWORD && env.ADMIN_PASSWORD_FILE) {
     problems.push('ADMIN_PASSWORD and ADMIN_PASSWORD_FILE: set one, not both');
     return undefined;
@@ -317,7 +375,6 @@ function readAdminPassword(env: z.infer<typeof settingsSchema>, problems: string
   }
 }
 
-/** `false`/`0`: no proxy; `true`: one hop; a number: that many hops; else a list of addresses and CIDRs. */
 /** Whether TRUST_PROXY may name this entry: an IP address, a CIDR, or one of proxy-addr's named ranges. */
 export function isTrustableAddress(entry: string): boolean {
   try {
@@ -328,6 +385,7 @@ export function isTrustableAddress(entry: string): boolean {
   }
 }
 
+/** `false`/`0`: no proxy; `true`: one hop; a number: that many hops; else a list of addresses and CIDRs. */
 function parseTrustProxy(value: string): TrustProxy | undefined {
   if (value === 'false') return { hops: 0 };
   if (value === 'true') return { hops: 1 };
@@ -348,7 +406,7 @@ function parseHostPorts(name: string, value: string, problems: string[]): HostPo
   });
 }
 
-function redisSettings(env: z.infer<typeof settingsSchema>, problems: string[]): RedisSettings | undefined {
+function redisSettings(env: SettingValues, problems: string[]): RedisSettings | undefined {
   if (env.REDIS_CLUSTER_NODES && env.REDIS_SENTINELS) {
     problems.push('REDIS_CLUSTER_NODES and REDIS_SENTINELS: set one, not both');
     return undefined;
@@ -381,7 +439,8 @@ export function loadConfig(environment: Env = process.env): Config {
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
   }
-  const env = parsed.data;
+  // The schema is built with Object.fromEntries, which drops each setting's type: SettingValues restores them.
+  const env = parsed.data as SettingValues;
   const problems: string[] = [];
 
   const issuer = (env.ISSUER ?? `http://localhost:${env.PORT}`).replace(/\/$/, '');
@@ -479,6 +538,6 @@ export function loadConfig(environment: Env = process.env): Config {
       timeCost: env.ARGON2_ITERATIONS,
       parallelism: env.ARGON2_PARALLELISM,
     },
-    argon2Concurrency: env.ARGON2_CONCURRENCY,
+    argon2Concurrency: env.ARGON2_CONCURRENCY ?? availableParallelism(),
   };
 }
