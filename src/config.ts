@@ -376,7 +376,7 @@ function readAdminPassword(env: SettingValues, problems: string[]): string | und
 }
 
 /** Whether TRUST_PROXY may name this entry: an IP address, a CIDR, or one of proxy-addr's named ranges. */
-export function isTrustableAddress(entry: string): boolean {
+function isTrustableAddress(entry: string): boolean {
   try {
     proxyaddr.compile(entry);
     return true;
