@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
 
-import type { AccountAdministration } from '../accounts/index.ts';
+import { type AccountAdministration, emailSchema, PROFILE_FIELDS, profileFieldsSchema } from '../accounts/index.ts';
 import { csrfProtection, formBody, PageError } from '../http/index.ts';
 import { message, type Message, type Views } from '../views/index.ts';
 import type { Actor, AdminActions } from './admin-actions.ts';
@@ -17,6 +17,18 @@ const page = (value: unknown) => Math.max(1, Number.parseInt(String(value ?? '1'
 const text = (value: unknown, max = 254) => (typeof value === 'string' ? value.trim().slice(0, max) : '');
 /** A textarea of URLs, one per line (or separated by spaces). */
 const urls = (value: unknown) => text(value, 4000).split(/\s+/).filter(Boolean);
+
+/** The longest text a field's schema accepts (its .max), through .optional() and .nullable(); null when it sets none. */
+function maxLengthOf(schema: z.core.$ZodType): number | null {
+  if (schema instanceof z.ZodOptional || schema instanceof z.ZodNullable) return maxLengthOf(schema.unwrap());
+  return 'maxLength' in schema && typeof schema.maxLength === 'number' ? schema.maxLength : null;
+}
+/** zoneinfo sets no length (it must name a known zone); 64 holds any IANA zone name. */
+const UNBOUNDED_FIELD_MAX = 64;
+/** One input of the user page's profile form, as long as its schema lets the value be. */
+const profileInput = (name: string, schema: z.core.$ZodType) => ({ name, maxLength: maxLengthOf(schema) ?? UNBOUNDED_FIELD_MAX });
+/** The user page's profile form: the address, then every profile claim of the schema, in its order. */
+const PROFILE_FORM = [profileInput('email', emailSchema), ...PROFILE_FIELDS.map((name) => profileInput(name, profileFieldsSchema.shape[name]))];
 
 /** Refusals and mistakes as readable pages, with the status the API would give (a stale edit: 409). */
 async function consoleErrors(ctx: Context, next: () => Promise<unknown>) {
@@ -127,7 +139,7 @@ export function adminConsoleRoutes(deps: { actions: AdminActions; administration
       actions.listRoles(actor),
     ]);
     const notice = text(ctx.query.notice, 40);
-    render(ctx, 'user', { user, history, identities, roles, notice: notices.has(notice) ? `admin.notices.${notice}` : undefined });
+    render(ctx, 'user', { user, profileFields: PROFILE_FORM, history, identities, roles, notice: notices.has(notice) ? `admin.notices.${notice}` : undefined });
   });
 
   router.post('/users/:id/roles', async (ctx) => {

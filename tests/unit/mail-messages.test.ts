@@ -86,7 +86,14 @@ describe('mail messages', () => {
 
   it('show their button in the brand colour, moved until its text reads on it', () => {
     const branded = createMessages({ viewsDir, catalogues, primaryColor: '#0f6e5c' });
-    expect(branded.resetPassword(to('en'), 'https://idp.test/r').html).toContain('background: #0f6e5c; color: #ffffff;');
+    const withButton = [
+      branded.verifyEmail(to('en'), 'https://idp.test/v'),
+      branded.resetPassword(to('en'), 'https://idp.test/r'),
+      branded.invitation(to('en'), 'https://idp.test/i'),
+      branded.confirmEmailChange(to('en'), 'https://idp.test/c'),
+      branded.securityNotice(to('en'), notice({ kind: 'totp-enabled' })),
+    ];
+    for (const mail of withButton) expect(mail.html, mail.subject).toContain('background: #0f6e5c; color: #ffffff;');
     const pale = createMessages({ viewsDir, catalogues, primaryColor: '#ffe600' }).securityNotice(to('en'), notice({ kind: 'totp-enabled' }));
     expect(pale.html).toContain('color: #000000;');
   });

@@ -9,12 +9,8 @@ const catalogues = loadCatalogues(path.join(viewsDir, 'locales'));
 const english = catalogues.messages.get('en')!;
 const placeholders = (text: string) => [...text.matchAll(/\{(\w+)\}/g)].map((match) => match[1]).sort();
 
-/** Every template: the pages, and both parts (HTML and plain text) of every mail. */
-const templates = ['', 'admin', 'partials', 'email'].flatMap((folder) =>
-  readdirSync(path.join(viewsDir, folder))
-    .filter((name) => name.endsWith('.eta'))
-    .map((name) => path.join(folder, name)),
-);
+/** Every template, in every folder: the pages, their partials, and both parts (HTML and plain text) of every mail. */
+const templates = readdirSync(viewsDir, { recursive: true, encoding: 'utf8' }).filter((name) => name.endsWith('.eta')).sort();
 const source = (view: string) => readFileSync(path.join(viewsDir, view), 'utf8');
 
 function sourceFiles(dir: string): string[] {
