@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 
 import type { DB } from '../db/index.ts';
-import { insertAuditEvent, type AuditEvent } from './audit-event.repository.ts';
+import { type AuditEvent, insertAuditEvent } from './audit-event.repository.ts';
 
 export type RecordAudit = (event: AuditEvent) => Promise<void>;
 
