@@ -1,4 +1,4 @@
-import { sql, type Insertable, type Kysely, type Selectable } from 'kysely';
+import { sql, type Insertable, type Kysely, type Selectable, type Transaction, type Updateable } from 'kysely';
 
 import type { AccountsTable, DB, LoginOutcome } from '../db/index.ts';
 
@@ -28,6 +28,53 @@ export async function emailIsTaken(db: Kysely<DB>, email: string): Promise<boole
 
 export async function insertAccount(db: Kysely<DB>, values: Insertable<AccountsTable>): Promise<AccountRow> {
   return db.insertInto('accounts').values(values).returningAll().executeTakeFirstOrThrow();
+}
+
+/** Writes the given columns; `updated_at` moves on (it is the version admins' edits check). */
+export async function updateAccount(db: Kysely<DB>, id: string, values: Updateable<AccountsTable>): Promise<void> {
+  await db
+    .updateTable('accounts')
+    .set({ ...values, updated_at: sql`clock_timestamp()` })
+    .where('id', '=', id)
+    .execute();
+}
+
+/** False when there is no such account, or it is deleted. */
+export async function setAccountStatus(db: Kysely<DB>, id: string, status: 'active' | 'disabled'): Promise<boolean> {
+  const result = await db
+    .updateTable('accounts')
+    .set({ status, updated_at: sql`clock_timestamp()` })
+    .where('id', '=', id)
+    .where('deleted_at', 'is', null)
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
+/** Soft delete: the row stays, so an admin can restore it. False when there is no such account, or it is already deleted. */
+export async function softDeleteAccount(db: Kysely<DB>, id: string): Promise<boolean> {
+  const result = await db
+    .updateTable('accounts')
+    .set({ deleted_at: sql`now()`, updated_at: sql`clock_timestamp()` })
+    .where('id', '=', id)
+    .where('deleted_at', 'is', null)
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
+/** Undoes a soft delete. False when there is no such account, or it is not deleted. */
+export async function restoreAccount(db: Kysely<DB>, id: string): Promise<boolean> {
+  const result = await db
+    .updateTable('accounts')
+    .set({ deleted_at: null, updated_at: sql`clock_timestamp()` })
+    .where('id', '=', id)
+    .where('deleted_at', 'is not', null)
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
+/** Serialises changes to one account within the transaction (removing the last second factor must not race another removal). */
+export async function lockAccount(trx: Transaction<DB>, accountId: string): Promise<void> {
+  await trx.selectFrom('accounts').select('id').where('id', '=', accountId).forUpdate().execute();
 }
 
 export async function updatePasswordHash(db: Kysely<DB>, id: string, passwordHash: string): Promise<void> {

@@ -1,7 +1,8 @@
-import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
+import type { Kysely, Updateable } from 'kysely';
 
-import type { DB } from '../db/index.ts';
-import { findAccountByEmail } from './account.repository.ts';
+import type { AccountsTable, DB } from '../db/index.ts';
+import { type AccountListQuery, findAccountOverview, findPublicAccount, listAccounts, loginHistoryOf } from './account-query.repository.ts';
+import { findAccountByEmail, restoreAccount, setAccountStatus, softDeleteAccount, updateAccount } from './account.repository.ts';
 import { emailSchema } from './account.service.ts';
 import { deleteLinksToOldAddress } from './email-token.repository.ts';
 import {
@@ -14,15 +15,7 @@ import {
   StaleUpdateError,
 } from './errors.ts';
 import { identitiesOf } from './federated-identity.repository.ts';
-import { rolesOf } from './role.repository.ts';
-
-export interface AccountListQuery {
-  search?: string | undefined;
-  role?: string | undefined;
-  status?: 'active' | 'disabled' | 'deleted' | undefined;
-  page: number;
-  perPage: number;
-}
+import { deleteRole, findRole, grantRoles, highestRankOf, insertRole, listRoles, revokeRole, rolesOf } from './role.repository.ts';
 
 export interface ProfileChanges {
   email?: string | undefined;
@@ -35,43 +28,16 @@ export interface ProfileChanges {
   metadata?: Record<string, unknown> | undefined;
 }
 
-const publicColumns = [
-  'id',
-  'email',
-  'email_verified',
-  'name',
-  'given_name',
-  'family_name',
-  'picture',
-  'locale',
-  'zoneinfo',
-  'metadata',
-  'status',
-  'created_at',
-  'updated_at',
-  'last_login_at',
-  'deleted_at',
-] as const;
-
-/** Whether the account has a second factor, a confirmed authenticator app or a passkey (admins see who has one). */
-const secondFactor = (eb: ExpressionBuilder<DB, 'accounts'>) =>
-  eb
-    .or([
-      eb.exists(eb.selectFrom('totp_credentials').select('account_id').whereRef('totp_credentials.account_id', '=', 'accounts.id').where('confirmed_at', 'is not', null)),
-      eb.exists(eb.selectFrom('webauthn_credentials').select('account_id').whereRef('webauthn_credentials.account_id', '=', 'accounts.id')),
-    ])
-    .as('second_factor');
-
 /** What an administrator may read and change of accounts and roles. Who may do it is the admin room's rule. */
 export function createAccountAdministration(db: Kysely<DB>) {
   async function getAccount(id: string) {
-    const account = await db.selectFrom('accounts').select(publicColumns).select(secondFactor).where('id', '=', id).executeTakeFirst();
+    const account = await findAccountOverview(db, id);
     if (!account) throw new AccountNotFoundError();
     return { ...account, roles: await rolesOf(db, id) };
   }
 
   async function requireRole(name: string) {
-    const role = await db.selectFrom('roles').selectAll().where('name', '=', name).executeTakeFirst();
+    const role = await findRole(db, name);
     if (!role) throw new RoleNotFoundError(name);
     return role;
   }
@@ -79,42 +45,16 @@ export function createAccountAdministration(db: Kysely<DB>) {
   return {
     getAccount,
 
-    async listAccounts(query: AccountListQuery) {
-      let base = db.selectFrom('accounts');
-      if (query.search) {
-        const pattern = `%${query.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-        base = base.where((eb) => eb.or([eb('email', 'ilike', pattern), eb('name', 'ilike', pattern)]));
-      }
-      if (query.status === 'deleted') base = base.where('deleted_at', 'is not', null);
-      else {
-        base = base.where('deleted_at', 'is', null);
-        if (query.status) base = base.where('status', '=', query.status);
-      }
-      if (query.role) {
-        const role = query.role;
-        base = base.where((eb) =>
-          eb.exists(eb.selectFrom('account_roles').select('account_id').whereRef('account_roles.account_id', '=', 'accounts.id').where('role_name', '=', role)),
-        );
-      }
-      const { total } = await base.select((eb) => eb.fn.countAll<string>().as('total')).executeTakeFirstOrThrow();
-      const items = await base
-        .select(publicColumns)
-        .select(secondFactor)
-        .orderBy('created_at', 'desc')
-        .orderBy('id')
-        .limit(query.perPage)
-        .offset((query.page - 1) * query.perPage)
-        .execute();
-      return { items, total: Number(total), page: query.page, perPage: query.perPage };
-    },
+    listAccounts: (query: AccountListQuery) => listAccounts(db, query),
 
     /** Applies the changes when `expectedVersion` (updated_at in ms) is still current; returns before and after. */
     async updateProfile(id: string, changes: ProfileChanges, expectedVersion: number | undefined) {
       return db.transaction().execute(async (trx) => {
-        const before = await trx.selectFrom('accounts').select(publicColumns).where('id', '=', id).forUpdate().executeTakeFirst();
+        const before = await findPublicAccount(trx, id, { forUpdate: true });
         if (!before) throw new AccountNotFoundError();
         if (expectedVersion !== undefined && new Date(before.updated_at).getTime() !== expectedVersion) throw new StaleUpdateError();
-        const values: Record<string, unknown> = { ...changes };
+        const { metadata, ...fields } = changes;
+        const values: Updateable<AccountsTable> = { ...fields };
         if (changes.email !== undefined) {
           const email = emailSchema.safeParse(changes.email);
           if (!email.success) throw new InvalidAccountInputError('email: Enter a valid email address.');
@@ -125,48 +65,37 @@ export function createAccountAdministration(db: Kysely<DB>) {
             await deleteLinksToOldAddress(trx, id);
           }
         }
-        if (changes.metadata !== undefined) values.metadata = JSON.stringify(changes.metadata);
-        await trx.updateTable('accounts').set({ ...values, updated_at: sql`clock_timestamp()` }).where('id', '=', id).execute();
-        const after = await trx.selectFrom('accounts').select(publicColumns).where('id', '=', id).executeTakeFirstOrThrow();
+        if (metadata !== undefined) values.metadata = JSON.stringify(metadata);
+        await updateAccount(trx, id, values);
+        const after = await findPublicAccount(trx, id);
+        if (!after) throw new AccountNotFoundError();
         return { before, after };
       });
     },
 
     async setStatus(id: string, status: 'active' | 'disabled') {
-      const result = await db
-        .updateTable('accounts')
-        .set({ status, updated_at: sql`clock_timestamp()` })
-        .where('id', '=', id)
-        .where('deleted_at', 'is', null)
-        .executeTakeFirst();
-      if (result.numUpdatedRows === 0n) throw new AccountNotFoundError();
+      if (!(await setAccountStatus(db, id, status))) throw new AccountNotFoundError();
     },
 
     async setDeleted(id: string, deleted: boolean) {
-      const result = await db
-        .updateTable('accounts')
-        .set({ deleted_at: deleted ? sql`now()` : null, updated_at: sql`clock_timestamp()` })
-        .where('id', '=', id)
-        .where('deleted_at', deleted ? 'is' : 'is not', null)
-        .executeTakeFirst();
-      if (result.numUpdatedRows === 0n) throw new AccountNotFoundError();
+      if (!(await (deleted ? softDeleteAccount(db, id) : restoreAccount(db, id)))) throw new AccountNotFoundError();
     },
 
     async grantRole(id: string, role: string) {
       await getAccount(id);
       await requireRole(role);
-      await db.insertInto('account_roles').values({ account_id: id, role_name: role }).onConflict((oc) => oc.doNothing()).execute();
+      await grantRoles(db, id, [role]);
     },
 
     async revokeRole(id: string, role: string) {
       await getAccount(id);
       await requireRole(role);
-      await db.deleteFrom('account_roles').where('account_id', '=', id).where('role_name', '=', role).execute();
+      await revokeRole(db, id, role);
     },
 
     loginHistory: async (id: string, limit = 50) => {
       await getAccount(id);
-      return db.selectFrom('login_history').select(['at', 'ip', 'user_agent', 'outcome', 'method']).where('account_id', '=', id).orderBy('id', 'desc').limit(limit).execute();
+      return loginHistoryOf(db, id, limit);
     },
 
     identities: async (id: string) => {
@@ -174,29 +103,21 @@ export function createAccountAdministration(db: Kysely<DB>) {
       return (await identitiesOf(db, id)).map(({ provider, subject, email, linked_at }) => ({ provider, subject, email, linked_at }));
     },
 
-    listRoles: () => db.selectFrom('roles').selectAll().orderBy('rank', (ob) => ob.desc().nullsLast()).orderBy('name').execute(),
+    listRoles: () => listRoles(db),
 
     async createRole(name: string, description: string) {
-      if (await db.selectFrom('roles').select('name').where('name', '=', name).executeTakeFirst()) throw new DuplicateRoleError(name);
-      return db.insertInto('roles').values({ name, description, rank: null }).returningAll().executeTakeFirstOrThrow();
+      if (await findRole(db, name)) throw new DuplicateRoleError(name);
+      return insertRole(db, name, description);
     },
 
     async deleteRole(name: string) {
       const role = await requireRole(name);
       if (role.rank !== null) throw new BuiltInRoleError(name);
-      await db.deleteFrom('roles').where('name', '=', name).execute();
+      await deleteRole(db, name);
     },
 
     /** Highest built-in rank among the roles (0 when none): what the account may do to others. */
-    async rankOf(id: string): Promise<number> {
-      const row = await db
-        .selectFrom('account_roles')
-        .innerJoin('roles', 'roles.name', 'account_roles.role_name')
-        .select((eb) => eb.fn.max('roles.rank').as('rank'))
-        .where('account_roles.account_id', '=', id)
-        .executeTakeFirst();
-      return Number(row?.rank ?? 0);
-    },
+    rankOf: (id: string): Promise<number> => highestRankOf(db, id),
   };
 }
 

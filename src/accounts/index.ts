@@ -21,7 +21,8 @@ export {
 } from './account-lifecycle.service.ts';
 export type { LoginObserver, LoginThrottle } from './account.service.ts';
 export { createFederation, type Federation, type FederatedProfile, type FederatedSignIn } from './federation.service.ts';
-export { createAccountAdministration, type AccountAdministration, type AccountListQuery, type ProfileChanges } from './admin.service.ts';
+export { createAccountAdministration, type AccountAdministration, type ProfileChanges } from './admin.service.ts';
+export type { AccountListQuery } from './account-query.repository.ts';
 export {
   createSecondFactors,
   hasUsableSecondFactor,

@@ -73,11 +73,6 @@ export async function deletePasskeysOf(db: Kysely<DB>, accountId: string): Promi
   return Number(result.numDeletedRows);
 }
 
-/** Serialises changes to one account's second factors (removing the last one must not race another removal). */
-export async function lockAccount(trx: Transaction<DB>, accountId: string): Promise<void> {
-  await trx.selectFrom('accounts').select('id').where('id', '=', accountId).forUpdate().execute();
-}
-
 export async function saveChallenge(
   db: Kysely<DB>,
   key: string,

@@ -13,8 +13,8 @@ import type { Kysely } from 'kysely';
 
 import type { RecordAudit } from '../audit/index.ts';
 import type { DB, WebauthnPurpose } from '../db/index.ts';
+import { findAccountById, lockAccount, markLoggedIn, recordLoginAttempt } from './account.repository.ts';
 import type { LoginContext, LoginThrottle } from './account.service.ts';
-import { findAccountById, markLoggedIn, recordLoginAttempt } from './account.repository.ts';
 import {
   AccountDisabledError,
   PasskeyChallengeError,
@@ -29,13 +29,12 @@ import {
   deletePasskey,
   findPasskey,
   insertPasskey,
-  lockAccount,
+  type PasskeyRow,
   passkeysOf,
   recordPasskeyUse,
   renamePasskey,
   saveChallenge,
   takeChallenge,
-  type PasskeyRow,
 } from './passkey.repository.ts';
 import { findTotp } from './second-factor.repository.ts';
 import type { SecurityNotices } from './security-notice.ts';

@@ -39,3 +39,36 @@ export async function anyoneHasRole(db: Kysely<DB>, role: string): Promise<boole
     .executeTakeFirst();
   return row !== undefined;
 }
+
+export async function findRole(db: Kysely<DB>, name: string) {
+  return db.selectFrom('roles').selectAll().where('name', '=', name).executeTakeFirst();
+}
+
+/** Built-in roles first, highest rank first; then custom roles by name. */
+export async function listRoles(db: Kysely<DB>) {
+  return db.selectFrom('roles').selectAll().orderBy('rank', (ob) => ob.desc().nullsLast()).orderBy('name').execute();
+}
+
+/** A custom role (no rank). */
+export async function insertRole(db: Kysely<DB>, name: string, description: string) {
+  return db.insertInto('roles').values({ name, description, rank: null }).returningAll().executeTakeFirstOrThrow();
+}
+
+export async function deleteRole(db: Kysely<DB>, name: string): Promise<void> {
+  await db.deleteFrom('roles').where('name', '=', name).execute();
+}
+
+export async function revokeRole(db: Kysely<DB>, accountId: string, role: string): Promise<void> {
+  await db.deleteFrom('account_roles').where('account_id', '=', accountId).where('role_name', '=', role).execute();
+}
+
+/** Highest built-in rank among the account's roles (0 when none). */
+export async function highestRankOf(db: Kysely<DB>, accountId: string): Promise<number> {
+  const row = await db
+    .selectFrom('account_roles')
+    .innerJoin('roles', 'roles.name', 'account_roles.role_name')
+    .select((eb) => eb.fn.max('roles.rank').as('rank'))
+    .where('account_roles.account_id', '=', accountId)
+    .executeTakeFirst();
+  return Number(row?.rank ?? 0);
+}

@@ -4,11 +4,12 @@ import { generate, generateSecret, generateURI, verify } from 'otplib';
 import QRCode from 'qrcode';
 
 import type { RecordAudit } from '../audit/index.ts';
-import type { DB } from '../db/index.ts';
 import type { SecretBox } from '../crypto/index.ts';
+import type { DB } from '../db/index.ts';
+import { lockAccount } from './account.repository.ts';
 import type { LoginThrottle } from './account.service.ts';
-import type { SecurityNotices } from './security-notice.ts';
 import { SecondFactorLockedError, SecondFactorRequiredError, TotpAlreadyEnabledError, WrongSecondFactorCodeError } from './errors.ts';
+import { countPasskeys, deletePasskeysOf } from './passkey.repository.ts';
 import {
   acceptTimeStep,
   accountsWithSecondFactor,
@@ -21,7 +22,7 @@ import {
   unusedRecoveryCodes,
   useRecoveryCode,
 } from './second-factor.repository.ts';
-import { countPasskeys, deletePasskeysOf, lockAccount } from './passkey.repository.ts';
+import type { SecurityNotices } from './security-notice.ts';
 
 /** The authenticator secret is stored sealed, bound to its account so that a copied row does not open elsewhere. */
 export function totpSecretSealing(box: SecretBox) {

@@ -1,9 +1,16 @@
-import { sql, type Kysely } from 'kysely';
+import type { Kysely, Updateable } from 'kysely';
 
 import { diff, type RecordAudit } from '../audit/index.ts';
-import type { DB } from '../db/index.ts';
+import type { AccountsTable, DB } from '../db/index.ts';
 import type { Mailer, Messages } from '../email/index.ts';
-import { findAccountByEmail, findAccountById, markEmailVerified, updatePasswordHash } from './account.repository.ts';
+import {
+  findAccountByEmail,
+  findAccountById,
+  markEmailVerified,
+  softDeleteAccount,
+  updateAccount,
+  updatePasswordHash,
+} from './account.repository.ts';
 import { emailSchema } from './account.service.ts';
 import { deleteLinksToOldAddress, findLiveEmailToken, issueEmailToken, useEmailToken } from './email-token.repository.ts';
 import { InvalidAccountInputError, InvalidCredentialsError, InvalidLinkError, PasswordMismatchError } from './errors.ts';
@@ -56,11 +63,9 @@ export function createSelfService(deps: {
 
   return {
     async updateProfile(self: Self, fields: ProfileFields) {
-      const changes = Object.fromEntries(PROFILE_FIELDS.filter((column) => fields[column] !== undefined).map((column) => [column, fields[column] || null]));
+      const changes: Updateable<AccountsTable> = Object.fromEntries(PROFILE_FIELDS.filter((column) => fields[column] !== undefined).map((column) => [column, fields[column] || null]));
       const before = await accountOf(self.accountId);
-      if (Object.keys(changes).length) {
-        await db.updateTable('accounts').set({ ...changes, updated_at: sql`clock_timestamp()` }).where('id', '=', self.accountId).execute();
-      }
+      if (Object.keys(changes).length) await updateAccount(db, self.accountId, changes);
       const after = await accountOf(self.accountId);
       const changed = diff(
         Object.fromEntries(PROFILE_FIELDS.map((column) => [column, before[column]])),
@@ -113,7 +118,7 @@ export function createSelfService(deps: {
         const account = row && (await findAccountById(trx, row.account_id));
         if (!row || !account || account.status !== 'active' || account.deleted_at) throw new InvalidLinkError();
         if (await findAccountByEmail(trx, row.email)) throw new InvalidLinkError();
-        await trx.updateTable('accounts').set({ email: row.email, updated_at: sql`clock_timestamp()` }).where('id', '=', account.id).execute();
+        await updateAccount(trx, account.id, { email: row.email });
         await markEmailVerified(trx, account.id, row.email);
         await deleteLinksToOldAddress(trx, account.id);
         return { accountId: account.id, from: account.email, email: row.email };
@@ -125,7 +130,7 @@ export function createSelfService(deps: {
     /** Soft delete: the account can no longer sign in, every session and grant ends; an admin can restore it. */
     async deleteAccount(self: Self) {
       const account = await accountOf(self.accountId);
-      await db.updateTable('accounts').set({ deleted_at: sql`now()`, updated_at: sql`clock_timestamp()` }).where('id', '=', account.id).execute();
+      await softDeleteAccount(db, account.id);
       await deps.endEverythingOf(account.id);
       await audit({ actorId: account.id, action: 'account.delete', targetType: 'account', targetId: account.id, ip: self.ip });
     },

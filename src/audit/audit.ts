@@ -1,58 +1,12 @@
 import type { Kysely } from 'kysely';
 
 import type { DB } from '../db/index.ts';
-
-export interface AuditEvent {
-  /** The account that acted; null for the system (CLI, a failed sign-in by an unknown person). */
-  actorId: string | null;
-  action: string;
-  targetType?: string | undefined;
-  targetId?: string | undefined;
-  outcome?: 'done' | 'denied' | undefined;
-  ip?: string | null | undefined;
-  changes?: Record<string, unknown> | undefined;
-}
+import { type AuditEvent, insertAuditEvent } from './audit-event.repository.ts';
 
 export type RecordAudit = (event: AuditEvent) => Promise<void>;
 
 export function auditRecorder(db: Kysely<DB>): RecordAudit {
-  return async (event) => {
-    await db
-      .insertInto('audit_events')
-      .values({
-        actor_id: event.actorId,
-        action: event.action,
-        target_type: event.targetType ?? null,
-        target_id: event.targetId ?? null,
-        outcome: event.outcome ?? 'done',
-        ip: event.ip ?? null,
-        changes: event.changes ? JSON.stringify(event.changes) : null,
-      })
-      .execute();
-  };
-}
-
-export interface AuditQuery {
-  actorId?: string | undefined;
-  targetId?: string | undefined;
-  action?: string | undefined;
-  page: number;
-  perPage: number;
-}
-
-export async function listAuditEvents(db: Kysely<DB>, query: AuditQuery) {
-  let base = db.selectFrom('audit_events');
-  if (query.actorId) base = base.where('actor_id', '=', query.actorId);
-  if (query.targetId) base = base.where('target_id', '=', query.targetId);
-  if (query.action) base = base.where('action', '=', query.action);
-  const { total } = await base.select((eb) => eb.fn.countAll<string>().as('total')).executeTakeFirstOrThrow();
-  const items = await base
-    .selectAll()
-    .orderBy('id', 'desc')
-    .limit(query.perPage)
-    .offset((query.page - 1) * query.perPage)
-    .execute();
-  return { items, total: Number(total), page: query.page, perPage: query.perPage };
+  return (event) => insertAuditEvent(db, event);
 }
 
 /** Field by field, what an update changed: { field: [before, after] }. */

@@ -1,1 +1,2 @@
-export { auditRecorder, listAuditEvents, diff, type AuditEvent, type AuditQuery, type RecordAudit } from './audit.ts';
+export { auditRecorder, diff, type RecordAudit } from './audit.ts';
+export { listAuditEvents, type AuditEvent, type AuditQuery } from './audit-event.repository.ts';

@@ -20,7 +20,7 @@ import {
 } from '../accounts/index.ts';
 import type { ResourceServer } from '../clients/index.ts';
 import { csrfProtection, formBody, PageError, type RateLimits } from '../http/index.ts';
-import { describeScopes } from '../oidc/index.ts';
+import { describeScopes, isFirstParty } from '../oidc/index.ts';
 import { type GoogleClient, GoogleSignInError, GoogleUnavailableError } from '../upstream/index.ts';
 import { message, type Message, type Views } from '../views/index.ts';
 import {
@@ -142,7 +142,7 @@ export function interactionRoutes(deps: {
       // except for a privileged API.
       const client = await provider.Client.find(String(interaction.params.client_id));
       const privileged = interaction.prompt.reasons.includes('privileged_resource');
-      if ((client as unknown as { first_party?: boolean } | undefined)?.first_party === true && !privileged) return grantConsent(ctx, interaction);
+      if (isFirstParty(client) && !privileged) return grantConsent(ctx, interaction);
       const details = interaction.prompt.details as ConsentDetails;
       return views.render(ctx, 'consent', {
         uid: interaction.uid,

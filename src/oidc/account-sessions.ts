@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { AdapterConstructor, AdapterPayload } from 'oidc-provider';
 
 import type { DB } from '../db/index.ts';
+import { liveIndexEntries } from './adapters/account-index.ts';
 import { storageKeyOf } from './adapters/hashed-ids.ts';
 
 /** One place a person is signed in: a browser's IdP session, and the apps it signed in to. */
@@ -39,15 +40,7 @@ export function accountSessions(db: Kysely<DB>, Adapter: AdapterConstructor) {
   // Either adapter removes every token of a grant, whatever its model, in one call.
   const tokens = new Adapter('AccessToken');
 
-  const live = (accountId: string, model: 'Session' | 'Grant') =>
-    db
-      .selectFrom('oidc_account_index')
-      .select(['id', 'ip', 'user_agent', 'created_at', 'seen_at'])
-      .where('account_id', '=', accountId)
-      .where('model', '=', model)
-      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', sql<Date>`now()`)]))
-      .orderBy('seen_at', 'desc')
-      .execute();
+  const live = (accountId: string, model: 'Session' | 'Grant') => liveIndexEntries(db, accountId, model);
 
   async function revokeGrant(grantId: string) {
     await tokens.revokeByGrantId(grantId);

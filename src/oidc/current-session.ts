@@ -14,11 +14,14 @@ export interface SignedInSession {
 const signedIn = (session: InstanceType<Provider['Session']> | undefined): SignedInSession | undefined =>
   session?.accountId ? { sessionId: session.jti, uid: session.uid, accountId: session.accountId, loginTs: session.loginTs } : undefined;
 
-/** The IdP session of this browser, if any. */
+/**
+ * The IdP session of this browser, if any. Given our context (no `ctx.oidc`), `Session.get` reads the
+ * signed cookie through `provider.createContext(ctx.req, ctx.res)` itself and keeps our `ctx.secure`
+ * (the issuer's https, also behind a proxy) for the cookie library's signature refresh. It only
+ * loads: without a live session it returns an unsaved one with no account, and writes no cookie.
+ */
 export async function currentSession(provider: Provider, ctx: Context): Promise<SignedInSession | undefined> {
-  const sessionId = ctx.cookies.get(provider.cookieName('session'), { signed: true });
-  if (!sessionId) return undefined;
-  return signedIn(await provider.Session.find(sessionId));
+  return signedIn(await provider.Session.get(ctx));
 }
 
 /** The IdP session a token was issued in, by the uid the token names. */

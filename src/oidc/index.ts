@@ -4,6 +4,7 @@ export { createSqlAdapter, purgeExpiredSqlModels } from './adapters/sql.ts';
 export { guardedAdapter } from './adapters/guarded.ts';
 export { hashedIds, storageKeyOf } from './adapters/hashed-ids.ts';
 export { describeScopes } from './scope-descriptions.ts';
+export { isFirstParty } from './first-party.ts';
 export { acrFor, requestsMultiFactor } from './acr.ts';
 export { createRedisAdapter } from './adapters/redis.ts';
 export { indexedByAccount, endEverythingOf, purgeExpiredAccountIndex, revokeGrantsOfClient } from './adapters/account-index.ts';

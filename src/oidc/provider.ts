@@ -32,6 +32,7 @@ import { introspectionPolicy, pkceRequired } from './client-policies.ts';
 import { deviceFlowLimits } from './device-flow-limits.ts';
 import { deviceFlowPages } from './device-flow-pages.ts';
 import { deviceStepUp } from './device-step-up.ts';
+import { isFirstParty } from './first-party.ts';
 import { guardedFetch } from './guarded-fetch.ts';
 import { pushedRequestOfItsClient } from './pushed-request-client.ts';
 import { providerSigningKeys } from './scheduled-signing-key.ts';
@@ -116,7 +117,7 @@ function existingGrantLoader(servers: ReadonlyMap<string, ResourceServer>) {
     const client = oidc.client!;
     const session = oidc.session!;
     const grantId = (oidc.result?.consent as { grantId?: string } | undefined)?.grantId ?? session.grantIdFor(client.clientId);
-    const firstParty = (client as unknown as { first_party?: boolean }).first_party === true;
+    const firstParty = isFirstParty(client);
 
     let grant = grantId ? await oidc.provider.Grant.find(grantId) : undefined;
     if (!firstParty) return grant;

@@ -178,4 +178,23 @@ describe(`account page (${backend})`, () => {
     const visitor = await newBrowser().open(`${idp.issuer}/account`);
     expect(visitor.status).toBe(401);
   });
+
+  it('reads the browser’s session without ever setting a session cookie', async () => {
+    const name = idp.idp.provider.cookieName('session');
+    const sessionCookiesSetBy = (response: Response) => response.headers.getSetCookie().filter((cookie) => cookie.startsWith(`${name}=`));
+    const visitor = await newBrowser().fetch(`${idp.issuer}/account`);
+    expect(visitor.status).toBe(401);
+    expect(sessionCookiesSetBy(visitor)).toEqual([]);
+
+    const person = await signedInPerson();
+    const signedIn = await person.browser.fetch(`${idp.issuer}/account`);
+    expect(signedIn.status).toBe(200);
+    expect(sessionCookiesSetBy(signedIn)).toEqual([]);
+
+    const sessionId = (await person.browser.jar.getCookies(idp.issuer)).find((cookie) => cookie.key === name)!.value;
+    await (await idp.idp.provider.Session.find(sessionId))!.destroy();
+    const ended = await person.browser.fetch(`${idp.issuer}/account`);
+    expect(ended.status).toBe(401);
+    expect(sessionCookiesSetBy(ended)).toEqual([]);
+  });
 });

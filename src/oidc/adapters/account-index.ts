@@ -109,6 +109,18 @@ export function indexedByAccount(Inner: AdapterConstructor, db: Kysely<DB>): Ada
   };
 }
 
+/** The account's sessions (or grants) the index holds that have not expired, last used first. */
+export async function liveIndexEntries(db: Kysely<DB>, accountId: string, model: 'Session' | 'Grant') {
+  return db
+    .selectFrom('oidc_account_index')
+    .select(['id', 'ip', 'user_agent', 'created_at', 'seen_at'])
+    .where('account_id', '=', accountId)
+    .where('model', '=', model)
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', sql<Date>`now()`)]))
+    .orderBy('seen_at', 'desc')
+    .execute();
+}
+
 /** Revokes every grant (and with it every token) a client was given, as when the client is deleted. */
 export async function revokeGrantsOfClient(db: Kysely<DB>, Adapter: AdapterConstructor, clientId: string): Promise<number> {
   const rows = await db.selectFrom('oidc_account_index').select('id').where('model', '=', 'Grant').where('client_id', '=', clientId).execute();

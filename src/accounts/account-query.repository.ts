@@ -1,0 +1,91 @@
+import type { ExpressionBuilder, Kysely } from 'kysely';
+
+import type { DB } from '../db/index.ts';
+
+export interface AccountListQuery {
+  search?: string | undefined;
+  role?: string | undefined;
+  status?: 'active' | 'disabled' | 'deleted' | undefined;
+  page: number;
+  perPage: number;
+}
+
+/** What admins see of an account: everything but its secrets. */
+const publicColumns = [
+  'id',
+  'email',
+  'email_verified',
+  'name',
+  'given_name',
+  'family_name',
+  'picture',
+  'locale',
+  'zoneinfo',
+  'metadata',
+  'status',
+  'created_at',
+  'updated_at',
+  'last_login_at',
+  'deleted_at',
+] as const;
+
+/** Whether the account has a second factor, a confirmed authenticator app or a passkey (admins see who has one). */
+const secondFactor = (eb: ExpressionBuilder<DB, 'accounts'>) =>
+  eb
+    .or([
+      eb.exists(eb.selectFrom('totp_credentials').select('account_id').whereRef('totp_credentials.account_id', '=', 'accounts.id').where('confirmed_at', 'is not', null)),
+      eb.exists(eb.selectFrom('webauthn_credentials').select('account_id').whereRef('webauthn_credentials.account_id', '=', 'accounts.id')),
+    ])
+    .as('second_factor');
+
+/** One account as admins see it, deleted or not, with whether it has a second factor. */
+export async function findAccountOverview(db: Kysely<DB>, id: string) {
+  return db.selectFrom('accounts').select(publicColumns).select(secondFactor).where('id', '=', id).executeTakeFirst();
+}
+
+/** One account as admins see it, deleted or not; `forUpdate` locks its row until the transaction ends. */
+export async function findPublicAccount(db: Kysely<DB>, id: string, options: { forUpdate?: boolean } = {}) {
+  const query = db.selectFrom('accounts').select(publicColumns).where('id', '=', id);
+  return (options.forUpdate ? query.forUpdate() : query).executeTakeFirst();
+}
+
+/** A page of accounts, newest first, matching the search (email or name), status and role; with the count of all matches. */
+export async function listAccounts(db: Kysely<DB>, query: AccountListQuery) {
+  let base = db.selectFrom('accounts');
+  if (query.search) {
+    const pattern = `%${query.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    base = base.where((eb) => eb.or([eb('email', 'ilike', pattern), eb('name', 'ilike', pattern)]));
+  }
+  if (query.status === 'deleted') base = base.where('deleted_at', 'is not', null);
+  else {
+    base = base.where('deleted_at', 'is', null);
+    if (query.status) base = base.where('status', '=', query.status);
+  }
+  if (query.role) {
+    const role = query.role;
+    base = base.where((eb) =>
+      eb.exists(eb.selectFrom('account_roles').select('account_id').whereRef('account_roles.account_id', '=', 'accounts.id').where('role_name', '=', role)),
+    );
+  }
+  const { total } = await base.select((eb) => eb.fn.countAll<string>().as('total')).executeTakeFirstOrThrow();
+  const items = await base
+    .select(publicColumns)
+    .select(secondFactor)
+    .orderBy('created_at', 'desc')
+    .orderBy('id')
+    .limit(query.perPage)
+    .offset((query.page - 1) * query.perPage)
+    .execute();
+  return { items, total: Number(total), page: query.page, perPage: query.perPage };
+}
+
+/** The account's latest sign-in attempts, newest first. */
+export async function loginHistoryOf(db: Kysely<DB>, accountId: string, limit: number) {
+  return db
+    .selectFrom('login_history')
+    .select(['at', 'ip', 'user_agent', 'outcome', 'method'])
+    .where('account_id', '=', accountId)
+    .orderBy('id', 'desc')
+    .limit(limit)
+    .execute();
+}
