@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Adapter, AdapterConstructor, AdapterPayload } from 'oidc-provider';
 
 import type { DB } from '../db/index.ts';
+import { deleteClient, findClientMetadata, findClientRow, insertClient, listClientRows, replaceClientMetadata } from './client.repository.ts';
 import { checkClientUris, ClientUriError, type ClientUriRules } from './client-uris.ts';
 import { hashClientSecret, newClientSecret, symmetricUseOfSecret } from './client-secrets.ts';
 
@@ -50,14 +51,14 @@ export function createClientRegistry(db: Kysely<DB>, validate: (metadata: Record
   }
 
   async function row(clientId: string) {
-    const found = await db.selectFrom('clients').selectAll().where('client_id', '=', clientId).executeTakeFirst();
+    const found = await findClientRow(db, clientId);
     if (!found) throw new ClientNotFoundError();
     return found;
   }
 
   return {
     async list() {
-      const rows = await db.selectFrom('clients').selectAll().orderBy('created_at').execute();
+      const rows = await listClientRows(db);
       return rows.map((r) => withoutSecret(r.metadata));
     },
 
@@ -69,20 +70,19 @@ export function createClientRegistry(db: Kysely<DB>, validate: (metadata: Record
       const confidential = input.token_endpoint_auth_method !== 'none';
       const secret = confidential ? newClientSecret() : undefined;
       const metadata = await checked({ ...input, client_id: clientId, ...(secret ? { client_secret: hashClientSecret(secret) } : {}) });
-      await db.insertInto('clients').values({ client_id: clientId, metadata: JSON.stringify(metadata) }).execute();
+      await insertClient(db, clientId, metadata);
       return { client: withoutSecret(metadata), clientSecret: secret };
     },
 
     async update(clientId: string, changes: Record<string, unknown>) {
       const current = (await row(clientId)).metadata;
       const metadata = await checked({ ...current, ...changes, client_id: clientId, client_secret: current.client_secret });
-      await db.updateTable('clients').set({ metadata: JSON.stringify(metadata), updated_at: sql`now()` }).where('client_id', '=', clientId).execute();
+      await replaceClientMetadata(db, clientId, metadata);
       return { before: withoutSecret(current), after: withoutSecret(metadata) };
     },
 
     async remove(clientId: string) {
-      const result = await db.deleteFrom('clients').where('client_id', '=', clientId).executeTakeFirst();
-      if (result.numDeletedRows === 0n) throw new ClientNotFoundError();
+      if (!(await deleteClient(db, clientId))) throw new ClientNotFoundError();
     },
 
     /** A new secret, returned once and stored only as a hash; the old one stops working at once. */
@@ -90,11 +90,7 @@ export function createClientRegistry(db: Kysely<DB>, validate: (metadata: Record
       const current = (await row(clientId)).metadata;
       if (current.token_endpoint_auth_method === 'none') throw new InvalidClientError('token_endpoint_auth_method', 'a public client has no secret');
       const secret = newClientSecret();
-      await db
-        .updateTable('clients')
-        .set({ metadata: JSON.stringify({ ...current, client_secret: hashClientSecret(secret) }), updated_at: sql`now()` })
-        .where('client_id', '=', clientId)
-        .execute();
+      await replaceClientMetadata(db, clientId, { ...current, client_secret: hashClientSecret(secret) });
       return secret;
     },
   };
@@ -106,8 +102,7 @@ export type ClientRegistry = ReturnType<typeof createClientRegistry>;
 export function withClientsFromSql(Inner: AdapterConstructor, db: Kysely<DB>): AdapterConstructor {
   class SqlClients implements Adapter {
     async find(id: string): Promise<AdapterPayload | undefined> {
-      const found = await db.selectFrom('clients').select('metadata').where('client_id', '=', id).executeTakeFirst();
-      return found?.metadata as AdapterPayload | undefined;
+      return (await findClientMetadata(db, id)) as AdapterPayload | undefined;
     }
     async upsert() {}
     async findByUid() {
