@@ -1,7 +1,6 @@
 import Koa from 'koa';
 import { sql } from 'kysely';
 import type Provider from 'oidc-provider';
-import type { AdapterConstructor } from 'oidc-provider';
 
 import {
   type AccountService,
@@ -39,31 +38,18 @@ import {
   privilegesOf,
   readClientsFile,
   readResourceServersFile,
-  withClientsFromSql,
 } from './clients/index.ts';
 import type { Config } from './config.ts';
-import { createSecretBox, type SecretBox } from './crypto/index.ts';
-import { type Database, hasPendingMigrations, isPostgresUnavailable, migrateToLatest, openDatabase } from './db/index.ts';
+import { createSecretBox } from './crypto/index.ts';
+import { type Database, hasPendingMigrations, migrateToLatest, openDatabase } from './db/index.ts';
 import { createMailer, createMessages, DevOutbox, type Mailer } from './email/index.ts';
-import { createMetrics, createRateLimits, currentRequest, type LimiterStore, type ReadinessCheck } from './http/index.ts';
+import { createMetrics, createRateLimits, currentRequest, limiterStoreFor } from './http/index.ts';
 import { signInCompletion } from './interactions/index.ts';
 import { loadSecrets, publicKeysOf } from './keys/index.ts';
 import type { Logger } from './logger.ts';
-import {
-  accountSessions,
-  createProvider,
-  createRedisAdapter,
-  createSqlAdapter,
-  endEverythingOf,
-  guardedAdapter,
-  hashedIds,
-  indexedByAccount,
-  purgeExpiredAccountIndex,
-  purgeExpiredSqlModels,
-  revokeGrantsOfClient,
-} from './oidc/index.ts';
+import { accountSessions, createProvider, endEverythingOf, type ModelStore, openModelStore, revokeGrantsOfClient } from './oidc/index.ts';
 import { viewsDir } from './paths.ts';
-import { connectRedis, isRedisUnavailable, type RedisConnection, waitUntilReady } from './redis/index.ts';
+import type { RedisConnection } from './redis/index.ts';
 import { accountApiRoutes, accountPage, accountPageRoutes, deviceOf } from './self-service/index.ts';
 import { createGoogleClient } from './upstream/index.ts';
 import { createViews } from './views/index.ts';
@@ -101,76 +87,6 @@ const builtInClients = (adminApi: string) => [
   },
 ];
 
-const PURGE_INTERVAL_MS = 10 * 60 * 1000;
-const REDIS_STARTUP_WAIT_MS = 5000;
-
-interface ModelStore {
-  /** For node-oidc-provider: addressed by the ids it uses, stored under their hashes. */
-  adapter: AdapterConstructor;
-  /** Addressed by storage key, as the account index records items (ending sessions and grants of an account). */
-  byStorageKey: AdapterConstructor;
-  redis: RedisConnection | undefined;
-  readiness: Record<string, ReadinessCheck>;
-  close(): Promise<void>;
-}
-
-/** Sessions, grants and tokens: in Redis when configured, else in the SQL database (expired rows purged). */
-async function openModelStore(config: Config, database: Database, secretBox: SecretBox, log: Logger): Promise<ModelStore> {
-  const purge = setInterval(() => {
-    const purges = [purgeExpiredAccountIndex(database.db), config.redis ? undefined : purgeExpiredSqlModels(database.db)];
-    Promise.all(purges).catch((err) => log.error({ err }, 'purging expired sessions and tokens failed'));
-  }, PURGE_INTERVAL_MS);
-  purge.unref();
-
-  const adapters = (store: AdapterConstructor, name: string, isUnavailable: (error: unknown) => boolean) => {
-    const indexed = indexedByAccount(store, database.db);
-    return {
-      adapter: guardedAdapter(withClientsFromSql(hashedIds(indexed, secretBox), database.db), name, isUnavailable),
-      byStorageKey: guardedAdapter(indexed, name, isUnavailable),
-    };
-  };
-
-  if (!config.redis) {
-    return {
-      ...adapters(createSqlAdapter(database.db), 'PostgreSQL', isPostgresUnavailable),
-      redis: undefined,
-      readiness: {},
-      close: async () => clearInterval(purge),
-    };
-  }
-
-  const redis = connectRedis(config.redis);
-  let lastError = '';
-  redis.on('error', (err: Error) => {
-    // ioredis reports every failed reconnect; one line per distinct failure is enough.
-    if (err.message !== lastError) log.warn({ reason: err.message }, 'redis connection error');
-    lastError = err.message;
-  });
-  redis.on('ready', () => {
-    if (lastError) log.info('redis connection restored');
-    lastError = '';
-  });
-  if (!(await waitUntilReady(redis, REDIS_STARTUP_WAIT_MS))) {
-    log.error({ mode: config.redis.mode }, 'redis is not reachable yet; requests answer 503 until it is');
-  }
-  return {
-    ...adapters(createRedisAdapter(redis, { prefix: config.redis.keyPrefix }), 'Redis', isRedisUnavailable),
-    redis,
-    readiness: { redis: async () => void (await redis.ping()) },
-    close: async () => {
-      clearInterval(purge);
-      redis.disconnect();
-    },
-  };
-}
-
-/** Rate-limit counters go where every node sees them: Redis, else Postgres; memory only for the one embedded process. */
-function limiterStore(config: Config, database: Database, redis: RedisConnection | undefined): LimiterStore {
-  if (redis && config.redis) return { kind: 'redis', client: redis, keyPrefix: config.redis.keyPrefix };
-  if (database.pool) return { kind: 'postgres', pool: database.pool };
-  return { kind: 'memory' };
-}
-
 /** Opens storage, applies migrations, loads keys and clients, and composes the app. */
 export async function createIdp(config: Config, log: Logger): Promise<Idp> {
   const database = await openDatabase({
@@ -189,11 +105,12 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
     const resealed = await resealTotpSecrets(database.db, secretBox);
     if (resealed) log.info({ resealed }, 'authenticator secrets encrypted with the current SECRETS_KEY');
 
-    models = await openModelStore(config, database, secretBox, log);
+    models = await openModelStore({ redis: config.redis, database, secretBox, log });
     const audit = auditRecorder(database.db);
     const metrics = createMetrics();
     if (database.pool) metrics.watchPool(database.pool);
-    const rateLimits = createRateLimits(limiterStore(config, database, models.redis), config.rateLimits);
+    const limiters = limiterStoreFor(database, config.redis && models.redis && { client: models.redis, keyPrefix: config.redis.keyPrefix });
+    const rateLimits = createRateLimits(limiters, config.rateLimits);
     const outbox = config.smtpUrl ? undefined : new DevOutbox(config.issuer, log);
     if (outbox) log.warn('no SMTP_URL: mail goes to the development outbox at /dev/outbox');
     const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, outbox, log, onResult: metrics.mail });
