@@ -5,12 +5,8 @@ import mount from 'koa-mount';
 import serve from 'koa-static';
 import type Provider from 'oidc-provider';
 
-import type { AccountLifecycle, AccountService, Federation } from './accounts/index.ts';
-import type { ResourceServer } from './clients/index.ts';
 import type { TrustProxy } from './config.ts';
-import type { DevOutbox } from './email/index.ts';
 import {
-  devOutboxRoutes,
   errorHandler,
   healthRoutes,
   type Metrics,
@@ -24,12 +20,9 @@ import {
   routeTable,
   securityHeaders,
 } from './http/index.ts';
-import { googleCallbackRoute, interactionRoutes, type SignInCompletion } from './interactions/index.ts';
 import type { Logger } from './logger.ts';
 import { publicMetadataCaching } from './oidc/index.ts';
 import { viewsDir } from './paths.ts';
-import { mailedLinkRoutes } from './self-service/index.ts';
-import type { GoogleClient } from './upstream/index.ts';
 import { type Brand, brandRoutes, type Views, webauthnBrowserScript } from './views/index.ts';
 
 export interface AppDependencies {
@@ -40,29 +33,18 @@ export interface AppDependencies {
   trustProxy: TrustProxy;
   cookieKeys: string[];
   log: Logger;
+  /** The error pages. */
   views: Views;
-  provider: Provider;
-  accounts: AccountService;
-  lifecycle: AccountLifecycle;
-  federation: Federation;
-  google: GoogleClient | undefined;
-  rateLimits: RateLimits;
-  registrationOpen: boolean;
-  resourceServers: ResourceServer[];
-  /** What follows the password or Google: the second factor, when there is one. */
-  completion: SignInCompletion;
-  readinessChecks: Record<string, ReadinessCheck>;
-  /** /account: the signed-in person's page. */
-  accountPages: Router;
-  /** /account/api: the same as JSON for apps, with an `account`-scoped access token. */
-  accountApi: Router;
-  adminApi: Router;
-  adminConsole: Router;
   metrics: Metrics;
   /** Serve /metrics here too (false when it has a port of its own). */
   metricsOnMainPort: boolean;
-  /** Development only: the outbox pages. */
-  outbox: DevOutbox | undefined;
+  readinessChecks: Record<string, ReadinessCheck>;
+  /** The host applies only the token endpoint's limit, in front of the provider. */
+  rateLimits: RateLimits;
+  /** Our pages and APIs, in the order a request meets them (after the brand assets and health checks). */
+  routers: Router[];
+  /** What no router answered: the OpenID Connect protocol. */
+  provider: Provider;
 }
 
 const routeTables = new WeakMap<Koa, RouteEntry[]>();
@@ -84,19 +66,7 @@ export function createApp(deps: AppDependencies): Koa {
   app.use(webauthnBrowserScript());
   app.use(mount('/static', serve(path.join(viewsDir, 'static'), { maxage: 3600_000 })));
 
-  // The Google callback first: its path would otherwise match the interaction router's /interaction/:uid.
-  const routers = [
-    brandRoutes(deps.brand),
-    healthRoutes(deps.readinessChecks),
-    googleCallbackRoute(),
-    interactionRoutes(deps),
-    mailedLinkRoutes(deps),
-    deps.accountApi,
-    deps.accountPages,
-    deps.adminApi,
-    deps.adminConsole,
-  ];
-  if (deps.outbox) routers.push(devOutboxRoutes(deps.outbox, deps.views));
+  const routers = [brandRoutes(deps.brand), healthRoutes(deps.readinessChecks), ...deps.routers];
   if (deps.metricsOnMainPort) routers.push(deps.metrics.routes());
   app.use(routersBySegment(routers));
   routeTables.set(app, routeTable(routers));
@@ -104,5 +74,12 @@ export function createApp(deps: AppDependencies): Koa {
   app.use(deps.rateLimits.tokenEndpoint);
   app.use(publicMetadataCaching());
   app.use(mount(deps.provider));
+  return app;
+}
+
+/** /metrics on a port of its own (METRICS_PORT), out of the public app's reach. */
+export function createMetricsApp(metrics: Metrics): Koa {
+  const app = new Koa();
+  app.use(metrics.routes().routes());
   return app;
 }

@@ -1,7 +1,7 @@
-import Koa from 'koa';
+import type Router from '@koa/router';
+import type Koa from 'koa';
 import { sql } from 'kysely';
 import type Provider from 'oidc-provider';
-import type { AdapterConstructor } from 'oidc-provider';
 
 import {
   type AccountService,
@@ -30,7 +30,7 @@ import {
   createConsoleSession,
   deleteConsoleSessionsOf,
 } from './admin/index.ts';
-import { createApp } from './app.ts';
+import { createApp, createMetricsApp } from './app.ts';
 import { auditRecorder } from './audit/index.ts';
 import {
   adminApiServer,
@@ -39,34 +39,29 @@ import {
   privilegesOf,
   readClientsFile,
   readResourceServersFile,
-  withClientsFromSql,
 } from './clients/index.ts';
 import type { Config } from './config.ts';
-import { createSecretBox, type SecretBox } from './crypto/index.ts';
-import { type Database, hasPendingMigrations, isPostgresUnavailable, migrateToLatest, openDatabase } from './db/index.ts';
+import { createSecretBox } from './crypto/index.ts';
+import { type Database, hasPendingMigrations, migrateToLatest, openDatabase } from './db/index.ts';
 import { createMailer, createMessages, DevOutbox, type Mailer } from './email/index.ts';
-import { createMetrics, createRateLimits, currentRequest, type LimiterStore, type ReadinessCheck } from './http/index.ts';
-import { signInCompletion } from './interactions/index.ts';
+import {
+  createMetrics,
+  createRateLimits,
+  currentRequest,
+  devOutboxRoutes,
+  limiterStoreFor,
+  type Metrics,
+  type ReadinessCheck,
+} from './http/index.ts';
+import { googleCallbackRoute, interactionRoutes, signInCompletion } from './interactions/index.ts';
 import { loadSecrets, publicKeysOf } from './keys/index.ts';
 import type { Logger } from './logger.ts';
-import {
-  accountSessions,
-  createProvider,
-  createRedisAdapter,
-  createSqlAdapter,
-  endEverythingOf,
-  guardedAdapter,
-  hashedIds,
-  indexedByAccount,
-  purgeExpiredAccountIndex,
-  purgeExpiredSqlModels,
-  revokeGrantsOfClient,
-} from './oidc/index.ts';
+import { accountSessions, createProvider, endEverythingOf, openModelStore, revokeGrantsOfClient } from './oidc/index.ts';
 import { viewsDir } from './paths.ts';
-import { connectRedis, isRedisUnavailable, type RedisConnection, waitUntilReady } from './redis/index.ts';
-import { accountApiRoutes, accountPage, accountPageRoutes, deviceOf } from './self-service/index.ts';
+import type { RedisConnection } from './redis/index.ts';
+import { accountApiRoutes, accountPage, accountPageRoutes, deviceOf, mailedLinkRoutes } from './self-service/index.ts';
 import { createGoogleClient } from './upstream/index.ts';
-import { createViews } from './views/index.ts';
+import { createViews, type Views } from './views/index.ts';
 
 export interface Idp {
   app: Koa;
@@ -101,83 +96,61 @@ const builtInClients = (adminApi: string) => [
   },
 ];
 
-const PURGE_INTERVAL_MS = 10 * 60 * 1000;
-const REDIS_STARTUP_WAIT_MS = 5000;
-
-interface ModelStore {
-  /** For node-oidc-provider: addressed by the ids it uses, stored under their hashes. */
-  adapter: AdapterConstructor;
-  /** Addressed by storage key, as the account index records items (ending sessions and grants of an account). */
-  byStorageKey: AdapterConstructor;
-  redis: RedisConnection | undefined;
-  readiness: Record<string, ReadinessCheck>;
-  close(): Promise<void>;
-}
-
-/** Sessions, grants and tokens: in Redis when configured, else in the SQL database (expired rows purged). */
-async function openModelStore(config: Config, database: Database, secretBox: SecretBox, log: Logger): Promise<ModelStore> {
-  const purge = setInterval(() => {
-    const purges = [purgeExpiredAccountIndex(database.db), config.redis ? undefined : purgeExpiredSqlModels(database.db)];
-    Promise.all(purges).catch((err) => log.error({ err }, 'purging expired sessions and tokens failed'));
-  }, PURGE_INTERVAL_MS);
-  purge.unref();
-
-  const adapters = (store: AdapterConstructor, name: string, isUnavailable: (error: unknown) => boolean) => {
-    const indexed = indexedByAccount(store, database.db);
-    return {
-      adapter: guardedAdapter(withClientsFromSql(hashedIds(indexed, secretBox), database.db), name, isUnavailable),
-      byStorageKey: guardedAdapter(indexed, name, isUnavailable),
-    };
-  };
-
-  if (!config.redis) {
-    return {
-      ...adapters(createSqlAdapter(database.db), 'PostgreSQL', isPostgresUnavailable),
-      redis: undefined,
-      readiness: {},
-      close: async () => clearInterval(purge),
-    };
-  }
-
-  const redis = connectRedis(config.redis);
-  let lastError = '';
-  redis.on('error', (err: Error) => {
-    // ioredis reports every failed reconnect; one line per distinct failure is enough.
-    if (err.message !== lastError) log.warn({ reason: err.message }, 'redis connection error');
-    lastError = err.message;
-  });
-  redis.on('ready', () => {
-    if (lastError) log.info('redis connection restored');
-    lastError = '';
-  });
-  if (!(await waitUntilReady(redis, REDIS_STARTUP_WAIT_MS))) {
-    log.error({ mode: config.redis.mode }, 'redis is not reachable yet; requests answer 503 until it is');
-  }
-  return {
-    ...adapters(createRedisAdapter(redis, { prefix: config.redis.keyPrefix }), 'Redis', isRedisUnavailable),
-    redis,
-    readiness: { redis: async () => void (await redis.ping()) },
-    close: async () => {
-      clearInterval(purge);
-      redis.disconnect();
-    },
-  };
-}
-
-/** Rate-limit counters go where every node sees them: Redis, else Postgres; memory only for the one embedded process. */
-function limiterStore(config: Config, database: Database, redis: RedisConnection | undefined): LimiterStore {
-  if (redis && config.redis) return { kind: 'redis', client: redis, keyPrefix: config.redis.keyPrefix };
-  if (database.pool) return { kind: 'postgres', pool: database.pool };
-  return { kind: 'memory' };
-}
-
-/** Opens storage, applies migrations, loads keys and clients, and composes the app. */
+/**
+ * The one composition root, in four steps: open the stores (and migrate), create the services and the
+ * OpenID provider, create the routers of our pages and APIs, and hand them to the host (src/app.ts).
+ */
 export async function createIdp(config: Config, log: Logger): Promise<Idp> {
+  const stores = await openStores(config, log);
+  try {
+    const services = await createServices(config, log, stores);
+    const oidc = await createOidcProvider(config, log, stores, services);
+    const app = createApp({
+      production: config.env === 'production',
+      brand: config.brand,
+      issuer: config.issuer,
+      trustProxy: config.trustProxy,
+      cookieKeys: stores.secrets.cookieKeys,
+      log,
+      views: services.views,
+      metrics: services.metrics,
+      metricsOnMainPort: config.metricsPort === undefined,
+      readinessChecks: stores.readiness,
+      rateLimits: services.rateLimits,
+      routers: createRouters(config, stores, services, oidc),
+      provider: oidc.provider,
+    });
+    return {
+      app,
+      metricsApp: config.metricsPort === undefined ? undefined : createMetricsApp(services.metrics),
+      provider: oidc.provider,
+      database: stores.database,
+      redis: stores.models.redis,
+      accounts: services.accounts,
+      secondFactors: services.secondFactors,
+      passkeys: services.passkeys,
+      mailer: services.mailer,
+      async close() {
+        await services.mailer.drain();
+        await stores.close();
+      },
+    };
+  } catch (error) {
+    await stores.close();
+    throw error;
+  }
+}
+
+type Stores = Awaited<ReturnType<typeof openStores>>;
+type Services = Awaited<ReturnType<typeof createServices>>;
+type Oidc = Awaited<ReturnType<typeof createOidcProvider>>;
+
+/** The database (migrated), the keys, and where node-oidc-provider's models and the rate-limit counters live. */
+async function openStores(config: Config, log: Logger) {
   const database = await openDatabase({
     ...config,
     onIdleConnectionError: (err) => log.warn({ err }, 'an idle database connection failed'),
   });
-  let models: ModelStore | undefined;
   try {
     const applied = await migrateToLatest(database.db);
     if (applied.length) log.info({ migrations: applied }, 'migrations applied');
@@ -189,233 +162,247 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
     const resealed = await resealTotpSecrets(database.db, secretBox);
     if (resealed) log.info({ resealed }, 'authenticator secrets encrypted with the current SECRETS_KEY');
 
-    models = await openModelStore(config, database, secretBox, log);
-    const audit = auditRecorder(database.db);
-    const metrics = createMetrics();
-    if (database.pool) metrics.watchPool(database.pool);
-    const rateLimits = createRateLimits(limiterStore(config, database, models.redis), config.rateLimits);
-    const outbox = config.smtpUrl ? undefined : new DevOutbox(config.issuer, log);
-    if (outbox) log.warn('no SMTP_URL: mail goes to the development outbox at /dev/outbox');
-    const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, outbox, log, onResult: metrics.mail });
-    const views = createViews({ dir: viewsDir, cache: config.env === 'production', brand: config.brand, passwordMinLength: config.passwordMinLength });
-    const messages = createMessages({ viewsDir, catalogues: views.catalogues, productName: config.brand.productName, primaryColor: config.brand.primaryColor });
-    /** The links our mail carries. */
-    const links = {
-      verifyEmail: (token: string) => `${config.issuer}/account/verify-email?token=${token}`,
-      resetPassword: (token: string) => `${config.issuer}/account/reset-password?token=${token}`,
-      confirmEmailChange: (token: string) => `${config.issuer}/account/confirm-email?token=${token}`,
-      forgotPassword: () => `${config.issuer}/account/forgot-password`,
-      account: () => `${config.issuer}/account`,
-    };
-    const notices = createSecurityNotices({
-      db: database.db,
-      mailer,
-      messages,
-      links,
-      origin: () => {
-        const ctx = currentRequest();
-        return ctx && { ip: ctx.ip, ...deviceOf(ctx.get('user-agent') || null), locale: views.locale(ctx) };
+    const models = await openModelStore({ redis: config.redis, database, secretBox, log });
+    const limiters = limiterStoreFor(database, config.redis && models.redis && { client: models.redis, keyPrefix: config.redis.keyPrefix });
+    const readiness: Record<string, ReadinessCheck> = {
+      database: async () => {
+        await sql`select 1`.execute(database.db);
+        if (await hasPendingMigrations(database.db)) throw new Error('migrations pending');
       },
-    });
-    const secondFactors = createSecondFactors({
-      db: database.db,
-      issuerName: new URL(config.issuer).host,
-      throttle: rateLimits.secondFactorThrottle,
-      audit,
-      notices,
-      secretBox,
-    });
-    const relyingParty = relyingPartyOf(config.issuer, config.brand.productName);
-    if (!relyingParty) log.warn({ issuer: config.issuer }, 'passkeys are off: WebAuthn needs an issuer with a domain name, not an IP address');
-    const passkeys = relyingParty
-      ? createPasskeys({ db: database.db, relyingParty, throttle: rateLimits.secondFactorThrottle, audit, notices })
-      : undefined;
-    const hasher = createPasswordHasher(config.argon2, config.argon2Concurrency);
-    const passwordPolicy = { minLength: config.passwordMinLength };
-    const accounts = createAccountService({
-      db: database.db,
-      hasher,
-      passwordPolicy,
-      loginThrottle: rateLimits.loginThrottle,
-      requireVerifiedEmail: config.requireVerifiedEmail,
-      audit,
-      observe: metrics,
-    });
-    if (config.bootstrapAdmin) {
-      const created = await accounts.ensureSuperAdmin(config.bootstrapAdmin);
-      if (created) log.info({ email: config.bootstrapAdmin.email }, 'created the first super admin');
-    }
-
-    const byStorageKey = models.byStorageKey;
-    /** Disable, delete and reset all come here: every session, grant, token and admin console session ends. */
-    const endEverything = async (accountId: string) => {
-      const ended = await endEverythingOf(database.db, byStorageKey, accountId);
-      const consoleSessions = await deleteConsoleSessionsOf(database.db, accountId);
-      log.info({ accountId, ended, consoleSessions }, 'ended every session and grant of the account');
+      ...models.readiness,
     };
-    const federation = createFederation({
-      db: database.db,
-      registrationOpen: config.registration === 'open',
-      notices,
-      observe: metrics,
-    });
-    const google = config.google ? createGoogleClient(config.google, `${config.issuer}/interaction/callback/google`) : undefined;
-    const lifecycle = createAccountLifecycle({
-      db: database.db,
-      hasher,
-      passwordPolicy,
-      mailer,
-      messages,
-      links,
-      endEverythingOf: endEverything,
-      loginThrottle: rateLimits.loginThrottle,
-      audit,
-      notices,
-    });
-    const adminApiResource = adminApiServer(config.issuer);
-    const adminApi = adminApiResource.indicator;
-    const resourceServers = [adminApiResource, ...readResourceServersFile(config.resourceServersFile)];
-    const administration = createAccountAdministration(database.db);
-    const clientUriRules = {
-      httpsOnly: config.env === 'production',
-      allowPrivateNetwork: config.allowPrivateNetworkRequests,
-      ownOrigin: new URL(config.issuer).origin,
-    };
-    const fileClients = readClientsFile(config.clientsFile);
-    const provider = createProvider({
-      issuer: config.issuer,
-      clientUriRules,
-      adapter: models.adapter,
-      accounts,
-      resourceServers,
-      secrets,
-      clients: [...builtInClients(adminApi), consoleClient(config.issuer, secrets.cookieKeys), ...fileClients],
-      views,
-      log,
-      metrics,
-      rateLimits,
-      deviceStepUp: {
-        resources: resourceServers.filter((server) => server.privileged),
-        hasSecondFactor: hasUsableSecondFactor(secondFactors, Boolean(passkeys)),
-      },
-    });
-    /** DPoP proof ids seen at our resource servers, in the store every node shares. */
-    const proofReplay = { unique: (namespace: string, jti: string, expiresAt: number) => provider.ReplayDetection.unique(namespace, jti, expiresAt) };
-    await checkClients(config.clientsFile, fileClients, (metadata) => provider.Client.validate(metadata));
-    const adminActions = createAdminActions({
-      database,
-      accounts,
-      administration,
-      clients: createClientRegistry(database.db, (metadata) => provider.Client.validate(metadata as never), clientUriRules),
-      lifecycle,
-      secondFactors,
-      audit,
-      notices,
-      endEverythingOf: endEverything,
-      revokeGrantsOfClient: (clientId) => revokeGrantsOfClient(database.db, byStorageKey, clientId),
-      clientPrivileges: (metadata) => privilegesOf(metadata, new Map(resourceServers.map((server) => [server.indicator, server]))),
-    });
-    const selfService = createSelfService({
-      db: database.db,
-      hasher,
-      passwordPolicy,
-      mailer,
-      messages,
-      links,
-      audit,
-      notices,
-      endEverythingOf: endEverything,
-    });
-    const sessions = accountSessions(database.db, byStorageKey);
-    const reauthentication = createReauthentication({ db: database.db, accounts, secondFactors, passkeys, audit, maxAgeSeconds: config.reauthMaxAge });
-    const page = accountPage({
-      provider,
-      accounts,
-      administration,
-      federation,
-      secondFactors,
-      passkeys,
-      sessions,
-      mfa: config.mfa,
-      googleEnabled: Boolean(google),
-      views,
-    });
-    const app = createApp({
-      production: config.env === 'production',
-      brand: config.brand,
-      issuer: config.issuer,
-      trustProxy: config.trustProxy,
-      cookieKeys: secrets.cookieKeys,
-      log,
-      views,
-      provider,
-      accounts,
-      lifecycle,
-      federation,
-      google,
-      rateLimits,
-      registrationOpen: config.registration === 'open',
-      outbox,
-      resourceServers,
-      completion: signInCompletion({ provider, accounts, secondFactors, passkeys, mfa: config.mfa, views }),
-      accountPages: accountPageRoutes({ page, selfService, federation, google, secondFactors, passkeys, sessions, views, reauthentication, rateLimits }),
-      accountApi: accountApiRoutes({ provider, accounts, selfService, sessions, issuer: config.issuer, replay: proofReplay, reauthentication }),
-      adminApi: adminApiRoutes({
-        auth: adminBearerAuth({
-          issuer: config.issuer,
-          server: adminApiResource,
-          signingKeys: publicKeysOf(secrets.jwks),
-          clients: provider.Client,
-          replay: proofReplay,
-          accounts,
-          administration,
-        }),
-        actions: adminActions,
-        rateLimits,
-      }),
-      adminConsole: adminConsoleRoutes({
-        actions: adminActions,
-        administration,
-        session: createConsoleSession({ issuer: config.issuer, cookieKeys: secrets.cookieKeys, db: database.db, accounts }),
-        views,
-      }),
-      metrics,
-      metricsOnMainPort: config.metricsPort === undefined,
-      readinessChecks: {
-        database: async () => {
-          await sql`select 1`.execute(database.db);
-          if (await hasPendingMigrations(database.db)) throw new Error('migrations pending');
-        },
-        ...models.readiness,
-      },
-    });
-
-    const store = models;
-    let metricsApp: Koa | undefined;
-    if (config.metricsPort !== undefined) {
-      metricsApp = new Koa();
-      metricsApp.use(metrics.routes().routes());
-    }
-
     return {
-      app,
-      metricsApp,
-      provider,
       database,
-      redis: store.redis,
-      accounts,
-      secondFactors,
-      passkeys,
-      mailer,
+      secrets,
+      secretBox,
+      models,
+      limiters,
+      readiness,
       async close() {
-        await mailer.drain();
-        await store.close();
+        await models.close();
         await database.close();
       },
     };
   } catch (error) {
-    await models?.close();
     await database.close();
     throw error;
   }
+}
+
+/** Accounts and everything around them: mail, views, metrics, rate limits, second factors, federation, self-service. */
+async function createServices(config: Config, log: Logger, { database, secretBox, models, limiters }: Stores) {
+  const { db } = database;
+  const audit = auditRecorder(db);
+  const metrics = createMetrics();
+  if (database.pool) metrics.watchPool(database.pool);
+  const rateLimits = createRateLimits(limiters, config.rateLimits);
+  const views = createViews({ dir: viewsDir, cache: config.env === 'production', brand: config.brand, passwordMinLength: config.passwordMinLength });
+  const { outbox, ...mail } = createMail(config, log, views, metrics);
+  const notices = createSecurityNotices({ db, ...mail, origin: () => changeOrigin(views) });
+  const secondFactors = createSecondFactors({
+    db,
+    issuerName: new URL(config.issuer).host,
+    throttle: rateLimits.secondFactorThrottle,
+    audit,
+    notices,
+    secretBox,
+  });
+  const relyingParty = relyingPartyOf(config.issuer, config.brand.productName);
+  if (!relyingParty) log.warn({ issuer: config.issuer }, 'passkeys are off: WebAuthn needs an issuer with a domain name, not an IP address');
+  const passkeys = relyingParty ? createPasskeys({ db, relyingParty, throttle: rateLimits.secondFactorThrottle, audit, notices }) : undefined;
+  const hasher = createPasswordHasher(config.argon2, config.argon2Concurrency);
+  const passwordPolicy = { minLength: config.passwordMinLength };
+  const accounts = createAccountService({
+    db,
+    hasher,
+    passwordPolicy,
+    loginThrottle: rateLimits.loginThrottle,
+    requireVerifiedEmail: config.requireVerifiedEmail,
+    audit,
+    observe: metrics,
+  });
+  if (config.bootstrapAdmin) {
+    const created = await accounts.ensureSuperAdmin(config.bootstrapAdmin);
+    if (created) log.info({ email: config.bootstrapAdmin.email }, 'created the first super admin');
+  }
+
+  /** Disable, delete and reset all come here: every session, grant, token and admin console session ends. */
+  const endEverything = async (accountId: string) => {
+    const ended = await endEverythingOf(db, models.byStorageKey, accountId);
+    const consoleSessions = await deleteConsoleSessionsOf(db, accountId);
+    log.info({ accountId, ended, consoleSessions }, 'ended every session and grant of the account');
+  };
+  return {
+    audit,
+    metrics,
+    rateLimits,
+    views,
+    outbox,
+    mailer: mail.mailer,
+    notices,
+    accounts,
+    secondFactors,
+    passkeys,
+    endEverything,
+    federation: createFederation({ db, registrationOpen: config.registration === 'open', notices, observe: metrics }),
+    google: config.google ? createGoogleClient(config.google, `${config.issuer}/interaction/callback/google`) : undefined,
+    lifecycle: createAccountLifecycle({
+      db,
+      hasher,
+      passwordPolicy,
+      ...mail,
+      endEverythingOf: endEverything,
+      loginThrottle: rateLimits.loginThrottle,
+      audit,
+      notices,
+    }),
+    administration: createAccountAdministration(db),
+    selfService: createSelfService({ db, hasher, passwordPolicy, ...mail, audit, notices, endEverythingOf: endEverything }),
+    sessions: accountSessions(db, models.byStorageKey),
+    reauthentication: createReauthentication({ db, accounts, secondFactors, passkeys, audit, maxAgeSeconds: config.reauthMaxAge }),
+  };
+}
+
+/** Real mail when SMTP_URL is set, else the development outbox; the messages and the links they carry. */
+function createMail(config: Config, log: Logger, views: Views, metrics: Metrics) {
+  const outbox = config.smtpUrl ? undefined : new DevOutbox(config.issuer, log);
+  if (outbox) log.warn('no SMTP_URL: mail goes to the development outbox at /dev/outbox');
+  const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, outbox, log, onResult: metrics.mail });
+  const messages = createMessages({ viewsDir, catalogues: views.catalogues, productName: config.brand.productName, primaryColor: config.brand.primaryColor });
+  return { outbox, mailer, messages, links: mailedLinks(config.issuer) };
+}
+
+/** The links our mail carries. */
+const mailedLinks = (issuer: string) => ({
+  verifyEmail: (token: string) => `${issuer}/account/verify-email?token=${token}`,
+  resetPassword: (token: string) => `${issuer}/account/reset-password?token=${token}`,
+  confirmEmailChange: (token: string) => `${issuer}/account/confirm-email?token=${token}`,
+  forgotPassword: () => `${issuer}/account/forgot-password`,
+  account: () => `${issuer}/account`,
+});
+
+/** Where a security notice says the change came from: the request being handled, if any. */
+function changeOrigin(views: Views) {
+  const ctx = currentRequest();
+  return ctx && { ip: ctx.ip, ...deviceOf(ctx.get('user-agent') || null), locale: views.locale(ctx) };
+}
+
+/** node-oidc-provider with its clients (built in, admin console, clients file) and resource servers. */
+async function createOidcProvider(config: Config, log: Logger, { secrets, models }: Stores, services: Services) {
+  const { accounts, secondFactors, passkeys } = services;
+  const adminApiResource = adminApiServer(config.issuer);
+  const resourceServers = [adminApiResource, ...readResourceServersFile(config.resourceServersFile)];
+  const clientUriRules = {
+    httpsOnly: config.env === 'production',
+    allowPrivateNetwork: config.allowPrivateNetworkRequests,
+    ownOrigin: new URL(config.issuer).origin,
+  };
+  const fileClients = readClientsFile(config.clientsFile);
+  const provider = createProvider({
+    issuer: config.issuer,
+    clientUriRules,
+    adapter: models.adapter,
+    accounts,
+    resourceServers,
+    secrets,
+    clients: [...builtInClients(adminApiResource.indicator), consoleClient(config.issuer, secrets.cookieKeys), ...fileClients],
+    views: services.views,
+    log,
+    metrics: services.metrics,
+    rateLimits: services.rateLimits,
+    deviceStepUp: {
+      resources: resourceServers.filter((server) => server.privileged),
+      hasSecondFactor: hasUsableSecondFactor(secondFactors, Boolean(passkeys)),
+    },
+  });
+  await checkClients(config.clientsFile, fileClients, (metadata) => provider.Client.validate(metadata));
+  /** DPoP proof ids seen at our resource servers, in the store every node shares. */
+  const replay = { unique: (namespace: string, jti: string, expiresAt: number) => provider.ReplayDetection.unique(namespace, jti, expiresAt) };
+  return { provider, replay, adminApiResource, resourceServers, clientUriRules };
+}
+
+/** Our pages and APIs, in the order a request meets them. */
+function createRouters(config: Config, stores: Stores, services: Services, oidc: Oidc): Router[] {
+  const routers = [
+    ...interactionRouters(config, stores, services, oidc),
+    ...selfServiceRouters(config, services, oidc),
+    ...adminRouters(config, stores, services, oidc),
+  ];
+  if (services.outbox) routers.push(devOutboxRoutes(services.outbox, services.views));
+  return routers;
+}
+
+/** Sign-in: login, registration, Google, second factor and consent. */
+function interactionRouters(config: Config, { secrets }: Stores, services: Services, { provider, resourceServers }: Oidc): Router[] {
+  const { accounts, secondFactors, passkeys, views } = services;
+  const completion = signInCompletion({ provider, accounts, secondFactors, passkeys, mfa: config.mfa, views });
+  return [
+    // The Google callback first: its path would otherwise match the interaction router's /interaction/:uid.
+    googleCallbackRoute(),
+    interactionRoutes({
+      provider,
+      accounts,
+      lifecycle: services.lifecycle,
+      federation: services.federation,
+      google: services.google,
+      rateLimits: services.rateLimits,
+      registrationOpen: config.registration === 'open',
+      views,
+      resourceServers,
+      completion,
+      cookieKeys: secrets.cookieKeys,
+    }),
+  ];
+}
+
+/** The person's own pages and API, and the pages behind the links we mail. */
+function selfServiceRouters(config: Config, services: Services, { provider, replay }: Oidc): Router[] {
+  const { accounts, administration, federation, google, secondFactors, passkeys, sessions, selfService, reauthentication, rateLimits, views } = services;
+  const page = accountPage({
+    provider,
+    accounts,
+    administration,
+    federation,
+    secondFactors,
+    passkeys,
+    sessions,
+    mfa: config.mfa,
+    googleEnabled: Boolean(google),
+    views,
+  });
+  return [
+    mailedLinkRoutes({ lifecycle: services.lifecycle, rateLimits, views }),
+    accountApiRoutes({ provider, accounts, selfService, sessions, issuer: config.issuer, replay, reauthentication }),
+    accountPageRoutes({ page, selfService, federation, google, secondFactors, passkeys, sessions, views, reauthentication, rateLimits }),
+  ];
+}
+
+/** The admin API (bearer tokens for the admin resource server) and the admin console. */
+function adminRouters(config: Config, { database, secrets, models }: Stores, services: Services, oidc: Oidc): Router[] {
+  const { accounts, administration, rateLimits } = services;
+  const { provider, resourceServers } = oidc;
+  const actions = createAdminActions({
+    database,
+    accounts,
+    administration,
+    clients: createClientRegistry(database.db, (metadata) => provider.Client.validate(metadata as never), oidc.clientUriRules),
+    lifecycle: services.lifecycle,
+    secondFactors: services.secondFactors,
+    audit: services.audit,
+    notices: services.notices,
+    endEverythingOf: services.endEverything,
+    revokeGrantsOfClient: (clientId) => revokeGrantsOfClient(database.db, models.byStorageKey, clientId),
+    clientPrivileges: (metadata) => privilegesOf(metadata, new Map(resourceServers.map((server) => [server.indicator, server]))),
+  });
+  const auth = adminBearerAuth({
+    issuer: config.issuer,
+    server: oidc.adminApiResource,
+    signingKeys: publicKeysOf(secrets.jwks),
+    clients: provider.Client,
+    replay: oidc.replay,
+    accounts,
+    administration,
+  });
+  const session = createConsoleSession({ issuer: config.issuer, cookieKeys: secrets.cookieKeys, db: database.db, accounts });
+  return [adminApiRoutes({ auth, actions, rateLimits }), adminConsoleRoutes({ actions, administration, session, views: services.views })];
 }

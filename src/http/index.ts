@@ -7,6 +7,7 @@ export * from './errors.ts';
 export * from './form-body.ts';
 export * from './health.ts';
 export * from './issuer-origin.ts';
+export * from './limiter-store.ts';
 export * from './matched-route.ts';
 export * from './metrics.ts';
 export * from './rate-limits.ts';

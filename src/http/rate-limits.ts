@@ -1,25 +1,19 @@
 import { createHash } from 'node:crypto';
 import type { Middleware } from 'koa';
-import type pg from 'pg';
 import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 
 import type { LoginThrottle } from '../accounts/index.ts';
 import type { Config } from '../config.ts';
 import { guardStore, isPostgresUnavailable } from '../db/index.ts';
-import { isRedisUnavailable, type RedisConnection } from '../redis/index.ts';
+import { isRedisUnavailable } from '../redis/index.ts';
 import { PageError } from './errors.ts';
+import type { LimiterStore } from './limiter-store.ts';
 
 export class TooManyRequestsError extends PageError {
   constructor(readonly retryAfterSeconds: number, page = 'tooManyAttempts') {
     super(429, page);
   }
 }
-
-/** Where counters live: shared by every node in Redis or Postgres; in memory for the single embedded process. */
-export type LimiterStore =
-  | { kind: 'redis'; client: RedisConnection; keyPrefix: string }
-  | { kind: 'postgres'; pool: pg.Pool }
-  | { kind: 'memory' };
 
 interface LimiterOptions {
   name: string;

@@ -1,13 +1,11 @@
 export { createProvider, type ProviderOptions } from './provider.ts';
 export { publicMetadataCaching } from './metadata-caching.ts';
-export { createSqlAdapter, purgeExpiredSqlModels } from './adapters/sql.ts';
-export { guardedAdapter } from './adapters/guarded.ts';
-export { hashedIds, storageKeyOf } from './adapters/hashed-ids.ts';
+export { storageKeyOf } from './adapters/hashed-ids.ts';
 export { describeScopes } from './scope-descriptions.ts';
 export { isFirstParty } from './first-party.ts';
 export { acrFor, requestsMultiFactor } from './acr.ts';
-export { createRedisAdapter } from './adapters/redis.ts';
-export { indexedByAccount, endEverythingOf, purgeExpiredAccountIndex, revokeGrantsOfClient } from './adapters/account-index.ts';
+export { endEverythingOf, revokeGrantsOfClient } from './adapters/account-index.ts';
 export { currentSession, sessionByUid, type SignedInSession } from './current-session.ts';
 export { accountSessions, type AccountSessions, type SessionView, type AuthorizedApp } from './account-sessions.ts';
 export { authenticateChallenge, checkSenderConstraint, presentedToken, type PresentedToken, type ReplayStore } from './dpop-proof.ts';
+export { openModelStore, type ModelStore } from './model-store.ts';

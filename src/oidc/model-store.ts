@@ -1,0 +1,92 @@
+import type { AdapterConstructor } from 'oidc-provider';
+
+import { withClientsFromSql } from '../clients/index.ts';
+import type { RedisSettings } from '../config.ts';
+import type { SecretBox } from '../crypto/index.ts';
+import { type Database, isPostgresUnavailable } from '../db/index.ts';
+import type { ReadinessCheck } from '../http/index.ts';
+import type { Logger } from '../logger.ts';
+import { connectRedis, isRedisUnavailable, type RedisConnection, waitUntilReady } from '../redis/index.ts';
+import { indexedByAccount, purgeExpiredAccountIndex } from './adapters/account-index.ts';
+import { guardedAdapter } from './adapters/guarded.ts';
+import { hashedIds } from './adapters/hashed-ids.ts';
+import { createRedisAdapter } from './adapters/redis.ts';
+import { createSqlAdapter, purgeExpiredSqlModels } from './adapters/sql.ts';
+
+const PURGE_INTERVAL_MS = 10 * 60 * 1000;
+const REDIS_STARTUP_WAIT_MS = 5000;
+
+export interface ModelStore {
+  /** For node-oidc-provider: addressed by the ids it uses, stored under their hashes. */
+  adapter: AdapterConstructor;
+  /** Addressed by storage key, as the account index records items (ending sessions and grants of an account). */
+  byStorageKey: AdapterConstructor;
+  redis: RedisConnection | undefined;
+  readiness: Record<string, ReadinessCheck>;
+  close(): Promise<void>;
+}
+
+interface ModelStoreOptions {
+  /** Undefined: the models live in the SQL database. */
+  redis: RedisSettings | undefined;
+  database: Database;
+  secretBox: SecretBox;
+  log: Logger;
+}
+
+/** Sessions, grants and tokens: in Redis when configured, else in the SQL database (expired rows purged). */
+export async function openModelStore({ redis: settings, database, secretBox, log }: ModelStoreOptions): Promise<ModelStore> {
+  const purge = setInterval(() => {
+    const purges = [purgeExpiredAccountIndex(database.db), settings ? undefined : purgeExpiredSqlModels(database.db)];
+    Promise.all(purges).catch((err) => log.error({ err }, 'purging expired sessions and tokens failed'));
+  }, PURGE_INTERVAL_MS);
+  purge.unref();
+
+  /** The one chain of decorators over the raw store; its failures answer 503 while the store is unreachable. */
+  const adapters = (store: AdapterConstructor, name: string, isUnavailable: (error: unknown) => boolean) => {
+    const indexed = indexedByAccount(store, database.db);
+    return {
+      adapter: guardedAdapter(withClientsFromSql(hashedIds(indexed, secretBox), database.db), name, isUnavailable),
+      byStorageKey: guardedAdapter(indexed, name, isUnavailable),
+    };
+  };
+
+  if (!settings) {
+    return {
+      ...adapters(createSqlAdapter(database.db), 'PostgreSQL', isPostgresUnavailable),
+      redis: undefined,
+      readiness: {},
+      close: async () => clearInterval(purge),
+    };
+  }
+
+  const redis = await openRedis(settings, log);
+  return {
+    ...adapters(createRedisAdapter(redis, { prefix: settings.keyPrefix }), 'Redis', isRedisUnavailable),
+    redis,
+    readiness: { redis: async () => void (await redis.ping()) },
+    close: async () => {
+      clearInterval(purge);
+      redis.disconnect();
+    },
+  };
+}
+
+/** Connects, logging each distinct failure once; start goes on when Redis is not up yet (requests answer 503 until it is). */
+async function openRedis(settings: RedisSettings, log: Logger): Promise<RedisConnection> {
+  const redis = connectRedis(settings);
+  let lastError = '';
+  redis.on('error', (err: Error) => {
+    // ioredis reports every failed reconnect; one line per distinct failure is enough.
+    if (err.message !== lastError) log.warn({ reason: err.message }, 'redis connection error');
+    lastError = err.message;
+  });
+  redis.on('ready', () => {
+    if (lastError) log.info('redis connection restored');
+    lastError = '';
+  });
+  if (!(await waitUntilReady(redis, REDIS_STARTUP_WAIT_MS))) {
+    log.error({ mode: settings.mode }, 'redis is not reachable yet; requests answer 503 until it is');
+  }
+  return redis;
+}
