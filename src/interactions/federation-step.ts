@@ -1,16 +1,10 @@
 import Router from '@koa/router';
 
-import {
-  AccountDisabledError,
-  type Federation,
-  IdentityInUseError,
-  RegistrationClosedError,
-  UnverifiedFederatedEmailError,
-} from '../accounts/index.ts';
+import type { Federation } from '../accounts/index.ts';
 import { PageError } from '../http/index.ts';
-import { type GoogleClient, GoogleSignInError, GoogleUnavailableError } from '../upstream/index.ts';
+import type { GoogleClient } from '../upstream/index.ts';
 import type { Message } from '../views/index.ts';
-import { keepFlow, keepPendingLink, takeFlow } from '../web/index.ts';
+import { keepFlow, keepPendingLink, refusal, takeFlow } from '../web/index.ts';
 import { type InteractionLoader, loadedInteraction } from './interaction-loader.ts';
 import type { LoginPage } from './login-page.ts';
 import type { SignInCompletion } from './second-factor-step.ts';
@@ -34,9 +28,9 @@ export function federationStep(deps: {
         ctx.status = 303;
         ctx.redirect(url.href);
       } catch (error) {
-        if (!(error instanceof GoogleUnavailableError)) throw error;
-        ctx.state.log.warn({ reason: error.message }, 'google unavailable');
-        return loginPage(ctx, { errors: { form: 'login.errors.googleUnavailable' } }, 503);
+        const { text, status } = refusal('signInGoogleStart', error);
+        ctx.state.log.warn({ reason: (error as Error).message }, 'google unavailable');
+        return loginPage(ctx, { errors: { form: text } }, status);
       }
     });
   } else {
@@ -66,19 +60,8 @@ export function federationStep(deps: {
       }
       return await completion.afterFirstFactor(ctx, interaction, result.account.id, 'fed');
     } catch (error) {
-      if (error instanceof GoogleSignInError) {
-        if (error.reason === 'cancelled') return refuse(400, 'login.errors.googleCancelled', error.message);
-        if (error.reason === 'hosted-domain') return refuse(403, 'login.errors.googleHostedDomain', error.message);
-        return refuse(400, 'login.errors.googleFailed', error.message);
-      }
-      if (error instanceof GoogleUnavailableError) return refuse(503, 'login.errors.googleUnavailable', error.message);
-      if (error instanceof UnverifiedFederatedEmailError) return refuse(403, 'login.errors.googleUnverified', error.message);
-      if (error instanceof RegistrationClosedError) {
-        return refuse(403, 'login.errors.googleNoAccount', error.message);
-      }
-      if (error instanceof AccountDisabledError) return refuse(403, 'login.errors.disabled', error.message);
-      if (error instanceof IdentityInUseError) return refuse(409, 'login.errors.googleInUse', error.message);
-      throw error;
+      const { text, status } = refusal('signInGoogle', error);
+      return refuse(status, text, (error as Error).message);
     }
   });
 

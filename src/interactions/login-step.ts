@@ -1,17 +1,9 @@
 import Router from '@koa/router';
 
-import {
-  AccountDisabledError,
-  type AccountLifecycle,
-  AccountLockedError,
-  type AccountService,
-  EmailNotVerifiedError,
-  type Federation,
-  InvalidCredentialsError,
-} from '../accounts/index.ts';
+import { type AccountLifecycle, type AccountService, EmailNotVerifiedError, type Federation } from '../accounts/index.ts';
 import { PageError, type RateLimits } from '../http/index.ts';
-import { message, type Views } from '../views/index.ts';
-import { emailOnlyForm, fieldErrors, interactionPath, loginForm, minutesUntil, takePendingLink, typed } from '../web/index.ts';
+import type { Views } from '../views/index.ts';
+import { emailOnlyForm, fieldErrors, formErrorOf, interactionPath, loginForm, refusal, takePendingLink, typed } from '../web/index.ts';
 import { type InteractionLoader, loadedInteraction } from './interaction-loader.ts';
 import type { KnownDevices } from './known-devices.ts';
 import type { LoginPage } from './login-page.ts';
@@ -64,21 +56,13 @@ export function loginStep(deps: {
       if (error instanceof EmailNotVerifiedError && (await linkPending(error.accountId, error.email))) {
         return completion.afterFirstFactor(ctx, interaction, error.accountId, 'pwd');
       }
-      if (error instanceof InvalidCredentialsError) {
-        return loginPage(ctx, { email, errors: { form: 'login.errors.wrongCredentials' } }, 400);
-      }
-      if (error instanceof AccountLockedError) {
-        ctx.set('Retry-After', String(error.retryAfterSeconds));
-        const form = message('login.errors.locked', { minutes: minutesUntil(error.retryAfterSeconds) });
-        return loginPage(ctx, { email, errors: { form } }, 429);
-      }
-      if (error instanceof AccountDisabledError) {
-        return loginPage(ctx, { email, errors: { form: 'login.errors.disabled' } }, 403);
-      }
+      // Not a refusal in words but a page of its own: the person has a mail to find.
       if (error instanceof EmailNotVerifiedError) {
         return views.render(ctx, 'verify-email-needed', { uid: interaction.uid, email: error.email }, 403);
       }
-      throw error;
+      const refused = refusal('signInPassword', error);
+      if (refused.retryAfterSeconds !== undefined) ctx.set('Retry-After', String(refused.retryAfterSeconds));
+      return loginPage(ctx, { email, errors: formErrorOf(refused) }, refused.status);
     }
   });
 

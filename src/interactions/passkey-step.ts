@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 
 import type { RateLimits } from '../http/index.ts';
-import { passkeyRefusal } from '../web/index.ts';
+import { formErrorOf, refusal } from '../web/index.ts';
 import { type InteractionLoader, loadedInteraction } from './interaction-loader.ts';
 import type { LoginPage } from './login-page.ts';
 import type { SignInCompletion } from './second-factor-step.ts';
@@ -21,8 +21,8 @@ export function passkeyStep(deps: { load: InteractionLoader; loginPage: LoginPag
     try {
       return await completion.finishPasskeySignIn(ctx, loadedInteraction(ctx).interaction, { ip: ctx.ip, userAgent: ctx.get('user-agent') || null });
     } catch (error) {
-      const { text, status } = passkeyRefusal(error);
-      return loginPage(ctx, { errors: { form: text } }, status);
+      const refused = refusal('passkey', error);
+      return loginPage(ctx, { errors: formErrorOf(refused) }, refused.status);
     }
   });
 

@@ -1,9 +1,9 @@
 import Router from '@koa/router';
 
-import { type AccountLifecycle, InvalidAccountInputError, PasswordMismatchError, WeakPasswordError } from '../accounts/index.ts';
+import type { AccountLifecycle } from '../accounts/index.ts';
 import { PageError, type RateLimits } from '../http/index.ts';
 import type { Message, Views } from '../views/index.ts';
-import { fieldErrors, interactionPath, registrationForm, typed, weakPasswordMessage } from '../web/index.ts';
+import { fieldErrors, formErrorOf, interactionPath, refusal, registrationForm, typed } from '../web/index.ts';
 import { type InteractionLoader, loadedInteraction } from './interaction-loader.ts';
 
 /** Creating an account from the login page; the mailed link verifies it and returns to this interaction. */
@@ -53,10 +53,7 @@ export function registerStep(deps: {
         locale: views.locale(ctx),
       });
     } catch (error) {
-      if (error instanceof WeakPasswordError) return rerender({ password: weakPasswordMessage(error) });
-      if (error instanceof PasswordMismatchError) return rerender({ password_confirmation: 'fields.passwordConfirmation.differs' });
-      if (error instanceof InvalidAccountInputError) return rerender({ email: 'fields.email.invalid' });
-      throw error;
+      return rerender(formErrorOf(refusal('registration', error)));
     }
     views.render(ctx, 'check-email', { email: form.data.email, heading: 'checkEmail.almostDone' });
   });

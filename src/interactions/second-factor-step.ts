@@ -15,15 +15,7 @@ import {
 import { PageError } from '../http/index.ts';
 import { acrFor, requestsMultiFactor } from '../oidc/index.ts';
 import type { Message, Views } from '../views/index.ts';
-import {
-  codeRefusal,
-  decodeCookieJson,
-  encodeCookieJson,
-  passkeyAnswer,
-  passkeyRefusal,
-  startCeremony,
-  takeCeremonyKey,
-} from '../web/index.ts';
+import { decodeCookieJson, encodeCookieJson, passkeyAnswer, refusal, startCeremony, takeCeremonyKey } from '../web/index.ts';
 import { type Interaction, type InteractionLoader, loadedInteraction } from './interaction-loader.ts';
 
 /** The first factor is done; the second is pending. `enrolled`: the app was just set up, codes shown. */
@@ -151,7 +143,7 @@ export function signInCompletion(deps: {
         try {
           await secondFactors.verify(first.accountId, code, ctx.ip);
         } catch (error) {
-          const { text, status } = codeRefusal(error);
+          const { text, status } = refusal('code', error);
           return renderSecondStep(ctx, interaction, first.accountId, text, status);
         }
         ctx.cookies.set(COOKIE, null, { path: path(interaction.uid) });
@@ -171,7 +163,7 @@ export function signInCompletion(deps: {
           try {
             await passkeys.verifySecondFactor(first.accountId, interaction.uid, takeCeremonyKey(ctx), passkeyAnswer(ctx), ctx.ip);
           } catch (error) {
-            const { text, status } = passkeyRefusal(error);
+            const { text, status } = refusal('passkey', error);
             return renderSecondStep(ctx, interaction, first.accountId, text, status);
           }
           ctx.cookies.set(COOKIE, null, { path: path(interaction.uid) });
@@ -200,7 +192,7 @@ export function signInCompletion(deps: {
           keepFirstFactor(ctx, interaction.uid, { ...first, enrolled: true });
           views.render(ctx, 'recovery-codes', { action: `${path(interaction.uid)}/second-factor/done`, recoveryCodes });
         } catch (error) {
-          const { text, status } = codeRefusal(error);
+          const { text, status } = refusal('code', error);
           return renderSetup(ctx, interaction, first.accountId, text, status);
         }
       });
