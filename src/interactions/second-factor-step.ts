@@ -3,34 +3,20 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 
 import {
-  AccountDisabledError,
   type AccountService,
   hasUsableSecondFactor,
   type LoginContext,
   type MfaPolicy,
-  PasskeyChallengeError,
-  PasskeyRejectedError,
   type Passkeys,
   policyRequiresSecondFactor,
-  SecondFactorLockedError,
   type SecondFactors,
   TotpAlreadyEnabledError,
-  WrongSecondFactorCodeError,
 } from '../accounts/index.ts';
 import { PageError } from '../http/index.ts';
 import { acrFor, requestsMultiFactor } from '../oidc/index.ts';
-import { message, type Message, type Views } from '../views/index.ts';
-import {
-  codeRefusal,
-  decodeCookieJson,
-  encodeCookieJson,
-  passkeyAnswer,
-  passkeyRefusal,
-  startCeremony,
-  takeCeremonyKey,
-} from '../web/index.ts';
-
-type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
+import type { Message, Views } from '../views/index.ts';
+import { decodeCookieJson, encodeCookieJson, passkeyAnswer, refusal, startCeremony, takeCeremonyKey } from '../web/index.ts';
+import { type Interaction, type InteractionLoader, loadedInteraction } from './interaction-loader.ts';
 
 /** The first factor is done; the second is pending. `enrolled`: the app was just set up, codes shown. */
 interface FirstFactor {
@@ -72,7 +58,8 @@ export interface SignInCompletion {
    * is something you have and something you know or are). Throws the passkey's refusal.
    */
   finishPasskeySignIn(ctx: Context, interaction: Interaction, context: LoginContext): Promise<void>;
-  routes(): Router;
+  /** The second-factor pages, each behind the interaction loader. */
+  routes(load: InteractionLoader): Router;
 }
 
 export function signInCompletion(deps: {
@@ -138,26 +125,25 @@ export function signInCompletion(deps: {
       return finish(ctx, accountId, ['hwk']);
     },
 
-    routes() {
+    routes(load) {
       const router = new Router();
-      const details = (ctx: Context) => provider.interactionDetails(ctx.req, ctx.res);
 
-      router.get('/second-factor', async (ctx) => {
-        const interaction = await details(ctx);
+      router.get('/second-factor', load(), async (ctx) => {
+        const { interaction } = loadedInteraction(ctx);
         const { accountId } = firstFactorOf(ctx, interaction);
         if (!(await hasSecondFactor(accountId))) return renderSetup(ctx, interaction, accountId);
         return renderSecondStep(ctx, interaction, accountId);
       });
 
-      router.post('/second-factor', async (ctx) => {
-        const interaction = await details(ctx);
+      router.post('/second-factor', load(), async (ctx) => {
+        const { interaction } = loadedInteraction(ctx);
         const first = firstFactorOf(ctx, interaction);
         const code = String((ctx.request.body as Record<string, unknown> | undefined)?.code ?? '');
         if (!code.trim()) return renderSecondStep(ctx, interaction, first.accountId, 'secondFactor.errors.missing', 400);
         try {
           await secondFactors.verify(first.accountId, code, ctx.ip);
         } catch (error) {
-          const { text, status } = codeRefusal(error);
+          const { text, status } = refusal('code', error);
           return renderSecondStep(ctx, interaction, first.accountId, text, status);
         }
         ctx.cookies.set(COOKIE, null, { path: path(interaction.uid) });
@@ -165,33 +151,40 @@ export function signInCompletion(deps: {
       });
 
       // "Use a passkey": the script asks for options, the authenticator answers, the form posts the answer.
-      router.post('/second-factor/passkey/options', async (ctx) => {
-        if (!passkeys) throw new PageError(404, 'passkeysUnavailable');
-        const interaction = await details(ctx);
-        startCeremony(ctx, await passkeys.startSecondFactor(firstFactorOf(ctx, interaction).accountId, interaction.uid));
-      });
+      if (passkeys) {
+        router.post('/second-factor/passkey/options', load(), async (ctx) => {
+          const { interaction } = loadedInteraction(ctx);
+          startCeremony(ctx, await passkeys.startSecondFactor(firstFactorOf(ctx, interaction).accountId, interaction.uid));
+        });
 
-      router.post('/second-factor/passkey', async (ctx) => {
-        if (!passkeys) throw new PageError(404, 'passkeysUnavailable');
-        const interaction = await details(ctx);
-        const first = firstFactorOf(ctx, interaction);
-        try {
-          await passkeys.verifySecondFactor(first.accountId, interaction.uid, takeCeremonyKey(ctx), passkeyAnswer(ctx), ctx.ip);
-        } catch (error) {
-          const { text, status } = passkeyRefusal(error);
-          return renderSecondStep(ctx, interaction, first.accountId, text, status);
-        }
-        ctx.cookies.set(COOKIE, null, { path: path(interaction.uid) });
-        return finish(ctx, first.accountId, [...first.amr, 'hwk']);
-      });
+        router.post('/second-factor/passkey', load(), async (ctx) => {
+          const { interaction } = loadedInteraction(ctx);
+          const first = firstFactorOf(ctx, interaction);
+          try {
+            await passkeys.verifySecondFactor(first.accountId, interaction.uid, takeCeremonyKey(ctx), passkeyAnswer(ctx), ctx.ip);
+          } catch (error) {
+            const { text, status } = refusal('passkey', error);
+            return renderSecondStep(ctx, interaction, first.accountId, text, status);
+          }
+          ctx.cookies.set(COOKIE, null, { path: path(interaction.uid) });
+          return finish(ctx, first.accountId, [...first.amr, 'hwk']);
+        });
+      } else {
+        // Refused before any interaction is loaded: this issuer cannot have passkeys, whatever the interaction.
+        const unavailable = () => {
+          throw new PageError(404, 'passkeysUnavailable');
+        };
+        router.post('/second-factor/passkey/options', unavailable);
+        router.post('/second-factor/passkey', unavailable);
+      }
 
-      router.get('/second-factor/setup', async (ctx) => {
-        const interaction = await details(ctx);
+      router.get('/second-factor/setup', load(), async (ctx) => {
+        const { interaction } = loadedInteraction(ctx);
         return renderSetup(ctx, interaction, firstFactorOf(ctx, interaction).accountId);
       });
 
-      router.post('/second-factor/setup', async (ctx) => {
-        const interaction = await details(ctx);
+      router.post('/second-factor/setup', load(), async (ctx) => {
+        const { interaction } = loadedInteraction(ctx);
         const first = firstFactorOf(ctx, interaction);
         const code = String((ctx.request.body as Record<string, unknown> | undefined)?.code ?? '').replace(/\s/g, '');
         try {
@@ -199,14 +192,14 @@ export function signInCompletion(deps: {
           keepFirstFactor(ctx, interaction.uid, { ...first, enrolled: true });
           views.render(ctx, 'recovery-codes', { action: `${path(interaction.uid)}/second-factor/done`, recoveryCodes });
         } catch (error) {
-          const { text, status } = codeRefusal(error);
+          const { text, status } = refusal('code', error);
           return renderSetup(ctx, interaction, first.accountId, text, status);
         }
       });
 
       // After the recovery codes were shown: the app was confirmed with a code, so that was the second factor.
-      router.post('/second-factor/done', async (ctx) => {
-        const interaction = await details(ctx);
+      router.post('/second-factor/done', load(), async (ctx) => {
+        const { interaction } = loadedInteraction(ctx);
         const first = firstFactorOf(ctx, interaction);
         if (!first.enrolled) throw new PageError(400, 'stepDone');
         ctx.cookies.set(COOKIE, null, { path: path(interaction.uid) });

@@ -15,11 +15,18 @@ import {
 import { PageError } from '../http/index.ts';
 import { type AccountSessions, currentSession, type SignedInSession } from '../oidc/index.ts';
 import type { Message, Views } from '../views/index.ts';
+import { type RefusedAction, refusal } from '../web/index.ts';
 import { deviceOf } from './device-name.ts';
 
 export interface Notice {
   kind: 'ok' | 'error';
   text: Message;
+}
+
+/** A refused change as the account page shows it: an error notice, with the refusal's status; any other error is thrown on. */
+export function refusalNotice(action: RefusedAction, error: unknown): { notice: Notice; status: number } {
+  const { text, status } = refusal(action, error);
+  return { notice: { kind: 'error', text }, status };
 }
 
 export interface AccountPageDeps {

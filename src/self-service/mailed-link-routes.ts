@@ -1,17 +1,10 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 
-import {
-  type AccountLifecycle,
-  InvalidAccountInputError,
-  InvalidLinkError,
-  type KeptSignInMethods,
-  PasswordMismatchError,
-  WeakPasswordError,
-} from '../accounts/index.ts';
+import { type AccountLifecycle, InvalidLinkError, type KeptSignInMethods } from '../accounts/index.ts';
 import { csrfProtection, formBody, type RateLimits } from '../http/index.ts';
 import type { Message, Views } from '../views/index.ts';
-import { emailOnlyForm, fieldErrors, interactionPath, newPasswordForm, tokenForm, typed, weakPasswordMessage } from '../web/index.ts';
+import { emailOnlyForm, fieldErrors, formErrorOf, interactionPath, newPasswordForm, refusal, tokenForm, typed } from '../web/index.ts';
 
 /**
  * Pages behind the links we mail, and the "forgot password" form. A GET never uses a link up
@@ -74,10 +67,8 @@ export function mailedLinkRoutes(deps: { lifecycle: AccountLifecycle; rateLimits
     try {
       await lifecycle.requestPasswordReset(form.data.email, interactionPath(body.interaction), views.locale(ctx));
     } catch (error) {
-      if (error instanceof InvalidAccountInputError) {
-        return views.render(ctx, 'forgot-password', { interaction, email: typed(body, 'email'), errors: { email: 'fields.email.invalid' } }, 400);
-      }
-      throw error;
+      const refused = refusal('emailAddress', error);
+      return views.render(ctx, 'forgot-password', { interaction, email: typed(body, 'email'), errors: formErrorOf(refused) }, refused.status);
     }
     views.render(ctx, 'check-email', { email: form.data.email, heading: 'checkEmail.title', reset: true });
   });
@@ -94,10 +85,10 @@ export function mailedLinkRoutes(deps: { lifecycle: AccountLifecycle; rateLimits
       const { returnTo } = await lifecycle.resetPassword(form.data.token, form.data.password, form.data.password_confirmation, keep);
       views.render(ctx, 'password-changed', { returnTo });
     } catch (error) {
-      if (error instanceof WeakPasswordError) return renderReset(ctx, token, { password: weakPasswordMessage(error) }, 400, keep);
-      if (error instanceof PasswordMismatchError) return renderReset(ctx, token, { password_confirmation: 'fields.passwordConfirmation.differs' }, 400, keep);
+      // A dead link is not a refusal in words: the link's own page says so.
       if (error instanceof InvalidLinkError) return invalidLink(ctx, 'reset');
-      throw error;
+      const refused = refusal('passwordReset', error);
+      return renderReset(ctx, token, formErrorOf(refused), refused.status, keep);
     }
   });
 

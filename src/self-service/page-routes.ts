@@ -1,24 +1,12 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 
-import {
-  type Federation,
-  IdentityInUseError,
-  InvalidAccountInputError,
-  InvalidCredentialsError,
-  InvalidLinkError,
-  LastSignInMethodError,
-  PasswordMismatchError,
-  PROFILE_FIELDS,
-  profileFieldsSchema,
-  type SelfService,
-  WeakPasswordError,
-} from '../accounts/index.ts';
+import { type Federation, InvalidLinkError, PROFILE_FIELDS, profileFieldsSchema, type SelfService } from '../accounts/index.ts';
 import { csrfProtection, formBody, PageError } from '../http/index.ts';
-import { type GoogleClient, GoogleSignInError, GoogleUnavailableError } from '../upstream/index.ts';
+import type { GoogleClient } from '../upstream/index.ts';
 import type { Message } from '../views/index.ts';
-import { keepFlow, takeFlow, typed, weakPasswordMessage } from '../web/index.ts';
-import type { AccountPage } from './account-page.ts';
+import { formErrorOf, keepFlow, refusal, takeFlow, typed } from '../web/index.ts';
+import { type AccountPage, refusalNotice } from './account-page.ts';
 import { type PasskeyDeps, passkeyRoutes } from './passkey-routes.ts';
 import { type ReauthDeps, reauthRoutes } from './reauth-routes.ts';
 import { pageNeedsRecentAuthentication } from './recent-authentication.ts';
@@ -66,16 +54,8 @@ export function accountPageRoutes(deps: {
     try {
       await selfService.changePassword(await self(ctx), text(fields, 'current_password'), text(fields, 'password'), text(fields, 'password_confirmation'));
     } catch (error) {
-      const errors: Record<string, Message> | undefined =
-        error instanceof InvalidCredentialsError
-          ? { current_password: 'account.errors.wrongPassword' }
-          : error instanceof WeakPasswordError
-            ? { password: weakPasswordMessage(error) }
-            : error instanceof PasswordMismatchError
-              ? { password_confirmation: 'fields.passwordConfirmation.differs' }
-              : undefined;
-      if (!errors) throw error;
-      return page.render(ctx, { errors, status: 400 });
+      const refused = refusal('passwordChange', error);
+      return page.render(ctx, { errors: formErrorOf(refused), status: refused.status });
     }
     const { account, sessionId } = await page.signedIn(ctx);
     if (fields.end_other_sessions === 'yes') await deps.sessions.endOthers(account.id, sessionId);
@@ -88,8 +68,8 @@ export function accountPageRoutes(deps: {
     try {
       await selfService.requestEmailChange(await self(ctx), email);
     } catch (error) {
-      if (!(error instanceof InvalidAccountInputError)) throw error;
-      return page.render(ctx, { errors: { email: 'fields.email.invalid' }, form: { email }, status: 400 });
+      const refused = refusal('emailAddress', error);
+      return page.render(ctx, { errors: formErrorOf(refused), form: { email }, status: refused.status });
     }
     return page.render(ctx, { notice: { kind: 'ok', text: 'account.notices.emailChangeSent' } });
   });
@@ -125,8 +105,7 @@ export function accountPageRoutes(deps: {
       ctx.status = 303;
       ctx.redirect(url.href);
     } catch (error) {
-      if (!(error instanceof GoogleUnavailableError)) throw error;
-      return page.render(ctx, { notice: { kind: 'error', text: 'account.notices.googleUnavailable' }, status: 503 });
+      return page.render(ctx, refusalNotice('googleStart', error));
     }
   });
 
@@ -139,17 +118,9 @@ export function accountPageRoutes(deps: {
     try {
       await federation.link(account.id, await google.finish(ctx.search, flow.checks));
     } catch (error) {
-      const refusal =
-        error instanceof IdentityInUseError
-          ? { status: 409, text: 'account.notices.googleInUse' }
-          : error instanceof GoogleSignInError
-            ? { status: 400, text: error.reason === 'cancelled' ? 'account.notices.googleCancelled' : 'account.notices.googleFailed' }
-            : error instanceof GoogleUnavailableError
-              ? { status: 503, text: 'account.notices.googleUnavailable' }
-              : undefined;
-      if (!refusal) throw error;
+      const refused = refusalNotice('googleLink', error);
       ctx.state.log.warn({ reason: (error as Error).message }, 'linking google refused');
-      return page.render(ctx, { notice: { kind: 'error', text: refusal.text }, status: refusal.status });
+      return page.render(ctx, refused);
     }
     return page.render(ctx, { notice: { kind: 'ok', text: 'account.notices.googleLinked' } });
   });
@@ -159,8 +130,7 @@ export function accountPageRoutes(deps: {
     try {
       await federation.unlink(account.id, 'google');
     } catch (error) {
-      if (!(error instanceof LastSignInMethodError)) throw error;
-      return page.render(ctx, { notice: { kind: 'error', text: 'account.notices.lastMethod' }, status: 409 });
+      return page.render(ctx, refusalNotice('googleUnlink', error));
     }
     return page.render(ctx, { notice: { kind: 'ok', text: 'account.notices.googleUnlinked' } });
   });

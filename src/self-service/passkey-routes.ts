@@ -1,17 +1,11 @@
 import Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 
-import {
-  PasskeyNameError,
-  PasskeyNotFoundError,
-  PasskeyRejectedError,
-  type Passkeys,
-  SecondFactorRequiredError,
-} from '../accounts/index.ts';
+import type { Passkeys } from '../accounts/index.ts';
 import { PageError } from '../http/index.ts';
 import type { Views } from '../views/index.ts';
-import { passkeyAnswer, passkeyRefusal, startCeremony, takeCeremonyKey } from '../web/index.ts';
-import type { AccountPage } from './account-page.ts';
+import { passkeyAnswer, startCeremony, takeCeremonyKey } from '../web/index.ts';
+import { type AccountPage, refusalNotice } from './account-page.ts';
 
 export interface PasskeyDeps {
   page: AccountPage;
@@ -51,10 +45,7 @@ export function passkeyRoutes(deps: PasskeyDeps): Router {
     try {
       await passkeys.finishRegistration(account.id, takeCeremonyKey(ctx), passkeyAnswer(ctx), name, ctx.ip);
     } catch (error) {
-      if (error instanceof PasskeyNameError) return page.render(ctx, { notice: { kind: 'error', text: 'account.notices.passkeyName' }, status: 400 });
-      if (error instanceof PasskeyRejectedError) return page.render(ctx, { notice: { kind: 'error', text: 'account.notices.passkeyNotAdded' }, status: 400 });
-      const { text, status } = passkeyRefusal(error);
-      return page.render(ctx, { notice: { kind: 'error', text }, status });
+      return page.render(ctx, refusalNotice('passkeyAdd', error));
     }
     return page.render(ctx, { notice: { kind: 'ok', text: 'account.notices.passkeyAdded' } });
   });
@@ -65,9 +56,7 @@ export function passkeyRoutes(deps: PasskeyDeps): Router {
     try {
       await passkeys.rename(account.id, field(ctx, 'id', 2000), field(ctx, 'name', 200), ctx.ip);
     } catch (error) {
-      if (error instanceof PasskeyNameError) return page.render(ctx, { notice: { kind: 'error', text: 'account.notices.passkeyName' }, status: 400 });
-      if (error instanceof PasskeyNotFoundError) return page.render(ctx, { notice: { kind: 'error', text: 'account.notices.passkeyGone' }, status: 404 });
-      throw error;
+      return page.render(ctx, refusalNotice('passkeyRename', error));
     }
     return page.render(ctx, { notice: { kind: 'ok', text: 'account.notices.passkeyRenamed' } });
   });
@@ -78,9 +67,7 @@ export function passkeyRoutes(deps: PasskeyDeps): Router {
     try {
       await passkeys.remove(account.id, field(ctx, 'id', 2000), await page.mfaRequired(account.id), ctx.ip);
     } catch (error) {
-      if (error instanceof PasskeyNotFoundError) return page.render(ctx, { notice: { kind: 'error', text: 'account.notices.passkeyGone' }, status: 404 });
-      if (error instanceof SecondFactorRequiredError) return page.render(ctx, { notice: { kind: 'error', text: 'account.notices.lastSecondFactor' }, status: 409 });
-      throw error;
+      return page.render(ctx, refusalNotice('passkeyRemove', error));
     }
     return page.render(ctx, { notice: { kind: 'ok', text: 'account.notices.passkeyRemoved' } });
   });

@@ -1,11 +1,11 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 
-import { AccountLockedError, type Reauthentication, ReauthenticationFailedError } from '../accounts/index.ts';
+import type { Reauthentication } from '../accounts/index.ts';
 import { PageError, type RateLimits } from '../http/index.ts';
-import { type GoogleClient, GoogleSignInError, GoogleUnavailableError } from '../upstream/index.ts';
-import { message, type Message, type Views } from '../views/index.ts';
-import { keepFlow, minutesUntil, passkeyAnswer, passkeyRefusal, startCeremony, takeCeremonyKey, takeFlow } from '../web/index.ts';
+import type { GoogleClient } from '../upstream/index.ts';
+import type { Message, Views } from '../views/index.ts';
+import { keepFlow, passkeyAnswer, refusal, startCeremony, takeCeremonyKey, takeFlow } from '../web/index.ts';
 import type { AccountPage } from './account-page.ts';
 import { returnTarget } from './recent-authentication.ts';
 
@@ -46,13 +46,6 @@ export function reauthRoutes(deps: ReauthDeps): Router {
     );
   }
 
-  /** The answer to a refused attempt, the same words for a wrong password and a wrong code. */
-  function refusal(error: unknown): { text: Message; status: number } {
-    if (error instanceof ReauthenticationFailedError) return { text: error.reason === 'stale' ? 'reauth.errors.stale' : 'reauth.errors.wrong', status: 400 };
-    if (error instanceof AccountLockedError) return { text: message('login.errors.locked', { minutes: minutesUntil(error.retryAfterSeconds) }), status: 429 };
-    return passkeyRefusal(error);
-  }
-
   router.get('/reauth', (ctx) => render(ctx, returnTarget(ctx.query.return_to)));
 
   router.post('/reauth', async (ctx) => {
@@ -62,7 +55,7 @@ export function reauthRoutes(deps: ReauthDeps): Router {
     try {
       await reauthentication.withPassword(account, session, field(ctx, 'password', 1024), field(ctx, 'code', 32), { ip: ctx.ip, userAgent: ctx.get('user-agent') || null });
     } catch (error) {
-      const { text, status } = refusal(error);
+      const { text, status } = refusal('reauth', error);
       return render(ctx, returnTo, text, status);
     }
     sendBack(ctx, returnTo);
@@ -80,7 +73,7 @@ export function reauthRoutes(deps: ReauthDeps): Router {
     try {
       await reauthentication.withPasskey(account.id, session, takeCeremonyKey(ctx), passkeyAnswer(ctx), ctx.ip);
     } catch (error) {
-      const { text, status } = refusal(error);
+      const { text, status } = refusal('reauth', error);
       return render(ctx, returnTo, text, status);
     }
     sendBack(ctx, returnTo);
@@ -96,8 +89,8 @@ export function reauthRoutes(deps: ReauthDeps): Router {
       ctx.status = 303;
       ctx.redirect(url.href);
     } catch (error) {
-      if (!(error instanceof GoogleUnavailableError)) throw error;
-      return render(ctx, returnTo, 'account.notices.googleUnavailable', 503);
+      const { text, status } = refusal('googleStart', error);
+      return render(ctx, returnTo, text, status);
     }
   });
 
@@ -110,14 +103,9 @@ export function reauthRoutes(deps: ReauthDeps): Router {
     try {
       await reauthentication.withGoogle(account, session, await google.finish(ctx.search, flow.checks), flow.askedAt, ctx.ip);
     } catch (error) {
-      const known =
-        error instanceof GoogleSignInError
-          ? { text: 'account.notices.googleFailed', status: 400 }
-          : error instanceof GoogleUnavailableError
-            ? { text: 'account.notices.googleUnavailable', status: 503 }
-            : refusal(error);
+      const { text, status } = refusal('reauthGoogle', error);
       ctx.state.log.warn({ reason: (error as Error).message }, 're-authentication with google refused');
-      return render(ctx, flow.returnTo, known.text, known.status);
+      return render(ctx, flow.returnTo, text, status);
     }
     sendBack(ctx, flow.returnTo);
   });

@@ -1,11 +1,11 @@
 import Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 
-import { SecondFactorRequiredError, type SecondFactors, TotpAlreadyEnabledError, WrongSecondFactorCodeError } from '../accounts/index.ts';
+import type { SecondFactors } from '../accounts/index.ts';
 import type { AccountSessions } from '../oidc/index.ts';
 import type { Message, Views } from '../views/index.ts';
-import { codeRefusal } from '../web/index.ts';
-import type { AccountPage } from './account-page.ts';
+import { refusal } from '../web/index.ts';
+import { type AccountPage, refusalNotice } from './account-page.ts';
 
 export interface TwoStepDeps {
   page: AccountPage;
@@ -29,9 +29,8 @@ export function twoStepRoutes(deps: TwoStepDeps): Router {
     try {
       const enrollment = await secondFactors.startTotp(account.id, account.email);
       views.render(ctx, 'second-factor-setup', { action: `/account${SETUP}`, enrollment, errors: error ? { code: error } : {} }, status);
-    } catch (cause) {
-      if (!(cause instanceof TotpAlreadyEnabledError)) throw cause;
-      return page.render(ctx, { notice: { kind: 'error', text: 'account.notices.twoStepAlreadyOn' }, status: 409 });
+    } catch (error) {
+      return page.render(ctx, refusalNotice('appSetup', error));
     }
   }
 
@@ -44,7 +43,7 @@ export function twoStepRoutes(deps: TwoStepDeps): Router {
       const recoveryCodes = await secondFactors.confirmTotp(account.id, code, ctx.ip);
       views.render(ctx, 'recovery-codes', { action: '/account/two-step/done', recoveryCodes });
     } catch (error) {
-      const { text, status } = codeRefusal(error);
+      const { text, status } = refusal('code', error);
       return renderSetup(ctx, text, status);
     }
   });
@@ -57,8 +56,7 @@ export function twoStepRoutes(deps: TwoStepDeps): Router {
       const recoveryCodes = await secondFactors.regenerateRecoveryCodes(account.id, ctx.ip);
       views.render(ctx, 'recovery-codes', { action: '/account/two-step/done', recoveryCodes });
     } catch (error) {
-      if (!(error instanceof WrongSecondFactorCodeError)) throw error;
-      return page.render(ctx, { notice: { kind: 'error', text: 'account.notices.twoStepOff' }, status: 409 });
+      return page.render(ctx, refusalNotice('recoveryCodes', error));
     }
   });
 
@@ -67,8 +65,7 @@ export function twoStepRoutes(deps: TwoStepDeps): Router {
     try {
       await secondFactors.removeTotp(account.id, await page.mfaRequired(account.id), ctx.ip);
     } catch (error) {
-      if (!(error instanceof SecondFactorRequiredError)) throw error;
-      return page.render(ctx, { notice: { kind: 'error', text: 'account.notices.twoStepRequired' }, status: 409 });
+      return page.render(ctx, refusalNotice('appRemoval', error));
     }
     return page.render(ctx, { notice: { kind: 'ok', text: 'account.notices.twoStepRemoved' } });
   });

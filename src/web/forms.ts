@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
-import { PASSWORD_MAX_LENGTH, singleLine, type WeakPasswordError } from '../accounts/index.ts';
-import { message, type Message } from '../views/index.ts';
+import { PASSWORD_MAX_LENGTH, singleLine } from '../accounts/index.ts';
+import type { Message } from '../views/index.ts';
 
 const trimmed = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (typeof v === 'string' ? v.trim() : v), schema);
 
@@ -63,10 +63,3 @@ const interactionUid = /^[A-Za-z0-9_-]{1,64}$/;
 export function interactionPath(uid: unknown): string | null {
   return typeof uid === 'string' && interactionUid.test(uid) ? `/interaction/${uid}` : null;
 }
-
-/** A refused password, in the words of the catalogue. */
-export const weakPasswordMessage = (error: WeakPasswordError): Message =>
-  message(`fields.newPassword.${error.reason}`, { limit: error.limit ?? '' });
-
-/** Whole minutes until a lock ends, at least one: "try again in N minutes". */
-export const minutesUntil = (seconds: number) => Math.max(1, Math.ceil(seconds / 60));

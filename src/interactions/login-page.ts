@@ -1,0 +1,28 @@
+import type { Context } from 'koa';
+
+import type { Views } from '../views/index.ts';
+import { loadedInteraction } from './interaction-loader.ts';
+
+/** The login page of the loaded interaction: shown first, and again with what went wrong by each way of signing in. */
+export type LoginPage = (ctx: Context, data: Record<string, unknown>, status?: number) => void;
+
+export function loginPage(deps: { views: Views; registrationOpen: boolean; google: boolean; passkeys: boolean }): LoginPage {
+  return (ctx, data, status = 200) => {
+    const { interaction, client } = loadedInteraction(ctx);
+    deps.views.render(
+      ctx,
+      'login',
+      {
+        uid: interaction.uid,
+        client,
+        errors: {},
+        registrationOpen: deps.registrationOpen,
+        google: deps.google,
+        passkey: deps.passkeys,
+        passkeyScripts: deps.passkeys,
+        ...data,
+      },
+      status,
+    );
+  };
+}

@@ -1,0 +1,80 @@
+import Router from '@koa/router';
+
+import { type AccountLifecycle, type AccountService, EmailNotVerifiedError, type Federation } from '../accounts/index.ts';
+import { PageError, type RateLimits } from '../http/index.ts';
+import type { Views } from '../views/index.ts';
+import { emailOnlyForm, fieldErrors, formErrorOf, interactionPath, loginForm, refusal, takePendingLink, typed } from '../web/index.ts';
+import { type InteractionLoader, loadedInteraction } from './interaction-loader.ts';
+import type { KnownDevices } from './known-devices.ts';
+import type { LoginPage } from './login-page.ts';
+import type { SignInCompletion } from './second-factor-step.ts';
+
+/** Signing in with email and password, and asking again for the verification mail the password step found missing. */
+export function loginStep(deps: {
+  load: InteractionLoader;
+  loginPage: LoginPage;
+  accounts: AccountService;
+  lifecycle: AccountLifecycle;
+  federation: Federation;
+  devices: KnownDevices;
+  rateLimits: RateLimits;
+  completion: SignInCompletion;
+  views: Views;
+}): Router {
+  const { load, loginPage, accounts, federation, devices, rateLimits, completion, views } = deps;
+  const router = new Router();
+
+  router.post('/login', load('login'), async (ctx) => {
+    const { interaction } = loadedInteraction(ctx);
+    const body = (ctx.request.body ?? {}) as Record<string, unknown>;
+    const email = typed(body, 'email');
+
+    const form = loginForm.safeParse(body);
+    if (!form.success) return loginPage(ctx, { email, errors: fieldErrors(form.error) }, 400);
+    await rateLimits.limitIp('login', ctx.ip);
+
+    /** A Google identity that waited for this password is linked now, for the same address only. */
+    const linkPending = async (accountId: string, email: string) => {
+      const pending = takePendingLink(ctx, interaction.uid);
+      if (!pending || pending.email.toLowerCase() !== email.toLowerCase()) return false;
+      await federation.link(accountId, pending);
+      return true;
+    };
+
+    try {
+      const account = await accounts.authenticate(
+        form.data.email,
+        form.data.password,
+        { ip: ctx.ip, userAgent: ctx.get('user-agent') || null },
+        { knownDevice: (accountId) => devices.knows(ctx, accountId) },
+      );
+      devices.remember(ctx, account.id);
+      await linkPending(account.id, account.email);
+      return await completion.afterFirstFactor(ctx, interaction, account.id, 'pwd');
+    } catch (error) {
+      // The password proves the account and Google verified the address: link, and the email is verified.
+      if (error instanceof EmailNotVerifiedError && (await linkPending(error.accountId, error.email))) {
+        return completion.afterFirstFactor(ctx, interaction, error.accountId, 'pwd');
+      }
+      // Not a refusal in words but a page of its own: the person has a mail to find.
+      if (error instanceof EmailNotVerifiedError) {
+        return views.render(ctx, 'verify-email-needed', { uid: interaction.uid, email: error.email }, 403);
+      }
+      const refused = refusal('signInPassword', error);
+      if (refused.retryAfterSeconds !== undefined) ctx.set('Retry-After', String(refused.retryAfterSeconds));
+      return loginPage(ctx, { email, errors: formErrorOf(refused) }, refused.status);
+    }
+  });
+
+  router.post('/resend-verification', load(), async (ctx) => {
+    const { interaction } = loadedInteraction(ctx);
+    const form = emailOnlyForm.safeParse(ctx.request.body ?? {});
+    if (!form.success) throw new PageError(400, 'emailMissing');
+    await rateLimits.limitIp('forms', ctx.ip);
+    await rateLimits.limitVerificationMail(form.data.email);
+    await deps.lifecycle.resendVerification(form.data.email, interactionPath(interaction.uid), views.locale(ctx));
+    views.render(ctx, 'check-email', { email: form.data.email, heading: 'checkEmail.title' });
+  });
+
+  return router;
+}
