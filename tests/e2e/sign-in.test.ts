@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumMissing } from '../support/chromium.ts';
 import { descriptionOf, isFocused } from '../support/dom-state.ts';
 import { expectNoSeriousAxeFindings, startE2eStack, type E2eStack } from '../support/e2e-stack.ts';
+import { tvClient } from '../support/idp.ts';
 import { relyingParty } from '../support/rp.ts';
 
 const alice = { email: 'alice@example.com', password: 'correct horse battery staple', name: 'Alice Liddell' };
@@ -184,7 +185,7 @@ describe.skipIf(chromiumMissing())('signing in from a relying party, in Chromium
   });
 
   it('connects a device: the code is entered, the person signs in and allows, the device gets tokens', async () => {
-    const tv = await relyingParty(stack.idp.issuer, 'tv');
+    const tv = await relyingParty(stack.idp.issuer, tvClient);
     const device = await oidc.initiateDeviceAuthorization(tv, { scope: 'openid email' });
 
     const page = await stack.newPage();

@@ -1,8 +1,8 @@
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { comparableHtml, type Browser } from '../support/browser.ts';
-import { backends, startTestIdp, type TestIdp } from '../support/idp.ts';
+import { type Browser, comparableHtml } from '../support/browser.ts';
+import { backends, startTestIdp, type TestIdp, webAppClient } from '../support/idp.ts';
 import { exchangeCode, newBrowser, relyingParty, signIn, startAuthorization, submitLogin } from '../support/rp.ts';
 import { linkIn, startSmtpServer, type TestSmtpServer } from '../support/smtp.ts';
 import { pairedTimingGap, passwordCheckMs, timeOf } from '../support/timing.ts';
@@ -10,7 +10,7 @@ import { pairedTimingGap, passwordCheckMs, timeOf } from '../support/timing.ts';
 describe.each(backends)('registration, verification and password reset over real SMTP (%s)', (backend) => {
   let idp: TestIdp;
   let smtp: TestSmtpServer;
-  const webApp = () => relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+  const webApp = () => relyingParty(idp.issuer, webAppClient);
 
   beforeAll(async () => {
     smtp = await startSmtpServer();

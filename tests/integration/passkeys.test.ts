@@ -2,8 +2,8 @@ import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { createAccountAdministration, PasskeyChallengeError } from '../../src/accounts/index.ts';
-import { page, ceremonyOptions, type Browser, type Navigation, type Page } from '../support/browser.ts';
-import { startTestIdp, type TestIdp } from '../support/idp.ts';
+import { type Browser, ceremonyOptions, type Navigation, page, type Page } from '../support/browser.ts';
+import { startTestIdp, type TestIdp, webAppClient } from '../support/idp.ts';
 import { exchangeCode, newBrowser, relyingParty, signIn, startAuthorization, submitLogin } from '../support/rp.ts';
 import { SoftAuthenticator } from '../support/soft-authenticator.ts';
 
@@ -57,7 +57,7 @@ describe('passkeys (pglite, issuer http://localhost)', () => {
 
   beforeAll(async () => {
     idp = await startTestIdp({ backend: 'pglite', issuerHost: 'localhost', env: { MFA: 'required-for-admins', LOGIN_MAX_FAILURES: '3' } });
-    config = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+    config = await relyingParty(idp.issuer, webAppClient);
   });
   afterAll(() => idp?.destroy());
 

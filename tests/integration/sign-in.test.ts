@@ -1,7 +1,17 @@
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { backends, RP_LOGOUT, RP_REDIRECT, startTestIdp, type TestIdp } from '../support/idp.ts';
+import {
+  backends,
+  firstPartyClient,
+  RP_LOGOUT,
+  RP_REDIRECT,
+  serviceClient,
+  spaClient,
+  startTestIdp,
+  type TestIdp,
+  webAppClient,
+} from '../support/idp.ts';
 import { exchangeCode, newBrowser, relyingParty, signIn, startAuthorization } from '../support/rp.ts';
 
 const alice = { email: 'Alice@Example.com', password: 'correct horse battery staple' };
@@ -16,7 +26,7 @@ describe.each(backends)('signing in through a relying party (%s)', (backend) => 
   afterAll(() => idp?.destroy());
 
   it('publishes discovery with only the code flow and S256 PKCE', async () => {
-    const config = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+    const config = await relyingParty(idp.issuer, webAppClient);
     const metadata = config.serverMetadata();
     expect(metadata.issuer).toBe(idp.issuer);
     expect(metadata.response_types_supported).toEqual(['code']);
@@ -28,7 +38,7 @@ describe.each(backends)('signing in through a relying party (%s)', (backend) => 
   });
 
   it('signs a person in to a confidential client with PKCE, consent, ID token, userinfo, refresh and revocation', async () => {
-    const config = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+    const config = await relyingParty(idp.issuer, webAppClient);
     const start = await startAuthorization(config, { scope: 'openid email profile roles offline_access', prompt: 'consent' });
     const browser = newBrowser();
 
@@ -44,7 +54,7 @@ describe.each(backends)('signing in through a relying party (%s)', (backend) => 
     const tokens = await exchangeCode(config, callback, start);
     const claims = tokens.claims()!;
     expect(claims.iss).toBe(idp.issuer);
-    expect(claims.aud).toBe('web-app');
+    expect(claims.aud).toBe(webAppClient.client_id);
     expect(claims.nonce).toBe(start.nonce);
     expect(claims.sub).toMatch(/^[0-9a-f-]{36}$/);
 
@@ -75,8 +85,8 @@ describe.each(backends)('signing in through a relying party (%s)', (backend) => 
 
     // Debug level, so that nothing is hidden by the level: no secret that passed through is in the log.
     const cookies = (await browser.jar.getCookies(idp.issuer + '/')).map((cookie) => cookie.value);
-    const basicAuthorization = Buffer.from('web-app:web-app-secret-0123456789abcdef').toString('base64');
-    const secrets = [alice.password, callback.searchParams.get('code')!, start.verifier, tokens.access_token, tokens.refresh_token!, tokens.id_token!, refreshed.access_token, refreshed.refresh_token!, 'web-app-secret-0123456789abcdef', basicAuthorization, ...cookies];
+    const basicCredentials = Buffer.from(`${webAppClient.client_id}:${webAppClient.client_secret}`).toString('base64');
+    const secrets = [alice.password, callback.searchParams.get('code')!, start.verifier, tokens.access_token, tokens.refresh_token!, tokens.id_token!, refreshed.access_token, refreshed.refresh_token!, webAppClient.client_secret, basicCredentials, ...cookies];
     expect(cookies.length).toBeGreaterThan(0);
     for (const secret of secrets) expect(idp.logs.raw).not.toContain(secret);
     expect(idp.logs.lines.filter((line) => line.msg === 'request').map((line) => line.route)).toEqual(
@@ -85,10 +95,10 @@ describe.each(backends)('signing in through a relying party (%s)', (backend) => 
   });
 
   it('lets a public client sign in with PKCE and no secret, and refuses it without PKCE', async () => {
-    const config = await relyingParty(idp.issuer, 'spa');
+    const config = await relyingParty(idp.issuer, spaClient);
     const start = await startAuthorization(config);
     const tokens = await exchangeCode(config, await signIn(newBrowser(), start.url, alice), start);
-    expect(tokens.claims()?.aud).toBe('spa');
+    expect(tokens.claims()?.aud).toBe(spaClient.client_id);
 
     const withoutPkce = new URL(start.url);
     withoutPkce.searchParams.delete('code_challenge');
@@ -99,7 +109,7 @@ describe.each(backends)('signing in through a relying party (%s)', (backend) => 
   });
 
   it('skips the consent page for first-party clients', async () => {
-    const config = await relyingParty(idp.issuer, 'first-party', 'first-party-secret-0123456789abcdef');
+    const config = await relyingParty(idp.issuer, firstPartyClient);
     const start = await startAuthorization(config);
     const browser = newBrowser();
     const login = await browser.open(start.url.href);
@@ -111,7 +121,7 @@ describe.each(backends)('signing in through a relying party (%s)', (backend) => 
   });
 
   it('returns access_denied to the relying party when the person cancels or denies', async () => {
-    const config = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+    const config = await relyingParty(idp.issuer, webAppClient);
     const start = await startAuthorization(config);
     const browser = newBrowser();
     const login = await browser.open(start.url.href);
@@ -131,14 +141,14 @@ describe.each(backends)('signing in through a relying party (%s)', (backend) => 
   });
 
   it('issues client credentials tokens to a service client', async () => {
-    const config = await relyingParty(idp.issuer, 'service', 'service-secret-0123456789abcdef');
+    const config = await relyingParty(idp.issuer, serviceClient);
     const tokens = await oidc.clientCredentialsGrant(config);
     expect(tokens.token_type.toLowerCase()).toBe('bearer');
     expect(tokens.expiresIn()).toBeGreaterThan(0);
     const introspection = await oidc.tokenIntrospection(config, tokens.access_token);
-    expect(introspection).toMatchObject({ active: true, client_id: 'service' });
+    expect(introspection).toMatchObject({ active: true, client_id: serviceClient.client_id });
 
-    const wrongSecret = await relyingParty(idp.issuer, 'service', 'not-the-secret');
+    const wrongSecret = await relyingParty(idp.issuer, { ...serviceClient, client_secret: 'not-the-secret' });
     await expect(oidc.clientCredentialsGrant(wrongSecret)).rejects.toMatchObject({
       status: 401,
       cause: [expect.objectContaining({ parameters: expect.objectContaining({ error: 'invalid_client' }) })],
@@ -146,7 +156,7 @@ describe.each(backends)('signing in through a relying party (%s)', (backend) => 
   });
 
   it('signs the person out when the relying party asks, and then asks for the password again', async () => {
-    const config = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+    const config = await relyingParty(idp.issuer, webAppClient);
     const browser = newBrowser();
     const start = await startAuthorization(config);
     const tokens = await exchangeCode(config, await signIn(browser, start.url, alice), start);

@@ -2,14 +2,11 @@ import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playw
 import { expect } from 'vitest';
 
 import { launchChromium } from './chromium.ts';
-import { startFakeGoogle, type FakeGoogle } from './fake-google.ts';
-import { startTestIdp, testClients, type TestIdp } from './idp.ts';
+import { type FakeGoogle, startFakeGoogle } from './fake-google.ts';
+import { startTestIdp, type TestIdp, tvClient } from './idp.ts';
 import { pageChecker, type PageChecker } from './page-check.ts';
-import { startSampleRp, type SampleRp } from './sample-rp.ts';
+import { type SampleRp, startSampleRp } from './sample-rp.ts';
 import { startSmtpServer, type TestSmtpServer } from './smtp.ts';
-
-/** The TV of the device flow: a public client with no redirect. */
-const tvClient = testClients.find((client) => client.client_id === 'tv')!;
 
 /** How the tests' IdP is branded: a name, a logo and a colour of its own, as an operator would set them. */
 export const brandEnv = { PRODUCT_NAME: 'Acme Account', BRAND_LOGO_URL: '/static/logo.svg', BRAND_PRIMARY_COLOR: '#0f6e5c' };
