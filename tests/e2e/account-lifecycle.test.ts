@@ -1,15 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { chromiumMissing } from '../support/chromium.ts';
-import { expectNoSeriousAxeFindings, startE2eStack, type E2eStack } from '../support/e2e-stack.ts';
+import { type E2eStack, expectNoSeriousAxeFindings, startE2eStack, submitLogin } from '../support/e2e-stack.ts';
 import { linkIn } from '../support/smtp.ts';
+
+const jane = { email: 'jane@example.com', password: 'a fresh passphrase 42', name: 'Jane Doe' };
+const mia = { email: 'mia@example.com', password: 'mia old passphrase', name: 'Mia' };
+const miasNewPassword = 'mia new passphrase';
 
 describe.skipIf(chromiumMissing())('registration and password reset through mail, in Chromium', () => {
   let stack: E2eStack;
 
   beforeAll(async () => {
     stack = await startE2eStack('account-lifecycle');
-    await stack.idp.idp.accounts.createAccount({ email: 'mia@example.com', password: 'mia old passphrase', name: 'Mia', emailVerified: true });
+    await stack.idp.idp.accounts.createAccount({ ...mia, emailVerified: true });
   });
   afterAll(() => stack?.close());
 
@@ -22,22 +26,22 @@ describe.skipIf(chromiumMissing())('registration and password reset through mail
     await stack.checker.check(page, 'register');
 
     // A mistake first: the passwords differ.
-    await page.getByLabel('Email').fill('jane@example.com');
-    await page.getByLabel('Name').fill('Jane Doe');
-    await page.getByLabel('Password', { exact: true }).fill('a fresh passphrase 42');
+    await page.getByLabel('Email').fill(jane.email);
+    await page.getByLabel('Name').fill(jane.name);
+    await page.getByLabel('Password', { exact: true }).fill(jane.password);
     await page.getByLabel('Password again').fill('a fresh passphrase 43');
     await page.getByRole('button', { name: 'Create account' }).click();
     await expect.poll(() => page.getByRole('alert').innerText()).toContain('The two passwords differ.');
     await expect.poll(() => page.getByLabel('Password again').getAttribute('aria-invalid')).toBe('true');
     await stack.checker.check(page, 'register-errors');
 
-    await page.getByLabel('Password', { exact: true }).fill('a fresh passphrase 42');
-    await page.getByLabel('Password again').fill('a fresh passphrase 42');
+    await page.getByLabel('Password', { exact: true }).fill(jane.password);
+    await page.getByLabel('Password again').fill(jane.password);
     await page.getByRole('button', { name: 'Create account' }).click();
     await expect.poll(() => page.locator('h1').innerText()).toBe('Almost done: confirm your email');
     await stack.checker.check(page, 'check-email');
 
-    const mail = await stack.smtp.waitFor('jane@example.com', /Confirm your email address/);
+    const mail = await stack.smtp.waitFor(jane.email, /Confirm your email address/);
     await page.goto(linkIn(mail, '/account/verify-email?token='));
     await expect.poll(() => page.locator('h1').innerText()).toBe('Confirm your email');
     await stack.checker.check(page, 'verify-email');
@@ -46,24 +50,16 @@ describe.skipIf(chromiumMissing())('registration and password reset through mail
     await stack.checker.check(page, 'email-verified');
 
     await page.getByRole('link', { name: 'Continue signing in' }).click();
-    await page.getByLabel('Email').fill('jane@example.com');
-    await page.getByLabel('Password').fill('a fresh passphrase 42');
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('button', { name: 'Allow' }).click();
-    await page.waitForURL(`${stack.rp.origin}/`);
-    await expect.poll(() => page.locator('#user-email').innerText()).toBe('jane@example.com');
-    await expect.poll(() => page.locator('#user-name').innerText()).toBe('Jane Doe');
+    await submitLogin(page, jane);
+    await stack.allowIfAsked(page);
+    await expect.poll(() => page.locator('#user-email').innerText()).toBe(jane.email);
+    await expect.poll(() => page.locator('#user-name').innerText()).toBe(jane.name);
   });
 
   it('resets a forgotten password from the mail, and the sessions signed in before are gone', async () => {
     // Mia is signed in on one browser...
     const before = await stack.newPage();
-    await before.goto(`${stack.rp.origin}/login`);
-    await before.getByLabel('Email').fill('mia@example.com');
-    await before.getByLabel('Password').fill('mia old passphrase');
-    await before.getByRole('button', { name: 'Sign in' }).click();
-    await before.getByRole('button', { name: 'Allow' }).click();
-    await before.waitForURL(`${stack.rp.origin}/`);
+    await stack.signInAs(before, mia);
 
     // ...and forgot her password on another.
     const page = await stack.newPage();
@@ -71,12 +67,12 @@ describe.skipIf(chromiumMissing())('registration and password reset through mail
     await page.getByRole('link', { name: 'Forgot your password?' }).click();
     await expect.poll(() => page.locator('h1').innerText()).toBe('Reset your password');
     await stack.checker.check(page, 'forgot-password');
-    await page.getByLabel('Email').fill('mia@example.com');
+    await page.getByLabel('Email').fill(mia.email);
     await page.getByRole('button', { name: 'Send the link' }).click();
     await expect.poll(() => page.locator('h1').innerText()).toBe('Check your email');
     await stack.checker.check(page, 'check-email-reset');
 
-    const link = linkIn(await stack.smtp.waitFor('mia@example.com', /Reset your password/), '/account/reset-password?token=');
+    const link = linkIn(await stack.smtp.waitFor(mia.email, /Reset your password/), '/account/reset-password?token=');
     await page.goto(link);
     await expect.poll(() => page.locator('h1').innerText()).toBe('Choose a new password');
     await stack.checker.check(page, 'reset-password');
@@ -85,8 +81,8 @@ describe.skipIf(chromiumMissing())('registration and password reset through mail
     await page.getByRole('button', { name: 'Change password' }).click();
     await expect.poll(() => page.locator('#password-error').innerText()).toContain('most common');
     await stack.checker.check(page, 'reset-password-weak');
-    await page.getByLabel('New password', { exact: true }).fill('mia new passphrase');
-    await page.getByLabel('New password again').fill('mia new passphrase');
+    await page.getByLabel('New password', { exact: true }).fill(miasNewPassword);
+    await page.getByLabel('New password again').fill(miasNewPassword);
     await page.getByRole('button', { name: 'Change password' }).click();
     await expect.poll(() => page.locator('h1').innerText()).toBe('Your password was changed');
     await stack.checker.check(page, 'password-changed');
@@ -97,14 +93,12 @@ describe.skipIf(chromiumMissing())('registration and password reset through mail
     await stack.checker.check(page, 'invalid-link');
 
     // The other browser's IdP session is gone: signing in again asks for the (new) password.
+    // Still signed in at the RP, she starts a new sign-in there.
     await before.goto(`${stack.rp.origin}/login`);
     await expect.poll(() => before.locator('h1').innerText()).toBe('Sign in');
-    await before.getByLabel('Email').fill('mia@example.com');
-    await before.getByLabel('Password').fill('mia new passphrase');
-    await before.getByRole('button', { name: 'Sign in' }).click();
-    await before.getByRole('button', { name: 'Allow' }).click();
-    await before.waitForURL(`${stack.rp.origin}/`);
-    await expect.poll(() => before.locator('#user-email').innerText()).toBe('mia@example.com');
+    await submitLogin(before, { ...mia, password: miasNewPassword });
+    await stack.allowIfAsked(before);
+    await expect.poll(() => before.locator('#user-email').innerText()).toBe(mia.email);
   });
 
   it('offers on the reset page to keep each passkey and linked account, unticked; only what is ticked stays', async () => {

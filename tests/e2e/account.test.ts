@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { chromiumMissing } from '../support/chromium.ts';
 import { descriptionOf } from '../support/dom-state.ts';
-import { expectNoSeriousAxeFindings, startE2eStack, type E2eStack } from '../support/e2e-stack.ts';
+import { expectNoSeriousAxeFindings, startE2eStack, submitLogin, type E2eStack } from '../support/e2e-stack.ts';
 import { linkIn } from '../support/smtp.ts';
 
 const nora = { email: 'nora@example.com', password: 'nora passphrase 123', name: 'Nora' };
@@ -22,36 +22,15 @@ describe.skipIf(chromiumMissing())('the account page and the second sign-in step
   });
   afterAll(() => stack?.close());
 
-  /** From the RP's home page: "Sign in", the password, and "Allow" when asked; stops at the second step when there is one. */
-  async function signInAtRp(page: Page, person: { email: string; password: string }) {
-    await page.goto(stack.rp.origin);
-    await page.getByRole('link', { name: 'Sign in' }).click();
-    // By id, not by label: the person may read German.
-    await page.locator('#email').fill(person.email);
-    await page.locator('#password').fill(person.password);
-    await page.locator('form[action$="/login"] button[type=submit]').click();
-  }
-
-  /** Consent is asked the first time only: "Allow" (in any language) when it shows, then back at the RP. */
-  async function allowIfAsked(page: Page) {
-    const allow = page.locator('form[action$="/confirm"] button[type=submit]');
-    const atRp = () => page.url() === `${stack.rp.origin}/`;
-    await expect.poll(async () => atRp() || (await allow.isVisible())).toBe(true);
-    if (!atRp()) await allow.click();
-    await page.waitForURL(`${stack.rp.origin}/`);
-  }
-
   const region = (page: Page, name: string) => page.getByRole('region', { name });
 
   it('edits the profile, sets up an authenticator app, passes the second step, ends another session and deletes the account', async () => {
     // Nora is also signed in on her phone.
     const phone = await stack.newPage({ viewport: { width: 360, height: 740 } });
-    await signInAtRp(phone, nora);
-    await allowIfAsked(phone);
+    await stack.signInAs(phone, nora);
 
     const page = await stack.newPage();
-    await signInAtRp(page, nora);
-    await allowIfAsked(page);
+    await stack.signInAs(page, nora);
     await page.goto(`${stack.idp.issuer}/account`);
     await expect.poll(() => page.locator('h1').innerText()).toBe('Your account');
     await stack.checker.check(page, 'account');
@@ -103,7 +82,8 @@ describe.skipIf(chromiumMissing())('the account page and the second sign-in step
     await page.getByRole('link', { name: 'Sign out' }).click();
     await page.getByRole('button', { name: 'Yes, sign me out' }).click();
     await page.waitForURL(`${stack.rp.origin}/logged-out`);
-    await signInAtRp(page, nora);
+    await stack.openLogin(page);
+    await submitLogin(page, nora);
     await expect.poll(() => page.locator('h1').innerText()).toBe('Two-step verification');
     await stack.checker.check(page, 'second-factor');
     await page.getByLabel('Code').fill('123456');
@@ -114,7 +94,7 @@ describe.skipIf(chromiumMissing())('the account page and the second sign-in step
     // The code of the next 30-second step: the one used at setup may not be used twice, and the IdP allows one step of clock drift.
     await page.getByLabel('Code').fill(await generate({ secret, epoch: Math.floor(Date.now() / 1000) + 30 }));
     await page.getByRole('button', { name: 'Verify' }).click();
-    await allowIfAsked(page);
+    await stack.allowIfAsked(page);
     await expect.poll(() => page.locator('#user-email').innerText()).toBe(nora.email);
 
     // The phone's session, ended from here: the phone is signed out at the IdP.
@@ -134,14 +114,14 @@ describe.skipIf(chromiumMissing())('the account page and the second sign-in step
     await stack.checker.check(page, 'account-deleted');
 
     const later = await stack.newPage();
-    await signInAtRp(later, nora);
+    await stack.openLogin(later);
+    await submitLogin(later, nora);
     await expect.poll(() => later.getByRole('alert').innerText()).toContain('Wrong email or password');
   }, 180_000);
 
   it('changes the email address through the confirmation page the mail links to', async () => {
     const page = await stack.newPage();
-    await signInAtRp(page, otto);
-    await allowIfAsked(page);
+    await stack.signInAs(page, otto);
     await page.goto(`${stack.idp.issuer}/account`);
     const email = region(page, 'Email address');
     await email.getByLabel('New email address').fill('otto.new@example.com');
@@ -160,7 +140,8 @@ describe.skipIf(chromiumMissing())('the account page and the second sign-in step
 
   it('makes an admin set up the app at sign-in, shows the recovery codes, and continues to the RP', async () => {
     const page = await stack.newPage({ viewport: { width: 360, height: 740 } });
-    await signInAtRp(page, ada);
+    await stack.openLogin(page);
+    await submitLogin(page, ada);
     await expect.poll(() => page.locator('h1').innerText()).toBe('Set up two-step verification');
     await stack.checker.check(page, 'second-factor-setup');
     const secret = await page.locator('code.secret').innerText();
@@ -169,14 +150,13 @@ describe.skipIf(chromiumMissing())('the account page and the second sign-in step
     await expect.poll(() => page.locator('h1').innerText()).toBe('Save your recovery codes');
     await stack.checker.check(page, 'second-factor-recovery-codes');
     await page.getByRole('button', { name: 'I have saved them, continue' }).click();
-    await allowIfAsked(page);
+    await stack.allowIfAsked(page);
     await expect.poll(() => page.locator('#user-email').innerText()).toBe(ada.email);
   });
 
   it('shows the account page in German to a German browser', async () => {
     const page = await stack.newPage({ locale: 'de-DE' });
-    await signInAtRp(page, { email: 'otto.new@example.com', password: otto.password });
-    await allowIfAsked(page);
+    await stack.signInAs(page, { email: 'otto.new@example.com', password: otto.password });
     await page.goto(`${stack.idp.issuer}/account`);
     await expect.poll(() => page.locator('html').getAttribute('lang')).toBe('de');
     await stack.checker.check(page, 'account-de');

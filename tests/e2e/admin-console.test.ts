@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { chromiumMissing } from '../support/chromium.ts';
-import { expectNoSeriousAxeFindings, startE2eStack, type E2eStack } from '../support/e2e-stack.ts';
+import { type E2eStack, expectNoSeriousAxeFindings, startE2eStack, submitLogin } from '../support/e2e-stack.ts';
+
+/** Every user's password but the admin's. */
+const PASSWORD = 'a passphrase 123';
 
 describe.skipIf(chromiumMissing())('the admin console, in Chromium', () => {
   let stack: E2eStack;
@@ -10,7 +13,7 @@ describe.skipIf(chromiumMissing())('the admin console, in Chromium', () => {
     stack = await startE2eStack('admin-console');
     await stack.idp.idp.accounts.createAccount({ email: 'admin@example.com', password: 'admin passphrase 1', roles: ['admin'], emailVerified: true });
     for (const name of ['Nora North', 'Sam South', 'Eve East']) {
-      await stack.idp.idp.accounts.createAccount({ email: `${name.split(' ')[0]!.toLowerCase()}@example.com`, password: 'a passphrase 123', name, emailVerified: true });
+      await stack.idp.idp.accounts.createAccount({ email: `${name.split(' ')[0]!.toLowerCase()}@example.com`, password: PASSWORD, name, emailVerified: true });
     }
   });
   afterAll(() => stack?.close());
@@ -48,10 +51,8 @@ describe.skipIf(chromiumMissing())('the admin console, in Chromium', () => {
 
     // Sam can no longer sign in.
     const sam = await stack.newPage();
-    await sam.goto(`${stack.rp.origin}/login`);
-    await sam.getByLabel('Email').fill('sam@example.com');
-    await sam.getByLabel('Password').fill('a passphrase 123');
-    await sam.getByRole('button', { name: 'Sign in' }).click();
+    await stack.openLogin(sam);
+    await submitLogin(sam, { email: 'sam@example.com', password: PASSWORD });
     await expect.poll(() => sam.getByRole('alert').innerText()).toContain('This account is disabled');
   });
 

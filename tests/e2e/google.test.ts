@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { chromiumMissing } from '../support/chromium.ts';
-import { expectNoSeriousAxeFindings, startE2eStack, type E2eStack } from '../support/e2e-stack.ts';
+import { type E2eStack, expectNoSeriousAxeFindings, startE2eStack } from '../support/e2e-stack.ts';
 
 describe.skipIf(chromiumMissing())('signing in with Google (the fake one), in Chromium', () => {
   let stack: E2eStack;
@@ -14,8 +14,7 @@ describe.skipIf(chromiumMissing())('signing in with Google (the fake one), in Ch
 
   it('continues with Google from the login page, consents, and lands at the RP; the account page shows the link', async () => {
     const page = await stack.newPage();
-    await page.goto(stack.rp.origin);
-    await page.getByRole('link', { name: 'Sign in' }).click();
+    await stack.openLogin(page);
     await stack.checker.check(page, 'login-with-google');
 
     stack.google!.signInAs('google-ana');

@@ -2,7 +2,7 @@ import type { CDPSession, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { chromiumMissing } from '../support/chromium.ts';
-import { expectNoSeriousAxeFindings, startE2eStack, type E2eStack } from '../support/e2e-stack.ts';
+import { type E2eStack, expectNoSeriousAxeFindings, startE2eStack, submitLogin } from '../support/e2e-stack.ts';
 
 const sam = { email: 'sam@example.com', password: 'sam passphrase 12345', name: 'Sam Passkey' };
 
@@ -31,19 +31,13 @@ describe.skipIf(chromiumMissing())('passkeys in Chromium, with a virtual authent
 
   /** From the RP's home page to the IdP's login page. */
   async function openLogin(page: Page) {
-    await page.goto(`${stack.rp.origin}/`);
-    await page.getByRole('link', { name: 'Sign in' }).click();
-    await page.waitForURL(/\/interaction\//);
+    await stack.openLogin(page);
     await expect.poll(() => page.locator('h1').innerText()).toBe('Sign in');
   }
 
   /** Allows access when asked, and returns how the RP says the person signed in (the ID token's amr). */
   async function backAtRp(page: Page): Promise<string> {
-    const allow = page.getByRole('button', { name: 'Allow' });
-    const where = async () => (page.url().startsWith(stack.rp.origin) ? 'rp' : (await allow.isVisible().catch(() => false)) ? 'consent' : 'on the way');
-    await expect.poll(where).not.toBe('on the way');
-    if ((await where()) === 'consent') await allow.click();
-    await page.waitForURL(`${stack.rp.origin}/`);
+    await stack.allowIfAsked(page);
     await expect.poll(() => page.locator('#user-email').innerText()).toBe(sam.email);
     return page.locator('#user-amr').innerText();
   }
@@ -60,9 +54,7 @@ describe.skipIf(chromiumMissing())('passkeys in Chromium, with a virtual authent
 
     // Signed in with the password, she adds a passkey from her account page.
     await openLogin(page);
-    await page.getByLabel('Email').fill(sam.email);
-    await page.getByLabel('Password').fill(sam.password);
-    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await submitLogin(page, sam);
     expect(await backAtRp(page)).toBe('pwd');
 
     await page.goto(`${stack.idp.issuer}/account`);
@@ -81,9 +73,7 @@ describe.skipIf(chromiumMissing())('passkeys in Chromium, with a virtual authent
     await page.goto(`${stack.rp.origin}/`);
     await signOut(page);
     await openLogin(page);
-    await page.getByLabel('Email').fill(sam.email);
-    await page.getByLabel('Password').fill(sam.password);
-    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await submitLogin(page, sam);
     await expect.poll(() => page.locator('h1').innerText()).toBe('Two-step verification');
     await expect.poll(() => page.getByRole('button', { name: 'Use a passkey' }).isVisible()).toBe(true);
     await stack.checker.check(page, 'second-factor-passkey');
@@ -135,9 +125,7 @@ describe.skipIf(chromiumMissing())('passkeys in Chromium, with a virtual authent
     const page = await stack.newPage({ javaScriptEnabled: false });
     await openLogin(page);
     expect(await page.getByRole('button', { name: 'Sign in with a passkey' }).isVisible()).toBe(false);
-    await page.getByLabel('Email').fill(sam.email);
-    await page.getByLabel('Password').fill(sam.password);
-    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await submitLogin(page, sam);
     expect(await backAtRp(page)).toBe('pwd');
   });
 

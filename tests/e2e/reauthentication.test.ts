@@ -2,7 +2,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { chromiumMissing } from '../support/chromium.ts';
-import { expectNoSeriousAxeFindings, startE2eStack, type E2eStack } from '../support/e2e-stack.ts';
+import { type E2eStack, expectNoSeriousAxeFindings, startE2eStack } from '../support/e2e-stack.ts';
 
 const rita = { email: 'rita@example.com', password: 'rita passphrase 12345', name: 'Rita' };
 /** Short, so that the suite can outlast it (sign-ins count in whole seconds: one more, to be sure). */
@@ -19,24 +19,11 @@ describe.skipIf(chromiumMissing())('confirming it is you before a sensitive chan
   });
   afterAll(() => stack?.close());
 
-  async function signInAtRp(page: Page) {
-    await page.goto(stack.rp.origin);
-    await page.getByRole('link', { name: 'Sign in' }).click();
-    await page.locator('#email').fill(rita.email);
-    await page.locator('#password').fill(rita.password);
-    await page.locator('form[action$="/login"] button[type=submit]').click();
-    const allow = page.locator('form[action$="/confirm"] button[type=submit]');
-    const atRp = () => page.url() === `${stack.rp.origin}/`;
-    await expect.poll(async () => atRp() || (await allow.isVisible())).toBe(true);
-    if (!atRp()) await allow.click();
-    await page.waitForURL(`${stack.rp.origin}/`);
-  }
-
   const region = (page: Page, name: string) => page.getByRole('region', { name });
 
   it('asks for the password after a while, then returns to the form to submit again', async () => {
     const page = await stack.newPage();
-    await signInAtRp(page);
+    await stack.signInAs(page, rita);
     await outlastTheWindow();
     await page.goto(`${stack.idp.issuer}/account`);
     await region(page, 'Email address').getByLabel('New email address').fill('rita.new@example.com');
@@ -65,7 +52,7 @@ describe.skipIf(chromiumMissing())('confirming it is you before a sensitive chan
     await cdp.send('WebAuthn.addVirtualAuthenticator', {
       options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
     });
-    await signInAtRp(page);
+    await stack.signInAs(page, rita);
     await outlastTheWindow();
 
     // The page's script asks for the ceremony's options, is refused, and goes to confirm first.

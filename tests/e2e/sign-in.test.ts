@@ -1,37 +1,30 @@
 /// <reference lib="dom" />  // callbacks of page.evaluate run in the browser
 import * as oidc from 'openid-client';
-import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { chromiumMissing } from '../support/chromium.ts';
 import { descriptionOf, isFocused } from '../support/dom-state.ts';
-import { expectNoSeriousAxeFindings, startE2eStack, type E2eStack } from '../support/e2e-stack.ts';
+import { expectNoSeriousAxeFindings, startE2eStack, submitLogin, type E2eStack } from '../support/e2e-stack.ts';
+import { tvClient } from '../support/idp.ts';
 import { relyingParty } from '../support/rp.ts';
 
 const alice = { email: 'alice@example.com', password: 'correct horse battery staple', name: 'Alice Liddell' };
+const bob = { email: 'bob@example.com', password: 'bob passphrase 123', name: 'Bob' };
+const kim = { email: 'kim@example.com', password: 'kim passphrase 123', name: 'Kim' };
+const lou = { email: 'lou@example.com', password: 'lou passphrase 123' };
 
 describe.skipIf(chromiumMissing())('signing in from a relying party, in Chromium', () => {
   let stack: E2eStack;
 
   beforeAll(async () => {
     stack = await startE2eStack('sign-in', { env: { LOGIN_MAX_FAILURES: '3' } });
-    for (const person of [alice, { email: 'bob@example.com', password: 'bob passphrase 123', name: 'Bob' }, { email: 'kim@example.com', password: 'kim passphrase 123', name: 'Kim' }]) {
-      await stack.idp.idp.accounts.createAccount({ ...person, emailVerified: true });
-    }
-    await stack.idp.idp.accounts.createAccount({ email: 'lou@example.com', password: 'lou passphrase 123', emailVerified: true });
+    for (const person of [alice, bob, kim, lou]) await stack.idp.idp.accounts.createAccount({ ...person, emailVerified: true });
   });
   afterAll(() => stack?.close());
 
-  /** From the RP's home page, click "Sign in": the IdP's login page. */
-  async function openLogin(page: Page, query = '') {
-    await page.goto(`${stack.rp.origin}/${query ? `login?${query}` : ''}`);
-    if (!query) await page.getByRole('link', { name: 'Sign in' }).click();
-    await page.waitForURL(/\/interaction\//);
-  }
-
   it('signs in with a click, consents, and lands back at the RP signed in; the logo and name of the client are shown', async () => {
     const page = await stack.newPage();
-    await openLogin(page);
+    await stack.openLogin(page);
     await expect(page.title()).resolves.toBe('Sign in · Acme Account');
     await expect.poll(() => page.locator('h1').innerText()).toBe('Sign in');
     await expect.poll(() => page.locator('.lead').innerText()).toContain('Sample Notes');
@@ -56,10 +49,8 @@ describe.skipIf(chromiumMissing())('signing in from a relying party, in Chromium
 
   it('denies consent: the RP is told access_denied and nobody is signed in', async () => {
     const page = await stack.newPage();
-    await openLogin(page);
-    await page.getByLabel('Email').fill('bob@example.com');
-    await page.getByLabel('Password').fill('bob passphrase 123');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await stack.openLogin(page);
+    await submitLogin(page, bob);
     await page.getByRole('button', { name: 'Deny' }).click();
     await page.waitForURL(`${stack.rp.origin}/`);
     await expect.poll(() => page.locator('#rp-error').innerText()).toContain('access_denied');
@@ -68,7 +59,7 @@ describe.skipIf(chromiumMissing())('signing in from a relying party, in Chromium
 
   it('announces errors: a summary in an alert, each field marked invalid and described by its message', async () => {
     const page = await stack.newPage();
-    await openLogin(page);
+    await stack.openLogin(page);
     await page.getByRole('button', { name: 'Sign in' }).click();
 
     const alert = page.getByRole('alert');
@@ -85,7 +76,7 @@ describe.skipIf(chromiumMissing())('signing in from a relying party, in Chromium
     await alert.getByRole('link', { name: 'Enter your password.' }).click();
     await expect.poll(() => page.url()).toMatch(/#password$/);
 
-    await email.fill('bob@example.com');
+    await email.fill(bob.email);
     await page.getByLabel('Password').fill('not his password');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await expect.poll(() => page.getByRole('alert').innerText()).toBe('Wrong email or password.');
@@ -94,30 +85,28 @@ describe.skipIf(chromiumMissing())('signing in from a relying party, in Chromium
 
   it('shows the lockout message after too many failures', async () => {
     const page = await stack.newPage();
-    await openLogin(page);
+    await stack.openLogin(page);
     for (let attempt = 0; attempt < 3; attempt += 1) {
-      await page.getByLabel('Email').fill('kim@example.com');
-      await page.getByLabel('Password').fill(`wrong guess ${attempt}`);
-      await page.getByRole('button', { name: 'Sign in' }).click();
+      await submitLogin(page, { email: kim.email, password: `wrong guess ${attempt}` });
       await page.waitForLoadState();
     }
     await expect.poll(() => page.getByRole('alert').innerText()).toContain('Too many failed sign-ins for this email. Try again in 15 minutes, or reset your password.');
-    await expect.poll(() => page.getByLabel('Email').inputValue()).toBe('kim@example.com');
+    await expect.poll(() => page.getByLabel('Email').inputValue()).toBe(kim.email);
     await stack.checker.check(page, 'login-locked');
   });
 
   it('signs in with the keyboard alone, with a visible focus at each step', async () => {
     const page = await stack.newPage();
-    await openLogin(page);
+    await stack.openLogin(page);
     const focusOutline = () => page.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle);
 
     // The email field has the focus when the page opens.
     await expect.poll(() => isFocused(page.getByLabel('Email'))).toBe(true);
-    await page.keyboard.type('lou@example.com');
+    await page.keyboard.type(lou.email);
     await page.keyboard.press('Tab');
     await expect.poll(() => isFocused(page.getByLabel('Password'))).toBe(true);
     expect(await focusOutline()).not.toBe('none');
-    await page.keyboard.type('lou passphrase 123');
+    await page.keyboard.type(lou.password);
     await page.keyboard.press('Tab');
     await expect.poll(() => isFocused(page.getByRole('button', { name: 'Sign in' }))).toBe(true);
     expect(await focusOutline()).not.toBe('none');
@@ -127,23 +116,18 @@ describe.skipIf(chromiumMissing())('signing in from a relying party, in Chromium
     await expect.poll(() => isFocused(page.getByRole('button', { name: 'Allow' }))).toBe(true);
     await page.keyboard.press('Enter');
     await page.waitForURL(`${stack.rp.origin}/`);
-    await expect.poll(() => page.locator('#user-email').innerText()).toBe('lou@example.com');
+    await expect.poll(() => page.locator('#user-email').innerText()).toBe(lou.email);
   });
 
   it('signs in with JavaScript disabled', async () => {
     const page = await stack.newPage({ javaScriptEnabled: false });
-    await openLogin(page);
-    await page.getByLabel('Email').fill(alice.email);
-    await page.getByLabel('Password').fill(alice.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('button', { name: 'Allow' }).click();
-    await page.waitForURL(`${stack.rp.origin}/`);
+    await stack.signInAs(page, alice);
     await expect.poll(() => page.locator('#user-email').innerText()).toBe(alice.email);
   });
 
   it('speaks German when the browser or the RP (ui_locales) asks for it', async () => {
     const german = await stack.newPage({ locale: 'de-DE' });
-    await openLogin(german);
+    await stack.openLogin(german);
     await expect.poll(() => german.locator('html').getAttribute('lang')).toBe('de');
     await expect.poll(() => german.locator('h1').innerText()).toBe('Anmelden');
     await german.getByRole('button', { name: 'Anmelden' }).click();
@@ -157,19 +141,14 @@ describe.skipIf(chromiumMissing())('signing in from a relying party, in Chromium
 
     // An English browser, but the RP asks for German first.
     const english = await stack.newPage();
-    await openLogin(english, 'ui_locales=de-AT%20en');
+    await stack.openLogin(english, 'ui_locales=de-AT%20en');
     await expect.poll(() => english.locator('h1').innerText()).toBe('Anmelden');
     await expect.poll(() => english.getByRole('link', { name: 'Passwort vergessen?' }).isVisible()).toBe(true);
   });
 
   it('signs out from the RP: the IdP asks, ends its session, and returns to the RP', async () => {
     const page = await stack.newPage();
-    await openLogin(page);
-    await page.getByLabel('Email').fill(alice.email);
-    await page.getByLabel('Password').fill(alice.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('button', { name: 'Allow' }).click();
-    await page.waitForURL(`${stack.rp.origin}/`);
+    await stack.signInAs(page, alice);
 
     await page.getByRole('link', { name: 'Sign out' }).click();
     await expect.poll(() => page.locator('h1').innerText()).toContain('Sign out of');
@@ -184,7 +163,7 @@ describe.skipIf(chromiumMissing())('signing in from a relying party, in Chromium
   });
 
   it('connects a device: the code is entered, the person signs in and allows, the device gets tokens', async () => {
-    const tv = await relyingParty(stack.idp.issuer, 'tv');
+    const tv = await relyingParty(stack.idp.issuer, tvClient);
     const device = await oidc.initiateDeviceAuthorization(tv, { scope: 'openid email' });
 
     const page = await stack.newPage();
@@ -205,9 +184,7 @@ describe.skipIf(chromiumMissing())('signing in from a relying party, in Chromium
     await stack.checker.check(page, 'device-confirm');
     await page.getByRole('button', { name: 'Allow' }).click();
 
-    await page.getByLabel('Email').fill('bob@example.com');
-    await page.getByLabel('Password').fill('bob passphrase 123');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await submitLogin(page, bob);
     await expect.poll(() => page.locator('.lead').innerText()).toContain('Living Room TV');
     await page.getByRole('button', { name: 'Allow' }).click();
     await expect.poll(() => page.locator('h1').innerText()).toBe('Your device is connected');
@@ -234,12 +211,7 @@ describe.skipIf(chromiumMissing())('signing in from a relying party, in Chromium
     await stack.checker.check(page, 'oauth-error');
 
     // Signed in at the IdP, then signing out there directly: its own signed-out page.
-    await page.goto(`${stack.rp.origin}/login`);
-    await page.getByLabel('Email').fill('bob@example.com');
-    await page.getByLabel('Password').fill('bob passphrase 123');
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('button', { name: 'Allow' }).click();
-    await page.waitForURL(`${stack.rp.origin}/`);
+    await stack.signInAs(page, bob);
     await page.goto(`${stack.idp.issuer}/session/end`);
     await page.getByRole('button', { name: 'Yes, sign me out' }).click();
     await expect.poll(() => page.locator('h1').innerText()).toBe('You are signed out');

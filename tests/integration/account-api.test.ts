@@ -1,7 +1,7 @@
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { backends, startTestIdp, type TestIdp } from '../support/idp.ts';
+import { backends, startTestIdp, type TestIdp, webAppClient } from '../support/idp.ts';
 import { exchangeCode, newBrowser, relyingParty, signIn, startAuthorization } from '../support/rp.ts';
 
 const backend = backends.at(-1)!;
@@ -32,7 +32,7 @@ describe(`account API (${backend})`, () => {
 
   beforeAll(async () => {
     idp = await startTestIdp({ backend });
-    config = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+    config = await relyingParty(idp.issuer, webAppClient);
   });
   afterAll(() => idp?.destroy());
 
@@ -64,7 +64,7 @@ describe(`account API (${backend})`, () => {
     const listed = await call(first.tokens.access_token, 'GET', '/sessions');
     expect(listed.status).toBe(200);
     expect(listed.body.sessions).toHaveLength(2);
-    expect(listed.body.sessions[0]).toMatchObject({ id: expect.any(String), ip: expect.any(String), client_ids: ['web-app'] });
+    expect(listed.body.sessions[0]).toMatchObject({ id: expect.any(String), ip: expect.any(String), client_ids: [webAppClient.client_id] });
 
     // Each token knows its own session.
     const secondOwn = (await call(second.tokens.access_token, 'GET', '/sessions')).body.sessions.find((session: { current: boolean }) => session.current);

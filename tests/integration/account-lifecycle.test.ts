@@ -1,8 +1,8 @@
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { comparableHtml, type Browser } from '../support/browser.ts';
-import { backends, startTestIdp, type TestIdp } from '../support/idp.ts';
+import { type Browser, comparableHtml } from '../support/browser.ts';
+import { backends, startTestIdp, type TestIdp, webAppClient } from '../support/idp.ts';
 import { exchangeCode, newBrowser, relyingParty, signIn, startAuthorization, submitLogin } from '../support/rp.ts';
 import { linkIn, startSmtpServer, type TestSmtpServer } from '../support/smtp.ts';
 import { pairedTimingGap, passwordCheckMs, timeOf } from '../support/timing.ts';
@@ -10,7 +10,7 @@ import { pairedTimingGap, passwordCheckMs, timeOf } from '../support/timing.ts';
 describe.each(backends)('registration, verification and password reset over real SMTP (%s)', (backend) => {
   let idp: TestIdp;
   let smtp: TestSmtpServer;
-  const webApp = () => relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+  const webApp = () => relyingParty(idp.issuer, webAppClient);
 
   beforeAll(async () => {
     smtp = await startSmtpServer();
@@ -145,49 +145,86 @@ describe.each(backends)('registration, verification and password reset over real
     expect((await browser.submit(confirm, 'form')).page?.$('h1').text()).toBe('Email confirmed');
   });
 
-  it('resets a forgotten password: old sessions and refresh tokens die, the owner is told, links work once', async () => {
-    await idp.idp.accounts.createAccount({ email: 'mia@example.com', password: 'mia old passphrase', emailVerified: true });
-    // Signed in somewhere with a refresh token before the reset.
-    const config = await webApp();
-    const oldBrowser = newBrowser();
-    const before = await startAuthorization(config, { scope: 'openid email offline_access', prompt: 'consent' });
-    const oldTokens = await exchangeCode(config, await signIn(oldBrowser, before.url, { email: 'mia@example.com', password: 'mia old passphrase' }), before);
+  describe('resetting a forgotten password', () => {
+    const newPassword = 'mia new passphrase';
+    let resets = 0;
 
-    const browser = newBrowser();
-    const { page } = await loginPageFor(browser);
-    const forgot = await browser.open(new URL(page.$('a:contains("Forgot your password?")').attr('href')!, page.url).href);
-    expect(forgot.$('h1').text()).toBe('Reset your password');
-    const asked = (await browser.submit(forgot, 'form', { email: 'MIA@example.com' })).page!;
-    expect(asked.$('h1').text()).toBe('Check your email');
-    const link = linkIn(await smtp.waitFor('mia@example.com', /Reset your password/), '/account/reset-password?token=');
+    /** A Mia of her own asks for a reset link from the login page's "Forgot your password?", typing her address in capitals. */
+    async function miaAsksForAResetLink() {
+      resets += 1;
+      const mia = { email: `mia${resets}@example.com`, password: 'mia old passphrase' };
+      const { id } = await idp.idp.accounts.createAccount({ ...mia, emailVerified: true });
+      const browser = newBrowser();
+      const { page } = await loginPageFor(browser);
+      const forgot = await browser.open(new URL(page.$('a:contains("Forgot your password?")').attr('href')!, page.url).href);
+      const asked = (await browser.submit(forgot, 'form', { email: mia.email.replace('mia', 'MIA') })).page!;
+      const link = linkIn(await smtp.waitFor(mia.email, /Reset your password/), '/account/reset-password?token=');
+      return { mia, id, browser, forgot, asked, link };
+    }
 
-    const form = await browser.open(link);
-    expect(form.$('h1').text()).toBe('Choose a new password');
-    const weak = (await browser.submit(form, 'form', { password: 'password1', password_confirmation: 'password1' })).page!;
-    expect(weak.status).toBe(400);
-    expect(weak.$('#password-error').text()).toContain('most common');
-    const mismatch = (await browser.submit(weak, 'form', { password: 'mia new passphrase', password_confirmation: 'mia new passphrase!' })).page!;
-    expect(mismatch.$('#password_confirmation-error').text()).toBe('The two passwords differ.');
-    const changed = (await browser.submit(mismatch, 'form', { password: 'mia new passphrase', password_confirmation: 'mia new passphrase' })).page!;
-    expect(changed.$('h1').text()).toBe('Your password was changed');
+    /** Mia follows the link and chooses the new password; the page after. */
+    async function resetsHerPassword({ browser, link }: { browser: Browser; link: string }) {
+      const form = await browser.open(link);
+      return (await browser.submit(form, 'form', { password: newPassword, password_confirmation: newPassword })).page!;
+    }
 
-    await smtp.waitFor('mia@example.com', /Your password was changed/);
-    const audited = await idp.idp.database.db.selectFrom('audit_events').select(['action', 'target_id']).where('action', '=', 'account.password-reset').execute();
-    expect(audited).toHaveLength(1);
-    await expect(oidc.refreshTokenGrant(config, oldTokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
-    await expect(oidc.fetchUserInfo(config, oldTokens.access_token, oldTokens.claims()!.sub)).rejects.toMatchObject({ status: 401 });
-    const silent = await startAuthorization(config, { prompt: 'none', scope: 'openid email' });
-    expect((await oldBrowser.navigate(silent.url.href)).leftTo?.searchParams.get('error')).toBe('login_required');
+    it('asks for the email behind "Forgot your password?" and says to check the mail, whatever the case of the address', async () => {
+      const { forgot, asked } = await miaAsksForAResetLink();
+      expect(forgot.$('h1').text()).toBe('Reset your password');
+      expect(asked.$('h1').text()).toBe('Check your email');
+    });
 
-    // The used link, the old password: both refused. The new password works, back in the app.
-    const reused = await browser.open(link);
-    expect(reused.status).toBe(400);
-    expect(reused.$('a:contains("Send me a new link")').attr('href')).toBe('/account/forgot-password');
-    const back = await browser.open(new URL(changed.$('a:contains("Continue signing in")').attr('href')!, changed.url).href);
-    const wrong = (await submitLogin(browser, back, 'mia@example.com', 'mia old passphrase')).page!;
-    expect(wrong.$('[role=alert]').text()).toBe('Wrong email or password.');
-    const fresh = await startAuthorization(config, { scope: 'openid email' });
-    expect(await signIn(newBrowser(), fresh.url, { email: 'mia@example.com', password: 'mia new passphrase' })).toBeInstanceOf(URL);
+    it('refuses a common password and two that differ on the page the link opens', async () => {
+      const { browser, link } = await miaAsksForAResetLink();
+      const form = await browser.open(link);
+      expect(form.$('h1').text()).toBe('Choose a new password');
+      const weak = (await browser.submit(form, 'form', { password: 'password1', password_confirmation: 'password1' })).page!;
+      expect(weak.status).toBe(400);
+      expect(weak.$('#password-error').text()).toContain('most common');
+      const mismatch = (await browser.submit(weak, 'form', { password: newPassword, password_confirmation: `${newPassword}!` })).page!;
+      expect(mismatch.$('#password_confirmation-error').text()).toBe('The two passwords differ.');
+    });
+
+    it('says the password was changed, tells the owner by mail, and audits the reset once', async () => {
+      const asked = await miaAsksForAResetLink();
+      const changed = await resetsHerPassword(asked);
+      expect(changed.$('h1').text()).toBe('Your password was changed');
+      await smtp.waitFor(asked.mia.email, /Your password was changed/);
+      const audited = await idp.idp.database.db.selectFrom('audit_events').select(['action', 'target_id']).where('action', '=', 'account.password-reset').where('target_id', '=', asked.id).execute();
+      expect(audited).toHaveLength(1);
+    });
+
+    it('ends the sessions and refresh tokens signed in before the reset', async () => {
+      const asked = await miaAsksForAResetLink();
+      const config = await webApp();
+      const oldBrowser = newBrowser();
+      const before = await startAuthorization(config, { scope: 'openid email offline_access', prompt: 'consent' });
+      const oldTokens = await exchangeCode(config, await signIn(oldBrowser, before.url, asked.mia), before);
+      await resetsHerPassword(asked);
+
+      await expect(oidc.refreshTokenGrant(config, oldTokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+      await expect(oidc.fetchUserInfo(config, oldTokens.access_token, oldTokens.claims()!.sub)).rejects.toMatchObject({ status: 401 });
+      const silent = await startAuthorization(config, { prompt: 'none', scope: 'openid email' });
+      expect((await oldBrowser.navigate(silent.url.href)).leftTo?.searchParams.get('error')).toBe('login_required');
+    });
+
+    it('refuses a used link, offering to send a new one', async () => {
+      const asked = await miaAsksForAResetLink();
+      await resetsHerPassword(asked);
+      const reused = await asked.browser.open(asked.link);
+      expect(reused.status).toBe(400);
+      expect(reused.$('a:contains("Send me a new link")').attr('href')).toBe('/account/forgot-password');
+    });
+
+    it('refuses the old password after the reset, and the new one signs in to the app', async () => {
+      const asked = await miaAsksForAResetLink();
+      const changed = await resetsHerPassword(asked);
+      const back = await asked.browser.open(new URL(changed.$('a:contains("Continue signing in")').attr('href')!, changed.url).href);
+      const wrong = (await submitLogin(asked.browser, back, asked.mia.email, asked.mia.password)).page!;
+      expect(wrong.$('[role=alert]').text()).toBe('Wrong email or password.');
+      const fresh = await startAuthorization(await webApp(), { scope: 'openid email' });
+      expect(await signIn(newBrowser(), fresh.url, { email: asked.mia.email, password: newPassword })).toBeInstanceOf(URL);
+    });
   });
 
   it('refuses an expired reset link with a page that offers a new one', async () => {

@@ -2,8 +2,8 @@ import * as oidc from 'openid-client';
 import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { page, type Browser, type Navigation, type Page } from '../support/browser.ts';
-import { backends, startTestIdp, type TestIdp } from '../support/idp.ts';
+import { type Browser, type Navigation, page, type Page } from '../support/browser.ts';
+import { backends, startTestIdp, type TestIdp, webAppClient } from '../support/idp.ts';
 import { exchangeCode, newBrowser, relyingParty, signIn, startAuthorization, submitLogin } from '../support/rp.ts';
 import { linkIn, startSmtpServer, type TestSmtpServer } from '../support/smtp.ts';
 
@@ -34,7 +34,7 @@ describe(`account page (${backend})`, () => {
   beforeAll(async () => {
     smtp = await startSmtpServer();
     idp = await startTestIdp({ backend, env: { SMTP_URL: smtp.url } });
-    config = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+    config = await relyingParty(idp.issuer, webAppClient);
   });
   afterAll(async () => {
     await idp?.destroy();

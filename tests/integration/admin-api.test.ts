@@ -5,7 +5,7 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Browser } from '../support/browser.ts';
-import { backends, RP_REDIRECT, startTestIdp, type TestIdp } from '../support/idp.ts';
+import { adminCliClient, backends, RP_REDIRECT, startTestIdp, type TestIdp, webAppClient } from '../support/idp.ts';
 import { exchangeCode, newBrowser, relyingParty, signIn, startAuthorization } from '../support/rp.ts';
 import { linkIn, startSmtpServer, type TestSmtpServer } from '../support/smtp.ts';
 
@@ -23,7 +23,7 @@ describe(`admin API (${backend})`, () => {
 
   /** An access token for the admin API, got as a script would: admin-cli, PKCE, a loopback redirect on any port. */
   async function adminToken(email: string, password: string) {
-    const cli = await relyingParty(idp.issuer, 'admin-cli');
+    const cli = await relyingParty(idp.issuer, adminCliClient);
     const start = await startAuthorization(cli, { redirect_uri: CLI_REDIRECT, scope: 'openid admin', resource: api });
     const callback = await signIn(new Browser([CLI_REDIRECT]), start.url, { email, password });
     return (await oidc.authorizationCodeGrant(cli, callback, { pkceCodeVerifier: start.verifier, expectedState: start.state, expectedNonce: start.nonce })).access_token;
@@ -153,7 +153,7 @@ describe(`admin API (${backend})`, () => {
   it('ends sessions and refresh tokens at once when an account is disabled', async () => {
     const target = await newTarget();
     const email = (await call(tokens.admin, 'GET', `/users/${target}`)).body.email;
-    const webApp = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+    const webApp = await relyingParty(idp.issuer, webAppClient);
     const start = await startAuthorization(webApp, { scope: 'openid offline_access', prompt: 'consent' });
     const live = await exchangeCode(webApp, await signIn(newBrowser(), start.url, { email, password: 'target passphrase 1' }), start);
     expect((await call(tokens.moderator, 'POST', `/users/${target}/disable`)).status).toBe(200);
@@ -168,7 +168,7 @@ describe(`admin API (${backend})`, () => {
     const form = await browser.open(linkIn(mail, '/account/reset-password?token='));
     const done = (await browser.submit(form, 'form', { password: 'invitee passphrase 1', password_confirmation: 'invitee passphrase 1' })).page!;
     expect(done.$('h1').text()).toBe('Your password was changed');
-    const webApp = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+    const webApp = await relyingParty(idp.issuer, webAppClient);
     const start = await startAuthorization(webApp);
     expect((await exchangeCode(webApp, await signIn(newBrowser(), start.url, { email: 'invitee@example.com', password: 'invitee passphrase 1' }), start)).claims()?.email_verified).toBe(true);
   });
@@ -205,7 +205,7 @@ describe(`admin API (${backend})`, () => {
     expect(missing.status).toBe(401);
     expect(missing.headers.get('www-authenticate')).toBe('Bearer realm="admin"');
 
-    const webApp = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+    const webApp = await relyingParty(idp.issuer, webAppClient);
     const start = await startAuthorization(webApp);
     const userinfoToken = (await exchangeCode(webApp, await signIn(newBrowser(), start.url, { email: 'admin@example.com', password: 'admin passphrase 1' }), start)).access_token;
     const foreign = await call(userinfoToken, 'GET', '/users');
@@ -249,7 +249,7 @@ describe(`admin API (${backend})`, () => {
     expect((await call(tokens.admin, 'GET', `/clients/${clientId}`)).body).not.toHaveProperty('client_secret');
 
     const signInWith = async (clientSecret: string) => {
-      const config = await relyingParty(idp.issuer, clientId, clientSecret);
+      const config = await relyingParty(idp.issuer, { client_id: clientId, client_secret: clientSecret });
       const start = await startAuthorization(config);
       return exchangeCode(config, await signIn(newBrowser(), start.url, { email: 'user@example.com', password: 'user passphrase 1' }), start);
     };
@@ -272,7 +272,7 @@ describe(`admin API (${backend})`, () => {
   });
 
   it('gives a script an admin token through the device flow, as the README shows', async () => {
-    const cli = await relyingParty(idp.issuer, 'admin-cli');
+    const cli = await relyingParty(idp.issuer, adminCliClient);
     const device = await oidc.initiateDeviceAuthorization(cli, { scope: 'openid admin', resource: api });
     const browser = newBrowser();
     const carried = await browser.open(device.verification_uri_complete!);

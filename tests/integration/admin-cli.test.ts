@@ -5,7 +5,7 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { runAdmin } from '../support/cli.ts';
-import { startTestIdp, type TestIdp } from '../support/idp.ts';
+import { startTestIdp, type TestIdp, webAppClient } from '../support/idp.ts';
 import { exchangeCode, newBrowser, relyingParty, signIn, startAuthorization } from '../support/rp.ts';
 
 describe('npm run admin', () => {
@@ -38,7 +38,7 @@ describe('npm run admin', () => {
     // The server starts on the same data folder once the CLI has exited, and Dana signs in.
     const idp: TestIdp = await startTestIdp({ backend: "pglite", env: { DATA_DIR: dataDir } });
     try {
-      const config = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+      const config = await relyingParty(idp.issuer, webAppClient);
       const start = await startAuthorization(config, { scope: 'openid email roles' });
       const tokens = await exchangeCode(config, await signIn(newBrowser(), start.url, { email: 'DANA@example.com', password: 'dana password 42' }), start);
       const userinfo = await oidc.fetchUserInfo(config, tokens.access_token, tokens.claims()!.sub);
@@ -86,7 +86,7 @@ describe('npm run admin', () => {
     const secret = /client_secret: (\S+)/.exec(made.stdout)![1]!;
     const idp: TestIdp = await startTestIdp({ backend: 'pglite', env: { DATA_DIR: dataDir } });
     try {
-      const config = await relyingParty(idp.issuer, clientId, secret);
+      const config = await relyingParty(idp.issuer, { client_id: clientId, client_secret: secret });
       const start = await startAuthorization(config, { scope: 'openid email' });
       const tokens = await exchangeCode(config, await signIn(newBrowser(), start.url, { email: 'dana@example.com', password: 'dana password 42' }), start);
       expect(tokens.claims()?.aud).toBe(clientId);

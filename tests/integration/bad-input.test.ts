@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { Page } from '../support/browser.ts';
-import { backends, RP_REDIRECT, startTestIdp, type TestIdp } from '../support/idp.ts';
+import { backends, RP_REDIRECT, spaClient, startTestIdp, type TestIdp, webAppClient } from '../support/idp.ts';
 import { newBrowser, relyingParty, startAuthorization, submitLogin } from '../support/rp.ts';
 
 const bob = { email: 'bob@example.com', password: 'a long and secret password' };
@@ -16,7 +16,7 @@ describe.each(backends)('bad input gets a clear answer and a logged request id (
   afterAll(() => idp?.destroy());
 
   async function loginPage() {
-    const config = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+    const config = await relyingParty(idp.issuer, webAppClient);
     const browser = newBrowser();
     const page = await browser.open((await startAuthorization(config)).url.href);
     expect(page.$('h1').text()).toBe('Sign in');
@@ -119,7 +119,7 @@ describe.each(backends)('bad input gets a clear answer and a logged request id (
   });
 
   it('shows a readable error page for an unknown client or a redirect_uri it did not register', async () => {
-    const config = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+    const config = await relyingParty(idp.issuer, webAppClient);
     const { url } = await startAuthorization(config);
 
     const unknownClient = new URL(url);
@@ -161,7 +161,7 @@ describe.each(backends)('bad input gets a clear answer and a logged request id (
     const token = await fetch(`${idp.issuer}/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'authorization_code', code: 'bogus', redirect_uri: RP_REDIRECT, client_id: 'spa' }),
+      body: new URLSearchParams({ grant_type: 'authorization_code', code: 'bogus', redirect_uri: RP_REDIRECT, client_id: spaClient.client_id }),
     });
     expect(token.status).toBe(400);
     expect(await token.json()).toMatchObject({ error: 'invalid_grant' });

@@ -1,16 +1,16 @@
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { comparableHtml, type Browser, type Page } from '../support/browser.ts';
-import { backends, startTestIdp, type TestIdp } from '../support/idp.ts';
-import { newBrowser, relyingParty, startAuthorization, submitLogin } from '../support/rp.ts';
+import { type Browser, comparableHtml, type Page } from '../support/browser.ts';
+import { backends, serviceClient, startTestIdp, type TestIdp, webAppClient } from '../support/idp.ts';
+import { basicAuthorization, newBrowser, relyingParty, startAuthorization, submitLogin } from '../support/rp.ts';
 import { startSmtpServer, type TestSmtpServer } from '../support/smtp.ts';
 import { pairedTimingGap, passwordCheckMs, timeOf } from '../support/timing.ts';
 
 const LOCK_SECONDS = 2;
 
 async function loginPage(idp: TestIdp, browser: Browser = newBrowser()) {
-  const config = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+  const config = await relyingParty(idp.issuer, webAppClient);
   return { browser, page: await browser.open((await startAuthorization(config)).url.href) };
 }
 
@@ -179,12 +179,12 @@ describe('per-IP limits and closed registration', () => {
   });
 
   it('limits token requests per IP with 429 and a JSON error', async () => {
-    const service = await relyingParty(idp.issuer, 'service', 'service-secret-0123456789abcdef');
+    const service = await relyingParty(idp.issuer, serviceClient);
     for (let i = 0; i < 3; i += 1) await oidc.clientCredentialsGrant(service);
     const response = await fetch(`${idp.issuer}/token`, {
       method: 'POST',
       headers: {
-        authorization: `Basic ${Buffer.from('service:service-secret-0123456789abcdef').toString('base64')}`,
+        authorization: basicAuthorization(serviceClient),
         'content-type': 'application/x-www-form-urlencoded',
       },
       body: 'grant_type=client_credentials',

@@ -2,7 +2,7 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Browser } from '../support/browser.ts';
-import { backends, RP_REDIRECT, startTestIdp, testClients, type TestIdp } from '../support/idp.ts';
+import { adminCliClient, backends, RP_REDIRECT, startTestIdp, testClients, type TestIdp } from '../support/idp.ts';
 import { relyingParty, signIn, startAuthorization } from '../support/rp.ts';
 
 const backend = backends.at(-1)!;
@@ -13,7 +13,7 @@ const superAdmin = { email: 'root@example.com', password: 'root passphrase 1' };
 async function adminApiOf(idp: TestIdp) {
   await idp.idp.accounts.createAccount({ ...superAdmin, roles: ['super_admin'], emailVerified: true });
   const api = `${idp.issuer}/admin/api`;
-  const cli = await relyingParty(idp.issuer, 'admin-cli');
+  const cli = await relyingParty(idp.issuer, adminCliClient);
   const start = await startAuthorization(cli, { redirect_uri: CLI_REDIRECT, scope: 'openid admin', resource: api });
   const callback = await signIn(new Browser([CLI_REDIRECT]), start.url, superAdmin);
   const token = (await oidc.authorizationCodeGrant(cli, callback, { pkceCodeVerifier: start.verifier, expectedState: start.state, expectedNonce: start.nonce })).access_token;

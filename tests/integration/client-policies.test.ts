@@ -1,30 +1,34 @@
+import type { ClientMetadata } from 'oidc-provider';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { backends, RP_REDIRECT, startTestIdp, testClients, type TestIdp } from '../support/idp.ts';
+import { backends, firstPartyClient, RP_REDIRECT, startTestIdp, testClients, type TestIdp, webAppClient } from '../support/idp.ts';
 import { exchangeCode, newBrowser, relyingParty, signIn, startAuthorization } from '../support/rp.ts';
 
 const grace = { email: 'grace@example.com', password: 'grace hopper password' };
 
+/** A confidential client registered before PKCE was required. */
+const legacyClient = {
+  client_id: 'legacy',
+  client_secret: 'legacy-secret-0123456789abcdef',
+  redirect_uris: [RP_REDIRECT],
+  grant_types: ['authorization_code'],
+  response_types: ['code'],
+  pkce_optional: true,
+} satisfies ClientMetadata;
+
 /** Issue 15: PKCE for every code-flow client, pushed requests bound to their client, introspection of one's own tokens. */
 describe.each(backends)('client policies (%s)', (backend) => {
   let idp: TestIdp;
-  const webApp = () => relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
-  const firstParty = () => relyingParty(idp.issuer, 'first-party', 'first-party-secret-0123456789abcdef');
+  const webApp = () => relyingParty(idp.issuer, webAppClient);
+  const firstParty = () => relyingParty(idp.issuer, firstPartyClient);
 
   beforeAll(async () => {
     idp = await startTestIdp({
       backend,
       clients: [
         ...testClients,
-        {
-          client_id: 'legacy',
-          client_secret: 'legacy-secret-0123456789abcdef',
-          redirect_uris: [RP_REDIRECT],
-          grant_types: ['authorization_code'],
-          response_types: ['code'],
-          pkce_optional: true,
-        },
+        legacyClient,
       ],
     });
     await idp.idp.accounts.createAccount({ ...grace, name: 'Grace Hopper', emailVerified: true });
@@ -43,7 +47,7 @@ describe.each(backends)('client policies (%s)', (backend) => {
   });
 
   it('a legacy confidential client registered with pkce_optional may still sign in without PKCE', async () => {
-    const legacy = await relyingParty(idp.issuer, 'legacy', 'legacy-secret-0123456789abcdef');
+    const legacy = await relyingParty(idp.issuer, legacyClient);
     const state = oidc.randomState();
     const url = oidc.buildAuthorizationUrl(legacy, { redirect_uri: RP_REDIRECT, scope: 'openid', state });
     const callback = await signIn(newBrowser(), url, grace);
@@ -63,7 +67,7 @@ describe.each(backends)('client policies (%s)', (backend) => {
     });
     // The attacker's client (first-party, same redirect URI host) presents web-app's request_uri.
     const stolen = new URL(url);
-    stolen.searchParams.set('client_id', 'first-party');
+    stolen.searchParams.set('client_id', firstPartyClient.client_id);
     const answer = await newBrowser().navigate(stolen.href);
     expect(answer.leftTo).toBeUndefined();
     expect(answer.page?.status).toBe(400);
@@ -74,7 +78,7 @@ describe.each(backends)('client policies (%s)', (backend) => {
     const posted = await newBrowser().navigate(`${idp.issuer}/auth`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ client_id: 'first-party', request_uri: url.searchParams.get('request_uri')!, redirect_uri: RP_REDIRECT }).toString(),
+      body: new URLSearchParams({ client_id: firstPartyClient.client_id, request_uri: url.searchParams.get('request_uri')!, redirect_uri: RP_REDIRECT }).toString(),
     });
     expect(posted.leftTo).toBeUndefined();
     expect(posted.page?.status).toBeGreaterThanOrEqual(400);
@@ -94,7 +98,7 @@ describe.each(backends)('client policies (%s)', (backend) => {
     expect(await oidc.tokenIntrospection(other, tokens.refresh_token!)).toEqual({ active: false });
 
     const own = await oidc.tokenIntrospection(config, tokens.access_token);
-    expect(own).toMatchObject({ active: true, client_id: 'web-app' });
+    expect(own).toMatchObject({ active: true, client_id: webAppClient.client_id });
     expect((await oidc.tokenIntrospection(config, tokens.refresh_token!)).active).toBe(true);
   });
 });

@@ -3,7 +3,7 @@ import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Browser, type Page } from '../support/browser.ts';
-import { backends, startTestIdp, type TestIdp } from '../support/idp.ts';
+import { adminCliClient, backends, startTestIdp, type TestIdp, tvClient } from '../support/idp.ts';
 import { newBrowser, relyingParty, submitLogin } from '../support/rp.ts';
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -31,7 +31,7 @@ describe.each(backends)('device flow (%s)', (backend) => {
   afterAll(async () => idp?.destroy());
 
   it('the confirm page names the client, the scopes and the API in words, and Deny tells the device access_denied', async () => {
-    const cli = await relyingParty(idp.issuer, 'admin-cli');
+    const cli = await relyingParty(idp.issuer, adminCliClient);
     const device = await oidc.initiateDeviceAuthorization(cli, { scope: 'openid admin offline_access', resource: adminApi });
     const browser = newBrowser();
     const confirm = (await typeCode(browser, device.verification_uri, device.user_code)).page!;
@@ -48,7 +48,7 @@ describe.each(backends)('device flow (%s)', (backend) => {
   });
 
   it('the confirm page is in German for a German browser', async () => {
-    const tv = await relyingParty(idp.issuer, 'tv');
+    const tv = await relyingParty(idp.issuer, tvClient);
     const device = await oidc.initiateDeviceAuthorization(tv, { scope: 'openid email' });
     const browser = newBrowser();
     browser.acceptLanguage = 'de';
@@ -61,7 +61,7 @@ describe.each(backends)('device flow (%s)', (backend) => {
   it('admin access through the device flow needs the second factor, even in a session signed in with one', async () => {
     // Ada signs in once with her password alone (no second factor yet), connecting a TV.
     const browser = newBrowser();
-    const tv = await relyingParty(idp.issuer, 'tv');
+    const tv = await relyingParty(idp.issuer, tvClient);
     const first = await oidc.initiateDeviceAuthorization(tv, { scope: 'openid' });
     const login = (await browser.submit((await typeCode(browser, first.verification_uri, first.user_code)).page!, 'form:has(input[name=confirm])')).page!;
     const consent = (await submitLogin(browser, login, admin.email, admin.password)).page!;
@@ -72,7 +72,7 @@ describe.each(backends)('device flow (%s)', (backend) => {
     await idp.idp.secondFactors.confirmTotp(adminId, await idp.idp.secondFactors.currentCode(secret), null);
 
     // A phished code for admin-cli: her one-factor session is not enough.
-    const cli = await relyingParty(idp.issuer, 'admin-cli');
+    const cli = await relyingParty(idp.issuer, adminCliClient);
     const device = await oidc.initiateDeviceAuthorization(cli, { scope: 'openid admin', resource: adminApi });
     const confirm = (await typeCode(browser, device.verification_uri, device.user_code)).page!;
     const step = (await browser.submit(confirm, 'form:has(input[name=confirm])')).page!;
@@ -93,11 +93,11 @@ describe.each(backends)('device flow (%s)', (backend) => {
   });
 
   it('a device that polls faster than its interval is told slow_down', async () => {
-    const tv = await relyingParty(idp.issuer, 'tv');
+    const tv = await relyingParty(idp.issuer, tvClient);
     const response = await fetch(`${idp.issuer}/device/auth`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ client_id: 'tv', scope: 'openid' }).toString(),
+      body: new URLSearchParams({ client_id: tvClient.client_id, scope: 'openid' }).toString(),
     });
     const device = (await response.json()) as { device_code: string; interval: number };
     expect(device.interval).toBe(5);
@@ -108,7 +108,7 @@ describe.each(backends)('device flow (%s)', (backend) => {
   });
 
   it('wrong user codes are limited per browser session: after five, even the right code is not looked up', async () => {
-    const tv = await relyingParty(idp.issuer, 'tv');
+    const tv = await relyingParty(idp.issuer, tvClient);
     const device = await oidc.initiateDeviceAuthorization(tv, { scope: 'openid' });
     const browser = newBrowser();
     let page: Page = await browser.open(device.verification_uri);
@@ -124,7 +124,7 @@ describe.each(backends)('device flow (%s)', (backend) => {
   });
 
   it('wrong user codes are limited per address, whatever the session (runs last: it locks this address)', async () => {
-    const tv = await relyingParty(idp.issuer, 'tv');
+    const tv = await relyingParty(idp.issuer, tvClient);
     const device = await oidc.initiateDeviceAuthorization(tv, { scope: 'openid' });
     let status = 0;
     let sessions = 0;

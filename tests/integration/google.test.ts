@@ -2,8 +2,8 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Browser, type Page } from '../support/browser.ts';
-import { startFakeGoogle, type FakeGoogle } from '../support/fake-google.ts';
-import { backends, startTestIdp, type TestIdp } from '../support/idp.ts';
+import { type FakeGoogle, startFakeGoogle } from '../support/fake-google.ts';
+import { adminCliClient, backends, startTestIdp, type TestIdp, webAppClient } from '../support/idp.ts';
 import { exchangeCode, newBrowser, relyingParty, signIn, startAuthorization, submitLogin } from '../support/rp.ts';
 import { linkIn, startSmtpServer, type TestSmtpServer } from '../support/smtp.ts';
 
@@ -23,7 +23,7 @@ async function withGoogle(env: Record<string, string> = {}) {
 
 /** Opens an RP's authorization in a browser and presses "Continue with Google"; returns where that ended. */
 async function continueWithGoogle(idp: TestIdp, browser: Browser = newBrowser(), params: Record<string, string> = {}) {
-  const config = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+  const config = await relyingParty(idp.issuer, webAppClient);
   const start = await startAuthorization(config, params);
   const login = await browser.open(start.url.href);
   expect(login.$('button:contains("Continue with Google")').length).toBe(1);
@@ -109,7 +109,7 @@ describe(`Google federation (${backend})`, () => {
     await idp.idp.accounts.createAccount({ email: 'root@example.com', password: 'root passphrase 1', roles: ['super_admin'], emailVerified: true });
     const api = `${idp.issuer}/admin/api`;
     const cliRedirect = 'http://127.0.0.1:53682/callback';
-    const cli = await relyingParty(idp.issuer, 'admin-cli');
+    const cli = await relyingParty(idp.issuer, adminCliClient);
     const cliStart = await startAuthorization(cli, { redirect_uri: cliRedirect, scope: 'openid admin', resource: api });
     const cliCallback = await signIn(new Browser([cliRedirect]), cliStart.url, { email: 'root@example.com', password: 'root passphrase 1' });
     const token = (await oidc.authorizationCodeGrant(cli, cliCallback, { pkceCodeVerifier: cliStart.verifier, expectedState: cliStart.state, expectedNonce: cliStart.nonce })).access_token;
@@ -184,7 +184,7 @@ describe(`Google federation (${backend})`, () => {
     google.addAccount('g-600', { email: 'xena@gmail.test', email_verified: true });
     google.signInAs('g-600');
     const browser = newBrowser();
-    const config = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+    const config = await relyingParty(idp.issuer, webAppClient);
     const login = await browser.open((await startAuthorization(config)).url.href);
     // Follow the redirects by hand to change the state Google sends back.
     const toGoogle = await browser.fetch(new URL(login.$('form[action$="/google"]').attr('action')!, login.url).href, {
@@ -212,7 +212,7 @@ describe(`Google federation (${backend})`, () => {
   it('lets a signed-in person link and unlink Google on the account page, but not unlink the only way in', async () => {
     await idp.idp.accounts.createAccount({ email: 'yuri@example.com', password: 'yuri passphrase 1', emailVerified: true });
     const browser = newBrowser();
-    const config = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+    const config = await relyingParty(idp.issuer, webAppClient);
     await signIn(browser, (await startAuthorization(config)).url, { email: 'yuri@example.com', password: 'yuri passphrase 1' });
 
     let page: Page = await browser.open(`${idp.issuer}/account`);

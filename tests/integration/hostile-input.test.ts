@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { routesOf } from '../../src/app.ts';
 import type { RouteEntry } from '../../src/http/scoped-routes.ts';
 import { Browser } from '../support/browser.ts';
-import { backends, startTestIdp, type TestIdp } from '../support/idp.ts';
+import { adminCliClient, backends, startTestIdp, type TestIdp, webAppClient } from '../support/idp.ts';
 import { exchangeCode, newBrowser, relyingParty, signIn, startAuthorization, submitLogin } from '../support/rp.ts';
 
 /**
@@ -131,13 +131,13 @@ describe(`hostile input to every form and JSON route (${backend})`, () => {
 
     // The admin API, as admin-cli gets its token.
     const api = `${idp.issuer}/admin/api`;
-    const cli = await relyingParty(idp.issuer, 'admin-cli');
+    const cli = await relyingParty(idp.issuer, adminCliClient);
     const cliStart = await startAuthorization(cli, { redirect_uri: CLI_REDIRECT, scope: 'openid admin', resource: api });
     const cliCallback = await signIn(new Browser([CLI_REDIRECT]), cliStart.url, admin);
     adminToken = (await oidc.authorizationCodeGrant(cli, cliCallback, { pkceCodeVerifier: cliStart.verifier, expectedState: cliStart.state, expectedNonce: cliStart.nonce })).access_token;
 
     // The account API, from an app with the account scope.
-    const app = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+    const app = await relyingParty(idp.issuer, webAppClient);
     const appStart = await startAuthorization(app, { scope: 'openid account' });
     accountToken = (await exchangeCode(app, await signIn(newBrowser(), appStart.url, admin), appStart)).access_token;
 
@@ -154,7 +154,7 @@ describe(`hostile input to every form and JSON route (${backend})`, () => {
     if (name === 'id') return route.path.includes('/clients/') ? 'no-such-client' : targetId;
     if (name === 'role') return 'moderator';
     if (name === 'name') return 'no-such-role';
-    if (name === 'clientId') return 'web-app';
+    if (name === 'clientId') return webAppClient.client_id;
     return 'x';
   }
 

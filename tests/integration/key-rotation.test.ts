@@ -7,7 +7,7 @@ import * as oidc from 'openid-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { runAdmin } from '../support/cli.ts';
-import { startTestIdp, type TestIdp } from '../support/idp.ts';
+import { startTestIdp, type TestIdp, webAppClient } from '../support/idp.ts';
 import { exchangeCode, newBrowser, relyingParty, signIn, startAuthorization } from '../support/rp.ts';
 
 const grace = { email: 'grace@example.com', password: 'grace password 123' };
@@ -19,7 +19,7 @@ async function publishedKeys(idp: TestIdp): Promise<JSONWebKeySet> {
 }
 
 async function signInWithRefreshToken(idp: TestIdp, browser = newBrowser()) {
-  const config = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+  const config = await relyingParty(idp.issuer, webAppClient);
   const start = await startAuthorization(config, { scope: 'openid email offline_access', prompt: 'consent' });
   return { config, browser, tokens: await exchangeCode(config, await signIn(browser, start.url, grace), start) };
 }
@@ -78,7 +78,7 @@ describe('signing key rotation', () => {
     // A relying party holding the published set verifies tokens of both keys.
     const verifyWith = createLocalJWKSet(await publishedKeys(idp));
     for (const idToken of [tokens.id_token!, refreshed.id_token!]) {
-      await expect(jwtVerify(idToken, verifyWith, { issuer: idp.issuer, audience: 'web-app' })).resolves.toBeTruthy();
+      await expect(jwtVerify(idToken, verifyWith, { issuer: idp.issuer, audience: webAppClient.client_id })).resolves.toBeTruthy();
     }
 
     // Rotating again before the new keys sign keeps every key (when old keys go is unit-tested).
@@ -114,7 +114,7 @@ describe('cookie key rotation', () => {
   });
 
   async function silentSignIn(browser: ReturnType<typeof newBrowser>) {
-    const config = await relyingParty(idp!.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+    const config = await relyingParty(idp!.issuer, webAppClient);
     const silent = await startAuthorization(config, { prompt: 'none', scope: 'openid' });
     return (await browser.navigate(silent.url.href)).leftTo!;
   }

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { page, ceremonyOptions, comparableHtml, type Browser, type Navigation, type Page } from '../support/browser.ts';
-import { startFakeGoogle, type FakeGoogle } from '../support/fake-google.ts';
-import { backends, startTestIdp, type TestIdp } from '../support/idp.ts';
+import { type Browser, ceremonyOptions, comparableHtml, type Navigation, page, type Page } from '../support/browser.ts';
+import { type FakeGoogle, startFakeGoogle } from '../support/fake-google.ts';
+import { backends, firstPartyClient, startTestIdp, type TestIdp } from '../support/idp.ts';
 import { newBrowser, relyingParty, signIn, startAuthorization, submitLogin } from '../support/rp.ts';
 import { linkIn, startSmtpServer, type TestSmtpServer } from '../support/smtp.ts';
 import { SoftAuthenticator } from '../support/soft-authenticator.ts';
@@ -55,7 +55,7 @@ describe.each(backends)('an email lock does not lock the owner out (%s)', (backe
       env: { SMTP_URL: smtp.url, GOOGLE_CLIENT_ID: google.clientId, GOOGLE_CLIENT_SECRET: google.clientSecret, GOOGLE_ISSUER: google.issuer },
     });
     google.register(`${idp.issuer}/interaction/callback/google`);
-    config = await relyingParty(idp.issuer, 'first-party', 'first-party-secret-0123456789abcdef');
+    config = await relyingParty(idp.issuer, firstPartyClient);
     await idp.idp.accounts.createAccount({ email: 'owner@example.com', password, emailVerified: true });
 
     // The owner signs in from their own browser once, and adds a passkey there.

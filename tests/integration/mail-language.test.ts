@@ -2,7 +2,7 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { Browser } from '../support/browser.ts';
-import { backends, startTestIdp, type TestIdp } from '../support/idp.ts';
+import { backends, startTestIdp, type TestIdp, webAppClient } from '../support/idp.ts';
 import { newBrowser, relyingParty, signIn, startAuthorization } from '../support/rp.ts';
 import { linkIn, startSmtpServer, type TestSmtpServer } from '../support/smtp.ts';
 
@@ -23,7 +23,7 @@ describe(`mail in the person's language over real SMTP (${backend})`, () => {
   beforeAll(async () => {
     smtp = await startSmtpServer();
     idp = await startTestIdp({ backend, env: { SMTP_URL: smtp.url } });
-    config = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+    config = await relyingParty(idp.issuer, webAppClient);
   });
   afterAll(async () => {
     await idp?.destroy();

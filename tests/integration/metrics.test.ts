@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { backends, startTestIdp, type TestIdp } from '../support/idp.ts';
+import { backends, startTestIdp, type TestIdp, webAppClient } from '../support/idp.ts';
 import { exchangeCode, newBrowser, relyingParty, signIn, startAuthorization, submitLogin } from '../support/rp.ts';
 
 /** The value of one sample in Prometheus text format, 0 when absent. */
@@ -24,7 +24,7 @@ describe.each([backends.at(-1)!])('Prometheus metrics (%s)', (backend) => {
   afterAll(() => idp?.destroy());
 
   it('counts requests by route, tokens by type, grants and sign-in outcomes after a sign-in', async () => {
-    const config = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+    const config = await relyingParty(idp.issuer, webAppClient);
     const browser = newBrowser();
     const wrong = await browser.open((await startAuthorization(config)).url.href);
     await submitLogin(browser, wrong, 'otto@example.com', 'not his passphrase');

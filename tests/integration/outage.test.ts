@@ -7,9 +7,9 @@ import * as oidc from 'openid-client';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import type { Browser } from '../support/browser.ts';
-import { startTestIdp, type TestIdp } from '../support/idp.ts';
+import { startTestIdp, type TestIdp, webAppClient } from '../support/idp.ts';
 import { freeRedisPort, hasRedisServer, redisCli, waitFor } from '../support/redis-server.ts';
-import { exchangeCode, newBrowser, relyingParty, signIn, startAuthorization } from '../support/rp.ts';
+import { basicAuthorization, exchangeCode, newBrowser, relyingParty, signIn, startAuthorization } from '../support/rp.ts';
 import { startTcpProxy } from '../support/tcp-proxy.ts';
 
 const henry = { email: 'henry@example.com', password: 'henry password 123' };
@@ -22,7 +22,7 @@ if (!postgresUrl) console.warn('TEST_DATABASE_URL is not set: the PostgreSQL out
 /** What a person and a relying party see while a store is down, and that everything comes back after. */
 async function outageScenario(idp: TestIdp, store: 'redis' | 'database', cut: () => Promise<void>, restore: () => Promise<void>) {
   await idp.idp.accounts.createAccount({ ...henry, emailVerified: true });
-  const config = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+  const config = await relyingParty(idp.issuer, webAppClient);
   const browser: Browser = newBrowser();
   const start = await startAuthorization(config, { scope: 'openid email offline_access', prompt: 'consent' });
   const tokens = await exchangeCode(config, await signIn(browser, start.url, henry), start);
@@ -40,7 +40,7 @@ async function outageScenario(idp: TestIdp, store: 'redis' | 'database', cut: ()
   const token = await fetch(`${idp.issuer}/token`, {
     method: 'POST',
     headers: {
-      authorization: `Basic ${Buffer.from('web-app:web-app-secret-0123456789abcdef').toString('base64')}`,
+      authorization: basicAuthorization(webAppClient),
       'content-type': 'application/x-www-form-urlencoded',
     },
     body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token! }),

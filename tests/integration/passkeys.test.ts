@@ -2,8 +2,8 @@ import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { createAccountAdministration, PasskeyChallengeError } from '../../src/accounts/index.ts';
-import { page, ceremonyOptions, type Browser, type Navigation, type Page } from '../support/browser.ts';
-import { startTestIdp, type TestIdp } from '../support/idp.ts';
+import { type Browser, ceremonyOptions, type Navigation, page, type Page } from '../support/browser.ts';
+import { startTestIdp, type TestIdp, webAppClient } from '../support/idp.ts';
 import { exchangeCode, newBrowser, relyingParty, signIn, startAuthorization, submitLogin } from '../support/rp.ts';
 import { SoftAuthenticator } from '../support/soft-authenticator.ts';
 
@@ -41,11 +41,29 @@ describe('passkeys (pglite, issuer http://localhost)', () => {
     return { email, id: account.id, browser, authenticator };
   }
 
+  /** A new person, signed in, on their account page. */
+  async function onAccountPage() {
+    const person = await signedInPerson();
+    await signIn(person.browser, (await startAuthorization(config)).url, { email: person.email, password });
+    return { person, account: await person.browser.open(`${idp.issuer}/account`) };
+  }
+
+  const passkeyNames = (current: Page) => current.$('.passkey-name').map((_i, element) => current.$(element).text()).get();
+
+  const doneActions = async (actorId: string) =>
+    (await idp.idp.database.db.selectFrom('audit_events').select('action').where('actor_id', '=', actorId).where('outcome', '=', 'done').execute()).map((row) => row.action);
+
+  /** The account page's passkey form, answered by the person's authenticator; `challenge` replaces the one asked for. */
+  async function registerPasskey(person: { browser: Browser; authenticator: SoftAuthenticator }, current: Page, fields: Record<string, string> = {}, challenge?: string) {
+    const options = await ceremonyOptions(person.browser, current, 'form[action="/account/passkeys"]');
+    const answer = person.authenticator.register(challenge ? { ...options, challenge } : options);
+    return { options, after: page(await submitAnswer(person.browser, current, 'form[action="/account/passkeys"]', answer, fields)) };
+  }
+
   /** Adds a passkey from the account page; returns the page after. */
   async function addPasskey(person: { browser: Browser; authenticator: SoftAuthenticator }, name: string) {
     const account = await person.browser.open(`${idp.issuer}/account`);
-    const options = await ceremonyOptions(person.browser, account, 'form[action="/account/passkeys"]');
-    return page(await submitAnswer(person.browser, account, 'form[action="/account/passkeys"]', person.authenticator.register(options), { name }));
+    return (await registerPasskey(person, account, { name })).after;
   }
 
   /** Password first, from the web app; returns the page after it and how to finish. */
@@ -57,51 +75,70 @@ describe('passkeys (pglite, issuer http://localhost)', () => {
 
   beforeAll(async () => {
     idp = await startTestIdp({ backend: 'pglite', issuerHost: 'localhost', env: { MFA: 'required-for-admins', LOGIN_MAX_FAILURES: '3' } });
-    config = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+    config = await relyingParty(idp.issuer, webAppClient);
   });
   afterAll(() => idp?.destroy());
 
-  it('adds passkeys from the account page, lists them, renames them; without its script the button stays hidden', async () => {
-    const person = await signedInPerson();
-    await signIn(person.browser, (await startAuthorization(config)).url, { email: person.email, password });
-    const account = await person.browser.open(`${idp.issuer}/account`);
+  it('loads the passkey script on the account page, and without it the form stays hidden and says it needs JavaScript', async () => {
+    const { account } = await onAccountPage();
     expect(account.$('script[src="/static/vendor/simplewebauthn-browser.js"]').length).toBe(1);
     expect(account.$('script[src="/static/passkeys.js"]').length).toBe(1);
     expect(account.$('form[action="/account/passkeys"]').attr('hidden')).toBeDefined();
     expect(account.$('.passkey-needs-script').text()).toContain('JavaScript');
+  });
 
-    const options = await ceremonyOptions(person.browser, account, 'form[action="/account/passkeys"]');
+  it('adds a passkey from the account page: announced, listed by its name, never used yet, and audited', async () => {
+    const { person, account } = await onAccountPage();
+    const { options, after: added } = await registerPasskey(person, account, { name: 'Work laptop' });
     expect(options.rp?.id).toBe('localhost');
-    const added = page(await submitAnswer(person.browser, account, 'form[action="/account/passkeys"]', person.authenticator.register(options), { name: 'Work laptop' }));
     expect(added.status).toBe(200);
     expect(added.$('.notice').text()).toContain('Your passkey is added');
-    expect(added.$('.passkey-name').map((_i, element) => added.$(element).text()).get()).toEqual(['Work laptop']);
+    expect(passkeyNames(added)).toEqual(['Work laptop']);
     expect(added.$('.passkey .hint').text()).toContain('last used never');
+    expect(await doneActions(person.id)).toEqual(expect.arrayContaining(['mfa.passkey.added']));
+  });
 
-    // A second one, unnamed: it gets the default name. The first is excluded from its options.
-    const second = await ceremonyOptions(person.browser, added, 'form[action="/account/passkeys"]');
+  it('logs neither the challenge nor the credential id of an added passkey', async () => {
+    const { person, account } = await onAccountPage();
+    const { options } = await registerPasskey(person, account, { name: 'Work laptop' });
+    expect(idp.logs.raw).not.toContain(options.challenge);
+    expect(idp.logs.raw).not.toContain(person.authenticator.passkeys[0]!.id);
+  });
+
+  it('names an unnamed second passkey "Passkey", and leaves the first out of its options', async () => {
+    const { person, account } = await onAccountPage();
+    const { after: added } = await registerPasskey(person, account, { name: 'Work laptop' });
+    const { options: second, after: two } = await registerPasskey(person, added);
     expect((second as { excludeCredentials?: { id: string }[] }).excludeCredentials?.map((credential) => credential.id)).toEqual([person.authenticator.passkeys[0]!.id]);
-    const two = page(await submitAnswer(person.browser, added, 'form[action="/account/passkeys"]', person.authenticator.register(second)));
-    expect(two.$('.passkey-name').map((_i, element) => two.$(element).text()).get()).toEqual(['Work laptop', 'Passkey']);
+    expect(passkeyNames(two)).toEqual(['Work laptop', 'Passkey']);
+  });
 
-    // An answer that does not verify (here: to another challenge) adds nothing.
-    const third = await ceremonyOptions(person.browser, two, 'form[action="/account/passkeys"]');
-    const notAdded = page(await submitAnswer(person.browser, two, 'form[action="/account/passkeys"]', person.authenticator.register({ ...third, challenge: 'bm90IHRoZSBjaGFsbGVuZ2U' }), { name: 'Forged' }));
+  it('adds nothing when the answer does not verify (here: it answers another challenge)', async () => {
+    const { person, account } = await onAccountPage();
+    const { after: added } = await registerPasskey(person, account, { name: 'Work laptop' });
+    const { after: two } = await registerPasskey(person, added);
+    const { after: notAdded } = await registerPasskey(person, two, { name: 'Forged' }, 'bm90IHRoZSBjaGFsbGVuZ2U');
     expect(notAdded.status).toBe(400);
     expect(notAdded.$('.alert').text()).toContain('could not be added');
     expect(await idp.idp.passkeys!.list(person.id)).toHaveLength(2);
+  });
 
+  it('renames a passkey: announced, listed by its new name, and audited', async () => {
+    const { person, account } = await onAccountPage();
+    const { after: added } = await registerPasskey(person, account, { name: 'Work laptop' });
+    const { after: two } = await registerPasskey(person, added);
     const renamed = page(await person.browser.submit(two, 'form.passkey-rename:last', { name: 'Phone' }));
     expect(renamed.$('.notice').text()).toBe('The passkey is renamed.');
     expect(renamed.$('.passkey-name').last().text()).toBe('Phone');
-    const blank = page(await person.browser.submit(renamed, 'form.passkey-rename:last', { name: '   ' }));
+    expect(await doneActions(person.id)).toEqual(expect.arrayContaining(['mfa.passkey.renamed']));
+  });
+
+  it('refuses a blank passkey name, saying how long a name may be', async () => {
+    const { person, account } = await onAccountPage();
+    const { after: added } = await registerPasskey(person, account, { name: 'Work laptop' });
+    const blank = page(await person.browser.submit(added, 'form.passkey-rename:last', { name: '   ' }));
     expect(blank.status).toBe(400);
     expect(blank.$('.alert').text()).toContain('1 to 100 characters');
-
-    const actions = await idp.idp.database.db.selectFrom('audit_events').select('action').where('actor_id', '=', person.id).where('outcome', '=', 'done').execute();
-    expect(actions.map((row) => row.action)).toEqual(expect.arrayContaining(['mfa.passkey.added', 'mfa.passkey.renamed']));
-    expect(idp.logs.raw).not.toContain(options.challenge);
-    expect(idp.logs.raw).not.toContain(person.authenticator.passkeys[0]!.id);
   });
 
   it('asks an account with only a passkey for it after the password, and the ID token says pwd + hwk, 2fa', async () => {

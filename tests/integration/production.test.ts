@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Browser } from '../support/browser.ts';
 import { runAdmin } from '../support/cli.ts';
-import { createPostgresDatabase, testClients } from '../support/idp.ts';
+import { createPostgresDatabase, webAppClient } from '../support/idp.ts';
 import { freePort } from '../support/ports.ts';
 import { signIn } from '../support/rp.ts';
 import { startSmtpServer } from '../support/smtp.ts';
@@ -44,7 +44,7 @@ describe.skipIf(!postgres)('production mode, set up by the README checklist, beh
     port = await freePort();
     writeFileSync(path.join(dir, 'jwks.json'), (await runAdmin(['generate-jwks'], { env: { DATA_DIR: dir } })).stdout);
     // Production takes https redirect URIs only (http on loopback is for native apps).
-    const webApp = testClients.find((client) => client.client_id === 'web-app')!;
+    const webApp = webAppClient;
     writeFileSync(path.join(dir, 'clients.json'), JSON.stringify([{ ...webApp, redirect_uris: [RP_REDIRECT], post_logout_redirect_uris: [] }]));
     writeFileSync(path.join(dir, 'admin-password'), `${adminPassword}\n`);
 
@@ -108,7 +108,7 @@ describe.skipIf(!postgres)('production mode, set up by the README checklist, beh
     const authorization = new URL(`${issuer}/auth`);
     // PKCE is required of every client; the challenge is of a verifier this test never needs.
     authorization.search = new URLSearchParams({
-      client_id: 'web-app',
+      client_id: webAppClient.client_id,
       response_type: 'code',
       scope: 'openid',
       redirect_uri: RP_REDIRECT,

@@ -8,7 +8,19 @@ import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { backends, RP_LOGOUT, RP_REDIRECT, startTestIdp, testClients, type TestIdp } from '../support/idp.ts';
+import {
+  backends,
+  parOnlyClient,
+  RP_LOGOUT,
+  RP_REDIRECT,
+  serviceClient,
+  spaClient,
+  startTestIdp,
+  testClients,
+  type TestIdp,
+  tvClient,
+  webAppClient,
+} from '../support/idp.ts';
 import { exchangeCode, newBrowser, relyingParty, signIn, startAuthorization, submitLogin } from '../support/rp.ts';
 
 const grace = { email: 'grace@example.com', password: 'grace hopper password' };
@@ -33,7 +45,7 @@ async function backchannelReceiver() {
 describe.each(backends)('OAuth and OIDC protocol surface (%s)', (backend) => {
   let idp: TestIdp;
   let receiver: Awaited<ReturnType<typeof backchannelReceiver>>;
-  const webApp = () => relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+  const webApp = () => relyingParty(idp.issuer, webAppClient);
 
   beforeAll(async () => {
     receiver = await backchannelReceiver();
@@ -44,9 +56,9 @@ describe.each(backends)('OAuth and OIDC protocol surface (%s)', (backend) => {
       env: { RESOURCE_SERVERS_FILE: resourceServersFile },
       clients: [
         ...testClients.map((client) =>
-          client.client_id === 'web-app'
+          client.client_id === webAppClient.client_id
             ? { ...client, backchannel_logout_uri: receiver.url, backchannel_logout_session_required: true, allowed_resources: { [API]: ['things:read', 'things:write'] } }
-            : client.client_id === 'service'
+            : client.client_id === serviceClient.client_id
               ? { ...client, scope: 'things:read', allowed_resources: { [API]: ['things:read'] } }
               : client,
         ),
@@ -60,7 +72,7 @@ describe.each(backends)('OAuth and OIDC protocol surface (%s)', (backend) => {
   });
 
   it('device authorization grant: the person enters the code, signs in, and the device gets tokens', async () => {
-    const tv = await relyingParty(idp.issuer, 'tv');
+    const tv = await relyingParty(idp.issuer, tvClient);
     const device = await oidc.initiateDeviceAuthorization(tv, { scope: 'openid email offline_access' });
     expect(device.user_code).toMatch(/^[A-Z]{4}-[A-Z]{4}$/);
 
@@ -100,7 +112,7 @@ describe.each(backends)('OAuth and OIDC protocol surface (%s)', (backend) => {
   });
 
   it('device authorization grant: cancelling on the confirm page tells the device access_denied', async () => {
-    const tv = await relyingParty(idp.issuer, 'tv');
+    const tv = await relyingParty(idp.issuer, tvClient);
     const device = await oidc.initiateDeviceAuthorization(tv, { scope: 'openid' });
     const browser = newBrowser();
     // The complete URI carries the code; without JavaScript the person presses Continue once.
@@ -129,7 +141,7 @@ describe.each(backends)('OAuth and OIDC protocol surface (%s)', (backend) => {
     const tokens = await oidc.authorizationCodeGrant(config, await signIn(newBrowser(), url, grace), { pkceCodeVerifier: verifier, expectedState: state });
     expect(tokens.claims()?.sub).toBeTruthy();
 
-    const parOnly = await relyingParty(idp.issuer, 'par-only', 'par-only-secret-0123456789abcdef');
+    const parOnly = await relyingParty(idp.issuer, parOnlyClient);
     const plain = await startAuthorization(parOnly);
     const refused = await newBrowser().navigate(plain.url.href);
     expect(refused.leftTo?.searchParams.get('error')).toBe('invalid_request');
@@ -138,7 +150,7 @@ describe.each(backends)('OAuth and OIDC protocol surface (%s)', (backend) => {
 
   it('DPoP: tokens are bound to the client key and useless as bearer tokens', async () => {
     // A public client: its refresh tokens are bound to its DPoP key too (RFC 9449, section 5).
-    const config = await relyingParty(idp.issuer, 'spa');
+    const config = await relyingParty(idp.issuer, spaClient);
     const DPoP = oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair());
     const start = await startAuthorization(config, { scope: 'openid email offline_access', prompt: 'consent' });
     const callback = await signIn(newBrowser(), start.url, grace);
@@ -182,15 +194,15 @@ describe.each(backends)('OAuth and OIDC protocol surface (%s)', (backend) => {
       typ: 'at+jwt',
     });
     expect(protectedHeader.alg).toBe('RS256');
-    expect(payload).toMatchObject({ sub: tokens.claims()!.sub, client_id: 'web-app', scope: 'things:read', roles: ['user'] });
+    expect(payload).toMatchObject({ sub: tokens.claims()!.sub, client_id: webAppClient.client_id, scope: 'things:read', roles: ['user'] });
     // The roles scope puts the roles in the ID token as well.
     expect(tokens.claims()).toMatchObject({ roles: ['user'] });
 
     // Machine to machine: client credentials for the same API.
-    const service = await relyingParty(idp.issuer, 'service', 'service-secret-0123456789abcdef');
+    const service = await relyingParty(idp.issuer, serviceClient);
     const machine = await oidc.clientCredentialsGrant(service, { resource: API, scope: 'things:read' });
     const verified = await jwtVerify(machine.access_token, jwks, { issuer: idp.issuer, audience: API, typ: 'at+jwt' });
-    expect(verified.payload).toMatchObject({ client_id: 'service', scope: 'things:read' });
+    expect(verified.payload).toMatchObject({ client_id: serviceClient.client_id, scope: 'things:read' });
     expect(verified.payload.roles).toBeUndefined();
 
     await expect(oidc.clientCredentialsGrant(service, { resource: "https://unknown.example" })).rejects.toMatchObject({
@@ -226,7 +238,7 @@ describe.each(backends)('OAuth and OIDC protocol surface (%s)', (backend) => {
     const start = await startAuthorization(config, { scope: 'openid offline_access', prompt: 'consent' });
     const tokens = await exchangeCode(config, await signIn(newBrowser(), start.url, grace), start);
 
-    const spa = await relyingParty(idp.issuer, 'spa');
+    const spa = await relyingParty(idp.issuer, spaClient);
     expect((await oidc.tokenIntrospection(spa, tokens.access_token)).active).toBe(false);
     expect((await oidc.tokenIntrospection(config, tokens.access_token)).active).toBe(true);
 
@@ -251,7 +263,7 @@ describe.each(backends)('OAuth and OIDC protocol surface (%s)', (backend) => {
     expect(receiver.tokens.length).toBe(before + 1);
     const { payload, protectedHeader } = await jwtVerify(receiver.tokens.at(-1)!, createRemoteJWKSet(new URL(`${idp.issuer}/jwks`)), {
       issuer: idp.issuer,
-      audience: 'web-app',
+      audience: webAppClient.client_id,
       typ: 'logout+jwt',
     });
     expect(protectedHeader.alg).toBe('RS256');

@@ -2,7 +2,7 @@ import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Browser } from '../support/browser.ts';
-import { backends, RP_LOGOUT, RP_REDIRECT, startTestIdp, type TestIdp } from '../support/idp.ts';
+import { backends, firstPartyClient, RP_LOGOUT, RP_REDIRECT, startTestIdp, type TestIdp, tvClient, webAppClient } from '../support/idp.ts';
 import { relyingParty, startAuthorization, submitLogin } from '../support/rp.ts';
 
 /** A browser whose every request carries the X-Forwarded-For an attacker chose (and the proxy extended). */
@@ -49,7 +49,7 @@ describe.each(backends)('the client address behind a proxy (%s)', (backend) => {
 
   it('counts per-IP sign-in limits on the address the proxy saw, whatever the client prepends to X-Forwarded-For', async () => {
     const browser = new ForwardingBrowser();
-    const config = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+    const config = await relyingParty(idp.issuer, webAppClient);
     let page = await browser.open((await startAuthorization(config)).url.href);
     for (let n = 1; n <= 3; n += 1) {
       browser.forwardedFor = `203.0.113.${n}, 127.0.0.1`;
@@ -64,7 +64,7 @@ describe.each(backends)('the client address behind a proxy (%s)', (backend) => {
   it('records the address the proxy saw in the sign-in history and the audit log, not the forged one', async () => {
     const browser = new ForwardingBrowser();
     // Another client address (as the proxy appends it), so the limit of the test above is not in the way.
-    const config = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+    const config = await relyingParty(idp.issuer, webAppClient);
     let page = await browser.open((await startAuthorization(config)).url.href);
     for (let n = 1; n <= 3; n += 1) {
       browser.forwardedFor = `203.0.113.${50 + n}, 198.51.100.7`;
@@ -82,7 +82,7 @@ describe.each(backends)('the client address behind a proxy (%s)', (backend) => {
   it('records the address the proxy saw for a successful sign-in and on its session', async () => {
     const browser = new ForwardingBrowser();
     browser.forwardedFor = '203.0.113.99, 198.51.100.8';
-    const config = await relyingParty(idp.issuer, 'first-party', 'first-party-secret-0123456789abcdef');
+    const config = await relyingParty(idp.issuer, firstPartyClient);
     const page = await browser.open((await startAuthorization(config, { scope: 'openid' })).url.href);
     expect((await submitLogin(browser, page, 'sam@example.com', 'the right passphrase')).leftTo?.searchParams.get('code')).toBeTruthy();
     const { db } = idp.idp.database;
@@ -137,14 +137,14 @@ describe.each([
     const device = await fetch(`${idp.listening}/device/auth`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' },
-      body: new URLSearchParams({ client_id: 'tv', scope: 'openid' }),
+      body: new URLSearchParams({ client_id: tvClient.client_id, scope: 'openid' }),
     });
     const answer = (await device.json()) as { verification_uri: string; verification_uri_complete: string };
     expect(answer.verification_uri).toBe(`${idp.issuer}/device`);
     expect(answer.verification_uri_complete.startsWith(`${idp.issuer}/device?`)).toBe(true);
 
     const authorization = new URL(`${idp.listening}/auth`);
-    authorization.search = new URLSearchParams({ client_id: 'web-app', response_type: 'code', scope: 'openid', redirect_uri: RP_REDIRECT, code_challenge: 'QxGCApuGbzB7jRxJ6VLHHxAHMAeVl8-bNqojD2m8Guw', code_challenge_method: 'S256' }).toString();
+    authorization.search = new URLSearchParams({ client_id: webAppClient.client_id, response_type: 'code', scope: 'openid', redirect_uri: RP_REDIRECT, code_challenge: 'QxGCApuGbzB7jRxJ6VLHHxAHMAeVl8-bNqojD2m8Guw', code_challenge_method: 'S256' }).toString();
     const redirected = await rawGet(idp.listening, authorization.pathname + authorization.search, evilHeaders);
     expect(redirected.status).toBe(303);
     const location = new URL(String(redirected.headers.location), idp.issuer);

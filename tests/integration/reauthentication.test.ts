@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { page, type Browser, type Navigation, type Page } from '../support/browser.ts';
-import { startFakeGoogle, type FakeGoogle } from '../support/fake-google.ts';
-import { backends, startTestIdp, type TestIdp } from '../support/idp.ts';
+import { type Browser, type Navigation, page, type Page } from '../support/browser.ts';
+import { type FakeGoogle, startFakeGoogle } from '../support/fake-google.ts';
+import { backends, startTestIdp, type TestIdp, webAppClient } from '../support/idp.ts';
 import { onReauthPage, reauthenticate, stolenSession } from '../support/reauth.ts';
 import { exchangeCode, newBrowser, relyingParty, signIn, startAuthorization } from '../support/rp.ts';
 import { SoftAuthenticator } from '../support/soft-authenticator.ts';
@@ -58,7 +58,7 @@ describe(`re-authentication for sensitive changes (${backend})`, () => {
       env: { REAUTH_MAX_AGE: String(MAX_AGE), GOOGLE_CLIENT_ID: google.clientId, GOOGLE_CLIENT_SECRET: google.clientSecret, GOOGLE_ISSUER: google.issuer },
     });
     google.register(`${idp.issuer}/interaction/callback/google`);
-    config = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+    config = await relyingParty(idp.issuer, webAppClient);
   });
   afterAll(async () => {
     await idp?.destroy();

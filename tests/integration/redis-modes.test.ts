@@ -5,9 +5,9 @@ import { Cluster } from 'ioredis';
 import * as oidc from 'openid-client';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { startTestIdp, type TestIdp } from '../support/idp.ts';
+import { startTestIdp, type TestIdp, webAppClient } from '../support/idp.ts';
 import { startRedisCluster, type TestRedisCluster } from '../support/redis-cluster.ts';
-import { hasRedisServer, redisCli, startRedisServer, waitFor, type RedisServer } from '../support/redis-server.ts';
+import { hasRedisServer, redisCli, type RedisServer, startRedisServer, waitFor } from '../support/redis-server.ts';
 import { exchangeCode, newBrowser, relyingParty, signIn, startAuthorization } from '../support/rp.ts';
 
 const requireServices = process.env.CI === 'true';
@@ -18,7 +18,7 @@ const ivy = { email: 'ivy@example.com', password: 'ivy password 1234' };
 /** Signs in, refreshes, revokes: every model the flow touches goes through the configured Redis. */
 async function fullSignIn(idp: TestIdp) {
   await idp.idp.accounts.createAccount({ ...ivy, emailVerified: true });
-  const config = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+  const config = await relyingParty(idp.issuer, webAppClient);
   const browser = newBrowser();
   const start = await startAuthorization(config, { scope: 'openid email offline_access', prompt: 'consent' });
   const tokens = await exchangeCode(config, await signIn(browser, start.url, ivy), start);

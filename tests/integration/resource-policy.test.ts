@@ -7,7 +7,18 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Browser } from '../support/browser.ts';
-import { backends, RP_REDIRECT, startTestIdp, testClients, type TestIdp } from '../support/idp.ts';
+import {
+  adminCliClient,
+  backends,
+  firstPartyClient,
+  RP_REDIRECT,
+  serviceClient,
+  spaClient,
+  startTestIdp,
+  testClients,
+  type TestIdp,
+  webAppClient,
+} from '../support/idp.ts';
 import { exchangeCode, newBrowser, relyingParty, signIn, startAuthorization } from '../support/rp.ts';
 
 const backend = backends.at(-1)!;
@@ -52,7 +63,7 @@ describe(`which client may obtain tokens for which API, and what the APIs accept
 
   /** An admin API token through admin-cli, consenting on the page the admin API always shows. */
   async function cliToken(credentials: { email: string; password: string }, options: { DPoP?: oidc.DPoPHandle } = {}) {
-    const cli = await relyingParty(idp.issuer, 'admin-cli');
+    const cli = await relyingParty(idp.issuer, adminCliClient);
     const start = await startAuthorization(cli, { redirect_uri: CLI_REDIRECT, scope: 'openid admin', resource: adminApi });
     const callback = await signIn(new Browser([CLI_REDIRECT]), start.url, credentials);
     const tokens = await oidc.authorizationCodeGrant(
@@ -98,9 +109,9 @@ describe(`which client may obtain tokens for which API, and what the APIs accept
       backend,
       env: { RESOURCE_SERVERS_FILE: resourceServersFile },
       clients: testClients.map((client) =>
-        client.client_id === 'web-app'
+        client.client_id === webAppClient.client_id
           ? { ...client, allowed_resources: { [API]: ['things:read'] } }
-          : client.client_id === 'service'
+          : client.client_id === serviceClient.client_id
             ? { ...client, allowed_resources: { [API]: ['things:read'], [PEOPLE_API]: ['people:read'] } }
             : client,
       ),
@@ -116,10 +127,10 @@ describe(`which client may obtain tokens for which API, and what the APIs accept
   afterAll(() => idp?.destroy());
 
   it('refuses the admin API with invalid_target at authorization to every client but admin-cli: third-party, public and first-party alike', async () => {
-    for (const [clientId, secret] of [['web-app', 'web-app-secret-0123456789abcdef'], ['spa', undefined], ['first-party', 'first-party-secret-0123456789abcdef']] as const) {
-      const config = await relyingParty(idp.issuer, clientId, secret);
+    for (const client of [webAppClient, spaClient, firstPartyClient]) {
+      const config = await relyingParty(idp.issuer, client);
       const start = await startAuthorization(config, { scope: 'openid admin', resource: adminApi });
-      expect(await authorizationAnswer(newBrowser(), start.url), clientId).toMatchObject({ error: 'invalid_target', state: start.state });
+      expect(await authorizationAnswer(newBrowser(), start.url), client.client_id).toMatchObject({ error: 'invalid_target', state: start.state });
     }
   });
 
@@ -132,7 +143,7 @@ describe(`which client may obtain tokens for which API, and what the APIs accept
       allowed_resources: { [adminApi]: ['admin'] },
     });
     expect(made.status).toBe(201);
-    const config = await relyingParty(idp.issuer, made.body.client_id, made.body.client_secret);
+    const config = await relyingParty(idp.issuer, made.body);
     const withRefresh = await startAuthorization(config, { scope: 'openid admin offline_access', resource: adminApi, prompt: 'consent' });
     const tokens = await exchangeCode(config, await signIn(newBrowser(), withRefresh.url, superAdmin), withRefresh);
     const pending = await startAuthorization(config, { scope: 'openid admin', resource: adminApi });
@@ -160,7 +171,7 @@ describe(`which client may obtain tokens for which API, and what the APIs accept
     // A super admin may make a first-party client, which still gets no admin API token.
     const firstParty = await api(superToken, 'POST', '/clients', { ...base, client_name: 'Ours', first_party: true });
     expect(firstParty.status).toBe(201);
-    const config = await relyingParty(idp.issuer, firstParty.body.client_id, firstParty.body.client_secret);
+    const config = await relyingParty(idp.issuer, firstParty.body);
     const start = await startAuthorization(config, { scope: 'openid admin', resource: adminApi, prompt: 'none' });
     expect(await authorizationAnswer(newBrowser(), start.url)).toMatchObject({ error: 'invalid_target' });
   });
@@ -175,7 +186,7 @@ describe(`which client may obtain tokens for which API, and what the APIs accept
       allowed_resources: { [adminApi]: ['admin'] },
     });
     expect(made.status).toBe(201);
-    const config = await relyingParty(idp.issuer, made.body.client_id, made.body.client_secret);
+    const config = await relyingParty(idp.issuer, made.body);
     const browser = newBrowser();
     const start = await startAuthorization(config, { scope: 'openid admin offline_access', resource: adminApi });
     const login = await browser.open(start.url.href);
@@ -209,18 +220,18 @@ describe(`which client may obtain tokens for which API, and what the APIs accept
       allowed_resources: { [adminApi]: ['admin'] },
     });
     expect(made.status).toBe(201);
-    const robot = await relyingParty(idp.issuer, made.body.client_id, made.body.client_secret);
+    const robot = await relyingParty(idp.issuer, made.body);
     await expect(oidc.clientCredentialsGrant(robot, { resource: adminApi, scope: 'admin' })).rejects.toMatchObject({ error: 'invalid_target' });
-    const service = await relyingParty(idp.issuer, 'service', 'service-secret-0123456789abcdef');
+    const service = await relyingParty(idp.issuer, serviceClient);
     await expect(oidc.clientCredentialsGrant(service, { resource: adminApi, scope: 'admin' })).rejects.toMatchObject({ error: 'invalid_target' });
     // An API of RESOURCE_SERVERS_FILE marked personFacing likewise; one that is not, the client gets.
     await expect(oidc.clientCredentialsGrant(service, { resource: PEOPLE_API, scope: 'people:read' })).rejects.toMatchObject({ error: 'invalid_target' });
-    expect(decodeJwt((await oidc.clientCredentialsGrant(service, { resource: API, scope: 'things:read' })).access_token)).toMatchObject({ aud: API, sub: 'service' });
+    expect(decodeJwt((await oidc.clientCredentialsGrant(service, { resource: API, scope: 'things:read' })).access_token)).toMatchObject({ aud: API, sub: serviceClient.client_id });
   });
 
   it('checks at the admin API the client a token was issued to, that it expires, and names a missing scope with 403', async () => {
     const root = decodeJwt(superToken).sub!;
-    const foreignClient = await api(await signJwt({ sub: root, client_id: 'web-app' }), 'GET', '/users');
+    const foreignClient = await api(await signJwt({ sub: root, client_id: webAppClient.client_id }), 'GET', '/users');
     expect(foreignClient).toMatchObject({ status: 401, body: { error: 'invalid_token' } });
     const noExp = await api(await signJwt({ sub: root }, { exp: false }), 'GET', '/users');
     expect(noExp).toMatchObject({ status: 401, body: { error: 'invalid_token' } });
@@ -236,7 +247,7 @@ describe(`which client may obtain tokens for which API, and what the APIs accept
       response_types: ['code'],
       allowed_resources: { [adminApi]: ['admin'] },
     });
-    const config = await relyingParty(idp.issuer, made.body.client_id, made.body.client_secret);
+    const config = await relyingParty(idp.issuer, made.body);
     const start = await startAuthorization(config, { scope: 'openid admin', resource: adminApi });
     const token = (await exchangeCode(config, await signIn(newBrowser(), start.url, superAdmin), start)).access_token;
     expect((await api(token, 'GET', '/users?per_page=1')).status).toBe(200);
@@ -247,15 +258,15 @@ describe(`which client may obtain tokens for which API, and what the APIs accept
   it("honours each resource server's token lifetime: 600 s for the admin API, the file's 900 s for another API", async () => {
     const { iat, exp } = decodeJwt(superToken);
     expect(exp! - iat!).toBe(600);
-    const config = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+    const config = await relyingParty(idp.issuer, webAppClient);
     const start = await startAuthorization(config, { scope: 'openid things:read', resource: API, prompt: 'consent' });
     const token = decodeJwt((await exchangeCode(config, await signIn(newBrowser(), start.url, person), start)).access_token);
-    expect(token).toMatchObject({ aud: API, scope: 'things:read', client_id: 'web-app' });
+    expect(token).toMatchObject({ aud: API, scope: 'things:read', client_id: webAppClient.client_id });
     expect(token.exp! - token.iat!).toBe(900);
   });
 
   it('grants an API only the scopes the client registration allows', async () => {
-    const config = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+    const config = await relyingParty(idp.issuer, webAppClient);
     const start = await startAuthorization(config, { scope: 'openid things:read things:write', resource: API, prompt: 'consent' });
     const browser = newBrowser();
     const consent = (await browser.submit(await browser.open(start.url.href), 'form[action$="/login"]', person)).page!;
@@ -267,7 +278,7 @@ describe(`which client may obtain tokens for which API, and what the APIs accept
 
   it('accepts a DPoP-bound admin API token only with the DPoP scheme and a fresh, matching proof', async () => {
     const key = await dpopKey();
-    const cli = await relyingParty(idp.issuer, 'admin-cli');
+    const cli = await relyingParty(idp.issuer, adminCliClient);
     const token = await cliToken(superAdmin, { DPoP: oidc.getDPoPHandle(cli, key.keyPair) });
     expect((decodeJwt(token).cnf as { jkt: string }).jkt).toBe(key.jkt);
     const url = `${adminApi}/users`;
@@ -301,7 +312,7 @@ describe(`which client may obtain tokens for which API, and what the APIs accept
   });
 
   it('accepts a DPoP-bound account API token with a proof, refuses it as Bearer, and names a missing scope', async () => {
-    const spa = await relyingParty(idp.issuer, 'spa');
+    const spa = await relyingParty(idp.issuer, spaClient);
     const key = await dpopKey();
     const start = await startAuthorization(spa, { scope: 'openid account', prompt: 'consent' });
     const tokens = await oidc.authorizationCodeGrant(
@@ -320,7 +331,7 @@ describe(`which client may obtain tokens for which API, and what the APIs accept
     expect(await ok.json()).toMatchObject({ email: person.email });
     expect((await call('DPoP', { dpop: await (await dpopKey()).proof('GET', url, tokens.access_token) })).status).toBe(401);
 
-    const web = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+    const web = await relyingParty(idp.issuer, webAppClient);
     const plain = await startAuthorization(web, { scope: 'openid email' });
     const emailOnly = await exchangeCode(web, await signIn(newBrowser(), plain.url, person), plain);
     const refused = await fetch(url, { headers: { authorization: `Bearer ${emailOnly.access_token}` } });
@@ -335,7 +346,7 @@ describe(`which client may obtain tokens for which API, and what the APIs accept
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
     });
-    const config = await relyingParty(idp.issuer, made.body.client_id, made.body.client_secret);
+    const config = await relyingParty(idp.issuer, made.body);
     const start = await startAuthorization(config, { scope: 'openid account offline_access', prompt: 'consent' });
     const tokens = await exchangeCode(config, await signIn(newBrowser(), start.url, person), start);
     const me = () => fetch(`${idp.issuer}/account/api/me`, { headers: { authorization: `Bearer ${tokens.access_token}` } });

@@ -3,13 +3,13 @@ import path from 'node:path';
 import * as oidc from 'openid-client';
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { backends, startTestIdp, type TestIdp } from '../support/idp.ts';
+import { backends, startTestIdp, type TestIdp, webAppClient } from '../support/idp.ts';
 import { exchangeCode, newBrowser, relyingParty, signIn, startAuthorization } from '../support/rp.ts';
 
 const frank = { email: 'frank@example.com', password: 'frank password 123' };
 
 async function signInWithRefreshToken(idp: TestIdp, browser = newBrowser()) {
-  const config = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+  const config = await relyingParty(idp.issuer, webAppClient);
   const start = await startAuthorization(config, { scope: 'openid email offline_access', prompt: 'consent' });
   return exchangeCode(config, await signIn(browser, start.url, frank), start);
 }
@@ -31,7 +31,7 @@ describe.each(backends)('state kept across restarts (%s)', (backend) => {
     await idp.stop();
     await idp.start();
 
-    const config = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+    const config = await relyingParty(idp.issuer, webAppClient);
     // Still signed in: no password asked.
     const silent = await startAuthorization(config, { prompt: 'none', scope: 'openid email' });
     const silentCallback = (await browser.navigate(silent.url.href)).leftTo!;
@@ -50,7 +50,7 @@ describe.each(backends)('state kept across restarts (%s)', (backend) => {
     idp = await startTestIdp({ backend, env: { ADMIN_EMAIL: 'root@example.com', ADMIN_PASSWORD: adminPassword } });
     expect(idp.logs.lines.find((line) => line.msg === 'created the first super admin')).toMatchObject({ email: 'root@example.com' });
 
-    const config = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+    const config = await relyingParty(idp.issuer, webAppClient);
     const start = await startAuthorization(config, { scope: 'openid roles' });
     const tokens = await exchangeCode(config, await signIn(newBrowser(), start.url, { email: 'root@example.com', password: adminPassword }), start);
     const userinfo = await oidc.fetchUserInfo(config, tokens.access_token, tokens.claims()!.sub);

@@ -1,7 +1,7 @@
 import * as oidc from 'openid-client';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { backends, RP_LOGOUT, startTestIdp, type TestIdp } from '../support/idp.ts';
+import { backends, RP_LOGOUT, startTestIdp, type TestIdp, webAppClient } from '../support/idp.ts';
 import { exchangeCode, newBrowser, relyingParty, signIn, startAuthorization } from '../support/rp.ts';
 
 const shared = backends.includes('postgres+redis');
@@ -29,7 +29,7 @@ describe.skipIf(!shared)('two IdP nodes sharing PostgreSQL and Redis, as behind 
     nodes.push(second);
     await first.idp.accounts.createAccount({ email: 'nina@example.com', password: 'nina passphrase 1', emailVerified: true });
 
-    const atFirst = await relyingParty(first.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+    const atFirst = await relyingParty(first.issuer, webAppClient);
     const browser = newBrowser();
     const start = await startAuthorization(atFirst, { scope: 'openid email offline_access', prompt: 'consent' });
     const tokens = await exchangeCode(atFirst, await signIn(browser, start.url, { email: 'nina@example.com', password: 'nina passphrase 1' }), start);
@@ -45,8 +45,8 @@ describe.skipIf(!shared)('two IdP nodes sharing PostgreSQL and Redis, as behind 
         jwks_uri: `${secondBase}/jwks`,
         end_session_endpoint: `${secondBase}/session/end`,
       },
-      'web-app',
-      'web-app-secret-0123456789abcdef',
+      webAppClient.client_id,
+      webAppClient.client_secret,
     );
     oidc.allowInsecureRequests(atSecond);
     const refreshed = await oidc.refreshTokenGrant(atSecond, tokens.refresh_token!);

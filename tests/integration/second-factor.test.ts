@@ -1,8 +1,8 @@
 import { generate } from 'otplib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import { page, type Browser, type Navigation, type Page } from '../support/browser.ts';
-import { backends, startTestIdp, type TestIdp } from '../support/idp.ts';
+import { type Browser, type Navigation, page, type Page } from '../support/browser.ts';
+import { backends, startTestIdp, type TestIdp, webAppClient } from '../support/idp.ts';
 import { exchangeCode, newBrowser, relyingParty, startAuthorization, submitLogin } from '../support/rp.ts';
 
 const password = 'second factor password 1';
@@ -11,7 +11,7 @@ const codeAt = (secret: string, secondsFromNow = 0) => generate({ secret, epoch:
 
 /** Password first; returns the page that follows (the second step, or a redirect to the app). */
 async function passwordStep(idp: TestIdp, email: string, params: Record<string, string> = {}) {
-  const config = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+  const config = await relyingParty(idp.issuer, webAppClient);
   const start = await startAuthorization(config, { scope: 'openid', ...params });
   const browser = newBrowser();
   const loginPage = await browser.open(start.url.href);

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { up as hashStoredClientSecrets } from '../../migrations/014_secrets_at_rest.ts';
 import { Browser, type Navigation, type Page } from '../support/browser.ts';
-import { backends, RP_LOGOUT, RP_REDIRECT, startTestIdp, type TestIdp } from '../support/idp.ts';
+import { adminCliClient, backends, RP_LOGOUT, RP_REDIRECT, startTestIdp, type TestIdp, webAppClient } from '../support/idp.ts';
 import { exchangeCode, relyingParty, startAuthorization, submitLogin } from '../support/rp.ts';
 
 const CLI_REDIRECT = 'http://127.0.0.1:53682/callback';
@@ -93,7 +93,7 @@ describe.each(backends)('secrets at rest (%s)', (backend) => {
   it('leaves no token, code, cookie, client secret or authenticator secret in the stores after a full sign-in, and all of them still work', async () => {
     await idp.idp.accounts.createAccount({ email: 'rita@example.com', password, roles: ['super_admin'], emailVerified: true });
     const browser = new Browser([RP_REDIRECT, RP_LOGOUT, CLI_REDIRECT]);
-    const webApp = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+    const webApp = await relyingParty(idp.issuer, webAppClient);
     const start = await startAuthorization(webApp, { scope: 'openid email offline_access', prompt: 'consent' });
     const totp: { secret?: string } = {};
     const callback = await signInThroughPages(browser, start.url, 'rita@example.com', totp);
@@ -102,7 +102,7 @@ describe.each(backends)('secrets at rest (%s)', (backend) => {
     const sessionCookie = (await browser.jar.getCookies(idp.issuer)).find((cookie) => cookie.key === '_session')!.value;
 
     // An admin API token through the same browser session (admin-cli is first-party), then a client registered in the database.
-    const cli = await relyingParty(idp.issuer, 'admin-cli');
+    const cli = await relyingParty(idp.issuer, adminCliClient);
     const cliStart = await startAuthorization(cli, { redirect_uri: CLI_REDIRECT, scope: 'openid admin', resource: api });
     const cliCallback = await signInThroughPages(browser, cliStart.url, 'rita@example.com', totp);
     adminToken = (await oidc.authorizationCodeGrant(cli, cliCallback, { pkceCodeVerifier: cliStart.verifier, expectedState: cliStart.state, expectedNonce: cliStart.nonce })).access_token;
@@ -185,7 +185,7 @@ describe.each(backends)('secrets at rest (%s)', (backend) => {
     expect(rows).not.toContain(totpSecret);
     expect((await clientCredentials(clientId, clientSecret)).status).toBe(200);
 
-    const webApp = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+    const webApp = await relyingParty(idp.issuer, webAppClient);
     const start = await startAuthorization(webApp, { scope: 'openid' });
     const callback = await signInThroughPages(new Browser([RP_REDIRECT]), start.url, 'otto@example.com', { secret: totpSecret });
     expect((await exchangeCode(webApp, callback, start)).claims()?.amr).toEqual(['pwd', 'otp']);
@@ -200,7 +200,7 @@ describe('rotating SECRETS_KEY', () => {
   it('re-encrypts authenticator secrets under the new first key at start, keeps sessions, and then needs the old key no more', async () => {
     idp = await startTestIdp({ backend: backends[0]!, env: { MFA: 'required', SECRETS_KEY: key('k1') } });
     const account = await idp.idp.accounts.createAccount({ email: 'rosa@example.com', password, emailVerified: true });
-    const webApp = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+    const webApp = await relyingParty(idp.issuer, webAppClient);
     const storedSecret = async () =>
       (await idp.idp.database.db.selectFrom('totp_credentials').select('secret').where('account_id', '=', account.id).executeTakeFirstOrThrow()).secret;
     const signInAgain = async (browser: Browser, totp: { secret?: string }, secondsFromNow: number) => {

@@ -2,11 +2,11 @@ import * as oidc from 'openid-client';
 import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { page, ceremonyOptions, Browser, type Navigation, type Page } from '../support/browser.ts';
-import { backends, startTestIdp, type TestIdp } from '../support/idp.ts';
+import { Browser, ceremonyOptions, type Navigation, page, type Page } from '../support/browser.ts';
+import { adminCliClient, backends, startTestIdp, type TestIdp, webAppClient } from '../support/idp.ts';
 import { freePort } from '../support/ports.ts';
 import { newBrowser, relyingParty, signIn, startAuthorization } from '../support/rp.ts';
-import { linkIn, startSmtpServer, type ReceivedMail, type TestSmtpServer } from '../support/smtp.ts';
+import { linkIn, type ReceivedMail, startSmtpServer, type TestSmtpServer } from '../support/smtp.ts';
 import { SoftAuthenticator } from '../support/soft-authenticator.ts';
 
 const FIREFOX_ON_LINUX = 'Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0';
@@ -87,9 +87,9 @@ describe(`security notices, reset clean-up and links bound to the address (${bac
   beforeAll(async () => {
     smtp = await startSmtpServer();
     idp = await startTestIdp({ backend, issuerHost: 'localhost', env: { SMTP_URL: smtp.url } });
-    config = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+    config = await relyingParty(idp.issuer, webAppClient);
     await idp.idp.accounts.createAccount({ email: 'boss@example.com', password: 'boss passphrase 1', roles: ['super_admin'], emailVerified: true });
-    const cli = await relyingParty(idp.issuer, 'admin-cli');
+    const cli = await relyingParty(idp.issuer, adminCliClient);
     const start = await startAuthorization(cli, { redirect_uri: CLI_REDIRECT, scope: 'openid admin', resource: `${idp.issuer}/admin/api` });
     const callback = await signIn(new Browser([CLI_REDIRECT]), start.url, { email: 'boss@example.com', password: 'boss passphrase 1' });
     adminToken = (await oidc.authorizationCodeGrant(cli, callback, { pkceCodeVerifier: start.verifier, expectedState: start.state, expectedNonce: start.nonce })).access_token;
@@ -302,7 +302,7 @@ describe('a security notice that cannot be sent (pglite, SMTP server down)', () 
 
   it('does not fail the change: the password is changed, the failure is logged and counted, and the log holds no password', async () => {
     await idp.idp.accounts.createAccount({ email: 'olga@example.com', password: 'olga password long 1', emailVerified: true });
-    const config = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+    const config = await relyingParty(idp.issuer, webAppClient);
     const browser = newBrowser();
     await signIn(browser, (await startAuthorization(config)).url, { email: 'olga@example.com', password: 'olga password long 1' });
     const changed = page(

@@ -1,7 +1,18 @@
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { backends, RP_LOGOUT, RP_REDIRECT, startTestIdp, type TestIdp } from '../support/idp.ts';
+import type { Page } from '../support/browser.ts';
+import {
+  backends,
+  firstPartyClient,
+  RP_LOGOUT,
+  RP_REDIRECT,
+  serviceClient,
+  spaClient,
+  startTestIdp,
+  type TestIdp,
+  webAppClient,
+} from '../support/idp.ts';
 import { exchangeCode, newBrowser, relyingParty, signIn, startAuthorization } from '../support/rp.ts';
 
 const alice = { email: 'Alice@Example.com', password: 'correct horse battery staple' };
@@ -16,7 +27,7 @@ describe.each(backends)('signing in through a relying party (%s)', (backend) => 
   afterAll(() => idp?.destroy());
 
   it('publishes discovery with only the code flow and S256 PKCE', async () => {
-    const config = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+    const config = await relyingParty(idp.issuer, webAppClient);
     const metadata = config.serverMetadata();
     expect(metadata.issuer).toBe(idp.issuer);
     expect(metadata.response_types_supported).toEqual(['code']);
@@ -27,56 +38,83 @@ describe.each(backends)('signing in through a relying party (%s)', (backend) => 
     }
   });
 
-  it('signs a person in to a confidential client with PKCE, consent, ID token, userinfo, refresh and revocation', async () => {
-    const config = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
-    const start = await startAuthorization(config, { scope: 'openid email profile roles offline_access', prompt: 'consent' });
+  /** Alice signs in to the confidential client, with PKCE and consent: its configuration, the request, her browser and the tokens. */
+  async function aliceAtWebApp(scope = 'openid email profile roles offline_access') {
+    const config = await relyingParty(idp.issuer, webAppClient);
+    const start = await startAuthorization(config, { scope, prompt: 'consent' });
     const browser = newBrowser();
-
-    const loginPage = await browser.open(start.url.href);
-    expect(loginPage.status).toBe(200);
-    expect(loginPage.$('h1').text()).toBe('Sign in');
-    expect(loginPage.$('.lead').text()).toContain('Test Web App');
-
     const callback = await signIn(browser, start.url, alice);
-    expect(callback.origin + callback.pathname).toBe(RP_REDIRECT);
-    expect(callback.searchParams.get('iss')).toBe(idp.issuer);
+    return { config, start, browser, callback, tokens: await exchangeCode(config, callback, start) };
+  }
 
-    const tokens = await exchangeCode(config, callback, start);
-    const claims = tokens.claims()!;
-    expect(claims.iss).toBe(idp.issuer);
-    expect(claims.aud).toBe('web-app');
-    expect(claims.nonce).toBe(start.nonce);
-    expect(claims.sub).toMatch(/^[0-9a-f-]{36}$/);
+  describe('a confidential client with PKCE and consent', () => {
+    let loginPage: Page;
+    let signedIn: Awaited<ReturnType<typeof aliceAtWebApp>>;
 
-    const userinfo = await oidc.fetchUserInfo(config, tokens.access_token, claims.sub);
-    expect(userinfo).toMatchObject({
-      sub: claims.sub,
-      email: alice.email,
-      email_verified: true,
-      name: 'Alice Liddell',
-      roles: ['moderator', 'user'],
+    beforeAll(async () => {
+      const config = await relyingParty(idp.issuer, webAppClient);
+      loginPage = await newBrowser().open((await startAuthorization(config)).url.href);
+      signedIn = await aliceAtWebApp();
     });
 
+    it('shows a login page that names the client', () => {
+      expect(loginPage.status).toBe(200);
+      expect(loginPage.$('h1').text()).toBe('Sign in');
+      expect(loginPage.$('.lead').text()).toContain('Test Web App');
+    });
+
+    it('returns to the redirect URI with the issuer', () => {
+      const { callback } = signedIn;
+      expect(callback.origin + callback.pathname).toBe(RP_REDIRECT);
+      expect(callback.searchParams.get('iss')).toBe(idp.issuer);
+    });
+
+    it('issues an ID token for the client, with the request\'s nonce and the person\'s id as subject', () => {
+      const claims = signedIn.tokens.claims()!;
+      expect(claims.iss).toBe(idp.issuer);
+      expect(claims.aud).toBe(webAppClient.client_id);
+      expect(claims.nonce).toBe(signedIn.start.nonce);
+      expect(claims.sub).toMatch(/^[0-9a-f-]{36}$/);
+    });
+
+    it('answers userinfo with the email, name and roles', async () => {
+      const { config, tokens } = signedIn;
+      const sub = tokens.claims()!.sub;
+      expect(await oidc.fetchUserInfo(config, tokens.access_token, sub)).toMatchObject({
+        sub,
+        email: alice.email,
+        email_verified: true,
+        name: 'Alice Liddell',
+        roles: ['moderator', 'user'],
+      });
+    });
+  });
+
+  it('rotates the refresh token; reusing a used one is refused and revokes the grant', async () => {
+    const { config, tokens } = await aliceAtWebApp();
     expect(tokens.refresh_token).toBeTruthy();
     const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
     expect(refreshed.access_token).not.toBe(tokens.access_token);
-    expect(refreshed.claims()?.sub).toBe(claims.sub);
-    // Rotation: the used refresh token is dead, and reusing it revokes the grant.
+    expect(refreshed.claims()?.sub).toBe(tokens.claims()!.sub);
     await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    expect((await oidc.tokenIntrospection(config, tokens.access_token)).active).toBe(false);
+  });
 
-    const introspection = await oidc.tokenIntrospection(config, tokens.access_token);
-    expect(introspection.active).toBe(false);
+  it('revokes a refresh token on request: it no longer refreshes', async () => {
+    const { config, tokens } = await aliceAtWebApp('openid offline_access');
+    expect((await oidc.tokenIntrospection(config, tokens.access_token)).active).toBe(true);
+    await oidc.tokenRevocation(config, tokens.refresh_token!);
+    await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
 
-    const fresh = await startAuthorization(config, { scope: 'openid offline_access', prompt: 'consent' });
-    const freshTokens = await exchangeCode(config, await signIn(newBrowser(), fresh.url, alice), fresh);
-    expect((await oidc.tokenIntrospection(config, freshTokens.access_token)).active).toBe(true);
-    await oidc.tokenRevocation(config, freshTokens.refresh_token!);
-    await expect(oidc.refreshTokenGrant(config, freshTokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+  it('logs each request but no secret that passed through, even at debug level', async () => {
+    const { config, start, browser, callback, tokens } = await aliceAtWebApp();
+    await oidc.fetchUserInfo(config, tokens.access_token, tokens.claims()!.sub);
+    const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
 
-    // Debug level, so that nothing is hidden by the level: no secret that passed through is in the log.
     const cookies = (await browser.jar.getCookies(idp.issuer + '/')).map((cookie) => cookie.value);
-    const basicAuthorization = Buffer.from('web-app:web-app-secret-0123456789abcdef').toString('base64');
-    const secrets = [alice.password, callback.searchParams.get('code')!, start.verifier, tokens.access_token, tokens.refresh_token!, tokens.id_token!, refreshed.access_token, refreshed.refresh_token!, 'web-app-secret-0123456789abcdef', basicAuthorization, ...cookies];
+    const basicCredentials = Buffer.from(`${webAppClient.client_id}:${webAppClient.client_secret}`).toString('base64');
+    const secrets = [alice.password, callback.searchParams.get('code')!, start.verifier, tokens.access_token, tokens.refresh_token!, tokens.id_token!, refreshed.access_token, refreshed.refresh_token!, webAppClient.client_secret, basicCredentials, ...cookies];
     expect(cookies.length).toBeGreaterThan(0);
     for (const secret of secrets) expect(idp.logs.raw).not.toContain(secret);
     expect(idp.logs.lines.filter((line) => line.msg === 'request').map((line) => line.route)).toEqual(
@@ -84,12 +122,15 @@ describe.each(backends)('signing in through a relying party (%s)', (backend) => 
     );
   });
 
-  it('lets a public client sign in with PKCE and no secret, and refuses it without PKCE', async () => {
-    const config = await relyingParty(idp.issuer, 'spa');
+  it('lets a public client sign in with PKCE and no secret', async () => {
+    const config = await relyingParty(idp.issuer, spaClient);
     const start = await startAuthorization(config);
     const tokens = await exchangeCode(config, await signIn(newBrowser(), start.url, alice), start);
-    expect(tokens.claims()?.aud).toBe('spa');
+    expect(tokens.claims()?.aud).toBe(spaClient.client_id);
+  });
 
+  it('refuses a public client without PKCE: the relying party is told invalid_request', async () => {
+    const start = await startAuthorization(await relyingParty(idp.issuer, spaClient));
     const withoutPkce = new URL(start.url);
     withoutPkce.searchParams.delete('code_challenge');
     withoutPkce.searchParams.delete('code_challenge_method');
@@ -99,7 +140,7 @@ describe.each(backends)('signing in through a relying party (%s)', (backend) => 
   });
 
   it('skips the consent page for first-party clients', async () => {
-    const config = await relyingParty(idp.issuer, 'first-party', 'first-party-secret-0123456789abcdef');
+    const config = await relyingParty(idp.issuer, firstPartyClient);
     const start = await startAuthorization(config);
     const browser = newBrowser();
     const login = await browser.open(start.url.href);
@@ -110,18 +151,20 @@ describe.each(backends)('signing in through a relying party (%s)', (backend) => 
     expect(userinfo.email).toBe(alice.email);
   });
 
-  it('returns access_denied to the relying party when the person cancels or denies', async () => {
-    const config = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
-    const start = await startAuthorization(config);
+  it('returns access_denied to the relying party when the person cancels on the login page', async () => {
+    const start = await startAuthorization(await relyingParty(idp.issuer, webAppClient));
     const browser = newBrowser();
     const login = await browser.open(start.url.href);
     const cancelled = await browser.submit(login, 'form[action$="/abort"]');
     expect(cancelled.leftTo?.searchParams.get('error')).toBe('access_denied');
     expect(cancelled.leftTo?.searchParams.get('state')).toBe(start.state);
+  });
 
-    const again = await startAuthorization(config, { prompt: 'consent' });
-    const loginAgain = await browser.open(again.url.href);
-    const consent = await browser.submit(loginAgain, 'form[action$="/login"]', alice);
+  it('returns access_denied to the relying party when the person denies on the consent page', async () => {
+    const start = await startAuthorization(await relyingParty(idp.issuer, webAppClient), { prompt: 'consent' });
+    const browser = newBrowser();
+    const login = await browser.open(start.url.href);
+    const consent = await browser.submit(login, 'form[action$="/login"]', alice);
     expect(consent.page?.$('h1').text()).toBe('Allow access?');
     expect(consent.page?.$('.scopes li').map((_i, el) => consent.page!.$(el).text()).get()).toEqual(
       expect.arrayContaining(['See your email address']),
@@ -131,14 +174,14 @@ describe.each(backends)('signing in through a relying party (%s)', (backend) => 
   });
 
   it('issues client credentials tokens to a service client', async () => {
-    const config = await relyingParty(idp.issuer, 'service', 'service-secret-0123456789abcdef');
+    const config = await relyingParty(idp.issuer, serviceClient);
     const tokens = await oidc.clientCredentialsGrant(config);
     expect(tokens.token_type.toLowerCase()).toBe('bearer');
     expect(tokens.expiresIn()).toBeGreaterThan(0);
     const introspection = await oidc.tokenIntrospection(config, tokens.access_token);
-    expect(introspection).toMatchObject({ active: true, client_id: 'service' });
+    expect(introspection).toMatchObject({ active: true, client_id: serviceClient.client_id });
 
-    const wrongSecret = await relyingParty(idp.issuer, 'service', 'not-the-secret');
+    const wrongSecret = await relyingParty(idp.issuer, { ...serviceClient, client_secret: 'not-the-secret' });
     await expect(oidc.clientCredentialsGrant(wrongSecret)).rejects.toMatchObject({
       status: 401,
       cause: [expect.objectContaining({ parameters: expect.objectContaining({ error: 'invalid_client' }) })],
@@ -146,7 +189,7 @@ describe.each(backends)('signing in through a relying party (%s)', (backend) => 
   });
 
   it('signs the person out when the relying party asks, and then asks for the password again', async () => {
-    const config = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+    const config = await relyingParty(idp.issuer, webAppClient);
     const browser = newBrowser();
     const start = await startAuthorization(config);
     const tokens = await exchangeCode(config, await signIn(browser, start.url, alice), start);

@@ -2,14 +2,24 @@ import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playw
 import { expect } from 'vitest';
 
 import { launchChromium } from './chromium.ts';
-import { startFakeGoogle, type FakeGoogle } from './fake-google.ts';
-import { startTestIdp, testClients, type TestIdp } from './idp.ts';
+import { type FakeGoogle, startFakeGoogle } from './fake-google.ts';
+import { startTestIdp, type TestIdp, tvClient } from './idp.ts';
 import { pageChecker, type PageChecker } from './page-check.ts';
-import { startSampleRp, type SampleRp } from './sample-rp.ts';
+import { type SampleRp, startSampleRp } from './sample-rp.ts';
 import { startSmtpServer, type TestSmtpServer } from './smtp.ts';
 
-/** The TV of the device flow: a public client with no redirect. */
-const tvClient = testClients.find((client) => client.client_id === 'tv')!;
+/** Someone with an account at the IdP. */
+export interface Person {
+  email: string;
+  password: string;
+}
+
+/** Fills the IdP's login page and submits it. By id, not by label: the person may read another language. */
+export async function submitLogin(page: Page, person: Person) {
+  await page.locator('#email').fill(person.email);
+  await page.locator('#password').fill(person.password);
+  await page.locator('form[action$="/login"] button[type=submit]').click();
+}
 
 /** How the tests' IdP is branded: a name, a logo and a colour of its own, as an operator would set them. */
 export const brandEnv = { PRODUCT_NAME: 'Acme Account', BRAND_LOGO_URL: '/static/logo.svg', BRAND_PRIMARY_COLOR: '#0f6e5c' };
@@ -23,6 +33,12 @@ export interface E2eStack {
   checker: PageChecker;
   /** A fresh browser profile (cookies of its own), English unless told otherwise. */
   newPage(options?: BrowserContextOptions): Promise<Page>;
+  /** From the RP's home page, "Sign in" (or the RP's /login with `query`): the IdP's login page. */
+  openLogin(page: Page, query?: string): Promise<void>;
+  /** "Allow" (in any language) when consent is asked, which is the first time only; then back at the RP's home page. */
+  allowIfAsked(page: Page): Promise<void>;
+  /** Signs in at the RP as a person does: "Sign in", the email and password, "Allow" when asked; ends back at the RP. */
+  signInAs(page: Page, person: Person): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -47,7 +63,7 @@ export async function startE2eStack(suite: string, options: { env?: Record<strin
   const contexts: BrowserContext[] = [];
   const checker = pageChecker(suite);
 
-  return {
+  const stack: E2eStack = {
     idp,
     rp,
     smtp,
@@ -60,6 +76,23 @@ export async function startE2eStack(suite: string, options: { env?: Record<strin
       contexts.push(context);
       return context.newPage();
     },
+    async openLogin(page, query = '') {
+      await page.goto(`${rp.origin}/${query ? `login?${query}` : ''}`);
+      if (!query) await page.getByRole('link', { name: 'Sign in' }).click();
+      await page.waitForURL(/\/interaction\//);
+    },
+    async allowIfAsked(page) {
+      const allow = page.locator('form[action$="/confirm"] button[type=submit]');
+      const atRp = () => page.url() === `${rp.origin}/`;
+      await expect.poll(async () => atRp() || (await allow.isVisible())).toBe(true);
+      if (!atRp()) await allow.click();
+      await page.waitForURL(`${rp.origin}/`);
+    },
+    async signInAs(page, person) {
+      await stack.openLogin(page);
+      await submitLogin(page, person);
+      await stack.allowIfAsked(page);
+    },
     async close() {
       checker.writeReport();
       await Promise.allSettled(contexts.map((context) => context.close()));
@@ -70,6 +103,7 @@ export async function startE2eStack(suite: string, options: { env?: Record<strin
       await google?.stop();
     },
   };
+  return stack;
 }
 
 /** No serious or critical accessibility finding in any page the suite checked. */

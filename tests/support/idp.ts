@@ -31,57 +31,66 @@ if (!redisUrl) console.warn('TEST_REDIS_URL is not set: no test runs the IdP wit
 export const RP_REDIRECT = 'http://127.0.0.1:9/rp/callback';
 export const RP_LOGOUT = 'http://127.0.0.1:9/rp/logged-out';
 
-export const testClients: ClientMetadata[] = [
-  {
-    client_id: 'web-app',
-    client_secret: 'web-app-secret-0123456789abcdef',
-    client_name: 'Test Web App',
-    redirect_uris: [RP_REDIRECT],
-    post_logout_redirect_uris: [RP_LOGOUT],
-    grant_types: ['authorization_code', 'refresh_token'],
-    response_types: ['code'],
-  },
-  {
-    client_id: 'spa',
-    client_name: 'Test SPA',
-    redirect_uris: [RP_REDIRECT],
-    grant_types: ['authorization_code', 'refresh_token'],
-    response_types: ['code'],
-    token_endpoint_auth_method: 'none',
-  },
-  {
-    client_id: 'first-party',
-    client_secret: 'first-party-secret-0123456789abcdef',
-    client_name: 'Our Own App',
-    redirect_uris: [RP_REDIRECT],
-    grant_types: ['authorization_code'],
-    response_types: ['code'],
-    first_party: true,
-  },
-  {
-    client_id: 'tv',
-    client_name: 'Living Room TV',
-    redirect_uris: [],
-    grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
-    response_types: [],
-    token_endpoint_auth_method: 'none',
-  },
-  {
-    client_id: 'par-only',
-    client_secret: 'par-only-secret-0123456789abcdef',
-    redirect_uris: [RP_REDIRECT],
-    grant_types: ['authorization_code'],
-    response_types: ['code'],
-    require_pushed_authorization_requests: true,
-  },
-  {
-    client_id: 'service',
-    client_secret: 'service-secret-0123456789abcdef',
-    redirect_uris: [],
-    grant_types: ['client_credentials'],
-    response_types: [],
-  },
-];
+/** The clients every test IdP knows (`testClients`): import them for their ids and secrets. */
+export const webAppClient = {
+  client_id: 'web-app',
+  client_secret: 'web-app-secret-0123456789abcdef',
+  client_name: 'Test Web App',
+  redirect_uris: [RP_REDIRECT],
+  post_logout_redirect_uris: [RP_LOGOUT],
+  grant_types: ['authorization_code', 'refresh_token'],
+  response_types: ['code'],
+} satisfies ClientMetadata;
+
+export const spaClient = {
+  client_id: 'spa',
+  client_name: 'Test SPA',
+  redirect_uris: [RP_REDIRECT],
+  grant_types: ['authorization_code', 'refresh_token'],
+  response_types: ['code'],
+  token_endpoint_auth_method: 'none',
+} satisfies ClientMetadata;
+
+export const firstPartyClient = {
+  client_id: 'first-party',
+  client_secret: 'first-party-secret-0123456789abcdef',
+  client_name: 'Our Own App',
+  redirect_uris: [RP_REDIRECT],
+  grant_types: ['authorization_code'],
+  response_types: ['code'],
+  first_party: true,
+} satisfies ClientMetadata;
+
+export const tvClient = {
+  client_id: 'tv',
+  client_name: 'Living Room TV',
+  redirect_uris: [],
+  grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
+  response_types: [],
+  token_endpoint_auth_method: 'none',
+} satisfies ClientMetadata;
+
+export const parOnlyClient = {
+  client_id: 'par-only',
+  client_secret: 'par-only-secret-0123456789abcdef',
+  redirect_uris: [RP_REDIRECT],
+  grant_types: ['authorization_code'],
+  response_types: ['code'],
+  require_pushed_authorization_requests: true,
+} satisfies ClientMetadata;
+
+export const serviceClient = {
+  client_id: 'service',
+  client_secret: 'service-secret-0123456789abcdef',
+  redirect_uris: [],
+  grant_types: ['client_credentials'],
+  response_types: [],
+} satisfies ClientMetadata;
+
+/** The IdP's own public client for the admin CLI: built in, not in any clients file. */
+export const adminCliClient = { client_id: 'admin-cli' } satisfies ClientMetadata;
+
+export const testClients: ClientMetadata[] = [webAppClient, spaClient, firstPartyClient, tvClient, parOnlyClient, serviceClient];
 
 /** Everything the IdP logged, one parsed JSON object per line. */
 export class LogCapture extends Writable {

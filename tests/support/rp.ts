@@ -1,10 +1,14 @@
+import type { ClientMetadata } from 'oidc-provider';
 import * as oidc from 'openid-client';
 
 import { Browser, type Page } from './browser.ts';
 import { RP_LOGOUT, RP_REDIRECT } from './idp.ts';
 
+/** Who a relying party is: a client id, with its secret when it is a confidential client. */
+export type ClientCredentials = Pick<ClientMetadata, 'client_id' | 'client_secret'>;
+
 /** A relying party built on openid-client, as a real app would use it, over plain HTTP on loopback. */
-export async function relyingParty(issuer: string, clientId: string, clientSecret?: string) {
+export async function relyingParty(issuer: string, { client_id: clientId, client_secret: clientSecret }: ClientCredentials) {
   return oidc.discovery(
     new URL(issuer),
     clientId,
@@ -12,6 +16,11 @@ export async function relyingParty(issuer: string, clientId: string, clientSecre
     clientSecret ? oidc.ClientSecretBasic(clientSecret) : oidc.None(),
     { execute: [oidc.allowInsecureRequests] },
   );
+}
+
+/** The Authorization header of HTTP Basic client authentication, for requests written by hand. */
+export function basicAuthorization({ client_id: clientId, client_secret: clientSecret }: ClientCredentials): string {
+  return `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`;
 }
 
 export interface AuthorizationStart {

@@ -40,7 +40,7 @@ export async function startSampleRp(options: { clientId: string; clientSecret: s
   const sessions = new Map<string, RpSession>();
   let issuer: string | undefined;
   let configuration: Promise<oidc.Configuration> | undefined;
-  const config = () => (configuration ??= relyingParty(issuer!, options.clientId, options.clientSecret));
+  const config = () => (configuration ??= relyingParty(issuer!, { client_id: options.clientId, client_secret: options.clientSecret }));
 
   function sessionOf(req: IncomingMessage, res: ServerResponse): RpSession {
     const id = /(?:^|;\s*)rp_sid=([\w-]+)/.exec(req.headers.cookie ?? '')?.[1];
