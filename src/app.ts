@@ -11,6 +11,7 @@ import {
   healthRoutes,
   type Metrics,
   pinRequestsToIssuer,
+  refuseControlCharactersInPath,
   type RateLimits,
   type ReadinessCheck,
   requestLogger,
@@ -62,6 +63,7 @@ export function createApp(deps: AppDependencies): Koa {
   app.use(requestOrigin());
   app.use(deps.metrics.middleware());
   app.use(errorHandler(deps.views));
+  app.use(refuseControlCharactersInPath());
   app.use(securityHeaders({ production: deps.production }));
   app.use(webauthnBrowserScript());
   app.use(mount('/static', serve(path.join(viewsDir, 'static'), { maxage: 3600_000 })));

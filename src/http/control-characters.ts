@@ -1,3 +1,5 @@
+import type { Middleware } from 'koa';
+
 import { PageError } from './errors.ts';
 
 /**
@@ -25,4 +27,18 @@ export function fieldWithControlCharacters(value: unknown, path = '', depth = 0)
     if (found) return found;
   }
   return undefined;
+}
+
+/** The same rule for the path: a route parameter with a NUL would otherwise reach the database. */
+export function refuseControlCharactersInPath(): Middleware {
+  return async (ctx, next) => {
+    let path: string;
+    try {
+      path = decodeURIComponent(ctx.path);
+    } catch {
+      return next(); // malformed percent-encoding: the routers answer it as they always have
+    }
+    if (CONTROL_CHARACTER.test(path)) throw new ControlCharactersError('path');
+    return next();
+  };
 }

@@ -203,6 +203,15 @@ describe(`hostile input to every form and JSON route (${backend})`, () => {
     expect((await (await patch(JSON.stringify({ family_name: 'a\u0007b' }))).json()).field).toBe('family_name');
   });
 
+  it('answers a NUL in a path parameter with 400, on the admin API and on a page', async () => {
+    const api = await fetch(`${idp.issuer}/admin/api/clients/web%00app`, { headers: { authorization: `Bearer ${adminToken}`, accept: 'application/json' } });
+    expect(api.status).toBe(400);
+    expect(await api.json()).toMatchObject({ error: 'invalid_request', field: 'path' });
+    const pageAnswer = await consoleBrowser.open(`${idp.issuer}/admin/clients/web%00app`);
+    expect(pageAnswer.status).toBe(400);
+    expect(pageAnswer.$('main').text()).toContain('The field path contains control characters');
+  });
+
   it('answers prototype keys, broken JSON and oversized bodies on the JSON APIs with JSON 400 and 413', async () => {
     const call = (url: string, token: string, method: string, body: string) =>
       fetch(url, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: '*/*' }, body });

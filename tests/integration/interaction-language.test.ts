@@ -2,14 +2,14 @@ import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { page } from '../support/browser.ts';
-import { startTestIdp, type TestIdp } from '../support/idp.ts';
+import { startTestIdp, type TestIdp, webAppClient } from '../support/idp.ts';
 import { newBrowser, relyingParty, startAuthorization, submitLogin } from '../support/rp.ts';
 
 const password = 'interaction language password 1';
 
 /** An authorization that asks for German (ui_locales), from a browser that asks for nothing: the password step's next page. */
 async function germanPasswordStep(idp: TestIdp, email: string) {
-  const config = await relyingParty(idp.issuer, 'web-app', 'web-app-secret-0123456789abcdef');
+  const config = await relyingParty(idp.issuer, webAppClient);
   const start = await startAuthorization(config, { scope: 'openid', ui_locales: 'de' });
   const browser = newBrowser();
   const login = await browser.open(start.url.href);
