@@ -57,6 +57,16 @@ describe(`admin console (${backend})`, () => {
     expect(actions.slice(0, 2)).toEqual(['users.disable', 'users.roles.grant']);
   });
 
+  it('lists each person with their roles, highest first', async () => {
+    await idp.idp.accounts.createAccount({ email: 'tworoles@example.com', password: null, roles: ['user', 'moderator'] });
+    const { browser, page: users } = await signInToConsole('admin');
+    expect(users.$('thead th').eq(2).text()).toBe('Roles');
+    const found = (await browser.submit(users, 'form[role=search]', { search: 'tworoles' })).page!;
+    expect(found.$('tbody td.roles').text()).toBe('moderator, user');
+    const admins = (await browser.submit(users, 'form[role=search]', { search: 'admin@example.com' })).page!;
+    expect(admins.$('tbody td.roles').text()).toBe('admin');
+  });
+
   it('shows who has two-step verification and resets it after confirming', async () => {
     const member = (await idp.idp.accounts.createAccount({ email: 'twostep@example.com', password: 'two step passphrase', emailVerified: true })).id;
     const enrollment = await idp.idp.secondFactors.startTotp(member, 'twostep@example.com');
