@@ -18,6 +18,10 @@ const text = (value: unknown, max = 254) => (typeof value === 'string' ? value.t
 /** A textarea of URLs, one per line (or separated by spaces). */
 const urls = (value: unknown) => text(value, 4000).split(/\s+/).filter(Boolean);
 
+/** Roles to offer for granting, least power first (ranked roles by rank, then custom roles, which carry none), so a slip grants little. */
+const leastPowerFirst = <Role extends { rank: number | null }>(roles: Role[]) =>
+  [...roles].sort((a, b) => (a.rank ?? Number.MAX_SAFE_INTEGER) - (b.rank ?? Number.MAX_SAFE_INTEGER));
+
 /** The longest text a field's schema accepts (its .max), through .optional() and .nullable(); null when it sets none. */
 function maxLengthOf(schema: z.core.$ZodType): number | null {
   if (schema instanceof z.ZodOptional || schema instanceof z.ZodNullable) return maxLengthOf(schema.unwrap());
@@ -139,7 +143,8 @@ export function adminConsoleRoutes(deps: { actions: AdminActions; administration
       actions.listRoles(actor),
     ]);
     const notice = text(ctx.query.notice, 40);
-    render(ctx, 'user', { user, profileFields: PROFILE_FORM, history, identities, roles, notice: notices.has(notice) ? `admin.notices.${notice}` : undefined });
+    const grantable = leastPowerFirst(roles.filter((role) => !user.roles.includes(role.name)));
+    render(ctx, 'user', { user, profileFields: PROFILE_FORM, history, identities, grantable, notice: notices.has(notice) ? `admin.notices.${notice}` : undefined });
   });
 
   router.post('/users/:id/roles', async (ctx) => {

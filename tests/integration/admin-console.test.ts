@@ -67,6 +67,19 @@ describe(`admin console (${backend})`, () => {
     expect(admins.$('tbody td.roles').text()).toBe('admin');
   });
 
+  it('offers the least powerful role first when granting one', async () => {
+    const member = (await idp.idp.accounts.createAccount({ email: 'grantee@example.com', password: null })).id;
+    const { browser } = await signInToConsole('admin');
+    const page = await browser.open(`${idp.issuer}/admin/users/${member}`);
+    const options = page.$('form[action$="/roles"] select[name=role] option');
+    expect(options.map((_i, option) => page.$(option).attr('value')).get()).toEqual(['guest', 'moderator', 'admin', 'super_admin']);
+    expect(options.filter('[selected]').attr('value')).toBe('guest');
+    // Granting without choosing grants the default: the least powerful role.
+    const granted = (await browser.submit(page, 'form[action$="/roles"]')).page!;
+    expect(granted.$('[role=status]').text()).toBe('Role granted');
+    expect(granted.$('.roles li').map((_i, li) => granted.$(li).contents().first().text().trim()).get()).toEqual(['user', 'guest']);
+  });
+
   it('shows who has two-step verification and resets it after confirming', async () => {
     const member = (await idp.idp.accounts.createAccount({ email: 'twostep@example.com', password: 'two step passphrase', emailVerified: true })).id;
     const enrollment = await idp.idp.secondFactors.startTotp(member, 'twostep@example.com');
