@@ -47,12 +47,27 @@ async function consoleErrors(ctx: Context, next: () => Promise<unknown>) {
   }
 }
 
+/** A client of CLIENTS_FILE as the console lists it: read-only, and never its secret. */
+export interface FileClient {
+  client_id: string;
+  client_name?: string | undefined;
+  redirect_uris?: readonly string[] | undefined;
+}
+
 /**
  * The admin web console: the same operations as the JSON API, as pages. Destructive actions
  * ask for confirmation first: the form posts again with `confirmed=yes`.
  */
-export function adminConsoleRoutes(deps: { actions: AdminActions; administration: AccountAdministration; session: ConsoleSession; views: Views }): Router {
+export function adminConsoleRoutes(deps: {
+  actions: AdminActions;
+  administration: AccountAdministration;
+  session: ConsoleSession;
+  /** The clients of CLIENTS_FILE: listed beside the database's, changed only in the file. */
+  fileClients: readonly FileClient[];
+  views: Views;
+}): Router {
   const { actions, session, views } = deps;
+  const fileClients = deps.fileClients.map(({ client_id, client_name, redirect_uris }) => ({ client_id, client_name, redirect_uris }));
   const router = new Router({ prefix: '/admin' });
   router.use(formBody(), csrfProtection(), async (ctx, next) => {
     ctx.set('Cache-Control', 'no-store');
@@ -200,7 +215,7 @@ export function adminConsoleRoutes(deps: { actions: AdminActions; administration
   router.get('/clients', async (ctx) => {
     const actor = await actorOf(ctx);
     if (!actor) return;
-    render(ctx, 'clients', { clients: await actions.listClients(actor) });
+    render(ctx, 'clients', { clients: await actions.listClients(actor), fileClients });
   });
   router.post('/clients', async (ctx) => {
     const actor = await actorOf(ctx);

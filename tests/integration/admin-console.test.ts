@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { Browser, Page } from '../support/browser.ts';
-import { backends, startTestIdp, type TestIdp } from '../support/idp.ts';
+import { backends, startTestIdp, type TestIdp, webAppClient } from '../support/idp.ts';
 import { newBrowser, submitLogin } from '../support/rp.ts';
 
 const backend = backends.at(-1)!;
@@ -132,6 +132,18 @@ describe(`admin console (${backend})`, () => {
 
     const edited = (await browser.submit(listed, 'form.edit-client', { redirect_uris: 'https://app.example.com/callback\nhttps://app.example.com/other' })).page!;
     expect(edited.$('tbody').text()).toContain('https://app.example.com/other');
+  });
+
+  it('lists the clients of CLIENTS_FILE read-only, marked as from the file, without their secrets', async () => {
+    const { browser } = await signInToConsole('admin');
+    const clients = await browser.open(`${idp.issuer}/admin/clients`);
+    const row = clients.$('tbody tr').filter((_i, tr) => clients.$(tr).find('code').text() === webAppClient.client_id);
+    expect(row).toHaveLength(1);
+    expect(row.find('td').first().text()).toBe(webAppClient.client_name);
+    expect(row.find('td').eq(2).text()).toBe(webAppClient.redirect_uris.join(' '));
+    expect(row.find('td').last().text().trim()).toBe('from the clients file');
+    expect(clients.$(`form[action^="/admin/clients/${webAppClient.client_id}"]`)).toHaveLength(0);
+    expect(clients.html).not.toContain(webAppClient.client_secret);
   });
 
   it('lets a moderator view but not grant roles, and keeps ordinary users out', async () => {
