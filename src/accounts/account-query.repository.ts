@@ -96,6 +96,13 @@ export async function listAccounts(db: Kysely<DB>, query: AccountListQuery) {
   return { items: items.map((item) => ({ ...item, roles: roles.get(item.id) ?? [] })), total: Number(total), page: query.page, perPage: query.perPage };
 }
 
+/** The email address of each of these accounts that exists, deleted or not, in one query (the actors of a page of the audit log). */
+export async function emailsOfAccounts(db: Kysely<DB>, accountIds: string[]): Promise<Map<string, string>> {
+  if (accountIds.length === 0) return new Map();
+  const rows = await db.selectFrom('accounts').select(['id', 'email']).where('id', 'in', accountIds).execute();
+  return new Map(rows.map((row) => [row.id, row.email]));
+}
+
 /** The account's latest sign-in attempts, newest first. */
 export async function loginHistoryOf(db: Kysely<DB>, accountId: string, limit: number) {
   return db

@@ -80,6 +80,21 @@ describe(`admin console (${backend})`, () => {
     expect(granted.$('.roles li').map((_i, li) => granted.$(li).contents().first().text().trim()).get()).toEqual(['user', 'guest']);
   });
 
+  it("names the actor of each audited action by email, and says so when nothing matches", async () => {
+    const member = (await idp.idp.accounts.createAccount({ email: 'audited@example.com', password: null })).id;
+    const { browser } = await signInToConsole('admin');
+    const page = await browser.open(`${idp.issuer}/admin/users/${member}`);
+    await browser.submit(page, 'form[action$="/roles"]', { role: 'guest' });
+    const audit = await browser.open(`${idp.issuer}/admin/audit?target=${member}`);
+    const actor = audit.$('tbody tr').first().find('td').eq(1);
+    expect(actor.text()).toBe('admin@example.com');
+    expect(actor.find('a').attr('href')).toMatch(/^\/admin\/users\/[0-9a-f-]{36}$/);
+
+    const none = await browser.open(`${idp.issuer}/admin/audit?action=nothing.happened`);
+    expect(none.$('table')).toHaveLength(0);
+    expect(none.$('main p.empty').text()).toBe('No events to show.');
+  });
+
   it('shows who has two-step verification and resets it after confirming', async () => {
     const member = (await idp.idp.accounts.createAccount({ email: 'twostep@example.com', password: 'two step passphrase', emailVerified: true })).id;
     const enrollment = await idp.idp.secondFactors.startTotp(member, 'twostep@example.com');
