@@ -318,7 +318,7 @@ async function createOidcProvider(config: Config, log: Logger, { secrets, models
   await checkClients(config.clientsFile, fileClients, (metadata) => provider.Client.validate(metadata));
   /** DPoP proof ids seen at our resource servers, in the store every node shares. */
   const replay = { unique: (namespace: string, jti: string, expiresAt: number) => provider.ReplayDetection.unique(namespace, jti, expiresAt) };
-  return { provider, replay, adminApiResource, resourceServers, clientUriRules };
+  return { provider, replay, adminApiResource, resourceServers, clientUriRules, fileClients };
 }
 
 /** Our pages and APIs, in the order a request meets them. */
@@ -404,5 +404,5 @@ function adminRouters(config: Config, { database, secrets, models }: Stores, ser
     administration,
   });
   const session = createConsoleSession({ issuer: config.issuer, cookieKeys: secrets.cookieKeys, db: database.db, accounts });
-  return [adminApiRoutes({ auth, actions, rateLimits }), adminConsoleRoutes({ actions, administration, session, views: services.views })];
+  return [adminApiRoutes({ auth, actions, rateLimits }), adminConsoleRoutes({ actions, administration, session, fileClients: oidc.fileClients, views: services.views })];
 }

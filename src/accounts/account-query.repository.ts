@@ -49,7 +49,23 @@ export async function findPublicAccount(db: Kysely<DB>, id: string, options: { f
   return (options.forUpdate ? query.forUpdate() : query).executeTakeFirst();
 }
 
-/** A page of accounts, newest first, matching the search (email or name), status and role; with the count of all matches. */
+/** The roles of each of these accounts, highest rank first, in one query (a page of the users list). */
+async function rolesOfAccounts(db: Kysely<DB>, accountIds: string[]): Promise<Map<string, string[]>> {
+  const roles = new Map<string, string[]>(accountIds.map((id) => [id, []]));
+  if (accountIds.length === 0) return roles;
+  const rows = await db
+    .selectFrom('account_roles')
+    .innerJoin('roles', 'roles.name', 'account_roles.role_name')
+    .select(['account_roles.account_id', 'roles.name'])
+    .where('account_roles.account_id', 'in', accountIds)
+    .orderBy('roles.rank', (ob) => ob.desc().nullsLast())
+    .orderBy('roles.name')
+    .execute();
+  for (const row of rows) roles.get(row.account_id)?.push(row.name);
+  return roles;
+}
+
+/** A page of accounts, newest first, matching the search (email or name), status and role, each with its roles; with the count of all matches. */
 export async function listAccounts(db: Kysely<DB>, query: AccountListQuery) {
   let base = db.selectFrom('accounts');
   if (query.search) {
@@ -76,7 +92,15 @@ export async function listAccounts(db: Kysely<DB>, query: AccountListQuery) {
     .limit(query.perPage)
     .offset((query.page - 1) * query.perPage)
     .execute();
-  return { items, total: Number(total), page: query.page, perPage: query.perPage };
+  const roles = await rolesOfAccounts(db, items.map((item) => item.id));
+  return { items: items.map((item) => ({ ...item, roles: roles.get(item.id) ?? [] })), total: Number(total), page: query.page, perPage: query.perPage };
+}
+
+/** The email address of each of these accounts that exists, deleted or not, in one query (the actors of a page of the audit log). */
+export async function emailsOfAccounts(db: Kysely<DB>, accountIds: string[]): Promise<Map<string, string>> {
+  if (accountIds.length === 0) return new Map();
+  const rows = await db.selectFrom('accounts').select(['id', 'email']).where('id', 'in', accountIds).execute();
+  return new Map(rows.map((row) => [row.id, row.email]));
 }
 
 /** The account's latest sign-in attempts, newest first. */

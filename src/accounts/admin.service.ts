@@ -1,7 +1,7 @@
 import type { Kysely, Updateable } from 'kysely';
 
 import type { AccountsTable, DB } from '../db/index.ts';
-import { type AccountListQuery, findAccountOverview, findPublicAccount, listAccounts, loginHistoryOf } from './account-query.repository.ts';
+import { type AccountListQuery, emailsOfAccounts, findAccountOverview, findPublicAccount, listAccounts, loginHistoryOf } from './account-query.repository.ts';
 import { findAccountByEmail, restoreAccount, setAccountStatus, softDeleteAccount, updateAccount } from './account.repository.ts';
 import { emailSchema } from './account.service.ts';
 import { deleteLinksToOldAddress } from './email-token.repository.ts';
@@ -46,6 +46,9 @@ export function createAccountAdministration(db: Kysely<DB>) {
     getAccount,
 
     listAccounts: (query: AccountListQuery) => listAccounts(db, query),
+
+    /** Email addresses by account id, for the accounts that still exist (deleted or not). */
+    emailsOf: (ids: string[]) => emailsOfAccounts(db, [...new Set(ids)]),
 
     /** Applies the changes when `expectedVersion` (updated_at in ms) is still current; returns before and after. */
     async updateProfile(id: string, changes: ProfileChanges, expectedVersion: number | undefined) {

@@ -217,7 +217,9 @@ export function createAdminActions(deps: {
     },
     async auditLog(actor: Actor, query: AuditQuery) {
       await allow(actor, 'audit.read');
-      return listAuditEvents(deps.database.db, query);
+      const events = await listAuditEvents(deps.database.db, query);
+      const emails = await administration.emailsOf(events.items.flatMap((event) => (event.actor_id ? [event.actor_id] : [])));
+      return { ...events, items: events.items.map((event) => ({ ...event, actor_email: event.actor_id ? (emails.get(event.actor_id) ?? null) : null })) };
     },
   };
 }

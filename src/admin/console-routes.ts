@@ -18,6 +18,10 @@ const text = (value: unknown, max = 254) => (typeof value === 'string' ? value.t
 /** A textarea of URLs, one per line (or separated by spaces). */
 const urls = (value: unknown) => text(value, 4000).split(/\s+/).filter(Boolean);
 
+/** Roles to offer for granting, least power first (ranked roles by rank, then custom roles, which carry none), so a slip grants little. */
+const leastPowerFirst = <Role extends { rank: number | null }>(roles: Role[]) =>
+  [...roles].sort((a, b) => (a.rank ?? Number.MAX_SAFE_INTEGER) - (b.rank ?? Number.MAX_SAFE_INTEGER));
+
 /** The longest text a field's schema accepts (its .max), through .optional() and .nullable(); null when it sets none. */
 function maxLengthOf(schema: z.core.$ZodType): number | null {
   if (schema instanceof z.ZodOptional || schema instanceof z.ZodNullable) return maxLengthOf(schema.unwrap());
@@ -43,12 +47,27 @@ async function consoleErrors(ctx: Context, next: () => Promise<unknown>) {
   }
 }
 
+/** A client of CLIENTS_FILE as the console lists it: read-only, and never its secret. */
+export interface FileClient {
+  client_id: string;
+  client_name?: string | undefined;
+  redirect_uris?: readonly string[] | undefined;
+}
+
 /**
  * The admin web console: the same operations as the JSON API, as pages. Destructive actions
  * ask for confirmation first: the form posts again with `confirmed=yes`.
  */
-export function adminConsoleRoutes(deps: { actions: AdminActions; administration: AccountAdministration; session: ConsoleSession; views: Views }): Router {
+export function adminConsoleRoutes(deps: {
+  actions: AdminActions;
+  administration: AccountAdministration;
+  session: ConsoleSession;
+  /** The clients of CLIENTS_FILE: listed beside the database's, changed only in the file. */
+  fileClients: readonly FileClient[];
+  views: Views;
+}): Router {
   const { actions, session, views } = deps;
+  const fileClients = deps.fileClients.map(({ client_id, client_name, redirect_uris }) => ({ client_id, client_name, redirect_uris }));
   const router = new Router({ prefix: '/admin' });
   router.use(formBody(), csrfProtection(), async (ctx, next) => {
     ctx.set('Cache-Control', 'no-store');
@@ -139,7 +158,8 @@ export function adminConsoleRoutes(deps: { actions: AdminActions; administration
       actions.listRoles(actor),
     ]);
     const notice = text(ctx.query.notice, 40);
-    render(ctx, 'user', { user, profileFields: PROFILE_FORM, history, identities, roles, notice: notices.has(notice) ? `admin.notices.${notice}` : undefined });
+    const grantable = leastPowerFirst(roles.filter((role) => !user.roles.includes(role.name)));
+    render(ctx, 'user', { user, profileFields: PROFILE_FORM, history, identities, grantable, notice: notices.has(notice) ? `admin.notices.${notice}` : undefined });
   });
 
   router.post('/users/:id/roles', async (ctx) => {
@@ -195,7 +215,7 @@ export function adminConsoleRoutes(deps: { actions: AdminActions; administration
   router.get('/clients', async (ctx) => {
     const actor = await actorOf(ctx);
     if (!actor) return;
-    render(ctx, 'clients', { clients: await actions.listClients(actor) });
+    render(ctx, 'clients', { clients: await actions.listClients(actor), fileClients });
   });
   router.post('/clients', async (ctx) => {
     const actor = await actorOf(ctx);

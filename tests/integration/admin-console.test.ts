@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { Browser, Page } from '../support/browser.ts';
-import { backends, startTestIdp, type TestIdp } from '../support/idp.ts';
+import { backends, startTestIdp, type TestIdp, webAppClient } from '../support/idp.ts';
 import { newBrowser, submitLogin } from '../support/rp.ts';
 
 const backend = backends.at(-1)!;
@@ -57,6 +57,44 @@ describe(`admin console (${backend})`, () => {
     expect(actions.slice(0, 2)).toEqual(['users.disable', 'users.roles.grant']);
   });
 
+  it('lists each person with their roles, highest first', async () => {
+    await idp.idp.accounts.createAccount({ email: 'tworoles@example.com', password: null, roles: ['user', 'moderator'] });
+    const { browser, page: users } = await signInToConsole('admin');
+    expect(users.$('thead th').eq(2).text()).toBe('Roles');
+    const found = (await browser.submit(users, 'form[role=search]', { search: 'tworoles' })).page!;
+    expect(found.$('tbody td.roles').text()).toBe('moderator, user');
+    const admins = (await browser.submit(users, 'form[role=search]', { search: 'admin@example.com' })).page!;
+    expect(admins.$('tbody td.roles').text()).toBe('admin');
+  });
+
+  it('offers the least powerful role first when granting one', async () => {
+    const member = (await idp.idp.accounts.createAccount({ email: 'grantee@example.com', password: null })).id;
+    const { browser } = await signInToConsole('admin');
+    const page = await browser.open(`${idp.issuer}/admin/users/${member}`);
+    const options = page.$('form[action$="/roles"] select[name=role] option');
+    expect(options.map((_i, option) => page.$(option).attr('value')).get()).toEqual(['guest', 'moderator', 'admin', 'super_admin']);
+    expect(options.filter('[selected]').attr('value')).toBe('guest');
+    // Granting without choosing grants the default: the least powerful role.
+    const granted = (await browser.submit(page, 'form[action$="/roles"]')).page!;
+    expect(granted.$('[role=status]').text()).toBe('Role granted');
+    expect(granted.$('.roles li').map((_i, li) => granted.$(li).contents().first().text().trim()).get()).toEqual(['user', 'guest']);
+  });
+
+  it("names the actor of each audited action by email, and says so when nothing matches", async () => {
+    const member = (await idp.idp.accounts.createAccount({ email: 'audited@example.com', password: null })).id;
+    const { browser } = await signInToConsole('admin');
+    const page = await browser.open(`${idp.issuer}/admin/users/${member}`);
+    await browser.submit(page, 'form[action$="/roles"]', { role: 'guest' });
+    const audit = await browser.open(`${idp.issuer}/admin/audit?target=${member}`);
+    const actor = audit.$('tbody tr').first().find('td').eq(1);
+    expect(actor.text()).toBe('admin@example.com');
+    expect(actor.find('a').attr('href')).toMatch(/^\/admin\/users\/[0-9a-f-]{36}$/);
+
+    const none = await browser.open(`${idp.issuer}/admin/audit?action=nothing.happened`);
+    expect(none.$('table')).toHaveLength(0);
+    expect(none.$('main p.empty').text()).toBe('No events to show.');
+  });
+
   it('shows who has two-step verification and resets it after confirming', async () => {
     const member = (await idp.idp.accounts.createAccount({ email: 'twostep@example.com', password: 'two step passphrase', emailVerified: true })).id;
     const enrollment = await idp.idp.secondFactors.startTotp(member, 'twostep@example.com');
@@ -109,6 +147,18 @@ describe(`admin console (${backend})`, () => {
 
     const edited = (await browser.submit(listed, 'form.edit-client', { redirect_uris: 'https://app.example.com/callback\nhttps://app.example.com/other' })).page!;
     expect(edited.$('tbody').text()).toContain('https://app.example.com/other');
+  });
+
+  it('lists the clients of CLIENTS_FILE read-only, marked as from the file, without their secrets', async () => {
+    const { browser } = await signInToConsole('admin');
+    const clients = await browser.open(`${idp.issuer}/admin/clients`);
+    const row = clients.$('tbody tr').filter((_i, tr) => clients.$(tr).find('code').text() === webAppClient.client_id);
+    expect(row).toHaveLength(1);
+    expect(row.find('td').first().text()).toBe(webAppClient.client_name);
+    expect(row.find('td').eq(2).text()).toBe(webAppClient.redirect_uris.join(' '));
+    expect(row.find('td').last().text().trim()).toBe('from the clients file');
+    expect(clients.$(`form[action^="/admin/clients/${webAppClient.client_id}"]`)).toHaveLength(0);
+    expect(clients.html).not.toContain(webAppClient.client_secret);
   });
 
   it('lets a moderator view but not grant roles, and keeps ordinary users out', async () => {
