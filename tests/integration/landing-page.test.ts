@@ -1,15 +1,32 @@
+import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Browser } from '../support/browser.ts';
-import { backends, startTestIdp, type TestIdp } from '../support/idp.ts';
+import { backends, RP_LOGOUT, startTestIdp, type TestIdp, webAppClient } from '../support/idp.ts';
+import { exchangeCode, newBrowser, relyingParty, signIn, startAuthorization } from '../support/rp.ts';
 
 const backend = backends[0]!;
 
-describe(`landing page (${backend})`, () => {
+describe(`the pages a person meets outside an application (${backend})`, () => {
   let idp: TestIdp;
+  let config: oidc.Configuration;
+  let counter = 0;
+
+  /** A new person signed in through the web app in a browser of their own. */
+  async function signedInPerson() {
+    counter += 1;
+    const email = `robin${counter}@example.com`;
+    const password = `robin password ${counter} long`;
+    await idp.idp.accounts.createAccount({ email, password, emailVerified: true });
+    const browser = newBrowser();
+    const start = await startAuthorization(config);
+    const tokens = await exchangeCode(config, await signIn(browser, start.url, { email, password }), start);
+    return { email, password, browser, tokens };
+  }
 
   beforeAll(async () => {
     idp = await startTestIdp({ backend, env: { PRODUCT_NAME: 'Acme Sign-in' } });
+    config = await relyingParty(idp.issuer, webAppClient);
   });
   afterAll(async () => {
     await idp?.destroy();
@@ -38,5 +55,13 @@ describe(`landing page (${backend})`, () => {
     const response = await fetch(`${idp.issuer}/`, { method: 'HEAD' });
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toContain('text/html');
+  });
+
+  it('asks to sign out of the product by name, not of a host and port', async () => {
+    const person = await signedInPerson();
+    const logout = oidc.buildEndSessionUrl(config, { id_token_hint: person.tokens.id_token!, post_logout_redirect_uri: RP_LOGOUT });
+    const confirm = await person.browser.open(logout.href);
+    expect(confirm.$('h1').text()).toBe('Sign out of Acme Sign-in?');
+    expect(confirm.$('main').text()).not.toContain(new URL(idp.issuer).host);
   });
 });
