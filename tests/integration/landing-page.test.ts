@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Browser } from '../support/browser.ts';
 import { backends, RP_LOGOUT, startTestIdp, type TestIdp, webAppClient } from '../support/idp.ts';
-import { exchangeCode, newBrowser, relyingParty, signIn, startAuthorization } from '../support/rp.ts';
+import { exchangeCode, newBrowser, relyingParty, signIn, startAuthorization, submitLogin } from '../support/rp.ts';
 
 const backend = backends[0]!;
 
@@ -63,5 +63,17 @@ describe(`the pages a person meets outside an application (${backend})`, () => {
     const confirm = await person.browser.open(logout.href);
     expect(confirm.$('h1').text()).toBe('Sign out of Acme Sign-in?');
     expect(confirm.$('main').text()).not.toContain(new URL(idp.issuer).host);
+  });
+
+  it('says on the consent page which account is signed in', async () => {
+    const email = 'sam@example.com';
+    const password = 'sam password long enough';
+    await idp.idp.accounts.createAccount({ email, password, emailVerified: true });
+    const browser = newBrowser();
+    const login = await browser.navigate((await startAuthorization(config)).url.href);
+    const consent = (await submitLogin(browser, login.page!, email, password)).page!;
+    expect(consent.$('form[action$="/confirm"]')).toHaveLength(1);
+    expect(consent.$('.signed-in-as').text()).toBe('Signed in as sam@example.com');
+    expect(consent.$('.signed-in-as strong').text()).toBe(email);
   });
 });
