@@ -59,7 +59,7 @@ import type { Logger } from './logger.ts';
 import { accountSessions, createProvider, endEverythingOf, openModelStore, revokeGrantsOfClient } from './oidc/index.ts';
 import { viewsDir } from './paths.ts';
 import type { RedisConnection } from './redis/index.ts';
-import { accountApiRoutes, accountPage, accountPageRoutes, deviceOf, mailedLinkRoutes } from './self-service/index.ts';
+import { accountApiRoutes, accountPage, accountPageRoutes, deviceOf, homeRoutes, mailedLinkRoutes } from './self-service/index.ts';
 import { createGoogleClient } from './upstream/index.ts';
 import { createViews, type Views } from './views/index.ts';
 
@@ -324,6 +324,7 @@ async function createOidcProvider(config: Config, log: Logger, { secrets, models
 /** Our pages and APIs, in the order a request meets them. */
 function createRouters(config: Config, stores: Stores, services: Services, oidc: Oidc): Router[] {
   const routers = [
+    homeRoutes({ issuer: config.issuer, views: services.views }),
     ...interactionRouters(config, stores, services, oidc),
     ...selfServiceRouters(config, services, oidc),
     ...adminRouters(config, stores, services, oidc),

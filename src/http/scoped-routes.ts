@@ -5,12 +5,16 @@ import compose from 'koa-compose';
 const leadingSegment = /^\/([A-Za-z0-9._~-]+)(?=[/(]|$)/;
 
 /**
- * The first path segments under which a router has routes (`/admin/users/:id` gives `admin`), or undefined when
- * some route does not begin with a fixed segment.
+ * The first path segments under which a router has routes (`/admin/users/:id` gives `admin`, `/` gives the empty
+ * segment), or undefined when some route does not begin with a fixed segment.
  */
 export function leadingSegmentsOf(router: Router): Set<string> | undefined {
   const segments = new Set<string>();
   for (const layer of router.stack) {
+    if (layer.path === '/') {
+      segments.add('');
+      continue;
+    }
     const match = typeof layer.path === 'string' ? leadingSegment.exec(layer.path) : null;
     if (!match) return undefined;
     segments.add(match[1]!);

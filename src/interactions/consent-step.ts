@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 
+import type { AccountService } from '../accounts/index.ts';
 import type { ResourceServer } from '../clients/index.ts';
 import { PageError } from '../http/index.ts';
 import { describeScopes } from '../oidc/index.ts';
@@ -23,8 +24,14 @@ export interface ConsentStep {
   router: Router;
 }
 
-export function consentStep(deps: { provider: Provider; resourceServers: ResourceServer[]; views: Views; load: InteractionLoader }): ConsentStep {
-  const { provider, views, load } = deps;
+export function consentStep(deps: {
+  provider: Provider;
+  accounts: AccountService;
+  resourceServers: ResourceServer[];
+  views: Views;
+  load: InteractionLoader;
+}): ConsentStep {
+  const { provider, accounts, views, load } = deps;
   const resourceNames = new Map(deps.resourceServers.map((server) => [server.indicator, server.name ?? server.indicator]));
   // An API's scope the client may not have there is not granted there: not shown as a scope of the person's own either.
   const apiScopes = new Set(deps.resourceServers.flatMap((server) => server.scopes));
@@ -72,9 +79,13 @@ export function consentStep(deps: { provider: Provider; resourceServers: Resourc
       const privileged = interaction.prompt.reasons.includes('privileged_resource');
       if (client.firstParty && !privileged) return grantConsent(ctx, interaction);
       const details = interaction.prompt.details as ConsentDetails;
+      const accountId = interaction.session?.accountId;
+      const account = accountId ? await accounts.findActiveAccount(accountId) : undefined;
+      if (!account) throw new PageError(400, 'sessionExpired');
       views.render(ctx, 'consent', {
         uid: interaction.uid,
         client,
+        email: account.email,
         scopes: describeScopes((details.missingOIDCScope ?? []).filter((scope) => !apiScopes.has(scope))),
         apis: Object.entries({ ...details.missingResourceScopes, ...details.privilegedResources }).map(([indicator, scopes]) => ({
           name: resourceNames.get(indicator) ?? indicator,

@@ -284,7 +284,7 @@ export function createProvider(options: ProviderOptions): Provider {
       rpInitiatedLogout: {
         enabled: true,
         async logoutSource(ctx, form) {
-          views.render(ctx as unknown as Context, 'logout', { form, host: ctx.host });
+          views.render(ctx as unknown as Context, 'logout', { form });
         },
         async postLogoutSuccessSource(ctx) {
           const client = ctx.oidc.client;

@@ -30,6 +30,9 @@ describe('routersBySegment, one router each', () => {
     const anywhere = new Router();
     anywhere.get('/:page', () => {});
     expect(leadingSegmentsOf(anywhere)).toBeUndefined();
+    const home = new Router();
+    home.get('/', () => {});
+    expect(leadingSegmentsOf(home)).toEqual(new Set(['']));
   });
 
   it('serves its routes and runs its middleware as before', async () => {
@@ -68,6 +71,22 @@ describe('routersBySegment', () => {
     expect(await text('/interaction/abc')).toBe('interaction abc');
     expect(await text('/interaction/help')).toBe('interaction help');
     expect(await text('/token/help')).toBe('help for token');
+    expect(await text('/jwks')).toBe('provider /jwks');
+  });
+});
+
+describe('routersBySegment with a router for the root', () => {
+  const home = new Router();
+  home.get('/', (ctx) => void (ctx.body = 'home'));
+  const app = new Koa();
+  app.use(routersBySegment([home]));
+  app.use((ctx) => void (ctx.body = `provider ${ctx.path}`));
+  const server = createServer(app.callback()).listen(0, '127.0.0.1');
+  const text = async (path: string) => (await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}${path}`)).text();
+  afterAll(() => new Promise((resolve) => server.close(resolve)));
+
+  it('answers / and passes every other path on', async () => {
+    expect(await text('/')).toBe('home');
     expect(await text('/jwks')).toBe('provider /jwks');
   });
 });
