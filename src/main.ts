@@ -1,13 +1,65 @@
 import { createServer } from 'node:http';
 
 import { ClientsFileError, ResourceServersFileError } from './clients/index.ts';
-import { ConfigError, loadConfig } from './config.ts';
+import { type Config, ConfigError, loadConfig } from './config.ts';
 import { DataDirLockedError } from './db/index.ts';
 import { createIdp } from './idp.ts';
 import { SigningKeysError } from './keys/index.ts';
-import { createServerLogger } from './logger.ts';
+import { createServerLogger, type Logger } from './logger.ts';
 
 const SHUTDOWN_GRACE_MS = 10_000;
+
+const FIRST_ADMIN_COMMAND =
+  "printf %s 'a long password' | npm run admin -- create-user --email you@example.com --password-stdin --role super_admin --verified";
+
+/** Where an operator goes next, printed once the server listens. */
+function startupSummary(config: Config, superAdminExists: boolean) {
+  return {
+    issuer: config.issuer,
+    port: config.port,
+    discovery: `${config.issuer}/.well-known/openid-configuration`,
+    accountPage: `${config.issuer}/account`,
+    adminConsole: `${config.issuer}/admin`,
+    devOutbox: config.smtpUrl ? undefined : `${config.issuer}/dev/outbox`,
+    firstAdmin: superAdminExists
+      ? undefined
+      : {
+          command: FIRST_ADMIN_COMMAND,
+          // PGlite has no lock of its own: the CLI refuses DATA_DIR while the server holds it.
+          stopServerFirst: config.databaseUrl === undefined,
+        },
+  };
+}
+
+type StartupSummary = ReturnType<typeof startupSummary>;
+
+function readableSummary(summary: StartupSummary): string {
+  const lines = [
+    `Identity provider listening on port ${summary.port}`,
+    `  Issuer         ${summary.issuer}`,
+    `  Discovery      ${summary.discovery}`,
+    `  Account page   ${summary.accountPage}`,
+    `  Admin console  ${summary.adminConsole}`,
+  ];
+  if (summary.devOutbox) lines.push(`  Mail outbox    ${summary.devOutbox}  (no SMTP_URL: mail is kept here, not sent)`);
+  if (summary.firstAdmin) {
+    lines.push(
+      '',
+      'No super admin yet. To make the first one, or set ADMIN_EMAIL and ADMIN_PASSWORD and restart:',
+      ...(summary.firstAdmin.stopServerFirst ? ['  (stop this server first: the embedded database in DATA_DIR allows one process at a time)'] : []),
+      `  ${summary.firstAdmin.command}`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function printStartupSummary(config: Config, log: Logger, summary: StartupSummary): void {
+  if (config.logFormat === 'auto' && process.stdout.isTTY) {
+    process.stdout.write(readableSummary(summary));
+  } else {
+    log.info(summary, `identity provider listening; discovery at ${summary.discovery}`);
+  }
+}
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -16,9 +68,8 @@ async function main(): Promise<void> {
 
   const server = createServer(idp.app.callback());
   const metricsServer = idp.metricsApp ? createServer(idp.metricsApp.callback()).listen(config.metricsPort) : undefined;
-  server.listen(config.port, () => {
-    log.info({ issuer: config.issuer, port: config.port }, `identity provider listening; discovery at ${config.issuer}/.well-known/openid-configuration`);
-  });
+  const summary = startupSummary(config, await idp.accounts.superAdminExists());
+  server.listen(config.port, () => printStartupSummary(config, log, summary));
 
   let stopping = false;
   const stop = (signal: string) => {
