@@ -2,12 +2,15 @@ import { createServer } from 'node:http';
 
 import { ClientsFileError, ResourceServersFileError } from './clients/index.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
-import { DataDirLockedError } from './db/index.ts';
+import { DataDirLockedError, missingDatabaseAdvice } from './db/index.ts';
 import { createIdp } from './idp.ts';
 import { SigningKeysError } from './keys/index.ts';
 import { createServerLogger, type Logger } from './logger.ts';
 
 const SHUTDOWN_GRACE_MS = 10_000;
+
+/** The environment is not ready and the message says what to do: printed alone, without a stack. */
+class StartupRefusal extends Error {}
 
 const FIRST_ADMIN_COMMAND =
   "printf %s 'a long password' | npm run admin -- create-user --email you@example.com --password-stdin --role super_admin --verified";
@@ -64,7 +67,10 @@ function printStartupSummary(config: Config, log: Logger, summary: StartupSummar
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createServerLogger(config.logLevel);
-  const idp = await createIdp(config, log);
+  const idp = await createIdp(config, log).catch((error: unknown) => {
+    const advice = missingDatabaseAdvice(error, config.databaseUrl);
+    throw advice ? new StartupRefusal(advice) : error;
+  });
 
   const server = createServer(idp.app.callback());
   const metricsServer = idp.metricsApp ? createServer(idp.metricsApp.callback()).listen(config.metricsPort) : undefined;
@@ -95,7 +101,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error) => {
-  const refusals = [ConfigError, DataDirLockedError, SigningKeysError, ClientsFileError, ResourceServersFileError];
+  const refusals = [StartupRefusal, ConfigError, DataDirLockedError, SigningKeysError, ClientsFileError, ResourceServersFileError];
   if (refusals.some((refusal) => error instanceof refusal)) {
     console.error(error.message);
   } else {

@@ -122,4 +122,14 @@ describe('start-up', () => {
     expect(summary).not.toHaveProperty('firstAdmin');
     expect(idp.output.stdout).not.toContain('No super admin yet');
   }, 90_000);
+
+  it.skipIf(!process.env.TEST_DATABASE_URL)('refuses a PostgreSQL database that does not exist with one line saying how to create it', async () => {
+    const missing = new URL(process.env.TEST_DATABASE_URL!);
+    missing.pathname = '/idp_startup_no_such_database';
+    const idp = startIdp({ PORT: String(await freePort()), DATABASE_URL: missing.href });
+    const [code] = await idp.exited;
+    expect(code).toBe(1);
+    const refusal = idp.output.stderr.split('\n').filter((line) => line && !line.includes('Unsupported runtime'));
+    expect(refusal).toEqual([expect.stringMatching(/^The database "idp_startup_no_such_database" .*does not exist\. Create it \(`createdb .*idp_startup_no_such_database`\)/)]);
+  }, 60_000);
 });
