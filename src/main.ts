@@ -48,9 +48,11 @@ function readableSummary(summary: StartupSummary): string {
   if (summary.firstAdmin) {
     lines.push(
       '',
-      'No super admin yet. To make the first one, or set ADMIN_EMAIL and ADMIN_PASSWORD and restart:',
-      ...(summary.firstAdmin.stopServerFirst ? ['  (stop this server first: the embedded database in DATA_DIR allows one process at a time)'] : []),
+      summary.firstAdmin.stopServerFirst
+        ? 'No super admin yet. To make the first one, stop this server (the embedded database in DATA_DIR allows one process at a time) and run:'
+        : 'No super admin yet. To make the first one, run:',
       `  ${summary.firstAdmin.command}`,
+      'or start the server with ADMIN_EMAIL and ADMIN_PASSWORD set.',
     );
   }
   return `${lines.join('\n')}\n`;

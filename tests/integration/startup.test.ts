@@ -105,7 +105,7 @@ describe('start-up', () => {
     expect(text).toMatch(new RegExp(`Admin console +${issuer}/admin\n`));
     expect(text).toMatch(new RegExp(`Mail outbox +${issuer}/dev/outbox`));
     expect(text).toContain('No super admin yet');
-    expect(text).toContain('stop this server first');
+    expect(text).toContain('stop this server (the embedded database in DATA_DIR allows one process at a time)');
     expect(text).not.toContain('"msg":"identity provider listening');
   }, 90_000);
 
