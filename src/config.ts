@@ -225,6 +225,11 @@ export const settings = {
     parser: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     doc: 'pino log level: `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`.',
   },
+  LOG_FORMAT: {
+    default: 'auto',
+    parser: z.enum(['auto', 'json']),
+    doc: 'Logs are JSON lines. `auto`: when stdout is a terminal, the start-up summary (addresses, first steps) is printed as readable lines instead; `json`: that summary too is a JSON line.',
+  },
 
   // First super admin
   ADMIN_EMAIL: {
@@ -305,6 +310,8 @@ export interface Config {
   trustProxy: TrustProxy;
   allowPrivateNetworkRequests: boolean;
   logLevel: string;
+  /** 'auto': the start-up summary is readable text when stdout is a terminal. */
+  logFormat: 'auto' | 'json';
   /** undefined: /metrics is served on the main port. */
   metricsPort: number | undefined;
   bootstrapAdmin: { email: string; password: string } | undefined;
@@ -501,6 +508,7 @@ export function loadConfig(environment: Env = process.env): Config {
       ? isTrue(env.ALLOW_PRIVATE_NETWORK_REQUESTS)
       : env.NODE_ENV !== 'production',
     logLevel: env.LOG_LEVEL,
+    logFormat: env.LOG_FORMAT,
     metricsPort: env.METRICS_PORT,
     bootstrapAdmin: env.ADMIN_EMAIL && adminPassword ? { email: env.ADMIN_EMAIL, password: adminPassword } : undefined,
     passwordMinLength: env.PASSWORD_MIN_LENGTH,

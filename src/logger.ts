@@ -21,11 +21,13 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
 }
 
 /**
- * The server's logger: lines go to stdout in batches (no write call per request line), and
- * whatever is still buffered is written out when the process exits.
+ * The server's logger: each line is written to stdout as soon as the event loop is free
+ * (asynchronously, but never held back waiting for a batch to fill, so an operator watching
+ * the terminal sees the start-up line and each request at once). Whatever is still pending is
+ * written out when the process exits.
  */
 export function createServerLogger(level: string): Logger {
-  const stdout = pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  const stdout = pino.destination({ dest: 1, sync: false });
   process.on('exit', () => stdout.flushSync());
   return createLogger(level, stdout);
 }

@@ -1,24 +1,83 @@
 import { createServer } from 'node:http';
 
 import { ClientsFileError, ResourceServersFileError } from './clients/index.ts';
-import { ConfigError, loadConfig } from './config.ts';
-import { DataDirLockedError } from './db/index.ts';
+import { type Config, ConfigError, loadConfig } from './config.ts';
+import { DataDirLockedError, missingDatabaseAdvice } from './db/index.ts';
 import { createIdp } from './idp.ts';
 import { SigningKeysError } from './keys/index.ts';
-import { createServerLogger } from './logger.ts';
+import { createServerLogger, type Logger } from './logger.ts';
 
 const SHUTDOWN_GRACE_MS = 10_000;
+
+/** The environment is not ready and the message says what to do: printed alone, without a stack. */
+class StartupRefusal extends Error {}
+
+const FIRST_ADMIN_COMMAND =
+  "printf %s 'a long password' | npm run admin -- create-user --email you@example.com --password-stdin --role super_admin --verified";
+
+/** Where an operator goes next, printed once the server listens. */
+function startupSummary(config: Config, superAdminExists: boolean) {
+  return {
+    issuer: config.issuer,
+    port: config.port,
+    discovery: `${config.issuer}/.well-known/openid-configuration`,
+    accountPage: `${config.issuer}/account`,
+    adminConsole: `${config.issuer}/admin`,
+    devOutbox: config.smtpUrl ? undefined : `${config.issuer}/dev/outbox`,
+    firstAdmin: superAdminExists
+      ? undefined
+      : {
+          command: FIRST_ADMIN_COMMAND,
+          // PGlite has no lock of its own: the CLI refuses DATA_DIR while the server holds it.
+          stopServerFirst: config.databaseUrl === undefined,
+        },
+  };
+}
+
+type StartupSummary = ReturnType<typeof startupSummary>;
+
+function readableSummary(summary: StartupSummary): string {
+  const lines = [
+    `Identity provider listening on port ${summary.port}`,
+    `  Issuer         ${summary.issuer}`,
+    `  Discovery      ${summary.discovery}`,
+    `  Account page   ${summary.accountPage}`,
+    `  Admin console  ${summary.adminConsole}`,
+  ];
+  if (summary.devOutbox) lines.push(`  Mail outbox    ${summary.devOutbox}  (no SMTP_URL: mail is kept here, not sent)`);
+  if (summary.firstAdmin) {
+    lines.push(
+      '',
+      summary.firstAdmin.stopServerFirst
+        ? 'No super admin yet. To make the first one, stop this server (the embedded database in DATA_DIR allows one process at a time) and run:'
+        : 'No super admin yet. To make the first one, run:',
+      `  ${summary.firstAdmin.command}`,
+      'or start the server with ADMIN_EMAIL and ADMIN_PASSWORD set.',
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function printStartupSummary(config: Config, log: Logger, summary: StartupSummary): void {
+  if (config.logFormat === 'auto' && process.stdout.isTTY) {
+    process.stdout.write(readableSummary(summary));
+  } else {
+    log.info(summary, `identity provider listening; discovery at ${summary.discovery}`);
+  }
+}
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createServerLogger(config.logLevel);
-  const idp = await createIdp(config, log);
+  const idp = await createIdp(config, log).catch((error: unknown) => {
+    const advice = missingDatabaseAdvice(error, config.databaseUrl);
+    throw advice ? new StartupRefusal(advice) : error;
+  });
 
   const server = createServer(idp.app.callback());
   const metricsServer = idp.metricsApp ? createServer(idp.metricsApp.callback()).listen(config.metricsPort) : undefined;
-  server.listen(config.port, () => {
-    log.info({ issuer: config.issuer, port: config.port }, `identity provider listening; discovery at ${config.issuer}/.well-known/openid-configuration`);
-  });
+  const summary = startupSummary(config, await idp.accounts.superAdminExists());
+  server.listen(config.port, () => printStartupSummary(config, log, summary));
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -44,7 +103,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error) => {
-  const refusals = [ConfigError, DataDirLockedError, SigningKeysError, ClientsFileError, ResourceServersFileError];
+  const refusals = [StartupRefusal, ConfigError, DataDirLockedError, SigningKeysError, ClientsFileError, ResourceServersFileError];
   if (refusals.some((refusal) => error instanceof refusal)) {
     console.error(error.message);
   } else {

@@ -83,6 +83,8 @@ export interface AccountService {
   rolesOf(id: string): Promise<string[]>;
   /** Creates a super admin with these credentials unless one exists; true when created. */
   ensureSuperAdmin(credentials: { email: string; password: string }): Promise<boolean>;
+  /** Whether any account has the super_admin role (the start-up summary says how to make the first). */
+  superAdminExists(): Promise<boolean>;
 }
 
 export function createAccountService(deps: {
@@ -185,5 +187,7 @@ export function createAccountService(deps: {
       await createAccount({ email, password, roles: ['super_admin', DEFAULT_ROLE], emailVerified: true });
       return true;
     },
+
+    superAdminExists: () => anyoneHasRole(db, 'super_admin'),
   };
 }

@@ -11,7 +11,7 @@ import {
 } from '../accounts/index.ts';
 import { createClientRegistry, InvalidClientError } from '../clients/index.ts';
 import { type Config, ConfigError, loadConfig } from '../config.ts';
-import { type Database, DataDirLockedError, migrateToLatest, openDatabase } from '../db/index.ts';
+import { type Database, DataDirLockedError, migrateToLatest, missingDatabaseAdvice, openDatabase } from '../db/index.ts';
 import { generateJwks, SigningKeysError } from '../keys/index.ts';
 import { keysCommand, KeysUsageError } from './keys-command.ts';
 
@@ -170,6 +170,12 @@ run(process.argv.slice(2)).then(
     console.log(output);
   },
   (error: Error) => {
+    const advice = missingDatabaseAdvice(error, process.env.DATABASE_URL?.trim() || undefined);
+    if (advice) {
+      console.error(`Error: ${advice}`);
+      process.exitCode = 1;
+      return;
+    }
     const known = expected.some((type) => error instanceof type) || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
     console.error(known ? `Error: ${error.message}` : error);
     process.exitCode = known ? 2 : 1;

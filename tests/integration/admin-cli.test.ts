@@ -75,6 +75,14 @@ describe('npm run admin', () => {
     expect((await runAdmin(['migrate'], { env: env() })).code).toBe(0);
   });
 
+  it.skipIf(!process.env.TEST_DATABASE_URL)('says in one line how to create a PostgreSQL database that does not exist', async () => {
+    const missing = new URL(process.env.TEST_DATABASE_URL!);
+    missing.pathname = '/idp_cli_no_such_database';
+    const result = await runAdmin(['migrate'], { env: { DATABASE_URL: missing.href, NODE_ENV: 'test' } });
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^Error: The database "idp_cli_no_such_database" .*does not exist\. Create it \(`createdb .*idp_cli_no_such_database`\)/)]);
+  });
+
   it('registers a client that a relying party can then use, and refuses a bad redirect URI', async () => {
     const refused = await runAdmin(['create-client', '--name', 'Bad', '--redirect-uri', 'http://app.example.com/cb'], { env: env() });
     expect(refused.code).toBe(2);
