@@ -6,6 +6,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { leadingSegmentsOf, routersBySegment } from '../../src/http/scoped-routes.ts';
 
+/** Serves the app on a free loopback port for this describe block; returns the URL of a path. */
+function serve(app: Koa): (path: string) => string {
+  const server = createServer(app.callback()).listen(0, '127.0.0.1');
+  afterAll(() => new Promise((resolve) => server.close(resolve)));
+  return (path) => `http://127.0.0.1:${(server.address() as AddressInfo).port}${path}`;
+}
+
 describe('routersBySegment, one router each', () => {
   const admin = new Router({ prefix: '/admin' });
   admin.use(async (ctx, next) => {
@@ -20,9 +27,7 @@ describe('routersBySegment, one router each', () => {
   app.use(routersBySegment([admin]));
   app.use(routersBySegment([interactions]));
   app.use((ctx) => void (ctx.body = `fallthrough ${ctx.path}`));
-  const server = createServer(app.callback()).listen(0, '127.0.0.1');
-  const url = (path: string) => `http://127.0.0.1:${(server.address() as AddressInfo).port}${path}`;
-  afterAll(() => new Promise((resolve) => server.close(resolve)));
+  const url = serve(app);
 
   it('finds the first fixed segment of every route, or gives up', () => {
     expect(leadingSegmentsOf(admin)).toEqual(new Set(['admin']));
@@ -62,9 +67,8 @@ describe('routersBySegment', () => {
   const app = new Koa();
   app.use(routersBySegment([callback, interactions, anywhere]));
   app.use((ctx) => void (ctx.body = `provider ${ctx.path}`));
-  const server = createServer(app.callback()).listen(0, '127.0.0.1');
-  const text = async (path: string) => (await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}${path}`)).text();
-  afterAll(() => new Promise((resolve) => server.close(resolve)));
+  const url = serve(app);
+  const text = async (path: string) => (await fetch(url(path))).text();
 
   it('keeps the routers’ order within a segment, runs a match-anywhere router for every path, and passes the rest on', async () => {
     expect(await text('/interaction/callback/google')).toBe('callback first');
@@ -81,9 +85,8 @@ describe('routersBySegment with a router for the root', () => {
   const app = new Koa();
   app.use(routersBySegment([home]));
   app.use((ctx) => void (ctx.body = `provider ${ctx.path}`));
-  const server = createServer(app.callback()).listen(0, '127.0.0.1');
-  const text = async (path: string) => (await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}${path}`)).text();
-  afterAll(() => new Promise((resolve) => server.close(resolve)));
+  const url = serve(app);
+  const text = async (path: string) => (await fetch(url(path))).text();
 
   it('answers / and passes every other path on', async () => {
     expect(await text('/')).toBe('home');
