@@ -59,8 +59,9 @@ import type { Logger } from './logger.ts';
 import { accountSessions, createProvider, endEverythingOf, openModelStore, revokeGrantsOfClient } from './oidc/index.ts';
 import { viewsDir } from './paths.ts';
 import type { RedisConnection } from './redis/index.ts';
-import { accountApiRoutes, accountPage, accountPageRoutes, deviceOf, homeRoutes, mailedLinkRoutes } from './self-service/index.ts';
+import { accountApiRoutes, accountPage, accountPageRoutes, homeRoutes, mailedLinkRoutes } from './self-service/index.ts';
 import { createGoogleClient } from './upstream/index.ts';
+import { deviceOf } from './web/index.ts';
 import { createViews, type Views } from './views/index.ts';
 
 export interface Idp {

@@ -15,8 +15,8 @@ import {
 import { PageError } from '../http/index.ts';
 import { type AccountSessions, currentSession, type SignedInSession } from '../oidc/index.ts';
 import type { Message, Views } from '../views/index.ts';
-import { type RefusedAction, refusal } from '../web/index.ts';
-import { deviceOf } from './device-name.ts';
+import { deviceOf, type RefusedAction, refusal } from '../web/index.ts';
+
 
 export interface Notice {
   kind: 'ok' | 'error';

@@ -3,4 +3,3 @@ export { accountPageRoutes } from './page-routes.ts';
 export { accountPage } from './account-page.ts';
 export { accountApiRoutes } from './api-routes.ts';
 export { homeRoutes } from './home-routes.ts';
-export { deviceOf } from './device-name.ts';

@@ -3,6 +3,7 @@ import { Eta } from 'eta';
 import type { Context } from 'koa';
 
 import type { Brand } from './brand.ts';
+import { formatDateTime } from './dates.ts';
 import { DEFAULT_LOCALE, loadCatalogues, pickLocale, withStrongValues, type Catalogues, type Translate } from './i18n.ts';
 
 export interface Views {
@@ -21,7 +22,7 @@ export interface Views {
 const defaultBrand: Brand = { productName: 'IdP', logoUrl: undefined, primaryColor: '#2457c5' };
 
 /**
- * Every page gets `t` (the message catalogue in the person's language), `locale` and `brand`.
+ * Every page gets `t` (the message catalogue in the person's language), `locale`, `date` and `brand`.
  * The language comes from the authorization request's ui_locales when the route set
  * `ctx.state.uiLocales`, else from Accept-Language.
  */
@@ -45,6 +46,8 @@ export function createViews(options: { dir: string; cache: boolean; brand?: Bran
       /** For <%~ %>: the message as HTML with its values in <strong>. */
       strong: withStrongValues(t),
       locale,
+      /** A moment in the page's language and the given zone (default UTC), the zone named. */
+      date: (value: Date | string | number | null | undefined, timeZone?: string) => formatDateTime(locale, value, timeZone),
       brand,
       passwordMinLength: options.passwordMinLength ?? 8,
       ...data,

@@ -1,3 +1,4 @@
+export * from './device.ts';
 export * from './federation-cookies.ts';
 export * from './forms.ts';
 export * from './json-cookie.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { deviceOf } from '../../src/self-service/device-name.ts';
+import { deviceOf } from '../../src/web/device.ts';
 
 describe('the device of a session', () => {
   it.each([
