@@ -21,11 +21,14 @@ it('finishes a request in flight when told to stop (SIGTERM), refuses new ones, 
   });
   const exited = once(child, 'exit');
   try {
-    for (let i = 0; i < 100; i += 1) {
-      const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
-      if (ok) break;
-      await new Promise((resolve) => setTimeout(resolve, 200));
+    // Start-up (tsx, PGlite migrations) takes seconds, more on a loaded CI machine.
+    const deadline = Date.now() + 80_000;
+    let started = false;
+    while (!started && Date.now() < deadline) {
+      started = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
+      if (!started) await new Promise((resolve) => setTimeout(resolve, 200));
     }
+    expect(started, 'the server answered /healthz').toBe(true);
 
     // A token request whose body has not fully arrived when the signal comes.
     const body = 'grant_type=client_credentials&client_id=example-service&client_secret=example-service-secret-change-me';
@@ -51,4 +54,4 @@ it('finishes a request in flight when told to stop (SIGTERM), refuses new ones, 
   } finally {
     child.kill('SIGKILL');
   }
-});
+}, 120_000);
