@@ -141,6 +141,8 @@ describe(`admin console sessions and peer admins (${backend})`, () => {
       const { browser } = await signInToConsole(admin.email, admin.password);
       const enrollment = await idp.idp.secondFactors.startTotp(peer.id, peer.email);
       await idp.idp.secondFactors.confirmTotp(peer.id, await idp.idp.secondFactors.currentCode(enrollment.secret), null);
+      // The peer's own notice of the set-up, taken now so that only mail caused by the refused changes could remain.
+      await smtp.waitFor(peer.email, /Two-step sign-in was turned on/);
 
       const peerPage = await browser.open(`${idp.issuer}/admin/users/${peer.id}`);
       const email = (await browser.submit(peerPage, 'form.profile', { email: 'attacker@evil.example' })).page!;
