@@ -1,13 +1,27 @@
 import Router from '@koa/router';
 
-/** How the pages look for this deployment: set by PRODUCT_NAME, BRAND_LOGO_URL and BRAND_PRIMARY_COLOR. */
-export interface Brand {
-  productName: string;
-  /** An https URL, or a path on this server such as /static/logo.svg; undefined: the name alone. */
-  logoUrl: string | undefined;
-  /** #rrggbb */
-  primaryColor: string;
+import type { BrandSettings } from '../config.ts';
+
+/** How the pages and mail look for this deployment: set by PRODUCT_NAME and the BRAND_* settings. */
+export type Brand = BrandSettings;
+
+/** The brand when no configuration is given (tests of single modules). */
+export const defaultBrand: Brand = {
+  productName: 'IdP',
+  logoUrl: undefined,
+  logoDarkUrl: undefined,
+  faviconUrl: '/static/favicon.svg',
+  primaryColor: '#2457c5',
+  links: { privacy: undefined, terms: undefined, help: undefined },
+};
+
+/** The footer's links in the order they show, the unset ones left out. */
+export function footerLinks(brand: Brand): Array<{ name: 'privacy' | 'terms' | 'help'; href: string }> {
+  return (['privacy', 'terms', 'help'] as const).flatMap((name) => (brand.links[name] ? [{ name, href: brand.links[name] }] : []));
 }
+
+/** A logo or icon as mail can load it: a /static/ path becomes a URL on the issuer. */
+export const absoluteAssetUrl = (url: string, issuer: string) => (url.startsWith('/') ? `${issuer}${url}` : url);
 
 type Rgb = [number, number, number];
 
@@ -57,6 +71,9 @@ export function brandButton(primaryColor: string): { background: string; text: s
   const onBrand = contrast(brand, WHITE) >= contrast(brand, BLACK) ? WHITE : BLACK;
   return { background: toHex(readableOn(brand, onBrand)), text: toHex(onBrand) };
 }
+
+/** The brand colour as text (links) on a white background, e.g. in mail. */
+export const brandTextOnLight = (primaryColor: string) => toHex(readableOn(parseHex(primaryColor), LIGHT_BACKGROUND));
 
 /**
  * The brand colour as CSS custom properties: the button colour with the text colour that reads
