@@ -18,8 +18,22 @@ export function sameOriginReturn(value: unknown): string {
   return value;
 }
 
-/** The page's address for the switcher's links: the page itself, or the home page after a form post. */
-export const returnPathOf = (ctx: Context): string => (ctx.method === 'GET' || ctx.method === 'HEAD' ? sameOriginReturn(ctx.originalUrl) : '/');
+/** Pages that answer a form post at an address that also opens them (the form's own page). */
+const FORM_PAGES = /^\/account\/(forgot-password|reset-password|verify-email|confirm-email|reauth)$/;
+
+/**
+ * Where the switcher's links come back to: the page itself with its query. After a form post
+ * (a page with errors), the page the form was on: the interaction's step, a self-service form,
+ * else the start of that area (/account, /admin), so no link leads to a POST-only address.
+ */
+export function returnPathOf(ctx: Context): string {
+  if (ctx.method === 'GET' || ctx.method === 'HEAD') return sameOriginReturn(ctx.originalUrl);
+  const interaction = /^\/interaction\/[\w-]+/.exec(ctx.path);
+  if (interaction) return interaction[0];
+  if (FORM_PAGES.test(ctx.path)) return ctx.path;
+  const area = /^\/(account|admin)(\/|$)/.exec(ctx.path);
+  return area ? `/${area[1]}` : '/';
+}
 
 /**
  * GET /language?locale=de&return=/path?query: remembers the language in the `locale` cookie

@@ -1,9 +1,9 @@
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import type { Page } from '../support/browser.ts';
+import { page, type Page } from '../support/browser.ts';
 import { backends, startTestIdp, type TestIdp, webAppClient } from '../support/idp.ts';
-import { newBrowser, relyingParty, startAuthorization } from '../support/rp.ts';
+import { newBrowser, relyingParty, startAuthorization, submitLogin } from '../support/rp.ts';
 import { startSmtpServer, type TestSmtpServer } from '../support/smtp.ts';
 
 const backend = backends[0]!;
@@ -84,6 +84,26 @@ describe(`a branded deployment: logo, favicon, footer, language switcher and mai
     const english = await browser.open(new URL(switcherOf(forgot).en!.href, forgot.url).href);
     expect(english.url).toBe(`${idp.issuer}/account/forgot-password?from=footer`);
     expect(english.$('html').attr('lang')).toBe('en');
+  });
+
+  it('after a refused sign-in form, switches back to the sign-in step, not to the form’s POST address', async () => {
+    const browser = newBrowser();
+    const login = await browser.open((await startAuthorization(config)).url.href);
+    const refused = page(await submitLogin(browser, login, 'nobody@example.com', 'not the password at all'));
+    expect(refused.$('html').attr('lang')).toBe('en');
+    const german = await browser.open(new URL(switcherOf(refused).de!.href, refused.url).href);
+    expect(german.status).toBe(200);
+    expect(german.url).toBe(login.url);
+    expect(german.$('html').attr('lang')).toBe('de');
+    expect(german.$('form[action$="/login"]')).toHaveLength(1);
+  });
+
+  it('lets an application’s ui_locales still win over the language chosen in the footer', async () => {
+    const browser = newBrowser();
+    const home = await browser.open(`${idp.issuer}/`);
+    expect((await browser.open(new URL(switcherOf(home).de!.href, home.url).href)).$('html').attr('lang')).toBe('de');
+    expect((await browser.open((await startAuthorization(config)).url.href)).$('html').attr('lang')).toBe('de');
+    expect((await browser.open((await startAuthorization(config, { ui_locales: 'en' })).url.href)).$('html').attr('lang')).toBe('en');
   });
 
   it('sends the switcher back only to a page of this server', async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { ConfigError, loadConfig } from '../../src/config.ts';
-import { brandStylesheet, contrast } from '../../src/views/brand.ts';
+import { brandStylesheet, brandTextOnLight, contrast } from '../../src/views/brand.ts';
 
 const rgb = (hex: string) => [1, 3, 5].map((i) => Number.parseInt(hex.slice(i, i + 2), 16)) as [number, number, number];
 const variable = (css: string, name: string) => new RegExp(`--${name}: (#[0-9a-f]{6})`).exec(css)![1]!;
@@ -67,10 +67,12 @@ describe('branding', () => {
     expect(problems({ BRAND_PRIVACY_URL: 'https://acme.test/privacy', BRAND_LOGO_URL: 'https://cdn.acme.test/logo.svg' })).not.toMatch(/BRAND/);
   });
 
-  it.each(['#2457c5', '#ffeb3b', '#000000', '#ffffff', '#0f6e5c'])('keeps %s readable: button text, and links in light and dark mode', (color) => {
+  it.each(['#2457c5', '#ffeb3b', '#000000', '#ffffff', '#0f6e5c', '#ff7f50', '#777777', '#00ff00'])('keeps %s readable: button text, and links in light and dark mode', (color) => {
     const css = brandStylesheet(color);
     expect(contrast(rgb(variable(css, 'brand')), rgb(variable(css, 'on-brand')))).toBeGreaterThanOrEqual(4.5);
     expect(contrast(rgb(variable(css, 'brand-text-light')), [255, 255, 255])).toBeGreaterThanOrEqual(4.5);
     expect(contrast(rgb(variable(css, 'brand-text-dark')), [0x1d, 0x20, 0x25])).toBeGreaterThanOrEqual(4.5);
+    // Links in mail, on white.
+    expect(contrast(rgb(brandTextOnLight(color)), [255, 255, 255])).toBeGreaterThanOrEqual(4.5);
   });
 });
