@@ -93,7 +93,10 @@ export function brandStylesheet(primaryColor: string): string {
   ].join('\n');
 }
 
-/** /static/brand.css: the brand colour reaches the pages as a stylesheet, which the CSP allows (no inline style). */
+/**
+ * /static/brand.css: the brand colour reaches the pages as a stylesheet, which the CSP allows (no
+ * inline style); /favicon.ico: the configured icon.
+ */
 export function brandRoutes(brand: Brand): Router {
   const css = brandStylesheet(brand.primaryColor);
   const router = new Router();
@@ -101,6 +104,11 @@ export function brandRoutes(brand: Brand): Router {
     ctx.type = 'text/css';
     ctx.set('Cache-Control', 'public, max-age=3600');
     ctx.body = css;
+  });
+  // Browsers and feed readers ask for /favicon.ico without reading the page's <link rel="icon">.
+  router.get('/favicon.ico', (ctx) => {
+    ctx.set('Cache-Control', 'public, max-age=3600');
+    ctx.redirect(brand.faviconUrl);
   });
   return router;
 }

@@ -59,6 +59,9 @@ describe(`a branded deployment: logo, favicon, footer, language switcher and mai
     const icon = await fetch(`${idp.issuer}/static/favicon.svg`);
     expect(icon.status).toBe(200);
     expect(icon.headers.get('content-type')).toContain('image/svg+xml');
+    const legacy = await fetch(`${idp.issuer}/favicon.ico`, { redirect: 'manual' });
+    expect(legacy.status).toBe(302);
+    expect(legacy.headers.get('location')).toBe('/static/favicon.svg');
     const home = await newBrowser().open(`${idp.issuer}/`);
     expect(home.$('link[rel="icon"]').attr('href')).toBe('/static/favicon.svg');
     expect(home.$('footer a[href="https://acme.test/privacy"]').text()).toBe('Privacy');
