@@ -24,7 +24,7 @@ import {
 import type { Logger } from './logger.ts';
 import { publicMetadataCaching } from './oidc/index.ts';
 import { viewsDir } from './paths.ts';
-import { type Brand, brandRoutes, type Views, webauthnBrowserScript } from './views/index.ts';
+import { type Brand, brandRoutes, languageChoiceRoutes, type Views, webauthnBrowserScript } from './views/index.ts';
 
 export interface AppDependencies {
   production: boolean;
@@ -68,7 +68,7 @@ export function createApp(deps: AppDependencies): Koa {
   app.use(webauthnBrowserScript());
   app.use(mount('/static', serve(path.join(viewsDir, 'static'), { maxage: 3600_000 })));
 
-  const routers = [brandRoutes(deps.brand), healthRoutes(deps.readinessChecks), ...deps.routers];
+  const routers = [brandRoutes(deps.brand), languageChoiceRoutes(deps.views.catalogues.locales), healthRoutes(deps.readinessChecks), ...deps.routers];
   if (deps.metricsOnMainPort) routers.push(deps.metrics.routes());
   app.use(routersBySegment(routers));
   routeTables.set(app, routeTable(routers));

@@ -21,6 +21,10 @@ export const OWASP_ARGON2_MINIMUM = { memoryCost: 19456, timeCost: 2, parallelis
 const text = z.string().trim();
 const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const flag = z.enum(['true', 'false', '1', '0']);
+/** A logo or icon: an https URL, or a file this server serves under /static/ (no other origin over http, no `//host`). */
+const brandAsset = text.regex(/^(https:\/\/[^\s"'<>]+|\/static\/[^\s"'<>]+)$/, 'an https URL or a path under /static/');
+/** A footer link: http(s) here, https in production (checked in loadConfig). */
+const footerLink = z.url({ protocol: /^https?$/ });
 
 /** Every setting, grouped and ordered as the README's table shows them. */
 export const settings = {
@@ -145,13 +149,38 @@ export const settings = {
   },
   BRAND_LOGO_URL: {
     whenUnset: '(unset: the name alone)',
-    parser: text.regex(/^(https:\/\/\S+|\/(?!\/)\S*)$/, 'an https URL or a path starting with /'),
-    doc: 'Logo shown beside the product name: an https URL, or a path on this server such as `/static/logo.svg`.',
+    parser: brandAsset,
+    doc: 'Logo shown at the top of every page instead of the name (which becomes its text alternative) and in HTML mail: an https URL, or a path under `/static/` on this server such as `/static/logo.svg`.',
+  },
+  BRAND_LOGO_DARK_URL: {
+    whenUnset: '(unset: `BRAND_LOGO_URL`)',
+    parser: brandAsset,
+    doc: 'Logo for pages seen in dark mode (`prefers-color-scheme: dark`), same rules as `BRAND_LOGO_URL`.',
+  },
+  BRAND_FAVICON_URL: {
+    default: '/static/favicon.svg',
+    parser: brandAsset,
+    doc: 'Icon of the browser tab, same rules as `BRAND_LOGO_URL`. The default is a small built-in SVG.',
   },
   BRAND_PRIMARY_COLOR: {
     default: '#2457c5',
     parser: text.regex(/^#[0-9a-f]{6}$/i, 'a hex colour like #2457c5'),
     doc: 'Colour of buttons and links, `#rrggbb`. Text on it, and links in light and dark mode, are adjusted to stay readable.',
+  },
+  BRAND_PRIVACY_URL: {
+    whenUnset: '(unset: no link)',
+    parser: footerLink,
+    doc: 'Privacy policy, linked in the footer of every page and mail. Must be https in production.',
+  },
+  BRAND_TERMS_URL: {
+    whenUnset: '(unset: no link)',
+    parser: footerLink,
+    doc: 'Terms of use, linked in the footer of every page and mail. Must be https in production.',
+  },
+  BRAND_HELP_URL: {
+    whenUnset: '(unset: no link)',
+    parser: footerLink,
+    doc: 'Help or support page, linked in the footer of every page and mail. Must be https in production.',
   },
 
   // Google sign-in
@@ -324,7 +353,7 @@ export interface Config {
   mfa: 'optional' | 'required-for-admins' | 'required';
   /** Seconds an authentication counts for sensitive changes of one's own account. */
   reauthMaxAge: number;
-  brand: { productName: string; logoUrl: string | undefined; primaryColor: string };
+  brand: BrandSettings;
   /** undefined means no Google sign-in. */
   google: { clientId: string; clientSecret: string; issuer: string; hostedDomain: string | undefined } | undefined;
   rateLimits: {
@@ -351,6 +380,19 @@ export type TrustProxy = { hops: number } | { addresses: string[] };
 export interface HostPort {
   host: string;
   port: number;
+}
+
+/** How the pages and mail look for this deployment (the PRODUCT_NAME and BRAND_* settings). */
+export interface BrandSettings {
+  productName: string;
+  /** An https URL or a /static/ path; undefined: the name alone. */
+  logoUrl: string | undefined;
+  /** For dark mode; the light logo when not set. */
+  logoDarkUrl: string | undefined;
+  faviconUrl: string;
+  /** #rrggbb */
+  primaryColor: string;
+  links: { privacy: string | undefined; terms: string | undefined; help: string | undefined };
 }
 
 export class ConfigError extends Error {
@@ -479,6 +521,9 @@ export function loadConfig(environment: Env = process.env): Config {
     if (issuerUrl.protocol !== 'https:' && !isLocalhost(issuerUrl)) {
       problems.push('ISSUER must be an https URL in production');
     }
+    for (const name of ['BRAND_PRIVACY_URL', 'BRAND_TERMS_URL', 'BRAND_HELP_URL'] as const) {
+      if (env[name] && !env[name].startsWith('https:')) problems.push(`${name} must be an https URL in production`);
+    }
   }
   if (env.JWKS_FILE && env.JWKS) problems.push('JWKS_FILE and JWKS: set one, not both');
   if (Boolean(env.GOOGLE_CLIENT_ID) !== Boolean(env.GOOGLE_CLIENT_SECRET)) {
@@ -518,7 +563,14 @@ export function loadConfig(environment: Env = process.env): Config {
     requireVerifiedEmail: isTrue(env.REQUIRE_VERIFIED_EMAIL),
     mfa: env.MFA,
     reauthMaxAge: env.REAUTH_MAX_AGE,
-    brand: { productName: env.PRODUCT_NAME, logoUrl: env.BRAND_LOGO_URL, primaryColor: env.BRAND_PRIMARY_COLOR.toLowerCase() },
+    brand: {
+      productName: env.PRODUCT_NAME,
+      logoUrl: env.BRAND_LOGO_URL,
+      logoDarkUrl: env.BRAND_LOGO_DARK_URL ?? env.BRAND_LOGO_URL,
+      faviconUrl: env.BRAND_FAVICON_URL,
+      primaryColor: env.BRAND_PRIMARY_COLOR.toLowerCase(),
+      links: { privacy: env.BRAND_PRIVACY_URL, terms: env.BRAND_TERMS_URL, help: env.BRAND_HELP_URL },
+    },
     google:
       env.GOOGLE_CLIENT_ID && env.GOOGLE_CLIENT_SECRET
         ? {

@@ -269,7 +269,7 @@ function createMail(config: Config, log: Logger, views: Views, metrics: Metrics)
   const outbox = config.smtpUrl ? undefined : new DevOutbox(config.issuer, log);
   if (outbox) log.warn('no SMTP_URL: mail goes to the development outbox at /dev/outbox');
   const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, outbox, log, onResult: metrics.mail });
-  const messages = createMessages({ viewsDir, catalogues: views.catalogues, productName: config.brand.productName, primaryColor: config.brand.primaryColor });
+  const messages = createMessages({ viewsDir, catalogues: views.catalogues, brand: config.brand, issuer: config.issuer });
   return { outbox, mailer, messages, links: mailedLinks(config.issuer) };
 }
 

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Eta } from 'eta';
 
-import { brandButton, type Catalogues, DEFAULT_LOCALE, matchLocale, withStrongValues } from '../views/index.ts';
+import { absoluteAssetUrl, type Brand, brandButton, brandTextOnLight, type Catalogues, DEFAULT_LOCALE, defaultBrand, footerLinks, matchLocale, withStrongValues } from '../views/index.ts';
 import type { OutgoingMail } from './outgoing-mail.ts';
 
 const providerName = (provider: string) => (provider === 'google' ? 'Google' : provider);
@@ -59,11 +59,21 @@ function changeParams(change: SecurityChange): Record<string, string> {
 
 /**
  * Each message has an HTML part (escaped) and a plain-text part, from views/email/<name>.{html,text}.eta,
- * with every word from the `email.*` group of the message catalogue in the recipient's language.
+ * with every word from the `email.*` group of the message catalogue in the recipient's language,
+ * and the brand: the product's name, its logo (HTML) and the footer's privacy, terms and help links.
  */
-export function createMessages(options: { viewsDir: string; catalogues: Catalogues; productName?: string; primaryColor?: string }) {
-  const { catalogues, productName = 'IdP', primaryColor = '#2457c5' } = options;
-  const button = brandButton(primaryColor);
+export function createMessages(options: { viewsDir: string; catalogues: Catalogues; brand?: Partial<Brand>; issuer?: string }) {
+  const { catalogues } = options;
+  const brand: Brand = { ...defaultBrand, ...options.brand };
+  const button = brandButton(brand.primaryColor);
+  /** What every message shows of the brand: the name, the light logo as a URL mail can load, the footer's links. */
+  const branding = {
+    product: brand.productName,
+    logo: brand.logoUrl && options.issuer !== undefined ? absoluteAssetUrl(brand.logoUrl, options.issuer) : brand.logoUrl?.startsWith('https:') ? brand.logoUrl : undefined,
+    links: footerLinks(brand),
+    linkColor: brandTextOnLight(brand.primaryColor),
+    button,
+  };
   const html = new Eta({ views: path.join(options.viewsDir, 'email'), autoEscape: true, cache: true });
   // Plain text keeps every line break as written (Eta trims the one after a tag by default).
   const text = new Eta({ views: path.join(options.viewsDir, 'email'), autoEscape: false, autoTrim: false, cache: true });
@@ -73,8 +83,9 @@ export function createMessages(options: { viewsDir: string; catalogues: Catalogu
     const t = catalogues.translator(locale);
     const group = name.replace(/-(\w)/g, (_whole, letter: string) => letter.toUpperCase());
     const subject = t(typeof data.subjectKey === 'string' ? data.subjectKey : `email.${group}.subject`, data as Record<string, string>);
-    const it = { t, strong: withStrongValues(t), locale, subject, product: productName, button, ...data };
-    return { to: to.email, subject, html: html.render(`${name}.html.eta`, it), text: text.render(`${name}.text.eta`, it) };
+    const it = { t, strong: withStrongValues(t), locale, subject, ...branding, ...data };
+    // The plain-text footer follows every text part (the HTML part has it in layout.html.eta).
+    return { to: to.email, subject, html: html.render(`${name}.html.eta`, it), text: text.render(`${name}.text.eta`, it) + text.render('partials/footer.text.eta', it) };
   };
 
   return {

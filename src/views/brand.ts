@@ -1,13 +1,27 @@
 import Router from '@koa/router';
 
-/** How the pages look for this deployment: set by PRODUCT_NAME, BRAND_LOGO_URL and BRAND_PRIMARY_COLOR. */
-export interface Brand {
-  productName: string;
-  /** An https URL, or a path on this server such as /static/logo.svg; undefined: the name alone. */
-  logoUrl: string | undefined;
-  /** #rrggbb */
-  primaryColor: string;
+import type { BrandSettings } from '../config.ts';
+
+/** How the pages and mail look for this deployment: set by PRODUCT_NAME and the BRAND_* settings. */
+export type Brand = BrandSettings;
+
+/** The brand when no configuration is given (tests of single modules). */
+export const defaultBrand: Brand = {
+  productName: 'IdP',
+  logoUrl: undefined,
+  logoDarkUrl: undefined,
+  faviconUrl: '/static/favicon.svg',
+  primaryColor: '#2457c5',
+  links: { privacy: undefined, terms: undefined, help: undefined },
+};
+
+/** The footer's links in the order they show, the unset ones left out. */
+export function footerLinks(brand: Brand): Array<{ name: 'privacy' | 'terms' | 'help'; href: string }> {
+  return (['privacy', 'terms', 'help'] as const).flatMap((name) => (brand.links[name] ? [{ name, href: brand.links[name] }] : []));
 }
+
+/** A logo or icon as mail can load it: a /static/ path becomes a URL on the issuer. */
+export const absoluteAssetUrl = (url: string, issuer: string) => (url.startsWith('/') ? `${issuer}${url}` : url);
 
 type Rgb = [number, number, number];
 
@@ -58,6 +72,9 @@ export function brandButton(primaryColor: string): { background: string; text: s
   return { background: toHex(readableOn(brand, onBrand)), text: toHex(onBrand) };
 }
 
+/** The brand colour as text (links) on a white background, e.g. in mail. */
+export const brandTextOnLight = (primaryColor: string) => toHex(readableOn(parseHex(primaryColor), LIGHT_BACKGROUND));
+
 /**
  * The brand colour as CSS custom properties: the button colour with the text colour that reads
  * on it, and link colours adjusted for light and dark backgrounds, so any colour stays accessible.
@@ -76,7 +93,10 @@ export function brandStylesheet(primaryColor: string): string {
   ].join('\n');
 }
 
-/** /static/brand.css: the brand colour reaches the pages as a stylesheet, which the CSP allows (no inline style). */
+/**
+ * /static/brand.css: the brand colour reaches the pages as a stylesheet, which the CSP allows (no
+ * inline style); /favicon.ico: the configured icon.
+ */
 export function brandRoutes(brand: Brand): Router {
   const css = brandStylesheet(brand.primaryColor);
   const router = new Router();
@@ -84,6 +104,11 @@ export function brandRoutes(brand: Brand): Router {
     ctx.type = 'text/css';
     ctx.set('Cache-Control', 'public, max-age=3600');
     ctx.body = css;
+  });
+  // Browsers and feed readers ask for /favicon.ico without reading the page's <link rel="icon">.
+  router.get('/favicon.ico', (ctx) => {
+    ctx.set('Cache-Control', 'public, max-age=3600');
+    ctx.redirect(brand.faviconUrl);
   });
   return router;
 }

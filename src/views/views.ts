@@ -2,8 +2,9 @@ import path from 'node:path';
 import { Eta } from 'eta';
 import type { Context } from 'koa';
 
-import type { Brand } from './brand.ts';
+import { type Brand, defaultBrand, footerLinks } from './brand.ts';
 import { formatDateTime } from './dates.ts';
+import { returnPathOf } from './language-choice.ts';
 import { DEFAULT_LOCALE, loadCatalogues, pickLocale, withStrongValues, type Catalogues, type Translate } from './i18n.ts';
 
 export interface Views {
@@ -19,17 +20,19 @@ export interface Views {
   catalogues: Catalogues;
 }
 
-const defaultBrand: Brand = { productName: 'IdP', logoUrl: undefined, primaryColor: '#2457c5' };
-
 /**
- * Every page gets `t` (the message catalogue in the person's language), `locale`, `date` and `brand`.
+ * Every page gets `t` (the message catalogue in the person's language), `locale`, `date`, `brand`,
+ * and for the layout's footer `footerLinks` and `languages`.
  * The language comes from the authorization request's ui_locales when the route set
- * `ctx.state.uiLocales`, else from Accept-Language.
+ * `ctx.state.uiLocales`, else from the language switcher's cookie, else from Accept-Language.
  */
 export function createViews(options: { dir: string; cache: boolean; brand?: Brand; passwordMinLength?: number }): Views {
   const eta = new Eta({ views: options.dir, cache: options.cache, autoEscape: true });
   const catalogues = loadCatalogues(path.join(options.dir, 'locales'));
   const brand = options.brand ?? defaultBrand;
+  const links = footerLinks(brand);
+  /** The language switcher's choices, each in its own language. */
+  const languages = catalogues.locales.map((code) => ({ code, name: catalogues.translator(code)('brand.languageName') }));
 
   const localeOf = (ctx: Context) => {
     const oidcParams = (ctx as { oidc?: { params?: Record<string, unknown> } }).oidc?.params;
@@ -49,6 +52,9 @@ export function createViews(options: { dir: string; cache: boolean; brand?: Bran
       /** A moment in the page's language and the given zone (default UTC), the zone named. */
       date: (value: Date | string | number | null | undefined, timeZone?: string) => formatDateTime(locale, value, timeZone),
       brand,
+      footerLinks: links,
+      /** The language switcher: each language in its own name, linking back to this page in it. */
+      languages: languages.map((language) => ({ ...language, current: language.code === locale, href: `/language?locale=${language.code}&return=${encodeURIComponent(returnPathOf(ctx))}` })),
       passwordMinLength: options.passwordMinLength ?? 8,
       ...data,
     });
@@ -62,6 +68,7 @@ export function createViews(options: { dir: string; cache: boolean; brand?: Bran
       ctx.set('Cache-Control', 'no-store');
       ctx.set('Content-Language', localeOf(ctx));
       ctx.vary('Accept-Language');
+      ctx.vary('Cookie');
       ctx.body = renderToString(ctx, name, data);
     },
     translate: (ctx) => catalogues.translator(localeOf(ctx)),

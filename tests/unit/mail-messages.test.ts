@@ -6,7 +6,7 @@ import { loadCatalogues } from '../../src/views/i18n.ts';
 import { viewsDir } from '../../src/paths.ts';
 
 const catalogues = loadCatalogues(path.join(viewsDir, 'locales'));
-const messages = createMessages({ viewsDir, catalogues, productName: 'Acme <ID>' });
+const messages = createMessages({ viewsDir, catalogues, brand: { productName: 'Acme <ID>' } });
 const to = (...languages: (string | null | undefined)[]) => ({ email: 'kim@example.com', languages });
 
 const everyChange: SecurityChange[] = [
@@ -52,7 +52,8 @@ describe('mail messages', () => {
       'Bestätigen Sie Ihre E-Mail-Adresse\n\n' +
         'Öffnen Sie diesen Link, um zu bestätigen, dass diese Adresse Ihnen gehört. Er funktioniert einmal, 24 Stunden lang.\n\n' +
         'https://idp.test/v?token=a&b=c\n\n' +
-        'Wenn Sie kein Konto erstellt haben, ignorieren Sie diese Nachricht.\n',
+        'Wenn Sie kein Konto erstellt haben, ignorieren Sie diese Nachricht.\n\n' +
+        '-- \nSie erhalten diese Nachricht wegen einer Aktivität bei Acme <ID>.\n',
     );
   });
 
@@ -85,7 +86,7 @@ describe('mail messages', () => {
   });
 
   it('show their button in the brand colour, moved until its text reads on it', () => {
-    const branded = createMessages({ viewsDir, catalogues, primaryColor: '#0f6e5c' });
+    const branded = createMessages({ viewsDir, catalogues, brand: { primaryColor: '#0f6e5c' } });
     const withButton = [
       branded.verifyEmail(to('en'), 'https://idp.test/v'),
       branded.resetPassword(to('en'), 'https://idp.test/r'),
@@ -94,8 +95,23 @@ describe('mail messages', () => {
       branded.securityNotice(to('en'), notice({ kind: 'totp-enabled' })),
     ];
     for (const mail of withButton) expect(mail.html, mail.subject).toContain('background: #0f6e5c; color: #ffffff;');
-    const pale = createMessages({ viewsDir, catalogues, primaryColor: '#ffe600' }).securityNotice(to('en'), notice({ kind: 'totp-enabled' }));
+    const pale = createMessages({ viewsDir, catalogues, brand: { primaryColor: '#ffe600' } }).securityNotice(to('en'), notice({ kind: 'totp-enabled' }));
     expect(pale.html).toContain('color: #000000;');
+  });
+
+  it('carry the logo and the footer links in HTML, and name the product and list the links in plain text', () => {
+    const links = { privacy: 'https://acme.test/privacy', terms: 'https://acme.test/terms', help: undefined };
+    const branded = createMessages({ viewsDir, catalogues, issuer: 'https://idp.test', brand: { productName: 'Acme', logoUrl: '/static/logo.svg', links } });
+    for (const mail of [branded.verifyEmail(to('en'), 'https://idp.test/v'), branded.securityNotice(to('en'), notice({ kind: 'totp-enabled' }))]) {
+      expect(mail.html).toContain('<img src="https://idp.test/static/logo.svg" alt="Acme"');
+      expect(mail.html).toMatch(/<a href="https:\/\/acme.test\/privacy" style="color: #[0-9a-f]{6};">Privacy<\/a> · <a href="https:\/\/acme.test\/terms"[^>]*>Terms<\/a>/);
+      expect(mail.html).not.toContain('>Help<');
+      expect(mail.text).toMatch(/\n-- \nYou receive this message because of activity on Acme\.\nPrivacy: https:\/\/acme.test\/privacy\nTerms: https:\/\/acme.test\/terms\n$/);
+    }
+    const german = branded.resetPassword(to('de'), 'https://idp.test/r');
+    expect(german.text).toContain('Datenschutz: https://acme.test/privacy\nNutzungsbedingungen: https://acme.test/terms\n');
+    // Without a logo, the name stands at the top.
+    expect(messages.verifyEmail(to('en'), 'https://idp.test/v').html).not.toContain('<img');
   });
 
   it('tell in a security notice what changed, when in UTC, from which device and address, and how to secure the account', () => {
