@@ -81,15 +81,16 @@ export function withStrongValues(translate: Translate) {
 export const LOCALE_COOKIE = 'locale';
 
 /**
- * The language of a page: the first of the authorization request's `ui_locales` we speak
- * (a region falls back to its language, de-AT to de), else the one chosen with the language
- * switcher (the `locale` cookie), else the best of Accept-Language, else English.
+ * The language of a page: the one the person chose with the language switcher (the `locale`
+ * cookie) — their own choice outranks an application's hint, as in Keycloak — else the first
+ * of the authorization request's `ui_locales` we speak (a region falls back to its language,
+ * de-AT to de), else the best of Accept-Language, else English.
  */
 export function pickLocale(ctx: Context, locales: string[], uiLocales?: unknown): string {
-  const asked = typeof uiLocales === 'string' ? matchLocale(uiLocales.split(/\s+/), locales) : undefined;
-  if (asked) return asked;
   const chosen = ctx.cookies.get(LOCALE_COOKIE, { signed: false });
   if (chosen && locales.includes(chosen)) return chosen;
+  const asked = typeof uiLocales === 'string' ? matchLocale(uiLocales.split(/\s+/), locales) : undefined;
+  if (asked) return asked;
   const accepted = ctx.acceptsLanguages(locales);
   return typeof accepted === 'string' ? accepted : DEFAULT_LOCALE;
 }

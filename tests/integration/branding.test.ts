@@ -101,12 +101,14 @@ describe(`a branded deployment: logo, favicon, footer, language switcher and mai
     expect(german.$('form[action$="/login"]')).toHaveLength(1);
   });
 
-  it('lets an application’s ui_locales still win over the language chosen in the footer', async () => {
+  it('lets the language chosen in the footer win over an application’s ui_locales, which still counts without a choice', async () => {
     const browser = newBrowser();
-    const home = await browser.open(`${idp.issuer}/`);
-    expect((await browser.open(new URL(switcherOf(home).de!.href, home.url).href)).$('html').attr('lang')).toBe('de');
-    expect((await browser.open((await startAuthorization(config)).url.href)).$('html').attr('lang')).toBe('de');
-    expect((await browser.open((await startAuthorization(config, { ui_locales: 'en' })).url.href)).$('html').attr('lang')).toBe('en');
+    expect((await browser.open((await startAuthorization(config, { ui_locales: 'de' })).url.href)).$('html').attr('lang')).toBe('de');
+    const signIn = await browser.open((await startAuthorization(config, { ui_locales: 'de' })).url.href);
+    const english = await browser.open(new URL(switcherOf(signIn).en!.href, signIn.url).href);
+    expect(english.$('html').attr('lang')).toBe('en');
+    expect(english.$('form[action$="/login"]')).toHaveLength(1);
+    expect((await browser.open((await startAuthorization(config, { ui_locales: 'de' })).url.href)).$('html').attr('lang')).toBe('en');
   });
 
   it('sends the switcher back only to a page of this server', async () => {
