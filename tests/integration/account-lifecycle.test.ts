@@ -103,6 +103,17 @@ describe.each(backends)('registration, verification and password reset over real
     expect(tokens.claims()).toMatchObject({ email: 'noor@example.com' });
   });
 
+  it('asks for the second step the app requires before continuing a registration', async () => {
+    const browser = newBrowser();
+    const { page } = await loginPageFor(browser, { acr_values: 'urn:idp:acr:2fa' });
+    const register = await browser.open(new URL(page.$('a:contains("Create an account")').attr('href')!, page.url).href);
+    await browser.submit(register, 'form', { email: 'ines@example.com', password: 'ines passphrase 42', password_confirmation: 'ines passphrase 42' });
+    const link = linkIn(await smtp.waitFor('ines@example.com', /Confirm your email address/), '/account/verify-email?token=');
+    const next = await browser.submit(await browser.open(link), 'form');
+    expect(next.leftTo).toBeUndefined();
+    expect(next.page!.url).toMatch(/\/second-factor\/setup$/);
+  });
+
   it('continues no one into an account whose address was taken, whatever they press', async () => {
     await idp.idp.accounts.createAccount({ email: 'taken@example.com', password: 'owner passphrase 1', emailVerified: true });
     const browser = newBrowser();
