@@ -154,6 +154,12 @@ describe.each(backends)('registration, verification and password reset over real
     const two = (await browser.submit(register, 'form', { email: 'kai@', name: '', password: 'kai passphrase 123', password_confirmation: '' })).page!;
     expect(two.$('.error-summary li').length).toBe(2);
     expect(two.$('#email-error').text()).toBe('Enter a valid email address.');
+
+    // The same on every form with a summary: here "Forgot your password?".
+    const forgot = await browser.open(new URL(page.$('a:contains("Forgot your password?")').attr('href')!, page.url).href);
+    const bad = (await browser.submit(forgot, 'form', { email: 'kai@' })).page!;
+    expect(bad.status).toBe(400);
+    expect(bad.html.split('Enter a valid email address.').length - 1).toBe(1);
   });
 
   it('explains each registration mistake, keeps what was typed, and creates nothing', async () => {
