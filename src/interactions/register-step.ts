@@ -46,6 +46,24 @@ export function registerStep(deps: {
   const { load, accounts, lifecycle, devices, completion, checkEmail, rateLimits, views } = deps;
   const router = new Router();
 
+  /**
+   * GET: where the confirmed link sends its registering browser; POST: the waiting page's "I've confirmed" button.
+   * Open even when registration is closed: an unverified account that proved its password continues here too.
+   */
+  const continueRegistered = async (ctx: Context) => {
+    const { interaction } = loadedInteraction(ctx);
+    const registered = registeredIn(ctx, interaction.uid);
+    // Nothing registered in this browser (or long ago): the sign-in form.
+    if (!registered) return ctx.redirect(interactionPath(interaction.uid)!);
+    const account = await accounts.signInRegistered(registered.accountId, { ip: ctx.ip, userAgent: ctx.get('user-agent') || null });
+    if (!account) return checkEmail(ctx, interaction.uid, registered.email, { notConfirmed: true });
+    forgetRegistered(ctx);
+    devices.remember(ctx, account.id);
+    return completion.afterFirstFactor(ctx, interaction, account.id, 'pwd');
+  };
+  router.get('/registered', load('login'), continueRegistered);
+  router.post('/registered', load('login'), continueRegistered);
+
   if (!deps.registrationOpen) {
     // Refused before any interaction is loaded: registration is closed, whatever the interaction.
     const closed = () => {
@@ -86,21 +104,6 @@ export function registerStep(deps: {
     }
     checkEmail(ctx, interaction.uid, form.data.email);
   });
-
-  /** GET: where the confirmed link sends its registering browser; POST: the waiting page's "I've confirmed" button. */
-  const continueRegistered = async (ctx: Context) => {
-    const { interaction } = loadedInteraction(ctx);
-    const registered = registeredIn(ctx, interaction.uid);
-    // Nothing registered in this browser (or long ago): the sign-in form.
-    if (!registered) return ctx.redirect(interactionPath(interaction.uid)!);
-    const account = await accounts.signInRegistered(registered.accountId, { ip: ctx.ip, userAgent: ctx.get('user-agent') || null });
-    if (!account) return checkEmail(ctx, interaction.uid, registered.email, { notConfirmed: true });
-    forgetRegistered(ctx);
-    devices.remember(ctx, account.id);
-    return completion.afterFirstFactor(ctx, interaction, account.id, 'pwd');
-  };
-  router.get('/registered', load('login'), continueRegistered);
-  router.post('/registered', load('login'), continueRegistered);
 
   return router;
 }
