@@ -219,6 +219,9 @@ describe.each(backends)('registration, verification and password reset over real
     const blocked = (await submitLogin(browser, page, 'leo@example.com', 'leo passphrase 123')).page!;
     expect(blocked.status).toBe(403);
     expect(blocked.$('h1').text()).toBe('Confirm your email first');
+    // Not confirmed yet: "I have confirmed" keeps the person here.
+    const early = (await browser.submit(blocked, 'form[action$="/registered"]')).page!;
+    expect(early.$('[role=alert]').text()).toContain('not confirmed yet');
 
     for (let i = 0; i < 3; i += 1) {
       const sent = (await browser.submit(blocked, 'form')).page!;
