@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+
 import type { Kysely, Transaction } from 'kysely';
 
 import type { RecordAudit } from '../audit/index.ts';
@@ -99,22 +101,28 @@ export function createAccountLifecycle(deps: {
   }
 
   return {
-    /** Creates the account and mails a verification link; for a taken address, mails its owner a notice instead. */
-    async register(input: Registration): Promise<void> {
+    /**
+     * Creates the account and mails a verification link; for a taken address, mails its owner a notice instead.
+     * Returns the new account's id, or for a taken address a made-up one that no account has: the caller binds
+     * it to the registering browser without learning which case it was.
+     */
+    async register(input: Registration): Promise<{ accountId: string }> {
       const email = validEmail(input.email);
       checkNewPassword(input.password, input.passwordConfirmation);
       // Hashing before the existence check keeps both outcomes equally slow.
       const passwordHash = await hasher.hash(input.password);
-      const mail = await db.transaction().execute(async (trx) => {
+      const { accountId, mail } = await db.transaction().execute(async (trx) => {
         if (await emailIsTaken(trx, email)) {
           const owner = await findAccountByEmail(trx, email);
-          return () => messages.registrationAttempt({ email, languages: [owner?.locale, input.locale] }, links.forgotPassword());
+          const notice = () => messages.registrationAttempt({ email, languages: [owner?.locale, input.locale] }, links.forgotPassword());
+          return { accountId: randomUUID(), mail: notice };
         }
         const account = await insertAccount(trx, { email, password_hash: passwordHash, name: input.name?.trim() || null });
         await grantRoles(trx, account.id, [DEFAULT_ROLE]);
-        return verificationMail(account, input.returnTo, input.locale, trx);
+        return { accountId: account.id, mail: await verificationMail(account, input.returnTo, input.locale, trx) };
       });
       mailer.sendInBackground(mail);
+      return { accountId };
     },
 
     /** Mails a new verification link to an unverified account; silently does nothing otherwise. */
@@ -125,11 +133,11 @@ export function createAccountLifecycle(deps: {
     },
 
     /** Uses a verification link; returns where to continue. */
-    async verifyEmail(token: string): Promise<{ email: string; returnTo: string | null }> {
+    async verifyEmail(token: string): Promise<{ accountId: string; email: string; returnTo: string | null }> {
       return db.transaction().execute(async (trx) => {
         const used = await useEmailToken(trx, token, 'verify_email');
         if (!used || !(await markEmailVerified(trx, used.account_id, used.email))) throw new InvalidLinkError();
-        return { email: used.email, returnTo: used.return_to };
+        return { accountId: used.account_id, email: used.email, returnTo: used.return_to };
       });
     },
 

@@ -78,6 +78,12 @@ export interface PasswordSignInOptions {
 export interface AccountService {
   authenticate(email: string, password: string, context: LoginContext, options?: PasswordSignInOptions): Promise<Account>;
   createAccount(input: NewAccount): Promise<Account>;
+  /**
+   * The sign-in that ends a registration: the person chose the password in this very interaction, so it is
+   * not asked again once the email is confirmed. Recorded like a password sign-in; undefined (nothing
+   * recorded) while the account is unverified, disabled or unknown.
+   */
+  signInRegistered(accountId: string, context: LoginContext): Promise<Account | undefined>;
   /** Active, not deleted accounts only: what may sign in and receive tokens. */
   findActiveAccount(id: string): Promise<Account | undefined>;
   rolesOf(id: string): Promise<string[]>;
@@ -171,6 +177,16 @@ export function createAccountService(deps: {
       if (needsRehash) await updatePasswordHash(db, account.id, await hasher.hash(password));
       await markLoggedIn(db, account.id);
       await record('success');
+      return account;
+    },
+
+    async signInRegistered(accountId, context) {
+      if (!accountIdSchema.safeParse(accountId).success) return undefined;
+      const account = await findAccountById(db, accountId);
+      if (account?.status !== 'active' || !account.email_verified) return undefined;
+      await markLoggedIn(db, account.id);
+      observe?.loginAttempt('success', 'password');
+      await recordLoginAttempt(db, { accountId: account.id, outcome: 'success', ...context });
       return account;
     },
 

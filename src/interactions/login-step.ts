@@ -3,10 +3,11 @@ import Router from '@koa/router';
 import { type AccountLifecycle, type AccountService, EmailNotVerifiedError, type Federation } from '../accounts/index.ts';
 import { PageError, type RateLimits } from '../http/index.ts';
 import type { Views } from '../views/index.ts';
-import { emailOnlyForm, fieldErrors, formErrorOf, interactionPath, loginForm, refusal, takePendingLink, typed } from '../web/index.ts';
+import { emailOnlyForm, fieldErrors, formErrorOf, interactionPath, keepRegistered, loginForm, refusal, takePendingLink, typed } from '../web/index.ts';
 import { type InteractionLoader, loadedInteraction } from './interaction-loader.ts';
 import type { KnownDevices } from './known-devices.ts';
 import type { LoginPage } from './login-page.ts';
+import type { CheckEmailPage } from './register-step.ts';
 import type { SignInCompletion } from './second-factor-step.ts';
 
 /** Signing in with email and password, and asking again for the verification mail the password step found missing. */
@@ -19,9 +20,10 @@ export function loginStep(deps: {
   devices: KnownDevices;
   rateLimits: RateLimits;
   completion: SignInCompletion;
+  checkEmail: CheckEmailPage;
   views: Views;
 }): Router {
-  const { load, loginPage, accounts, federation, devices, rateLimits, completion, views } = deps;
+  const { load, loginPage, accounts, federation, devices, rateLimits, completion, checkEmail, views } = deps;
   const router = new Router();
 
   router.post('/login', load('login'), async (ctx) => {
@@ -57,7 +59,9 @@ export function loginStep(deps: {
         return completion.afterFirstFactor(ctx, interaction, error.accountId, 'pwd');
       }
       // Not a refusal in words but a page of its own: the person has a mail to find.
+      // The password is proven here: once the address is confirmed, this browser continues without it.
       if (error instanceof EmailNotVerifiedError) {
+        keepRegistered(ctx, { uid: interaction.uid, accountId: error.accountId, email: error.email });
         return views.render(ctx, 'verify-email-needed', { uid: interaction.uid, email: error.email }, 403);
       }
       const refused = refusal('signInPassword', error);
@@ -73,7 +77,7 @@ export function loginStep(deps: {
     await rateLimits.limitIp('forms', ctx.ip);
     await rateLimits.limitVerificationMail(form.data.email);
     await deps.lifecycle.resendVerification(form.data.email, interactionPath(interaction.uid), views.locale(ctx));
-    views.render(ctx, 'check-email', { email: form.data.email, heading: 'checkEmail.title' });
+    checkEmail(ctx, interaction.uid, form.data.email, { heading: 'checkEmail.title' });
   });
 
   return router;

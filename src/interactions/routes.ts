@@ -15,7 +15,7 @@ import { loginPage } from './login-page.ts';
 import { loginStep } from './login-step.ts';
 import { passkeyStep } from './passkey-step.ts';
 import { promptPage } from './prompt-page.ts';
-import { registerStep } from './register-step.ts';
+import { checkEmailPage, registerStep } from './register-step.ts';
 import type { SignInCompletion } from './second-factor-step.ts';
 
 /** /interaction/<uid>/...: every step of signing in and consenting, each route behind the one interaction loader. */
@@ -31,21 +31,25 @@ export function interactionRoutes(deps: {
   resourceServers: ResourceServer[];
   completion: SignInCompletion;
   cookieKeys: string[];
+  /** Mail goes to the development outbox: the "check your email" page points there. */
+  devOutbox: boolean;
 }): Router {
   const { completion } = deps;
   const load = interactionLoader(deps.provider);
   const login = loginPage({ views: deps.views, registrationOpen: deps.registrationOpen, google: Boolean(deps.google), passkeys: completion.passkeysEnabled });
   const consent = consentStep({ ...deps, load });
+  const devices = knownDevices(deps.cookieKeys);
+  const checkEmail = checkEmailPage(deps.views, deps.devOutbox);
 
   const router = new Router({ prefix: '/interaction/:uid' });
   router.use(expiredInteraction, formBody(), csrfProtection());
   router.use(
     completion.routes(load).routes(),
     promptPage({ load, loginPage: login, consent }).routes(),
-    loginStep({ ...deps, load, loginPage: login, devices: knownDevices(deps.cookieKeys) }).routes(),
+    loginStep({ ...deps, load, loginPage: login, devices, checkEmail }).routes(),
     passkeyStep({ ...deps, load, loginPage: login }).routes(),
     federationStep({ ...deps, load, loginPage: login }).routes(),
-    registerStep({ ...deps, load, google: Boolean(deps.google) }).routes(),
+    registerStep({ ...deps, load, google: Boolean(deps.google), devices, checkEmail }).routes(),
     consent.router.routes(),
   );
   return router;

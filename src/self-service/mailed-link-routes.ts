@@ -4,7 +4,7 @@ import type { Context } from 'koa';
 import { type AccountLifecycle, InvalidLinkError, type KeptSignInMethods } from '../accounts/index.ts';
 import { csrfProtection, formBody, type RateLimits } from '../http/index.ts';
 import type { Message, Views } from '../views/index.ts';
-import { emailOnlyForm, fieldErrors, formErrorOf, interactionPath, newPasswordForm, refusal, tokenForm, typed } from '../web/index.ts';
+import { emailOnlyForm, fieldErrors, formErrorOf, interactionPath, newPasswordForm, refusal, registeredIn, tokenForm, typed } from '../web/index.ts';
 
 /**
  * Pages behind the links we mail, and the "forgot password" form. A GET never uses a link up
@@ -44,7 +44,13 @@ export function mailedLinkRoutes(deps: { lifecycle: AccountLifecycle; rateLimits
     const form = tokenForm.safeParse(ctx.request.body ?? {});
     if (!form.success) return invalidLink(ctx, 'verify');
     try {
-      const { email, returnTo } = await lifecycle.verifyEmail(form.data.token);
+      const { accountId, email, returnTo } = await lifecycle.verifyEmail(form.data.token);
+      // The browser that registered (or proved the password) continues at once; any other one is sent back to it.
+      const uid = returnTo?.slice('/interaction/'.length) ?? '';
+      if (returnTo && registeredIn(ctx, uid)?.accountId === accountId) {
+        ctx.status = 303;
+        return ctx.redirect(`${returnTo}/registered`);
+      }
       views.render(ctx, 'email-verified', { email, returnTo });
     } catch (error) {
       if (error instanceof InvalidLinkError) return invalidLink(ctx, 'verify');

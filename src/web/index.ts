@@ -4,3 +4,4 @@ export * from './forms.ts';
 export * from './json-cookie.ts';
 export * from './passkey-ceremony.ts';
 export * from './refusals.ts';
+export * from './registration-cookie.ts';

@@ -32,20 +32,31 @@ describe.each(backends)('registration, verification and password reset over real
     return rows.length;
   }
 
-  it('registers from the login page, verifies the email from the mail, and returns to the app signed in', async () => {
-    const browser = newBrowser();
+  /** Fills "Create an account" from a fresh authorization; the "check your email" page after. */
+  async function registers(browser: Browser, email: string, password = 'a fresh passphrase 42', name = 'Jane Doe') {
     const { config, start, page } = await loginPageFor(browser);
     const register = await browser.open(new URL(page.$('a:contains("Create an account")').attr('href')!, page.url).href);
     expect(register.$('h1').text()).toBe('Create an account');
+    const done = (await browser.submit(register, 'form', { email, name, password, password_confirmation: password })).page!;
+    return { config, start, done };
+  }
 
-    const done = (await browser.submit(register, 'form', {
-      email: 'Jane@Example.com',
-      name: 'Jane Doe',
-      password: 'a fresh passphrase 42',
-      password_confirmation: 'a fresh passphrase 42',
-    })).page!;
+  /** Past consent, when the app asks for it: the callback the app receives. */
+  async function throughConsent(browser: Browser, step: Awaited<ReturnType<Browser['navigate']>>) {
+    if (step.leftTo) return step.leftTo;
+    expect(step.page.$('form[action$="/confirm"]').length, step.page.$('h1').text()).toBe(1);
+    const next = await browser.submit(step.page, 'form[action$="/confirm"]');
+    if (!next.leftTo) throw new Error(`expected the app's callback, got ${next.page.$('h1').text()}`);
+    return next.leftTo;
+  }
+
+  it('registers from the login page, and the confirmed link in the same browser returns to the app signed in, without the password again', async () => {
+    const browser = newBrowser();
+    const { config, start, done } = await registers(browser, 'Jane@Example.com');
     expect(done.status).toBe(200);
     expect(done.$('h1').text()).toBe('Almost done: confirm your email');
+    // Real mail here: no hint of the development outbox.
+    expect(done.$('a[href="/dev/outbox"]').length).toBe(0);
 
     const mail = await smtp.waitFor('jane@example.com', /Confirm your email address/);
     expect(mail.html).toContain('Confirm my email');
@@ -53,21 +64,102 @@ describe.each(backends)('registration, verification and password reset over real
     // Opening the link (as a mail scanner would) uses nothing up; the button does.
     const confirm = await browser.open(link);
     expect((await browser.open(link)).$('h1').text()).toBe('Confirm your email');
-    const verified = (await browser.submit(confirm, 'form')).page!;
-    expect(verified.$('h1').text()).toBe('Email confirmed');
-
-    const back = await browser.open(new URL(verified.$('a:contains("Continue signing in")').attr('href')!, verified.url).href);
-    expect(back.$('h1').text()).toBe('Sign in');
-    const consent = (await submitLogin(browser, back, 'jane@example.com', 'a fresh passphrase 42')).page!;
-    const callback = (await browser.submit(consent, 'form[action$="/confirm"]')).leftTo!;
+    const callback = await throughConsent(browser, await browser.submit(confirm, 'form'));
+    expect(callback.searchParams.get('code')).toBeTruthy();
     const tokens = await exchangeCode(config, callback, start);
     const userinfo = await oidc.fetchUserInfo(config, tokens.access_token, tokens.claims()!.sub);
     expect(userinfo).toMatchObject({ email: 'Jane@Example.com', email_verified: true, name: 'Jane Doe' });
+    // Recorded as a sign-in of the account.
+    const signIns = await idp.idp.database.db.selectFrom('login_history').select('outcome').where('account_id', '=', tokens.claims()!.sub).execute();
+    expect(signIns.map((row) => row.outcome)).toEqual(['success']);
 
     // The link worked once.
     const again = await browser.open(link);
     expect(again.status).toBe(400);
     expect(again.$('h1').text()).toBe('This link no longer works');
+  });
+
+  it('signs no one in from the link alone: another browser is sent back, and the registering window continues with its button', async () => {
+    const registering = newBrowser();
+    const { config, start, done } = await registers(registering, 'noor@example.com');
+    // Pressed too early: still waiting for the confirmation.
+    const early = (await registering.submit(done, `form[action$="/registered"]`)).page!;
+    expect(early.$('[role=alert]').text()).toBe('Your address is not confirmed yet. Open the link in the message we sent, then press the button again.');
+
+    const link = linkIn(await smtp.waitFor('noor@example.com', /Confirm your email address/), '/account/verify-email?token=');
+    const phone = newBrowser();
+    const verified = (await phone.submit(await phone.open(link), 'form')).page!;
+    expect(verified.url).toContain('/account/verify-email');
+    expect(verified.$('h1').text()).toBe('Email confirmed');
+    expect(verified.$('main, body').text()).toContain('go back to the window where you started');
+    // Nor does the other browser get in through the interaction's own address.
+    const uid = new URL(done.$('form[action$="/registered"]').attr('action')!, done.url).pathname.split('/')[2]!;
+    const elsewhere = await phone.navigate(`${idp.issuer}/interaction/${uid}/registered`);
+    expect(elsewhere.leftTo).toBeUndefined();
+    expect(elsewhere.page!.$('form[action$="/confirm"]').length).toBe(0);
+
+    const callback = await throughConsent(registering, await registering.submit(early, `form[action$="/registered"]`));
+    const tokens = await exchangeCode(config, callback, start);
+    expect(tokens.claims()).toMatchObject({ email: 'noor@example.com' });
+  });
+
+  it('asks for the second step the app requires before continuing a registration', async () => {
+    const browser = newBrowser();
+    const { page } = await loginPageFor(browser, { acr_values: 'urn:idp:acr:2fa' });
+    const register = await browser.open(new URL(page.$('a:contains("Create an account")').attr('href')!, page.url).href);
+    await browser.submit(register, 'form', { email: 'ines@example.com', password: 'ines passphrase 42', password_confirmation: 'ines passphrase 42' });
+    const link = linkIn(await smtp.waitFor('ines@example.com', /Confirm your email address/), '/account/verify-email?token=');
+    const next = await browser.submit(await browser.open(link), 'form');
+    expect(next.leftTo).toBeUndefined();
+    expect(next.page!.url).toMatch(/\/second-factor\/setup$/);
+  });
+
+  it('continues no one into an account whose address was taken, whatever they press', async () => {
+    await idp.idp.accounts.createAccount({ email: 'taken@example.com', password: 'owner passphrase 1', emailVerified: true });
+    const browser = newBrowser();
+    const { done } = await registers(browser, 'taken@example.com');
+    expect(done.$('h1').text()).toBe('Almost done: confirm your email');
+    await smtp.waitFor('taken@example.com', /Someone tried to create an account/);
+    const pressed = (await browser.submit(done, `form[action$="/registered"]`)).page!;
+    expect(pressed.$('[role=alert]').text()).toContain('not confirmed yet');
+  });
+
+  it('sends the link again from the "check your email" page, answering alike for any address', async () => {
+    const browser = newBrowser();
+    const { done } = await registers(browser, 'ravi@example.com');
+    await smtp.waitFor('ravi@example.com', /Confirm your email address/);
+    const resent = (await browser.submit(done, 'form[action$="/resend-verification"]')).page!;
+    expect(resent.status).toBe(200);
+    expect(resent.$('h1').text()).toBe('Check your email');
+    const second = linkIn(await smtp.waitFor('ravi@example.com', /Confirm your email address/), '/account/verify-email?token=');
+    // The resent page can continue too: the newest link, in this browser, leads on.
+    expect(resent.$('form[action$="/registered"]').length).toBe(1);
+    expect((await browser.open(second)).$('h1').text()).toBe('Confirm your email');
+
+    // An address without an account gets the same page.
+    const unknown = (await browser.submit(done, 'form[action$="/resend-verification"]', { email: 'nobody-here@example.com' })).page!;
+    expect(comparableHtml(unknown, 'nobody-here@example.com')).toBe(comparableHtml(resent, 'ravi@example.com'));
+  });
+
+  it('shows a single mistake once, at its field, and several in a summary too', async () => {
+    const browser = newBrowser();
+    const { page } = await loginPageFor(browser);
+    const register = await browser.open(new URL(page.$('a:contains("Create an account")').attr('href')!, page.url).href);
+    const one = (await browser.submit(register, 'form', { email: 'kai@', name: '', password: 'kai passphrase 123', password_confirmation: 'kai passphrase 123' })).page!;
+    expect(one.status).toBe(400);
+    expect(one.html.split('Enter a valid email address.').length - 1).toBe(1);
+    expect(one.$('#email-error').text()).toBe('Enter a valid email address.');
+    expect(one.$('.error-summary').length).toBe(0);
+
+    const two = (await browser.submit(register, 'form', { email: 'kai@', name: '', password: 'kai passphrase 123', password_confirmation: '' })).page!;
+    expect(two.$('.error-summary li').length).toBe(2);
+    expect(two.$('#email-error').text()).toBe('Enter a valid email address.');
+
+    // The same on every form with a summary: here "Forgot your password?".
+    const forgot = await browser.open(new URL(page.$('a:contains("Forgot your password?")').attr('href')!, page.url).href);
+    const bad = (await browser.submit(forgot, 'form', { email: 'kai@' })).page!;
+    expect(bad.status).toBe(400);
+    expect(bad.html.split('Enter a valid email address.').length - 1).toBe(1);
   });
 
   it('explains each registration mistake, keeps what was typed, and creates nothing', async () => {
@@ -127,6 +219,9 @@ describe.each(backends)('registration, verification and password reset over real
     const blocked = (await submitLogin(browser, page, 'leo@example.com', 'leo passphrase 123')).page!;
     expect(blocked.status).toBe(403);
     expect(blocked.$('h1').text()).toBe('Confirm your email first');
+    // Not confirmed yet: "I have confirmed" keeps the person here.
+    const early = (await browser.submit(blocked, 'form[action$="/registered"]')).page!;
+    expect(early.$('[role=alert]').text()).toContain('not confirmed yet');
 
     for (let i = 0; i < 3; i += 1) {
       const sent = (await browser.submit(blocked, 'form')).page!;
@@ -141,8 +236,10 @@ describe.each(backends)('registration, verification and password reset over real
     const links: string[] = [];
     for (const _ of mails) links.push(linkIn(await smtp.waitFor('leo@example.com', /Confirm your email/), '/account/verify-email?token='));
     expect((await browser.open(links[0]!)).status).toBe(400);
+    // Confirmed in the browser that proved the password: on to the app, without it again.
     const confirm = await browser.open(links[2]!);
-    expect((await browser.submit(confirm, 'form')).page?.$('h1').text()).toBe('Email confirmed');
+    const callback = await throughConsent(browser, await browser.submit(confirm, 'form'));
+    expect(callback.searchParams.get('code')).toBeTruthy();
   });
 
   describe('resetting a forgotten password', () => {

@@ -228,4 +228,19 @@ describe('the development outbox', () => {
     expect(logged).toMatchObject({ to: 'rita@example.com', read: expect.stringContaining('/dev/outbox/') });
     expect(idp.logs.raw).not.toContain(new URL(link).searchParams.get('token'));
   });
+
+  it('points the "check your email" page to the outbox, whose link then continues into the app in the same browser', async () => {
+    const { browser, page } = await loginPage(idp);
+    const register = await browser.open(new URL(page.$('a:contains("Create an account")').attr('href')!, page.url).href);
+    const done = (await browser.submit(register, 'form', { email: 'otis@example.com', password: 'otis passphrase 1', password_confirmation: 'otis passphrase 1' })).page!;
+    expect(done.$('h1').text()).toBe('Almost done: confirm your email');
+    await idp.idp.mailer.drain();
+
+    const outbox = await browser.open(new URL(done.$('a:contains("Read it in the outbox")').attr('href')!, done.url).href);
+    const message = await browser.open(new URL(outbox.$('a:contains("Confirm your email address")').attr('href')!, outbox.url).href);
+    const confirm = await browser.open(message.$('a[href*="/account/verify-email?token="]').attr('href')!);
+    let step = await browser.submit(confirm, 'form');
+    if (step.page) step = await browser.submit(step.page, 'form[action$="/confirm"]');
+    expect(step.leftTo?.searchParams.get('code')).toBeTruthy();
+  });
 });
