@@ -251,6 +251,7 @@ describe(`account page (${backend})`, () => {
       expect(devices.$(session).text()).toContain('From 127.0.0.1');
     });
     expect(devices.$('.session .badge').text()).toBe('this browser');
+    expect(devices.$('.apps .hint').first().text()).toMatch(/^Allowed .+GMT\+9$/);
   });
 
   it('shows a signed-out visitor a readable 401 page', async () => {
