@@ -127,7 +127,8 @@ export function accountPage(deps: AccountPageDeps) {
   async function backToApp(sessionId: string, accountId: string): Promise<{ name: string; uri: string } | undefined> {
     const current = (await deps.sessions.list(accountId, { sessionId })).find((session) => session.current);
     const clients = await clientsOf([...(current?.clientIds ?? [])].reverse());
-    for (const client of clients.values()) if (client.uri) return { name: client.name, uri: client.uri };
+    // Only a web address becomes a link, whatever a stored client holds.
+    for (const client of clients.values()) if (client.uri && /^https?:\/\//i.test(client.uri)) return { name: client.name, uri: client.uri };
     return undefined;
   }
 
