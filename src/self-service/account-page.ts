@@ -44,7 +44,24 @@ export interface AccountPageDeps {
 }
 
 
-/** The signed-in person and the one page that shows everything about their account. */
+/** The pages of the account area, in navigation order, each at its path. */
+export const ACCOUNT_PAGES = {
+  profile: '/account',
+  security: '/account/security',
+  devices: '/account/devices',
+  activity: '/account/activity',
+  delete: '/account/delete',
+} as const;
+export type AccountPageName = keyof typeof ACCOUNT_PAGES;
+
+export interface RenderOptions {
+  notice?: Notice;
+  errors?: Record<string, Message>;
+  form?: Record<string, string>;
+  status?: number;
+}
+
+/** The signed-in person and the pages about their account, each with the shared header. */
 export function accountPage(deps: AccountPageDeps) {
   const { provider, accounts, views } = deps;
 
@@ -60,38 +77,74 @@ export function accountPage(deps: AccountPageDeps) {
     return policyRequiresSecondFactor(deps.mfa, () => accounts.rolesOf(accountId));
   }
 
-  async function render(ctx: Context, options: { notice?: Notice; errors?: Record<string, Message>; form?: Record<string, string>; status?: number } = {}) {
-    const { account, sessionId } = await signedIn(ctx);
-    const [identities, twoStep, passkeys, sessions, apps, history] = await Promise.all([
-      deps.federation.identitiesOf(account.id),
-      deps.secondFactors.status(account.id),
-      deps.passkeys?.list(account.id),
-      deps.sessions.list(account.id, { sessionId }),
-      deps.sessions.apps(account.id),
-      deps.administration.loginHistory(account.id, 10),
-    ]);
-    // Apps by the names people know them by (client_name), not their client ids.
-    const names = new Map<string, string>();
-    for (const clientId of new Set([...apps.map((app) => app.clientId), ...sessions.flatMap((session) => session.clientIds)])) {
+  /** Apps by the names people know them by (client_name), with the address of their home page when they have one. */
+  async function clientsOf(clientIds: Iterable<string>): Promise<Map<string, { name: string; uri: string | undefined }>> {
+    const clients = new Map<string, { name: string; uri: string | undefined }>();
+    for (const clientId of new Set(clientIds)) {
       const client = await provider.Client.find(clientId);
-      names.set(clientId, client?.clientName ?? clientId);
+      clients.set(clientId, { name: client?.clientName ?? clientId, uri: client?.clientUri });
     }
+    return clients;
+  }
+
+  /** What only one page shows. */
+  async function contentOf(name: AccountPageName, account: Account, sessionId: string): Promise<Record<string, unknown>> {
+    switch (name) {
+      case 'profile':
+        return { timeZones: TIME_ZONES, languages: languagesFor(views.catalogues.locales) };
+      case 'security': {
+        const [identities, twoStep, passkeys] = await Promise.all([
+          deps.federation.identitiesOf(account.id),
+          deps.secondFactors.status(account.id),
+          deps.passkeys?.list(account.id),
+        ]);
+        return {
+          hasPassword: Boolean(account.password_hash),
+          googleEnabled: deps.googleEnabled,
+          googleIdentity: identities.find((identity) => identity.provider === 'google'),
+          twoStep,
+          passkeys,
+          passkeyScripts: Boolean(passkeys),
+          mfaRequired: await mfaRequired(account.id),
+        };
+      }
+      case 'devices': {
+        const [sessions, apps] = await Promise.all([deps.sessions.list(account.id, { sessionId }), deps.sessions.apps(account.id)]);
+        const clients = await clientsOf([...apps.map((app) => app.clientId), ...sessions.flatMap((session) => session.clientIds)]);
+        return {
+          sessions: sessionsToShow(sessions).map((session) => ({ ...session, device: deviceOf(session.userAgent), appNames: session.clientIds.map((id) => clients.get(id)!.name) })),
+          apps: apps.map((app) => ({ ...app, name: clients.get(app.clientId)!.name })),
+        };
+      }
+      case 'activity':
+        return { history: await deps.administration.loginHistory(account.id, 10) };
+      case 'delete':
+        return {};
+    }
+  }
+
+  /** "Back to <app>": the home page of the last app this browser signed in to, when it has one. */
+  async function backToApp(sessionId: string, accountId: string): Promise<{ name: string; uri: string } | undefined> {
+    const current = (await deps.sessions.list(accountId, { sessionId })).find((session) => session.current);
+    const clients = await clientsOf([...(current?.clientIds ?? [])].reverse());
+    // Only a web address becomes a link, whatever a stored client holds.
+    for (const client of clients.values()) if (client.uri && /^https?:\/\//i.test(client.uri)) return { name: client.name, uri: client.uri };
+    return undefined;
+  }
+
+  async function render(ctx: Context, name: AccountPageName, options: RenderOptions = {}) {
+    const { account, sessionId } = await signedIn(ctx);
+    const [content, back] = await Promise.all([contentOf(name, account, sessionId), backToApp(sessionId, account.id)]);
     views.render(
       ctx,
       'account',
       {
+        page: name,
+        pages: ACCOUNT_PAGES,
         account,
-        hasPassword: Boolean(account.password_hash),
-        googleEnabled: deps.googleEnabled,
-        googleIdentity: identities.find((identity) => identity.provider === 'google'),
-        twoStep,
-        passkeys,
-        passkeyScripts: Boolean(passkeys),
-        mfaRequired: await mfaRequired(account.id),
-        sessions: sessions.map((session) => ({ ...session, device: deviceOf(session.userAgent), appNames: session.clientIds.map((id) => names.get(id)!) })),
-        apps: apps.map((app) => ({ ...app, name: names.get(app.clientId)! })),
-        history,
-        timeZones: TIME_ZONES,
+        zone: account.zoneinfo || 'UTC',
+        backToApp: back,
+        ...content,
         notice: options.notice,
         errors: options.errors ?? {},
         form: options.form ?? {},
@@ -101,6 +154,18 @@ export function accountPage(deps: AccountPageDeps) {
   }
 
   return { signedIn, render, mfaRequired };
+}
+
+/** Each supported language by its own name ("Deutsch"), for the language select. */
+export function languagesFor(locales: string[]): { tag: string; name: string }[] {
+  return locales.map((tag) => ({ tag, name: new Intl.DisplayNames([tag], { type: 'language' }).of(tag) ?? tag }));
+}
+
+/** One row a session: the same session listed twice (an index read twice) shows once; two alike sessions stay two. */
+function sessionsToShow<T extends { handle: string; current: boolean; lastUsedAt: Date }>(sessions: T[]): T[] {
+  const byHandle = new Map<string, T>();
+  for (const session of sessions) if (!byHandle.has(session.handle)) byHandle.set(session.handle, session);
+  return [...byHandle.values()].sort((a, b) => Number(b.current) - Number(a.current) || b.lastUsedAt.getTime() - a.lastUsedAt.getTime());
 }
 
 export type AccountPage = ReturnType<typeof accountPage>;

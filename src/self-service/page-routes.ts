@@ -6,18 +6,22 @@ import { csrfProtection, formBody, PageError } from '../http/index.ts';
 import type { GoogleClient } from '../upstream/index.ts';
 import type { Message } from '../views/index.ts';
 import { formErrorOf, keepFlow, refusal, takeFlow, typed } from '../web/index.ts';
-import { type AccountPage, refusalNotice } from './account-page.ts';
+import { ACCOUNT_PAGES, type AccountPage, type AccountPageName, refusalNotice } from './account-page.ts';
 import { type PasskeyDeps, passkeyRoutes } from './passkey-routes.ts';
 import { type ReauthDeps, reauthRoutes } from './reauth-routes.ts';
 import { pageNeedsRecentAuthentication } from './recent-authentication.ts';
 import { sessionRoutes } from './session-routes.ts';
 import { type TwoStepDeps, twoStepRoutes } from './two-step-routes.ts';
 
+/** Where a change of a sign-in method returns after re-authentication: its section of the security page. */
+export const SIGN_IN_METHODS = `${ACCOUNT_PAGES.security}#methods-title`;
+
 const text = (body: Record<string, unknown>, field: string) => (typeof body[field] === 'string' ? (body[field] as string) : '');
 
 /**
- * The signed-in person's account page: profile, password, email address, Google link, two-step
- * verification, sessions, authorized apps, recent sign-ins, and deleting the account. Every change of a
+ * The signed-in person's account pages (ACCOUNT_PAGES): profile; security (password, email address, Google
+ * link, two-step verification, passkeys); devices and apps; recent sign-ins; deleting the account. A form's
+ * answer is the page the form is on. Every change of a
  * sign-in method, the email address or the password, and deleting the account, need a recent authentication.
  */
 export function accountPageRoutes(deps: {
@@ -36,42 +40,48 @@ export function accountPageRoutes(deps: {
   const self = async (ctx: Context) => ({ accountId: (await page.signedIn(ctx)).account.id, ip: ctx.ip, locale: deps.views.locale(ctx) });
   const body = (ctx: Context) => (ctx.request.body ?? {}) as Record<string, unknown>;
 
-  router.get('/', (ctx) => page.render(ctx, ctx.query.reauthenticated === '1' ? { notice: { kind: 'ok', text: 'account.notices.reauthenticated' } } : {}));
+  for (const [name, path] of Object.entries(ACCOUNT_PAGES) as [AccountPageName, string][]) {
+    router.get(path.slice('/account'.length) || '/', (ctx) =>
+      page.render(ctx, name, ctx.query.reauthenticated === '1' ? { notice: { kind: 'ok', text: 'account.notices.reauthenticated' } } : {}),
+    );
+  }
 
   router.post('/profile', async (ctx) => {
     const form = Object.fromEntries(PROFILE_FIELDS.map((field) => [field, text(body(ctx), field).trim()]));
     const parsed = profileFieldsSchema.safeParse(Object.fromEntries(Object.entries(form).map(([field, value]) => [field, value || null])));
-    if (!parsed.success) {
-      const errors = Object.fromEntries(parsed.error.issues.map((issue) => [String(issue.path[0]), `account.errors.${String(issue.path[0])}` as Message]));
-      return page.render(ctx, { errors, form, status: 400 });
-    }
+    const errors: Record<string, Message> = parsed.success
+      ? {}
+      : Object.fromEntries(parsed.error.issues.map((issue) => [String(issue.path[0]), `account.errors.${String(issue.path[0])}` as Message]));
+    // The language is one the pages speak: the select offers only those.
+    if (form.locale && !deps.views.catalogues.locales.includes(form.locale)) errors.locale = 'account.errors.locale';
+    if (!parsed.success || Object.keys(errors).length > 0) return page.render(ctx, 'profile', { errors, form, status: 400 });
     await selfService.updateProfile(await self(ctx), parsed.data);
-    return page.render(ctx, { notice: { kind: 'ok', text: 'account.notices.profileSaved' } });
+    return page.render(ctx, 'profile', { notice: { kind: 'ok', text: 'account.notices.profileSaved' } });
   });
 
-  router.post('/password', recent('methods-title'), async (ctx) => {
+  router.post('/password', recent(SIGN_IN_METHODS), async (ctx) => {
     const fields = body(ctx);
     try {
       await selfService.changePassword(await self(ctx), text(fields, 'current_password'), text(fields, 'password'), text(fields, 'password_confirmation'));
     } catch (error) {
       const refused = refusal('passwordChange', error);
-      return page.render(ctx, { errors: formErrorOf(refused), status: refused.status });
+      return page.render(ctx, 'security', { errors: formErrorOf(refused), status: refused.status });
     }
     const { account, sessionId } = await page.signedIn(ctx);
     if (fields.end_other_sessions === 'yes') await deps.sessions.endOthers(account.id, sessionId);
-    return page.render(ctx, { notice: { kind: 'ok', text: fields.end_other_sessions === 'yes' ? 'account.notices.passwordChangedSignedOut' : 'account.notices.passwordChanged' } });
+    return page.render(ctx, 'security', { notice: { kind: 'ok', text: fields.end_other_sessions === 'yes' ? 'account.notices.passwordChangedSignedOut' : 'account.notices.passwordChanged' } });
   });
 
-  router.post('/email', recent('email-title'), async (ctx) => {
+  router.post('/email', recent(`${ACCOUNT_PAGES.security}#email-title`), async (ctx) => {
     const fields = body(ctx);
     const email = typed(fields, 'email');
     try {
       await selfService.requestEmailChange(await self(ctx), email);
     } catch (error) {
       const refused = refusal('emailAddress', error);
-      return page.render(ctx, { errors: formErrorOf(refused), form: { email }, status: refused.status });
+      return page.render(ctx, 'security', { errors: formErrorOf(refused), form: { email }, status: refused.status });
     }
-    return page.render(ctx, { notice: { kind: 'ok', text: 'account.notices.emailChangeSent' } });
+    return page.render(ctx, 'security', { notice: { kind: 'ok', text: 'account.notices.emailChangeSent' } });
   });
 
   // The link mailed to a new address: a GET shows a button (mail scanners open links), the POST uses it.
@@ -91,12 +101,12 @@ export function accountPageRoutes(deps: {
     }
   });
 
-  router.post('/delete', recent('delete-title'), async (ctx) => {
+  router.post('/delete', recent(ACCOUNT_PAGES.delete), async (ctx) => {
     await selfService.deleteAccount(await self(ctx));
     deps.views.render(ctx, 'account-deleted');
   });
 
-  router.post('/google/link', recent('methods-title'), async (ctx) => {
+  router.post('/google/link', recent(SIGN_IN_METHODS), async (ctx) => {
     const { account } = await page.signedIn(ctx);
     if (!google) throw new PageError(404, 'googleUnavailable');
     try {
@@ -105,7 +115,7 @@ export function accountPageRoutes(deps: {
       ctx.status = 303;
       ctx.redirect(url.href);
     } catch (error) {
-      return page.render(ctx, refusalNotice('googleStart', error));
+      return page.render(ctx, 'security', refusalNotice('googleStart', error));
     }
   });
 
@@ -113,26 +123,26 @@ export function accountPageRoutes(deps: {
     const { account } = await page.signedIn(ctx);
     const flow = takeFlow(ctx);
     if (!google || flow?.mode !== 'link' || flow.accountId !== account.id) {
-      return page.render(ctx, { notice: { kind: 'error', text: 'account.notices.googleUnmatched' }, status: 400 });
+      return page.render(ctx, 'security', { notice: { kind: 'error', text: 'account.notices.googleUnmatched' }, status: 400 });
     }
     try {
       await federation.link(account.id, await google.finish(ctx.search, flow.checks));
     } catch (error) {
       const refused = refusalNotice('googleLink', error);
       ctx.state.log.warn({ reason: (error as Error).message }, 'linking google refused');
-      return page.render(ctx, refused);
+      return page.render(ctx, 'security', refused);
     }
-    return page.render(ctx, { notice: { kind: 'ok', text: 'account.notices.googleLinked' } });
+    return page.render(ctx, 'security', { notice: { kind: 'ok', text: 'account.notices.googleLinked' } });
   });
 
-  router.post('/google/unlink', recent('methods-title'), async (ctx) => {
+  router.post('/google/unlink', recent(SIGN_IN_METHODS), async (ctx) => {
     const { account } = await page.signedIn(ctx);
     try {
       await federation.unlink(account.id, 'google');
     } catch (error) {
-      return page.render(ctx, refusalNotice('googleUnlink', error));
+      return page.render(ctx, 'security', refusalNotice('googleUnlink', error));
     }
-    return page.render(ctx, { notice: { kind: 'ok', text: 'account.notices.googleUnlinked' } });
+    return page.render(ctx, 'security', { notice: { kind: 'ok', text: 'account.notices.googleUnlinked' } });
   });
 
   router.use(

@@ -5,7 +5,7 @@ import type { Passkeys } from '../accounts/index.ts';
 import { PageError } from '../http/index.ts';
 import type { Views } from '../views/index.ts';
 import { passkeyAnswer, startCeremony, takeCeremonyKey } from '../web/index.ts';
-import { type AccountPage, refusalNotice } from './account-page.ts';
+import { ACCOUNT_PAGES, type AccountPage, refusalNotice } from './account-page.ts';
 
 export interface PasskeyDeps {
   page: AccountPage;
@@ -13,10 +13,10 @@ export interface PasskeyDeps {
   passkeys: Passkeys | undefined;
   views: Views;
   /** The guard of sensitive changes (see two-step-routes). */
-  recent(section: string): Middleware;
+  recent(returnTo: string): Middleware;
 }
 
-const SECTION = 'methods-title';
+const SECTION = `${ACCOUNT_PAGES.security}#methods-title`;
 
 const field = (ctx: Context, name: string, max: number) => {
   const value = (ctx.request.body as Record<string, unknown> | undefined)?.[name];
@@ -45,9 +45,9 @@ export function passkeyRoutes(deps: PasskeyDeps): Router {
     try {
       await passkeys.finishRegistration(account.id, takeCeremonyKey(ctx), passkeyAnswer(ctx), name, ctx.ip);
     } catch (error) {
-      return page.render(ctx, refusalNotice('passkeyAdd', error));
+      return page.render(ctx, 'security', refusalNotice('passkeyAdd', error));
     }
-    return page.render(ctx, { notice: { kind: 'ok', text: 'account.notices.passkeyAdded' } });
+    return page.render(ctx, 'security', { notice: { kind: 'ok', text: 'account.notices.passkeyAdded' } });
   });
 
   router.post('/passkeys/rename', async (ctx) => {
@@ -56,9 +56,9 @@ export function passkeyRoutes(deps: PasskeyDeps): Router {
     try {
       await passkeys.rename(account.id, field(ctx, 'id', 2000), field(ctx, 'name', 200), ctx.ip);
     } catch (error) {
-      return page.render(ctx, refusalNotice('passkeyRename', error));
+      return page.render(ctx, 'security', refusalNotice('passkeyRename', error));
     }
-    return page.render(ctx, { notice: { kind: 'ok', text: 'account.notices.passkeyRenamed' } });
+    return page.render(ctx, 'security', { notice: { kind: 'ok', text: 'account.notices.passkeyRenamed' } });
   });
 
   router.post('/passkeys/remove', deps.recent(SECTION), async (ctx) => {
@@ -67,9 +67,9 @@ export function passkeyRoutes(deps: PasskeyDeps): Router {
     try {
       await passkeys.remove(account.id, field(ctx, 'id', 2000), await page.mfaRequired(account.id), ctx.ip);
     } catch (error) {
-      return page.render(ctx, refusalNotice('passkeyRemove', error));
+      return page.render(ctx, 'security', refusalNotice('passkeyRemove', error));
     }
-    return page.render(ctx, { notice: { kind: 'ok', text: 'account.notices.passkeyRemoved' } });
+    return page.render(ctx, 'security', { notice: { kind: 'ok', text: 'account.notices.passkeyRemoved' } });
   });
 
   return router;

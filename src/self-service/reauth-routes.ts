@@ -6,7 +6,7 @@ import { PageError, type RateLimits } from '../http/index.ts';
 import type { GoogleClient } from '../upstream/index.ts';
 import type { Message, Views } from '../views/index.ts';
 import { keepFlow, passkeyAnswer, refusal, startCeremony, takeCeremonyKey, takeFlow } from '../web/index.ts';
-import type { AccountPage } from './account-page.ts';
+import { ACCOUNT_PAGES, type AccountPage } from './account-page.ts';
 import { returnTarget } from './recent-authentication.ts';
 
 export interface ReauthDeps {
@@ -22,11 +22,13 @@ const field = (ctx: Context, name: string, max: number) => {
   return typeof value === 'string' ? value.slice(0, max) : '';
 };
 
-/** Back where the person was; a form's section says that the change is now theirs to submit again. */
+const pagePaths = new Set<string>(Object.values(ACCOUNT_PAGES));
+
+/** Back where the person was; an account page says that the change is now theirs to submit again. */
 function sendBack(ctx: Context, returnTo: string) {
   const [path, section] = returnTo.split('#');
   ctx.status = 303;
-  ctx.redirect(path === '/account' ? `/account?reauthenticated=1${section ? `#${section}` : ''}` : returnTo);
+  ctx.redirect(pagePaths.has(path!) ? `${path}?reauthenticated=1${section ? `#${section}` : ''}` : returnTo);
 }
 
 /** "Confirm it's you": the page sensitive changes send a person to, and each way of confirming. */

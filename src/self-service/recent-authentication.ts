@@ -19,15 +19,15 @@ export const reauthenticationPath = (returnTo: string) => `/account/reauth?${new
 /**
  * Sudo mode on the account page: a sensitive route runs only when the session signed in or re-authenticated
  * within REAUTH_MAX_AGE (the rule is `Reauthentication.isRecent`). Otherwise a page is sent to re-authenticate
- * and then back (a form's section: `section` is its heading's id, where the person submits again); a script
- * asking for JSON is told where to go.
+ * and then back: a GET to itself, a form to `returnTo` (its page and section, where the person submits again);
+ * a script asking for JSON is told where to go.
  */
 export function pageNeedsRecentAuthentication(deps: { page: AccountPage; reauthentication: Reauthentication }) {
-  return (section: string): Middleware =>
+  return (returnTo: string): Middleware =>
     async (ctx, next) => {
       const { account, session } = await deps.page.signedIn(ctx);
       if (await deps.reauthentication.isRecent(account.id, session)) return next();
-      const location = reauthenticationPath(ctx.method === 'GET' ? ctx.path : `/account#${section}`);
+      const location = reauthenticationPath(ctx.method === 'GET' ? ctx.path : returnTo);
       if (ctx.accepts('html', 'json') === 'json') {
         ctx.status = 401;
         ctx.body = { error: 'reauthentication_required', location };

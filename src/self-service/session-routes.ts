@@ -12,19 +12,19 @@ export function sessionRoutes(deps: { page: AccountPage; sessions: AccountSessio
     const { account } = await page.signedIn(ctx);
     const ended = await sessions.end(account.id, ctx.params.handle!);
     // Ending the session this page runs in signs this browser out: the page says so on the next load.
-    return page.render(ctx, ended ? { notice: { kind: 'ok', text: 'account.notices.sessionEnded' } } : { notice: { kind: 'error', text: 'account.notices.sessionGone' }, status: 404 });
+    return page.render(ctx, 'devices', ended ? { notice: { kind: 'ok', text: 'account.notices.sessionEnded' } } : { notice: { kind: 'error', text: 'account.notices.sessionGone' }, status: 404 });
   });
 
   router.post('/sessions/end-others', async (ctx) => {
     const { account, sessionId } = await page.signedIn(ctx);
     await sessions.endOthers(account.id, sessionId);
-    return page.render(ctx, { notice: { kind: 'ok', text: 'account.notices.othersEnded' } });
+    return page.render(ctx, 'devices', { notice: { kind: 'ok', text: 'account.notices.othersEnded' } });
   });
 
   router.post('/apps/:clientId/revoke', async (ctx) => {
     const { account } = await page.signedIn(ctx);
     const revoked = await sessions.revokeApp(account.id, ctx.params.clientId!);
-    return page.render(ctx, revoked ? { notice: { kind: 'ok', text: 'account.notices.appRevoked' } } : { notice: { kind: 'error', text: 'account.notices.appGone' }, status: 404 });
+    return page.render(ctx, 'devices', revoked ? { notice: { kind: 'ok', text: 'account.notices.appRevoked' } } : { notice: { kind: 'error', text: 'account.notices.appGone' }, status: 404 });
   });
 
   return router;

@@ -5,18 +5,18 @@ import type { SecondFactors } from '../accounts/index.ts';
 import type { AccountSessions } from '../oidc/index.ts';
 import type { Message, Views } from '../views/index.ts';
 import { refusal } from '../web/index.ts';
-import { type AccountPage, refusalNotice } from './account-page.ts';
+import { ACCOUNT_PAGES, type AccountPage, refusalNotice } from './account-page.ts';
 
 export interface TwoStepDeps {
   page: AccountPage;
   secondFactors: SecondFactors;
   sessions: AccountSessions;
   views: Views;
-  /** The guard of sensitive changes: a recent authentication, else re-authenticate and return to `section`. */
-  recent(section: string): Middleware;
+  /** The guard of sensitive changes: a recent authentication, else re-authenticate and return to `returnTo` (a GET returns to itself). */
+  recent(returnTo: string): Middleware;
 }
 
-const SECTION = 'methods-title';
+const SECTION = `${ACCOUNT_PAGES.security}#methods-title`;
 const SETUP = '/two-step/setup';
 
 /** Setting up, renewing and removing the authenticator app from the account page. */
@@ -28,9 +28,9 @@ export function twoStepRoutes(deps: TwoStepDeps): Router {
     const { account } = await page.signedIn(ctx);
     try {
       const enrollment = await secondFactors.startTotp(account.id, account.email);
-      views.render(ctx, 'second-factor-setup', { action: `/account${SETUP}`, enrollment, errors: error ? { code: error } : {} }, status);
+      views.render(ctx, 'second-factor-setup', { action: `/account${SETUP}`, cancel: ACCOUNT_PAGES.security, enrollment, errors: error ? { code: error } : {} }, status);
     } catch (error) {
-      return page.render(ctx, refusalNotice('appSetup', error));
+      return page.render(ctx, 'security', refusalNotice('appSetup', error));
     }
   }
 
@@ -48,7 +48,7 @@ export function twoStepRoutes(deps: TwoStepDeps): Router {
     }
   });
 
-  router.post('/two-step/done', (ctx) => page.render(ctx, { notice: { kind: 'ok', text: 'account.notices.twoStepOn' } }));
+  router.post('/two-step/done', (ctx) => page.render(ctx, 'security', { notice: { kind: 'ok', text: 'account.notices.twoStepOn' } }));
 
   router.post('/two-step/recovery-codes', deps.recent(SECTION), async (ctx) => {
     const { account } = await page.signedIn(ctx);
@@ -56,7 +56,7 @@ export function twoStepRoutes(deps: TwoStepDeps): Router {
       const recoveryCodes = await secondFactors.regenerateRecoveryCodes(account.id, ctx.ip);
       views.render(ctx, 'recovery-codes', { action: '/account/two-step/done', recoveryCodes });
     } catch (error) {
-      return page.render(ctx, refusalNotice('recoveryCodes', error));
+      return page.render(ctx, 'security', refusalNotice('recoveryCodes', error));
     }
   });
 
@@ -65,9 +65,9 @@ export function twoStepRoutes(deps: TwoStepDeps): Router {
     try {
       await secondFactors.removeTotp(account.id, await page.mfaRequired(account.id), ctx.ip);
     } catch (error) {
-      return page.render(ctx, refusalNotice('appRemoval', error));
+      return page.render(ctx, 'security', refusalNotice('appRemoval', error));
     }
-    return page.render(ctx, { notice: { kind: 'ok', text: 'account.notices.twoStepRemoved' } });
+    return page.render(ctx, 'security', { notice: { kind: 'ok', text: 'account.notices.twoStepRemoved' } });
   });
 
   return router;

@@ -50,15 +50,17 @@ describe.skipIf(chromiumMissing())('the account page and the second sign-in step
     await expect.poll(() => page.url()).toMatch(/#picture$/);
 
     await picture.fill('https://example.com/nora.png');
-    await page.getByLabel('Language').fill('de-CH');
+    await page.getByLabel('Language').selectOption('de');
     await page.getByLabel('Time zone').selectOption('Europe/Zurich');
     await region(page, 'Profile').getByRole('button', { name: 'Save profile' }).click();
     await expect.poll(() => page.getByRole('status').innerText()).toBe('Your profile is saved.');
-    await expect.poll(() => page.locator('.lead').innerText()).toContain('Nora Example');
+    await expect.poll(() => page.locator('.account-person').innerText()).toContain('Nora Example');
 
-    // The authenticator app: the key from the page, the code it would show.
+    // The authenticator app, chosen freely from the security page: the key from the page, the code it would show.
+    await page.getByRole('navigation', { name: 'Account pages' }).getByRole('link', { name: 'Security' }).click();
     await page.getByRole('link', { name: 'Set up an authenticator app' }).click();
-    await expect.poll(() => page.locator('h1').innerText()).toBe('Set up two-step verification');
+    await expect.poll(() => page.locator('h1').innerText()).toBe('Add an authenticator app');
+    await expect.poll(() => page.getByRole('link', { name: 'Cancel' }).getAttribute('href')).toBe('/account/security');
     await expect.poll(() => page.getByRole('img', { name: 'QR code for your authenticator app' }).isVisible()).toBe(true);
     await stack.checker.check(page, 'account-two-step-setup');
     const secret = await page.locator('code.secret').innerText();
@@ -102,7 +104,7 @@ describe.skipIf(chromiumMissing())('the account page and the second sign-in step
     await expect.poll(() => page.locator('#user-email').innerText()).toBe(nora.email);
 
     // The phone's session, ended from here: the phone is signed out at the IdP.
-    await page.goto(`${stack.idp.issuer}/account`);
+    await page.goto(`${stack.idp.issuer}/account/devices`);
     const sessions = region(page, 'Where you are signed in');
     await expect.poll(() => sessions.locator('.session').count()).toBe(2);
     await sessions.locator('.session').filter({ hasNot: page.locator('.badge') }).getByRole('button', { name: 'Sign out this device' }).click();
@@ -113,6 +115,7 @@ describe.skipIf(chromiumMissing())('the account page and the second sign-in step
     await stack.checker.check(page, 'account-session-ended');
 
     // Deleting needs a recent sign-in (Nora just signed in again): no password to type.
+    await page.goto(`${stack.idp.issuer}/account/delete`);
     await region(page, 'Delete account').getByRole('button', { name: 'Delete my account' }).click();
     await expect.poll(() => page.locator('h1').innerText()).toBe('Your account is deleted');
     await stack.checker.check(page, 'account-deleted');
@@ -126,7 +129,7 @@ describe.skipIf(chromiumMissing())('the account page and the second sign-in step
   it('changes the email address through the confirmation page the mail links to', async () => {
     const page = await stack.newPage();
     await stack.signInAs(page, otto);
-    await page.goto(`${stack.idp.issuer}/account`);
+    await page.goto(`${stack.idp.issuer}/account/security`);
     const email = region(page, 'Email address');
     await email.getByLabel('New email address').fill('otto.new@example.com');
     await email.getByRole('button', { name: 'Change email address' }).click();
@@ -138,7 +141,7 @@ describe.skipIf(chromiumMissing())('the account page and the second sign-in step
     await stack.checker.check(page, 'confirm-email-change');
     await page.getByRole('button', { name: 'Confirm the new address' }).click();
     await expect.poll(() => page.locator('h1').innerText()).toBe('Email confirmed');
-    await page.goto(`${stack.idp.issuer}/account`);
+    await page.goto(`${stack.idp.issuer}/account/security`);
     await expect.poll(() => region(page, 'Email address').innerText()).toContain('otto.new@example.com');
   });
 
@@ -147,6 +150,7 @@ describe.skipIf(chromiumMissing())('the account page and the second sign-in step
     await stack.openLogin(page);
     await submitLogin(page, ada);
     await expect.poll(() => page.locator('h1').innerText()).toBe('Set up two-step verification');
+    await expect.poll(() => page.getByRole('link', { name: 'Cancel' }).count()).toBe(0);
     await stack.checker.check(page, 'second-factor-setup');
     const secret = await page.locator('code.secret').innerText();
     await page.getByLabel('Code from the app').fill(await generate({ secret }));
@@ -164,6 +168,30 @@ describe.skipIf(chromiumMissing())('the account page and the second sign-in step
     await page.goto(`${stack.idp.issuer}/account`);
     await expect.poll(() => page.locator('html').getAttribute('lang')).toBe('de');
     await stack.checker.check(page, 'account-de');
+  });
+
+  it('moves between the account pages by the header navigation on a 390 px phone, each page fitting the screen', async () => {
+    const page = await stack.newPage({ viewport: { width: 390, height: 844 } });
+    await stack.signInAs(page, { email: 'otto.new@example.com', password: otto.password });
+    await page.goto(`${stack.idp.issuer}/account`);
+    const nav = page.getByRole('navigation', { name: 'Account pages' });
+    const pages = [
+      ['Security', '/account/security'],
+      ['Devices and apps', '/account/devices'],
+      ['Activity', '/account/activity'],
+      ['Delete account', '/account/delete'],
+      ['Profile', '/account'],
+    ] as const;
+    for (const [name, path] of pages) {
+      await nav.getByRole('link', { name }).click();
+      await page.waitForURL(`${stack.idp.issuer}${path}`);
+      await expect.poll(() => nav.locator('[aria-current="page"]').innerText()).toBe(name);
+      await expect.poll(() => page.locator('.account-header a.sign-out').isVisible()).toBe(true);
+      await expect.poll(() => page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+      await stack.checker.check(page, `account-page-${name.toLowerCase().replaceAll(' ', '-')}`);
+    }
+    await page.locator('.account-header').getByRole('link', { name: 'Sign out' }).click();
+    await expect.poll(() => page.getByRole('button', { name: 'Yes, sign me out' }).isVisible()).toBe(true);
   });
 
   it('has no serious or critical accessibility findings on any page it saw', () => {

@@ -25,7 +25,7 @@ describe.skipIf(chromiumMissing())('signing in with Google (the fake one), in Ch
     await expect.poll(() => page.locator('#user-email').innerText()).toBe('ana@gmail.test');
     await expect.poll(() => page.locator('#user-name').innerText()).toBe('Ana Lima');
 
-    await page.goto(`${stack.idp.issuer}/account`);
+    await page.goto(`${stack.idp.issuer}/account/security`);
     await expect.poll(() => page.locator('.google-email').innerText()).toBe('ana@gmail.test');
     await stack.checker.check(page, 'account');
   });

@@ -57,7 +57,7 @@ describe.skipIf(chromiumMissing())('passkeys in Chromium, with a virtual authent
     await submitLogin(page, sam);
     expect(await backAtRp(page)).toBe('pwd');
 
-    await page.goto(`${stack.idp.issuer}/account`);
+    await page.goto(`${stack.idp.issuer}/account/security`);
     await expect.poll(() => page.getByText('You have no passkeys yet.').isVisible()).toBe(true);
     await expect.poll(() => page.getByText('Passkeys need JavaScript').isVisible()).toBe(false);
     await page.getByLabel('Name for the new passkey').fill('Chromium test key');
@@ -89,7 +89,7 @@ describe.skipIf(chromiumMissing())('passkeys in Chromium, with a virtual authent
     expect(await backAtRp(page)).toBe('hwk');
 
     // She removes it; the page says so and the list is empty.
-    await page.goto(`${stack.idp.issuer}/account`);
+    await page.goto(`${stack.idp.issuer}/account/security`);
     await expect.poll(() => page.locator('.passkey .hint').innerText()).not.toContain('never');
     await page.getByRole('button', { name: 'Remove Chromium test key' }).click();
     await expect.poll(() => page.getByRole('status').innerText()).toBe('The passkey is removed.');

@@ -25,7 +25,7 @@ describe.skipIf(chromiumMissing())('confirming it is you before a sensitive chan
     const page = await stack.newPage();
     await stack.signInAs(page, rita);
     await outlastTheWindow();
-    await page.goto(`${stack.idp.issuer}/account`);
+    await page.goto(`${stack.idp.issuer}/account/security`);
     await region(page, 'Email address').getByLabel('New email address').fill('rita.new@example.com');
     await region(page, 'Email address').getByRole('button', { name: 'Change email address' }).click();
     await expect.poll(() => page.locator('h1').innerText()).toBe('Confirm it is you');
@@ -56,7 +56,7 @@ describe.skipIf(chromiumMissing())('confirming it is you before a sensitive chan
     await outlastTheWindow();
 
     // The page's script asks for the ceremony's options, is refused, and goes to confirm first.
-    await page.goto(`${stack.idp.issuer}/account`);
+    await page.goto(`${stack.idp.issuer}/account/security`);
     await page.getByLabel('Name for the new passkey').fill('Rita key');
     await page.getByRole('button', { name: 'Add a passkey' }).click();
     await expect.poll(() => page.locator('h1').innerText()).toBe('Confirm it is you');

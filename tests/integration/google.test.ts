@@ -215,8 +215,8 @@ describe(`Google federation (${backend})`, () => {
     const config = await relyingParty(idp.issuer, webAppClient);
     await signIn(browser, (await startAuthorization(config)).url, { email: 'yuri@example.com', password: 'yuri passphrase 1' });
 
-    let page: Page = await browser.open(`${idp.issuer}/account`);
-    expect(page.$('h1').text()).toBe('Your account');
+    let page: Page = await browser.open(`${idp.issuer}/account/security`);
+    expect(page.$('h1').text()).toBe('Security');
     expect(page.$('.methods').text()).toContain('not linked');
     google.addAccount('g-700', { email: 'yuri.personal@gmail.test', email_verified: true });
     google.signInAs('g-700');
@@ -236,7 +236,7 @@ describe(`Google federation (${backend})`, () => {
     const sam = newBrowser();
     const samStart = await continueWithGoogle(idp, sam);
     await sam.submit(samStart.result.page!, 'form[action$="/confirm"]');
-    const samPage = await sam.open(`${idp.issuer}/account`);
+    const samPage = await sam.open(`${idp.issuer}/account/security`);
     const refused = (await sam.submit(samPage, 'form[action="/account/google/unlink"]')).page!;
     expect(refused.status).toBe(409);
     expect(refused.$('[role=alert]').text()).toContain('the only way you sign in');

@@ -62,7 +62,7 @@ describe.each(backends)('an email lock does not lock the owner out (%s)', (backe
     owner = newBrowser();
     await signIn(owner, (await startAuthorization(config, { scope: 'openid' })).url, { email: 'owner@example.com', password });
     ownersPasskeys = authenticator();
-    const account = await owner.open(`${idp.issuer}/account`);
+    const account = await owner.open(`${idp.issuer}/account/security`);
     const options = await ceremonyOptions(owner, account, 'form[action="/account/passkeys"]');
     expect(page(await owner.submit(account, 'form[action="/account/passkeys"]', { response: JSON.stringify(ownersPasskeys.register(options)), name: 'Laptop' })).status).toBe(200);
   });

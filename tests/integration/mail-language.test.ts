@@ -105,7 +105,7 @@ describe(`mail in the person's language over real SMTP (${backend})`, () => {
     await idp.idp.accounts.createAccount({ email: 'hanna@example.com', password: 'hanna passphrase 1', emailVerified: true });
     const browser = browserSpeaking('de');
     await signIn(browser, (await startAuthorization(config)).url, { email: 'hanna@example.com', password: 'hanna passphrase 1' });
-    const account = await browser.open(`${idp.issuer}/account`);
+    const account = await browser.open(`${idp.issuer}/account/security`);
     expect(account.$('html').attr('lang')).toBe('de');
     await browser.submit(account, 'form[action="/account/email"]', { email: 'hanna.neu@example.com' });
     expect((await smtp.waitFor('hanna.neu@example.com', /./)).subject).toBe('Bestätigen Sie Ihre neue E-Mail-Adresse');

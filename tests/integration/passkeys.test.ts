@@ -45,7 +45,7 @@ describe('passkeys (pglite, issuer http://localhost)', () => {
   async function onAccountPage() {
     const person = await signedInPerson();
     await signIn(person.browser, (await startAuthorization(config)).url, { email: person.email, password });
-    return { person, account: await person.browser.open(`${idp.issuer}/account`) };
+    return { person, account: await person.browser.open(`${idp.issuer}/account/security`) };
   }
 
   const passkeyNames = (current: Page) => current.$('.passkey-name').map((_i, element) => current.$(element).text()).get();
@@ -62,7 +62,7 @@ describe('passkeys (pglite, issuer http://localhost)', () => {
 
   /** Adds a passkey from the account page; returns the page after. */
   async function addPasskey(person: { browser: Browser; authenticator: SoftAuthenticator }, name: string) {
-    const account = await person.browser.open(`${idp.issuer}/account`);
+    const account = await person.browser.open(`${idp.issuer}/account/security`);
     return (await registerPasskey(person, account, { name })).after;
   }
 
@@ -293,7 +293,7 @@ describe('passkeys (pglite, issuer http://localhost)', () => {
     const other = await signedInPerson();
     await signIn(other.browser, (await startAuthorization(config)).url, { email: other.email, password });
     await addPasskey(other, 'Mine');
-    const theirs = page(await other.browser.submit(await other.browser.open(`${idp.issuer}/account`), 'form[action="/account/passkeys/remove"]', { id: admin.authenticator.passkeys[0]!.id }));
+    const theirs = page(await other.browser.submit(await other.browser.open(`${idp.issuer}/account/security`), 'form[action="/account/passkeys/remove"]', { id: admin.authenticator.passkeys[0]!.id }));
     expect(theirs.status).toBe(404);
     expect(await idp.idp.passkeys!.list(admin.id)).toHaveLength(1);
     // Without the policy, the last one goes.

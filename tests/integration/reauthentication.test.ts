@@ -72,12 +72,12 @@ describe(`re-authentication for sensitive changes (${backend})`, () => {
     await outlastTheWindow();
 
     const thief = await stolenSession(victim.browser, idp.issuer);
-    const account = await thief.open(`${idp.issuer}/account`);
+    const account = await thief.open(`${idp.issuer}/account/security`);
     expect(account.status).toBe(200);
 
     const options = await askForOptions(thief, account, 'form[action="/account/passkeys"]');
     expect(options.status).toBe(401);
-    expect(await options.json()).toEqual({ error: 'reauthentication_required', location: '/account/reauth?return_to=%2Faccount%23methods-title' });
+    expect(await options.json()).toEqual({ error: 'reauthentication_required', location: '/account/reauth?return_to=%2Faccount%2Fsecurity%23methods-title' });
     const attempts: [string, Record<string, string>][] = [
       ['/account/passkeys', { response: JSON.stringify({ id: 'attacker', type: 'public-key', response: {} }), name: 'mine now' }],
       ['/account/two-step/recovery-codes', {}],
@@ -88,7 +88,8 @@ describe(`re-authentication for sensitive changes (${backend})`, () => {
       ['/account/delete', {}],
     ];
     for (const [action, fields] of attempts) {
-      const step = await thief.submit(account, `form[action="${action}"]`, fields);
+      const from = action === '/account/delete' ? await thief.open(`${idp.issuer}/account/delete`) : account;
+      const step = await thief.submit(from, `form[action="${action}"]`, fields);
       expect(onReauthPage(step), action).toBe(true);
     }
     expect(onReauthPage(await thief.navigate(`${idp.issuer}/account/two-step/setup`))).toBe(true);
@@ -119,11 +120,11 @@ describe(`re-authentication for sensitive changes (${backend})`, () => {
     const person = await signedInPerson();
     const recoveryCodes = await withAuthenticatorApp(person);
     await outlastTheWindow();
-    const account = await person.browser.open(`${idp.issuer}/account`);
+    const account = await person.browser.open(`${idp.issuer}/account/security`);
     const sent = await person.browser.submit(account, 'form[action="/account/two-step/recovery-codes"]');
     expect(onReauthPage(sent)).toBe(true);
     const reauth = page(sent);
-    expect(reauth.$('input[name="return_to"]').first().attr('value')).toBe('/account#methods-title');
+    expect(reauth.$('input[name="return_to"]').first().attr('value')).toBe('/account/security#methods-title');
 
     // A wrong password and a wrong code read the same.
     const wrongPassword = page(await reauthenticate(person.browser, idp.issuer, { password: 'not the password', code: recoveryCodes[0]! }, reauth));
@@ -133,13 +134,13 @@ describe(`re-authentication for sensitive changes (${backend})`, () => {
     expect(wrongCode.$('#reauth-error').text()).toBe(wrongPassword.$('#reauth-error').text());
 
     const back = page(await reauthenticate(person.browser, idp.issuer, { password: person.password, code: recoveryCodes[0]! }, reauth));
-    expect(new URL(back.url).pathname).toBe('/account');
+    expect(new URL(back.url).pathname).toBe('/account/security');
     expect(back.$('.notice').text()).toBe('You confirmed it is you. Submit your change again.');
     const codes = page(await person.browser.submit(back, 'form[action="/account/two-step/recovery-codes"]'));
     expect(codes.$('.recovery-codes code')).toHaveLength(10);
 
     await outlastTheWindow();
-    const later = await person.browser.submit(await person.browser.open(`${idp.issuer}/account`), 'form[action="/account/two-step/remove"]');
+    const later = await person.browser.submit(await person.browser.open(`${idp.issuer}/account/security`), 'form[action="/account/two-step/remove"]');
     expect(onReauthPage(later)).toBe(true);
     expect((await idp.idp.secondFactors.status(person.id)).totp).toBe(true);
 
@@ -169,15 +170,15 @@ describe(`re-authentication for sensitive changes (${backend})`, () => {
   it('a user-verified passkey re-authenticates; the password alone does not when a passkey is the second factor', async () => {
     const person = await signedInPerson();
     const authenticator = new SoftAuthenticator('localhost', idp.issuer);
-    const fresh = await person.browser.open(`${idp.issuer}/account`);
+    const fresh = await person.browser.open(`${idp.issuer}/account/security`);
     const registration = await askForOptions(person.browser, fresh, 'form[action="/account/passkeys"]');
     expect(registration.status).toBe(200);
     const added = page(await person.browser.submit(fresh, 'form[action="/account/passkeys"]', { response: JSON.stringify(authenticator.register(await registration.json())), name: 'Laptop' }));
     expect(added.$('.notice').text()).toContain('passkey is added');
     await outlastTheWindow();
 
-    expect((await askForOptions(person.browser, await person.browser.open(`${idp.issuer}/account`), 'form[action="/account/passkeys"]')).status).toBe(401);
-    const reauth = await person.browser.open(`${idp.issuer}/account/reauth?return_to=${encodeURIComponent('/account#methods-title')}`);
+    expect((await askForOptions(person.browser, await person.browser.open(`${idp.issuer}/account/security`), 'form[action="/account/passkeys"]')).status).toBe(401);
+    const reauth = await person.browser.open(`${idp.issuer}/account/reauth?return_to=${encodeURIComponent('/account/security#methods-title')}`);
     expect(reauth.$('form[action="/account/reauth"]')).toHaveLength(0);
     const withoutUv = new SoftAuthenticator('localhost', idp.issuer, false);
     withoutUv.passkeys.push(...authenticator.passkeys);
@@ -203,7 +204,7 @@ describe(`re-authentication for sensitive changes (${backend})`, () => {
     expect(step.leftTo).toBeDefined();
     await outlastTheWindow();
 
-    const account = await browser.open(`${idp.issuer}/account`);
+    const account = await browser.open(`${idp.issuer}/account/security`);
     const sent = await browser.submit(account, 'form[action="/account/email"]', { email: 'gina.new@example.com' });
     expect(onReauthPage(sent)).toBe(true);
     expect(page(sent).$('form[action="/account/reauth"]')).toHaveLength(0);

@@ -48,6 +48,9 @@ describe.each(backends)('second factor: authenticator app (%s)', (backend) => {
     const setup = page(next);
     expect(setup.url).toMatch(/\/second-factor\/setup$/);
     expect(setup.$('h1').text()).toBe('Set up two-step verification');
+    // Required by policy: it says so, and offers no way back into the account pages.
+    expect(setup.$('.lead').text()).toContain('Your account needs a second step');
+    expect(setup.$('a[href="/account/security"]')).toHaveLength(0);
     expect(setup.$('img.qr').attr('src')).toMatch(/^data:image\/svg\+xml;base64,/);
     secret = setup.$('code.secret').text();
     expect(secret).toMatch(/^[A-Z2-7]{32}$/);

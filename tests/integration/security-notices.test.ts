@@ -34,7 +34,7 @@ describe(`security notices, reset clean-up and links bound to the address (${bac
     return { id: account.id, email, password, browser, authenticator: new SoftAuthenticator('localhost', idp.issuer) };
   }
 
-  const accountPage = (browser: Browser) => browser.open(`${idp.issuer}/account`);
+  const accountPage = (browser: Browser) => browser.open(`${idp.issuer}/account/security`);
 
   async function addPasskey(person: { browser: Browser; authenticator: SoftAuthenticator }, name: string) {
     const account = await accountPage(person.browser);
@@ -306,7 +306,7 @@ describe('a security notice that cannot be sent (pglite, SMTP server down)', () 
     const browser = newBrowser();
     await signIn(browser, (await startAuthorization(config)).url, { email: 'olga@example.com', password: 'olga password long 1' });
     const changed = page(
-      await browser.submit(await browser.open(`${idp.issuer}/account`), 'form[action="/account/password"]', {
+      await browser.submit(await browser.open(`${idp.issuer}/account/security`), 'form[action="/account/password"]', {
         current_password: 'olga password long 1',
         password: 'olga changed it long 2',
         password_confirmation: 'olga changed it long 2',
