@@ -353,6 +353,7 @@ function interactionRouters(config: Config, { secrets }: Stores, services: Servi
       resourceServers,
       completion,
       cookieKeys: secrets.cookieKeys,
+      sessions: services.sessions,
     }),
   ];
 }

@@ -3,6 +3,7 @@ import type Provider from 'oidc-provider';
 
 import type { AccountLifecycle, AccountService, Federation } from '../accounts/index.ts';
 import type { ResourceServer } from '../clients/index.ts';
+import type { AccountSessions } from '../oidc/index.ts';
 import { csrfProtection, formBody, type RateLimits } from '../http/index.ts';
 import type { GoogleClient } from '../upstream/index.ts';
 import type { Views } from '../views/index.ts';
@@ -31,6 +32,7 @@ export function interactionRoutes(deps: {
   resourceServers: ResourceServer[];
   completion: SignInCompletion;
   cookieKeys: string[];
+  sessions: Pick<AccountSessions, 'endById'>;
 }): Router {
   const { completion } = deps;
   const load = interactionLoader(deps.provider);
