@@ -6,7 +6,7 @@ import { exchangeCode, newBrowser, relyingParty, signIn, startAuthorization, sub
 const alice = { email: 'alice@example.com', password: 'correct horse battery staple' };
 const bob = { email: 'bob@example.com', password: 'another horse battery staple' };
 
-describe.each(backends)('no dead end for a person signed in to the wrong account (%s)', (backend) => {
+describe.each(backends)('no dead ends for a person signed out or in the wrong account (%s)', (backend) => {
   let idp: TestIdp;
   let bobId: string;
 
@@ -42,5 +42,40 @@ describe.each(backends)('no dead end for a person signed in to the wrong account
     expect(callback.leftTo?.searchParams.get('state')).toBe(start.state);
     const tokens = await exchangeCode(config, callback.leftTo!, start);
     expect(tokens.claims()?.sub).toBe(bobId);
+  });
+
+  it('/account signed out starts a sign-in through the built-in account client and comes back to the page asked for', async () => {
+    const browser = newBrowser();
+    const started = await browser.fetch(`${idp.issuer}/account?reauthenticated=1`);
+    expect(started.status).toBe(303);
+    const authorization = new URL(started.headers.get('location')!);
+    expect(authorization.pathname).toBe('/auth');
+    expect(authorization.searchParams.get('client_id')).toBe('account');
+
+    const login = await browser.open(authorization.href);
+    expect(login.$('form[action$="/login"]').length).toBe(1);
+    const back = await submitLogin(browser, login, alice.email, alice.password);
+    expect(back.page?.url).toBe(`${idp.issuer}/account?reauthenticated=1`);
+    expect(back.page?.status).toBe(200);
+    expect(back.page?.html).toContain(alice.email);
+    // No consent for our own pages; the account page works as before.
+    expect((await browser.open(`${idp.issuer}/account`)).html).toContain(alice.email);
+  });
+
+  it('returns only to a path of the account pages, and keeps the JSON account API a 401', async () => {
+    for (const target of ['https://evil.example/account', '//evil.example/account', '/admin', '/account/../admin', '/account/api/me']) {
+      const browser = newBrowser();
+      const started = await browser.fetch(`${idp.issuer}/account/sign-in?return=${encodeURIComponent(target)}`);
+      expect(started.status).toBe(303);
+      const back = await submitLogin(browser, await browser.open(started.headers.get('location')!), alice.email, alice.password);
+      expect(back.page?.url, target).toBe(`${idp.issuer}/account`);
+    }
+    const api = await newBrowser().fetch(`${idp.issuer}/account/api/me`, { headers: { accept: 'application/json' } });
+    expect(api.status).toBe(401);
+  });
+
+  it('refuses a callback that this browser did not start', async () => {
+    const stray = await newBrowser().open(`${idp.issuer}/account/callback?code=x&state=y`);
+    expect(stray.status).toBe(400);
   });
 });
