@@ -409,5 +409,5 @@ function adminRouters(config: Config, { database, secrets, models }: Stores, ser
     administration,
   });
   const session = createConsoleSession({ issuer: config.issuer, cookieKeys: secrets.cookieKeys, db: database.db, accounts });
-  return [adminApiRoutes({ auth, actions, rateLimits }), adminConsoleRoutes({ actions, administration, session, fileClients: oidc.fileClients, views: services.views })];
+  return [adminApiRoutes({ auth, actions, rateLimits }), adminConsoleRoutes({ actions, administration, session, fileClients: oidc.fileClients, views: services.views, provider, sessions: services.sessions })];
 }

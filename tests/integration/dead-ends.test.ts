@@ -5,6 +5,7 @@ import { exchangeCode, newBrowser, relyingParty, signIn, startAuthorization, sub
 
 const alice = { email: 'alice@example.com', password: 'correct horse battery staple' };
 const bob = { email: 'bob@example.com', password: 'another horse battery staple' };
+const admin = { email: 'admin@example.com', password: 'the admin horse battery staple' };
 
 describe.each(backends)('no dead ends for a person signed out or in the wrong account (%s)', (backend) => {
   let idp: TestIdp;
@@ -14,6 +15,7 @@ describe.each(backends)('no dead ends for a person signed out or in the wrong ac
     idp = await startTestIdp({ backend });
     await idp.idp.accounts.createAccount({ ...alice, emailVerified: true });
     bobId = (await idp.idp.accounts.createAccount({ ...bob, emailVerified: true })).id;
+    await idp.idp.accounts.createAccount({ ...admin, roles: ['admin'], emailVerified: true });
   });
   afterAll(() => idp?.destroy());
 
@@ -77,5 +79,27 @@ describe.each(backends)('no dead ends for a person signed out or in the wrong ac
   it('refuses a callback that this browser did not start', async () => {
     const stray = await newBrowser().open(`${idp.issuer}/account/callback?code=x&state=y`);
     expect(stray.status).toBe(400);
+  });
+
+  it('"Not allowed" in the admin console offers another account, signing out, and the account page', async () => {
+    const browser = newBrowser();
+    const refused = (await submitLogin(browser, await browser.open(`${idp.issuer}/admin`), alice.email, alice.password)).page!;
+    expect(refused.status).toBe(403);
+    expect(refused.$('h1').text()).toBe('Not allowed');
+    expect(refused.$('.signed-in-as').text()).toBe(`Signed in as ${alice.email}`);
+    expect(refused.$('a[href="/account"]').text()).toBe('Go to your account');
+
+    const login = (await browser.submit(refused, 'form[action="/admin/switch-account"]')).page!;
+    expect(login.$('form[action$="/login"]').length, 'the IdP asks who signs in').toBe(1);
+    const console = (await submitLogin(browser, login, admin.email, admin.password)).page!;
+    expect(console.status).toBe(200);
+    expect(console.$('h1').text()).toBe('Users');
+
+    const other = newBrowser();
+    const refusedAgain = (await submitLogin(other, await other.open(`${idp.issuer}/admin`), bob.email, bob.password)).page!;
+    const home = (await other.submit(refusedAgain, 'form[action="/admin/sign-out"]')).page!;
+    expect(home.url).toBe(`${idp.issuer}/`);
+    // Signed out of the IdP too: the account page asks to sign in.
+    expect((await other.open(`${idp.issuer}/account`)).$('form[action$="/login"]').length).toBe(1);
   });
 });
