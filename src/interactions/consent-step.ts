@@ -5,7 +5,7 @@ import type Provider from 'oidc-provider';
 import type { AccountService } from '../accounts/index.ts';
 import type { ResourceServer } from '../clients/index.ts';
 import { PageError } from '../http/index.ts';
-import { type AccountSessions, currentSession, describeScopes } from '../oidc/index.ts';
+import { describeScopes } from '../oidc/index.ts';
 import type { Views } from '../views/index.ts';
 import { type Interaction, type InteractionLoader, loadedInteraction } from './interaction-loader.ts';
 
@@ -30,9 +30,8 @@ export function consentStep(deps: {
   resourceServers: ResourceServer[];
   views: Views;
   load: InteractionLoader;
-  sessions: Pick<AccountSessions, 'endById'>;
 }): ConsentStep {
-  const { provider, accounts, views, load, sessions } = deps;
+  const { provider, accounts, views, load } = deps;
   const resourceNames = new Map(deps.resourceServers.map((server) => [server.indicator, server.name ?? server.indicator]));
   // An API's scope the client may not have there is not granted there: not shown as a scope of the person's own either.
   const apiScopes = new Set(deps.resourceServers.flatMap((server) => server.scopes));
@@ -71,25 +70,6 @@ export function consentStep(deps: {
       { mergeWithLastSubmission: false },
     ),
   );
-
-  /**
-   * "Not you?": signs this browser out (its IdP session ends, and the grants it gave, as signing out would) and
-   * puts the same authorization request back at the sign-in step, so another account can sign in and continue.
-   * The interaction forgets the ended session, so node-oidc-provider resumes it in the browser's new one.
-   */
-  router.post('/switch-account', load('consent'), async (ctx) => {
-    const { interaction } = loadedInteraction(ctx);
-    const session = await currentSession(provider, ctx);
-    if (session) await sessions.endById(session.sessionId);
-    interaction.session = undefined;
-    interaction.grantId = undefined;
-    interaction.result = undefined;
-    interaction.lastSubmission = undefined;
-    interaction.prompt = { name: 'login', reasons: ['switch_account'], details: {} };
-    await interaction.save(Math.max(1, interaction.exp - Math.floor(Date.now() / 1000)));
-    ctx.status = 303;
-    ctx.redirect(`/interaction/${interaction.uid}`);
-  });
 
   return {
     async show(ctx) {

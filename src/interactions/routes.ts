@@ -18,6 +18,7 @@ import { passkeyStep } from './passkey-step.ts';
 import { promptPage } from './prompt-page.ts';
 import { registerStep } from './register-step.ts';
 import type { SignInCompletion } from './second-factor-step.ts';
+import { switchAccountRoute } from './switch-account.ts';
 
 /** /interaction/<uid>/...: every step of signing in and consenting, each route behind the one interaction loader. */
 export function interactionRoutes(deps: {
@@ -49,6 +50,7 @@ export function interactionRoutes(deps: {
     federationStep({ ...deps, load, loginPage: login }).routes(),
     registerStep({ ...deps, load, google: Boolean(deps.google) }).routes(),
     consent.router.routes(),
+    switchAccountRoute({ ...deps, load }).routes(),
   );
   return router;
 }

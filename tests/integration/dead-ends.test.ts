@@ -6,6 +6,7 @@ import { exchangeCode, newBrowser, relyingParty, signIn, startAuthorization, sub
 const alice = { email: 'alice@example.com', password: 'correct horse battery staple' };
 const bob = { email: 'bob@example.com', password: 'another horse battery staple' };
 const admin = { email: 'admin@example.com', password: 'the admin horse battery staple' };
+const carol = { email: 'carol@example.com', password: 'carol has two steps 12' };
 
 describe.each(backends)('no dead ends for a person signed out or in the wrong account (%s)', (backend) => {
   let idp: TestIdp;
@@ -16,6 +17,9 @@ describe.each(backends)('no dead ends for a person signed out or in the wrong ac
     await idp.idp.accounts.createAccount({ ...alice, emailVerified: true });
     bobId = (await idp.idp.accounts.createAccount({ ...bob, emailVerified: true })).id;
     await idp.idp.accounts.createAccount({ ...admin, roles: ['admin'], emailVerified: true });
+    const carolId = (await idp.idp.accounts.createAccount({ ...carol, emailVerified: true })).id;
+    const enrollment = await idp.idp.secondFactors.startTotp(carolId, 'carol');
+    await idp.idp.secondFactors.confirmTotp(carolId, await idp.idp.secondFactors.currentCode(enrollment.secret), null);
   });
   afterAll(() => idp?.destroy());
 
@@ -44,6 +48,24 @@ describe.each(backends)('no dead ends for a person signed out or in the wrong ac
     expect(callback.leftTo?.searchParams.get('state')).toBe(start.state);
     const tokens = await exchangeCode(config, callback.leftTo!, start);
     expect(tokens.claims()?.sub).toBe(bobId);
+  });
+
+  it('the second-factor page offers another account too, and the app gets that account', async () => {
+    const config = await relyingParty(idp.issuer, webAppClient);
+    const browser = newBrowser();
+    const start = await startAuthorization(config);
+    const second = (await submitLogin(browser, await browser.open(start.url.href), carol.email, carol.password)).page!;
+    expect(second.$('form[action$="/second-factor"]').length).toBe(1);
+    expect(second.$('form[action$="/switch-account"] button').text()).toBe('Not you? Use another account');
+
+    const login = (await browser.submit(second, 'form[action$="/switch-account"]')).page!;
+    expect(login.$('form[action$="/login"]').length).toBe(1);
+    // The password Carol proved no longer opens her second step.
+    expect((await browser.open(`${login.url}/second-factor`)).status).toBe(400);
+    const consent = (await submitLogin(browser, login, bob.email, bob.password)).page!;
+    expect(consent.$('.signed-in-as strong').text()).toBe(bob.email);
+    const callback = await browser.submit(consent, 'form[action$="/confirm"]');
+    expect((await exchangeCode(config, callback.leftTo!, start)).claims()?.sub).toBe(bobId);
   });
 
   it('/account signed out starts a sign-in through the built-in account client and comes back to the page asked for', async () => {
