@@ -59,7 +59,7 @@ import type { Logger } from './logger.ts';
 import { accountSessions, createProvider, endEverythingOf, openModelStore, revokeGrantsOfClient } from './oidc/index.ts';
 import { viewsDir } from './paths.ts';
 import type { RedisConnection } from './redis/index.ts';
-import { accountApiRoutes, accountPage, accountPageRoutes, homeRoutes, mailedLinkRoutes } from './self-service/index.ts';
+import { accountApiRoutes, accountClient, accountPage, accountPageRoutes, accountSignIn, homeRoutes, mailedLinkRoutes } from './self-service/index.ts';
 import { createGoogleClient } from './upstream/index.ts';
 import { deviceOf } from './web/index.ts';
 import { createViews, type Views } from './views/index.ts';
@@ -306,7 +306,7 @@ async function createOidcProvider(config: Config, log: Logger, { secrets, models
     accounts,
     resourceServers,
     secrets,
-    clients: [...builtInClients(adminApiResource.indicator), consoleClient(config.issuer, secrets.cookieKeys), ...fileClients],
+    clients: [...builtInClients(adminApiResource.indicator), consoleClient(config.issuer, secrets.cookieKeys), accountClient(config.issuer), ...fileClients],
     views: services.views,
     log,
     metrics: services.metrics,
@@ -354,6 +354,7 @@ function interactionRouters(config: Config, { secrets }: Stores, services: Servi
       completion,
       cookieKeys: secrets.cookieKeys,
       devOutbox: Boolean(services.outbox),
+      sessions: services.sessions,
     }),
   ];
 }
@@ -373,10 +374,12 @@ function selfServiceRouters(config: Config, services: Services, { provider, repl
     googleEnabled: Boolean(google),
     views,
   });
+  const signIn = accountSignIn({ issuer: config.issuer });
   return [
     mailedLinkRoutes({ lifecycle: services.lifecycle, rateLimits, views }),
     accountApiRoutes({ provider, accounts, selfService, sessions, issuer: config.issuer, replay, reauthentication }),
-    accountPageRoutes({ page, selfService, federation, google, secondFactors, passkeys, sessions, views, reauthentication, rateLimits }),
+    signIn.router,
+    accountPageRoutes({ page, selfService, federation, google, secondFactors, passkeys, sessions, views, reauthentication, rateLimits, signInWhenSignedOut: signIn.signInWhenSignedOut }),
   ];
 }
 
@@ -407,5 +410,5 @@ function adminRouters(config: Config, { database, secrets, models }: Stores, ser
     administration,
   });
   const session = createConsoleSession({ issuer: config.issuer, cookieKeys: secrets.cookieKeys, db: database.db, accounts });
-  return [adminApiRoutes({ auth, actions, rateLimits }), adminConsoleRoutes({ actions, administration, session, fileClients: oidc.fileClients, views: services.views })];
+  return [adminApiRoutes({ auth, actions, rateLimits }), adminConsoleRoutes({ actions, administration, session, fileClients: oidc.fileClients, views: services.views, provider, sessions: services.sessions })];
 }

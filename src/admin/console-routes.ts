@@ -1,9 +1,11 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
 import { z } from 'zod';
 
 import { type AccountAdministration, emailSchema, PROFILE_FIELDS, profileFieldsSchema } from '../accounts/index.ts';
 import { csrfProtection, formBody, PageError } from '../http/index.ts';
+import { type AccountSessions, currentSession } from '../oidc/index.ts';
 import { message, type Message, type Views } from '../views/index.ts';
 import type { Actor, AdminActions } from './admin-actions.ts';
 import { adminRefusal } from './admin-refusals.ts';
@@ -65,6 +67,9 @@ export function adminConsoleRoutes(deps: {
   /** The clients of CLIENTS_FILE: listed beside the database's, changed only in the file. */
   fileClients: readonly FileClient[];
   views: Views;
+  /** To end this browser's IdP session too when the person leaves or switches account. */
+  provider: Provider;
+  sessions: Pick<AccountSessions, 'endById'>;
 }): Router {
   const { actions, session, views } = deps;
   const fileClients = deps.fileClients.map(({ client_id, client_name, redirect_uris }) => ({ client_id, client_name, redirect_uris }));
@@ -86,6 +91,24 @@ export function adminConsoleRoutes(deps: {
     ctx.redirect('/admin/login');
   });
 
+  /** Ends the console session and this browser's IdP session (as signing out of the account would). */
+  async function signOutEverywhere(ctx: Context) {
+    await session.signOut(ctx);
+    const idpSession = await currentSession(deps.provider, ctx);
+    if (idpSession) await deps.sessions.endById(idpSession.sessionId);
+  }
+  // From the "Not allowed" page: leave altogether, or sign in again as someone else.
+  router.post('/sign-out', async (ctx) => {
+    await signOutEverywhere(ctx);
+    ctx.status = 303;
+    ctx.redirect('/');
+  });
+  router.post('/switch-account', async (ctx) => {
+    await signOutEverywhere(ctx);
+    ctx.status = 303;
+    ctx.redirect('/admin/login');
+  });
+
   /** The signed-in admin (a live session of an active account), or a redirect to sign in; people below moderator may not enter. */
   async function actorOf(ctx: Context): Promise<Actor | undefined> {
     const accountId = await session.accountId(ctx);
@@ -95,7 +118,12 @@ export function adminConsoleRoutes(deps: {
       return undefined;
     }
     const rank = await deps.administration.rankOf(accountId);
-    if (rank < RANK.moderator) throw new PageError(403, 'admin.forbidden');
+    if (rank < RANK.moderator) {
+      // Not a dead end: who is signed in, and the ways out (another account, sign out, their own account).
+      const email = (await deps.administration.emailsOf([accountId])).get(accountId);
+      views.render(ctx, 'admin/not-allowed', { email }, 403);
+      return undefined;
+    }
     return { accountId, rank, ip: ctx.ip };
   }
   const render = (ctx: Context, view: string, data: Record<string, unknown>, status = 200) => views.render(ctx, `admin/${view}`, data, status);

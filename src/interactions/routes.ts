@@ -3,6 +3,7 @@ import type Provider from 'oidc-provider';
 
 import type { AccountLifecycle, AccountService, Federation } from '../accounts/index.ts';
 import type { ResourceServer } from '../clients/index.ts';
+import type { AccountSessions } from '../oidc/index.ts';
 import { csrfProtection, formBody, type RateLimits } from '../http/index.ts';
 import type { GoogleClient } from '../upstream/index.ts';
 import type { Views } from '../views/index.ts';
@@ -17,6 +18,7 @@ import { passkeyStep } from './passkey-step.ts';
 import { promptPage } from './prompt-page.ts';
 import { checkEmailPage, registerStep } from './register-step.ts';
 import type { SignInCompletion } from './second-factor-step.ts';
+import { switchAccountRoute } from './switch-account.ts';
 
 /** /interaction/<uid>/...: every step of signing in and consenting, each route behind the one interaction loader. */
 export function interactionRoutes(deps: {
@@ -33,6 +35,7 @@ export function interactionRoutes(deps: {
   cookieKeys: string[];
   /** Mail goes to the development outbox: the "check your email" page points there. */
   devOutbox: boolean;
+  sessions: Pick<AccountSessions, 'endById'>;
 }): Router {
   const { completion } = deps;
   const load = interactionLoader(deps.provider);
@@ -51,6 +54,7 @@ export function interactionRoutes(deps: {
     federationStep({ ...deps, load, loginPage: login }).routes(),
     registerStep({ ...deps, load, google: Boolean(deps.google), devices, checkEmail }).routes(),
     consent.router.routes(),
+    switchAccountRoute({ ...deps, load }).routes(),
   );
   return router;
 }

@@ -35,6 +35,11 @@ function keepFirstFactor(ctx: Context, uid: string, value: FirstFactor) {
   ctx.cookies.set(COOKIE, encodeCookieJson(value), { signed: true, httpOnly: true, sameSite: 'lax', secure: ctx.secure, path: path(uid), maxAge: TEN_MINUTES });
 }
 
+/** "Not you?" at the second step: the password proven in this interaction no longer counts. */
+export function forgetFirstFactor(ctx: Context, uid: string) {
+  ctx.cookies.set(COOKIE, null, { path: path(uid) });
+}
+
 function firstFactorOf(ctx: Context, interaction: Interaction): FirstFactor {
   const kept = decodeCookieJson<FirstFactor>(ctx.cookies.get(COOKIE, { signed: true }));
   if (kept?.uid === interaction.uid) return kept;

@@ -75,6 +75,12 @@ export function accountSessions(db: Kysely<DB>, Adapter: AdapterConstructor) {
       return views;
     },
 
+    /** Ends a browser's session by its id (the cookie's value), as signing out would, and revokes the grants it gave. */
+    async endById(sessionId: string): Promise<void> {
+      const key = storageKeyOf('Session', sessionId);
+      await endSession(key, await sessions.find(key));
+    },
+
     /** Ends one session of the account and revokes the grants (refresh tokens included) it gave. */
     async end(accountId: string, handle: string): Promise<boolean> {
       const row = (await live(accountId, 'Session')).find((candidate) => handleOf(candidate.id) === handle);

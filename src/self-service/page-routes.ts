@@ -1,5 +1,5 @@
 import Router from '@koa/router';
-import type { Context } from 'koa';
+import type { Context, Middleware } from 'koa';
 
 import { type Federation, InvalidLinkError, PROFILE_FIELDS, profileFieldsSchema, type SelfService } from '../accounts/index.ts';
 import { csrfProtection, formBody, PageError } from '../http/index.ts';
@@ -29,11 +29,13 @@ export function accountPageRoutes(deps: {
   selfService: SelfService;
   federation: Federation;
   google: GoogleClient | undefined;
+  /** A signed-out GET of a page: sign in first, then back (account-sign-in.ts). */
+  signInWhenSignedOut: Middleware;
 } & Omit<TwoStepDeps, 'recent'> & Omit<PasskeyDeps, 'recent'> & ReauthDeps): Router {
   const { page, selfService, federation, google } = deps;
   const recent = pageNeedsRecentAuthentication(deps);
   const router = new Router({ prefix: '/account' });
-  router.use(formBody(), csrfProtection(), async (ctx, next) => {
+  router.use(deps.signInWhenSignedOut, formBody(), csrfProtection(), async (ctx, next) => {
     ctx.set('Cache-Control', 'no-store');
     await next();
   });

@@ -83,7 +83,7 @@ describe(`account page (${backend})`, () => {
     }));
     expect(changed.$('.notice').text()).toContain('every other device is signed out');
     expect(await refreshWorks(elsewhere.tokens.refresh_token!)).toBe(false);
-    expect((await accountPage(elsewhere.browser)).status).toBe(401);
+    expect((await accountPage(elsewhere.browser)).$('form[action$="/login"]').length, 'signed out: sent to sign in').toBe(1);
     expect((await accountPage(person.browser)).status).toBe(200);
     await smtp.waitFor(person.email, /password was changed/);
     await signedInPerson({ email: person.email, password: 'a brand new password 7' });
@@ -254,16 +254,16 @@ describe(`account page (${backend})`, () => {
     expect(devices.$('.apps .hint').first().text()).toMatch(/^Allowed .+GMT\+9$/);
   });
 
-  it('shows a signed-out visitor a readable 401 page', async () => {
+  it('sends a signed-out visitor to sign in', async () => {
     const visitor = await newBrowser().open(`${idp.issuer}/account`);
-    expect(visitor.status).toBe(401);
+    expect(visitor.$('form[action$="/login"]').length).toBe(1);
   });
 
   it('reads the browser’s session without ever setting a session cookie', async () => {
     const name = idp.idp.provider.cookieName('session');
     const sessionCookiesSetBy = (response: Response) => response.headers.getSetCookie().filter((cookie) => cookie.startsWith(`${name}=`));
     const visitor = await newBrowser().fetch(`${idp.issuer}/account`);
-    expect(visitor.status).toBe(401);
+    expect(visitor.status, 'signed out: sent to sign in').toBe(303);
     expect(sessionCookiesSetBy(visitor)).toEqual([]);
 
     const person = await signedInPerson();
@@ -274,7 +274,7 @@ describe(`account page (${backend})`, () => {
     const sessionId = (await person.browser.jar.getCookies(idp.issuer)).find((cookie) => cookie.key === name)!.value;
     await (await idp.idp.provider.Session.find(sessionId))!.destroy();
     const ended = await person.browser.fetch(`${idp.issuer}/account`);
-    expect(ended.status).toBe(401);
+    expect(ended.status, 'signed out: sent to sign in').toBe(303);
     expect(sessionCookiesSetBy(ended)).toEqual([]);
   });
 });

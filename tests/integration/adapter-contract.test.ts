@@ -310,6 +310,29 @@ describe.each(backends)('adapter contract: $name', (backend) => {
     expect(await adapter('AccessToken').find(items.find((item) => item.grantId === kept)!.id)).toBeDefined();
   });
 
+  it('revokes only the tokens of a grant: its grant, pending interaction and session stay', async () => {
+    // As node-oidc-provider's reference adapter: only AccessToken, AuthorizationCode, RefreshToken, DeviceCode,
+    // BackchannelAuthenticationRequest and PreAuthorizedCode belong to a grant. An Interaction that names the grant
+    // (a second authorization of the same client) must survive the grant's revocation, or the sign-in in progress breaks.
+    const grantId = newId();
+    const tokenId = newId();
+    await adapter('AccessToken').upsert(tokenId, { jti: tokenId, kind: 'AccessToken', grantId }, 60);
+    const interactionId = newId();
+    await adapter('Interaction').upsert(interactionId, { jti: interactionId, kind: 'Interaction', grantId, uid: newId() }, 60);
+    const sessionId = newId();
+    const sessionUid = newId();
+    await adapter('Session').upsert(sessionId, { jti: sessionId, kind: 'Session', grantId, uid: sessionUid, accountId: 'a' }, 60);
+    await adapter('Grant').upsert(grantId, { jti: grantId, kind: 'Grant', accountId: 'a', clientId: 'web-app' }, 60);
+
+    for (const model of ['AccessToken', 'RefreshToken', 'AuthorizationCode']) await adapter(model).revokeByGrantId(grantId);
+
+    expect(await adapter('AccessToken').find(tokenId), 'the grant\'s token').toBeUndefined();
+    expect(await adapter('Interaction').find(interactionId), 'the pending interaction').toMatchObject({ jti: interactionId, grantId });
+    expect(await adapter('Session').find(sessionId), 'the session').toMatchObject({ jti: sessionId });
+    expect(await adapter('Session').findByUid(sessionUid), 'the session by uid').toMatchObject({ jti: sessionId });
+    expect(await adapter('Grant').find(grantId), 'the grant itself (destroyed separately)').toMatchObject({ jti: grantId });
+  });
+
   it('keeps models apart: one id under two models is two items', async () => {
     const id = newId();
     await adapter('AccessToken').upsert(id, { jti: id, kind: 'AccessToken', scope: 'a' }, 60);

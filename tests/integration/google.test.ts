@@ -241,7 +241,7 @@ describe(`Google federation (${backend})`, () => {
     expect(refused.status).toBe(409);
     expect(refused.$('[role=alert]').text()).toContain('the only way you sign in');
 
-    expect((await newBrowser().open(`${idp.issuer}/account`)).status).toBe(401);
+    expect((await newBrowser().open(`${idp.issuer}/account`)).$('form[action$="/login"]').length, 'signed out: sent to sign in').toBe(1);
   });
 
   it('shows a readable page when Google is unreachable', async () => {

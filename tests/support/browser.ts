@@ -110,7 +110,7 @@ export function comparableHtml(page: Page, email: string): string {
     .replaceAll(email, 'EMAIL')
     .replace(/name="_csrf" value="[^"]*"/g, '')
     .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, 'ID')
-    .replace(/interaction([/=])[A-Za-z0-9_-]+/g, 'interaction$1UID');
+    .replace(/interaction([/=]|%2F)[A-Za-z0-9_-]+/g, 'interaction$1UID');
 }
 
 /** The page a step landed on; fails the test when the step left for another site instead. */

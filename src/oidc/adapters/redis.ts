@@ -1,12 +1,15 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 
+import { isGrantable } from './grantable.ts';
+
 /*
  * Keys (the {hash tag} fixes each key's Cluster slot; no command or script touches two keys):
  *   <prefix><Model>:{<id>}               hash: payload (JSON), consumed (epoch seconds)
  *   <prefix><Model>:uid:{<uid>}          string: the item's id
  *   <prefix><Model>:userCode:{<code>}    string: the item's id
- *   <prefix>grant:{<grantId>}            sorted set of "<Model>:<id>" scored by expiry (ms), trimmed on add
+ *   <prefix>grant:{<grantId>}            sorted set of "<Model>:<id>" scored by expiry (ms), trimmed on add;
+ *                                        token models only (grantable.ts), never an Interaction or Session
  * The item is written first and its index keys then get its absolute expiry (the grant set: its latest member's),
  * all from Redis's clock. If an index write fails, upsert rejects and node-oidc-provider hands out nothing. Needs Redis 6.2+.
  */
@@ -88,7 +91,7 @@ export function createRedisAdapter(redis: Redis | Cluster, options: { prefix?: s
     if (stored.userCode && stored.userCode !== current?.userCode) {
       removals.push(client.del(keys.userCode(model, stored.userCode)));
     }
-    if (stored.grantId && stored.grantId !== current?.grantId) {
+    if (isGrantable(model) && stored.grantId && stored.grantId !== current?.grantId) {
       removals.push(client.zrem(keys.grant(stored.grantId), `${model}:${id}`));
     }
     await Promise.all(removals);
@@ -106,7 +109,7 @@ export function createRedisAdapter(redis: Redis | Cluster, options: { prefix?: s
       const ttlMs = expiresIn ? Math.max(1, Math.round(expiresIn * 1000)) : 0;
       const [previous, expiresAt] = await client.oidcReplaceItem(keys.item(this.model, id), JSON.stringify(payload), ttlMs);
       await Promise.all([
-        payload.grantId ? client.oidcAddToGrant(keys.grant(payload.grantId), `${this.model}:${id}`, expiresAt) : undefined,
+        payload.grantId && isGrantable(this.model) ? client.oidcAddToGrant(keys.grant(payload.grantId), `${this.model}:${id}`, expiresAt) : undefined,
         payload.uid ? setIndex(keys.uid(this.model, payload.uid), id, expiresAt) : undefined,
         payload.userCode ? setIndex(keys.userCode(this.model, payload.userCode), id, expiresAt) : undefined,
         previous ? dropIndexes(this.model, id, JSON.parse(previous), payload) : undefined,
@@ -145,7 +148,9 @@ export function createRedisAdapter(redis: Redis | Cluster, options: { prefix?: s
       await Promise.all(
         members.map((member) => {
           const colon = member.indexOf(':');
-          return deleteItem(member.slice(0, colon), member.slice(colon + 1));
+          const model = member.slice(0, colon);
+          // Sets written before only tokens were indexed may still name an Interaction or Session: leave them be.
+          return isGrantable(model) ? deleteItem(model, member.slice(colon + 1)) : undefined;
         }),
       );
     }

@@ -2,6 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 
 import type { DB } from '../../db/index.ts';
+import { grantableModels } from './grantable.ts';
 
 const epochSeconds = (date: Date) => Math.floor(date.getTime() / 1000);
 
@@ -66,7 +67,11 @@ export function createSqlAdapter(db: Kysely<DB>) {
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
-      await db.deleteFrom('oidc_models').where('grant_id', '=', grantId).execute();
+      await db
+        .deleteFrom('oidc_models')
+        .where('model', 'in', grantableModels)
+        .where('grant_id', '=', grantId)
+        .execute();
     }
   };
 }
