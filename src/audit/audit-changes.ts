@@ -26,7 +26,10 @@ function show(value: unknown): string {
 }
 const cut = (text: string) => (text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT - 1)}…` : text);
 
-const isUpdate = (value: unknown): value is [unknown, unknown] => Array.isArray(value) && value.length === 2;
+/** Fields whose value is itself a list: two roles are a list, not a change from one to the other. */
+const LIST_FIELDS = new Set(['roles', 'redirect_uris', 'post_logout_redirect_uris', 'grant_types', 'response_types', 'removed']);
+const isUpdate = (field: string, value: unknown): value is [unknown, unknown] =>
+  Array.isArray(value) && value.length === 2 && (!LIST_FIELDS.has(field) || value.every((side) => side === null || Array.isArray(side)));
 
 export function changeLines(changes: Record<string, unknown> | null | undefined): ChangeLine[] {
   if (!changes) return [];
@@ -36,7 +39,7 @@ export function changeLines(changes: Record<string, unknown> | null | undefined)
     if (field === 'metadata' && value && typeof value === 'object' && !Array.isArray(value)) {
       return changeLines(pick(value as Record<string, unknown>, ['client_name', 'redirect_uris', 'token_endpoint_auth_method']));
     }
-    if (isUpdate(value)) return [{ field, before: show(value[0]), after: show(value[1]) }];
+    if (isUpdate(field, value)) return [{ field, before: show(value[0]), after: show(value[1]) }];
     return [{ field, after: show(value) }];
   });
 }
