@@ -147,13 +147,13 @@ describe(`admin console (${backend})`, () => {
 
   it('keeps the filters across pages of the audit log', async () => {
     const member = (await idp.idp.accounts.createAccount({ email: 'many-changes@example.com', password: null })).id;
-    const rows = Array.from({ length: 26 }, (_v, i) => ({ actor_id: null, action: 'users.update', target_type: 'account', target_id: member, changes: JSON.stringify({ name: [`Name ${i}`, `Name ${i + 1}`] }) }));
+    const rows = Array.from({ length: 26 }, (_v, i) => ({ actor_id: null, actor_kind: 'cli', action: 'users.update', target_type: 'account', target_id: member, changes: JSON.stringify({ name: [`Name ${i}`, `Name ${i + 1}`] }) }));
     await idp.idp.database.db.insertInto('audit_events').values(rows).execute();
     const { browser } = await signInToConsole('admin');
-    const first = await browser.open(`${idp.issuer}/admin/audit?target=${member}&action=users.update`);
+    const first = await browser.open(`${idp.issuer}/admin/audit?actor=cli&target=${member}&action=users.update&from=2000-01-01`);
     expect(first.$('tbody tr')).toHaveLength(25);
     const next = new URL(first.$('a[rel=next]').attr('href')!, first.url);
-    expect(Object.fromEntries(next.searchParams)).toEqual({ target: member, action: 'users.update', page: '2' });
+    expect(Object.fromEntries(next.searchParams)).toEqual({ actor: 'cli', target: member, action: 'users.update', from: '2000-01-01', page: '2' });
     expect((await browser.open(next.href)).$('tbody tr')).toHaveLength(1);
   });
 
@@ -170,7 +170,7 @@ describe(`admin console (${backend})`, () => {
     expect(row.find('td.target').text()).toBe('first@example.com');
     expect(row.find('.change-lines').text()).toContain('Roles: super_admin, user');
     await idp.idp.database.db.insertInto('audit_events').values({ actor_id: null, actor_kind: 'cli', action: 'clients.create', target_type: 'client', target_id: 'from-the-cli' }).execute();
-    const cli = await browser.open(`${idp.issuer}/admin/audit?actor=cli`);
+    const cli = await browser.open(`${idp.issuer}/admin/audit?actor=cli&target=from-the-cli`);
     expect(cli.$('tbody tr td.actor').map((_i, cell) => cli.$(cell).text()).get()).toEqual(['Command line']);
 
     const lockout = await browser.open(`${idp.issuer}/admin/audit?action=account.lockout&target=${locked}`);
