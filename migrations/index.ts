@@ -13,6 +13,7 @@ import * as consoleSessions from './012_console_sessions.ts';
 import * as grantsByClient from './015_grants_by_client.ts';
 import * as reauthentications from './010_reauthentications.ts';
 import * as secretsAtRest from './014_secrets_at_rest.ts';
+import * as auditActorKind from './017_audit_actor_kind.ts';
 
 /** Every migration, in order. Names are the file names; a test checks none is missing here. */
 export const migrations: Record<string, Migration> = {
@@ -29,4 +30,5 @@ export const migrations: Record<string, Migration> = {
   '012_console_sessions': consoleSessions,
   '014_secrets_at_rest': secretsAtRest,
   '015_grants_by_client': grantsByClient,
+  '017_audit_actor_kind': auditActorKind,
 };

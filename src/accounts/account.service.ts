@@ -99,7 +99,7 @@ export function createAccountService(deps: {
   passwordPolicy: PasswordPolicy;
   loginThrottle?: LoginThrottle;
   requireVerifiedEmail?: boolean;
-  /** Security events (a lockout) go to the audit log. */
+  /** Security events (a lockout) and the first super admin of ADMIN_EMAIL go to the audit log. */
   audit?: RecordAudit;
   observe?: LoginObserver;
 }): AccountService {
@@ -200,7 +200,9 @@ export function createAccountService(deps: {
 
     async ensureSuperAdmin({ email, password }) {
       if (await anyoneHasRole(db, 'super_admin')) return false;
-      await createAccount({ email, password, roles: ['super_admin', DEFAULT_ROLE], emailVerified: true });
+      const roles = ['super_admin', DEFAULT_ROLE];
+      const account = await createAccount({ email, password, roles, emailVerified: true });
+      await audit?.({ actorId: null, actorKind: 'startup', action: 'users.create', targetType: 'account', targetId: account.id, changes: { email: account.email, roles } });
       return true;
     },
 

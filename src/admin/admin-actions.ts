@@ -218,8 +218,13 @@ export function createAdminActions(deps: {
     async auditLog(actor: Actor, query: AuditQuery) {
       await allow(actor, 'audit.read');
       const events = await listAuditEvents(deps.database.db, query);
-      const emails = await administration.emailsOf(events.items.flatMap((event) => (event.actor_id ? [event.actor_id] : [])));
-      return { ...events, items: events.items.map((event) => ({ ...event, actor_email: event.actor_id ? (emails.get(event.actor_id) ?? null) : null })) };
+      const accountTargets = events.items.flatMap((event) => (event.target_type === 'account' && event.target_id && UUID.test(event.target_id) ? [event.target_id] : []));
+      const emails = await administration.emailsOf([...events.items.flatMap((event) => (event.actor_id ? [event.actor_id] : [])), ...accountTargets]);
+      const emailOf = (id: string | null) => (id ? (emails.get(id) ?? null) : null);
+      return {
+        ...events,
+        items: events.items.map((event) => ({ ...event, actor_email: emailOf(event.actor_id), target_email: event.target_type === 'account' ? emailOf(event.target_id) : null })),
+      };
     },
   };
 }

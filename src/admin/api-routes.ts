@@ -6,6 +6,7 @@ import { profileFieldsSchema, singleLine } from '../accounts/index.ts';
 import { jsonBody, type RateLimits, TooManyRequestsError } from '../http/index.ts';
 import type { Actor, AdminActions } from './admin-actions.ts';
 import { adminRefusal } from './admin-refusals.ts';
+import { AuditFilterError, auditQueryOf } from './audit-filters.ts';
 import type { AdminCaller } from './bearer-auth.ts';
 
 class InvalidFieldError extends Error {
@@ -196,8 +197,15 @@ export function adminApiRoutes(deps: { auth: Middleware; actions: AdminActions; 
   });
 
   router.get('/audit', async (ctx) => {
-    const query = parse(pageSchema.extend({ actor: z.uuid().optional(), target: z.string().max(200).optional(), action: z.string().max(64).optional() }), ctx.query);
-    ctx.body = await actions.auditLog(actor(ctx), { actorId: query.actor, targetId: query.target, action: query.action, page: query.page, perPage: query.per_page });
+    const { page, per_page } = parse(pageSchema, { page: ctx.query.page, per_page: ctx.query.per_page });
+    let audit;
+    try {
+      audit = auditQueryOf(ctx.query, { timeZone: 'UTC', page, perPage: per_page, moments: true });
+    } catch (error) {
+      if (error instanceof AuditFilterError) throw new InvalidFieldError(error.field, error.message);
+      throw error;
+    }
+    ctx.body = await actions.auditLog(actor(ctx), audit.query);
   });
 
   return router;

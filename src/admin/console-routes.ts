@@ -3,12 +3,15 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { z } from 'zod';
 
-import { type AccountAdministration, emailSchema, PROFILE_FIELDS, profileFieldsSchema } from '../accounts/index.ts';
+import { type AccountAdministration, emailSchema, PROFILE_FIELDS, profileFieldsSchema, TIME_ZONES } from '../accounts/index.ts';
+import { actionLabelKey, AUDITED_ACTIONS, changeLines } from '../audit/index.ts';
 import { csrfProtection, formBody, PageError } from '../http/index.ts';
 import { type AccountSessions, currentSession } from '../oidc/index.ts';
 import { message, type Message, type Views } from '../views/index.ts';
+import { deviceOf } from '../web/index.ts';
 import type { Actor, AdminActions } from './admin-actions.ts';
 import { adminRefusal } from './admin-refusals.ts';
+import { AUDIT_ACTORS, AuditFilterError, auditQueryOf } from './audit-filters.ts';
 import type { ConsoleSession } from './console-session.ts';
 import { RANK } from './permissions.ts';
 
@@ -35,6 +38,20 @@ const UNBOUNDED_FIELD_MAX = 64;
 const profileInput = (name: string, schema: z.core.$ZodType) => ({ name, maxLength: maxLengthOf(schema) ?? UNBOUNDED_FIELD_MAX });
 /** The user page's profile form: the address, then every profile claim of the schema, in its order. */
 const PROFILE_FORM = [profileInput('email', emailSchema), ...PROFILE_FIELDS.map((name) => profileInput(name, profileFieldsSchema.shape[name]))];
+
+/** A select's choices, with the stored value first when it is not one of them (so the form shows and keeps it). */
+const withStored = (choices: readonly string[], stored: string | null) => (stored && !choices.includes(stored) ? [stored, ...choices] : [...choices]);
+/** A language's name in the page's language ("Deutsch" on a German page); the tag itself if unknown. */
+function languageNamer(locale: string) {
+  const names = new Intl.DisplayNames([locale], { type: 'language', fallback: 'code' });
+  return (tag: string) => {
+    try {
+      return names.of(tag) ?? tag;
+    } catch {
+      return tag;
+    }
+  };
+}
 
 /** Refusals and mistakes as readable pages, with the status the API would give (a stale edit: 409). */
 async function consoleErrors(ctx: Context, next: () => Promise<unknown>) {
@@ -124,9 +141,12 @@ export function adminConsoleRoutes(deps: {
       views.render(ctx, 'admin/not-allowed', { email }, 403);
       return undefined;
     }
+    // Every time on the console's pages is in the viewing admin's zone, named; UTC when they set none.
+    ctx.state.adminZone = (await deps.administration.getAccount(accountId)).zoneinfo || 'UTC';
     return { accountId, rank, ip: ctx.ip };
   }
-  const render = (ctx: Context, view: string, data: Record<string, unknown>, status = 200) => views.render(ctx, `admin/${view}`, data, status);
+  const render = (ctx: Context, view: string, data: Record<string, unknown>, status = 200) =>
+    views.render(ctx, `admin/${view}`, { zone: (ctx.state.adminZone as string | undefined) ?? 'UTC', ...data }, status);
   const body = (ctx: Context) => (ctx.request.body ?? {}) as Record<string, unknown>;
   const confirmed = (ctx: Context) => body(ctx).confirmed === 'yes';
   /** Shows the confirmation page for a destructive action, unless this post already confirms it. */
@@ -157,6 +177,21 @@ export function adminConsoleRoutes(deps: {
     back(ctx, `/admin/users/${user.id}?notice=invitationMailed`);
   });
 
+  /** The languages the pages speak: what the locale select offers. */
+  const localeChoices = () => views.catalogues.locales;
+  /**
+   * A select's value: empty (unset), one of its choices, or the value already stored (set
+   * through the API, say), so saving the form keeps it; anything else is refused.
+   */
+  async function chosen(ctx: Context, name: 'locale' | 'zoneinfo', choices: () => readonly string[]) {
+    const value = text(body(ctx)[name], 64);
+    if (!value) return null;
+    if (choices().includes(value)) return value;
+    const stored = (await deps.administration.getAccount(ctx.params.id!))[name];
+    if (value === stored) return value;
+    throw new PageError(400, `admin.${name}Invalid`);
+  }
+
   router.post('/users/:id/profile', async (ctx) => {
     const actor = await actorOf(ctx);
     if (!actor) return;
@@ -169,8 +204,8 @@ export function adminConsoleRoutes(deps: {
       given_name: field('given_name', 100),
       family_name: field('family_name', 100),
       picture,
-      locale: field('locale', 35),
-      zoneinfo: field('zoneinfo', 64),
+      locale: await chosen(ctx, 'locale', localeChoices),
+      zoneinfo: await chosen(ctx, 'zoneinfo', () => TIME_ZONES),
     }, Number(body(ctx).version) || undefined);
     back(ctx, `/admin/users/${ctx.params.id}?notice=profileSaved`);
   });
@@ -187,7 +222,16 @@ export function adminConsoleRoutes(deps: {
     ]);
     const notice = text(ctx.query.notice, 40);
     const grantable = leastPowerFirst(roles.filter((role) => !user.roles.includes(role.name)));
-    render(ctx, 'user', { user, profileFields: PROFILE_FORM, history, identities, grantable, notice: notices.has(notice) ? `admin.notices.${notice}` : undefined });
+    render(ctx, 'user', {
+      user,
+      profileFields: PROFILE_FORM,
+      choices: { locale: withStored(localeChoices(), user.locale), zoneinfo: withStored(TIME_ZONES, user.zoneinfo) },
+      languageName: languageNamer(views.locale(ctx)),
+      history: history.map((row) => ({ ...row, device: deviceOf(row.user_agent) })),
+      identities,
+      grantable,
+      notice: notices.has(notice) ? `admin.notices.${notice}` : undefined,
+    });
   });
 
   router.post('/users/:id/roles', async (ctx) => {
@@ -285,9 +329,25 @@ export function adminConsoleRoutes(deps: {
   router.get('/audit', async (ctx) => {
     const actor = await actorOf(ctx);
     if (!actor) return;
-    const query = { action: text(ctx.query.action, 64) || undefined, targetId: text(ctx.query.target, 200) || undefined, page: page(ctx.query.page), perPage: PER_PAGE };
-    const events = await actions.auditLog(actor, query);
-    render(ctx, 'audit', { events, query, pages: Math.max(1, Math.ceil(events.total / PER_PAGE)) });
+    const zone = ctx.state.adminZone as string;
+    let parsed;
+    try {
+      parsed = auditQueryOf(ctx.query, { timeZone: zone, page: page(ctx.query.page), perPage: PER_PAGE });
+    } catch (error) {
+      if (error instanceof AuditFilterError) throw new PageError(400, 'admin.auditFilterInvalid', undefined, { field: error.field });
+      throw error;
+    }
+    const events = await actions.auditLog(actor, parsed.query);
+    const items = events.items.map((event) => ({ ...event, lines: changeLines(event.changes) }));
+    render(ctx, 'audit', {
+      events: { ...events, items },
+      filters: parsed.filters,
+      page: parsed.query.page,
+      actions: AUDITED_ACTIONS,
+      actors: AUDIT_ACTORS,
+      actionLabelKey,
+      pages: Math.max(1, Math.ceil(events.total / PER_PAGE)),
+    });
   });
 
   return router;

@@ -1,10 +1,15 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 
 import type { DB } from '../db/index.ts';
+
+/** Who acted when no account did: the command line (`npm run admin`) or start-up (ADMIN_EMAIL). */
+export type ActorKind = 'cli' | 'startup';
 
 export interface AuditEvent {
   /** The account that acted; null for the system (CLI, a failed sign-in by an unknown person). */
   actorId: string | null;
+  /** Set when no account acted: the command line or start-up. */
+  actorKind?: ActorKind | undefined;
   action: string;
   targetType?: string | undefined;
   targetId?: string | undefined;
@@ -15,8 +20,14 @@ export interface AuditEvent {
 
 export interface AuditQuery {
   actorId?: string | undefined;
+  /** The acting account's email (any case), or `cli` / `startup` for those actors. */
+  actorEmail?: string | undefined;
   targetId?: string | undefined;
   action?: string | undefined;
+  /** Events at or after this moment. */
+  from?: Date | undefined;
+  /** Events before this moment. */
+  until?: Date | undefined;
   page: number;
   perPage: number;
 }
@@ -26,6 +37,7 @@ export async function insertAuditEvent(db: Kysely<DB>, event: AuditEvent): Promi
     .insertInto('audit_events')
     .values({
       actor_id: event.actorId,
+      actor_kind: event.actorKind ?? null,
       action: event.action,
       target_type: event.targetType ?? null,
       target_id: event.targetId ?? null,
@@ -36,12 +48,19 @@ export async function insertAuditEvent(db: Kysely<DB>, event: AuditEvent): Promi
     .execute();
 }
 
-/** A page of events, newest first, by actor, target and action; with the count of all matches. */
+/** A page of events, newest first, by actor, target, action and time; with the count of all matches. */
 export async function listAuditEvents(db: Kysely<DB>, query: AuditQuery) {
   let base = db.selectFrom('audit_events');
   if (query.actorId) base = base.where('actor_id', '=', query.actorId);
+  if (query.actorEmail === 'cli' || query.actorEmail === 'startup') base = base.where('actor_kind', '=', query.actorEmail);
+  else if (query.actorEmail) {
+    const email = query.actorEmail.trim().toLowerCase();
+    base = base.where('actor_id', 'in', db.selectFrom('accounts').select('id').where(sql<string>`lower(email)`, '=', email));
+  }
   if (query.targetId) base = base.where('target_id', '=', query.targetId);
   if (query.action) base = base.where('action', '=', query.action);
+  if (query.from) base = base.where('at', '>=', query.from);
+  if (query.until) base = base.where('at', '<', query.until);
   const { total } = await base.select((eb) => eb.fn.countAll<string>().as('total')).executeTakeFirstOrThrow();
   const items = await base
     .selectAll()

@@ -9,6 +9,7 @@ import {
   UnknownRoleError,
   WeakPasswordError,
 } from '../accounts/index.ts';
+import { auditRecorder } from '../audit/index.ts';
 import { createClientRegistry, InvalidClientError } from '../clients/index.ts';
 import { type Config, ConfigError, loadConfig } from '../config.ts';
 import { type Database, DataDirLockedError, migrateToLatest, missingDatabaseAdvice, openDatabase } from '../db/index.ts';
@@ -92,6 +93,7 @@ async function createUser(config: Config, args: string[]): Promise<string> {
       emailVerified: values.verified ?? false,
     });
     const roles = await accounts.rolesOf(account.id);
+    await auditRecorder(db)({ actorId: null, actorKind: 'cli', action: 'users.create', targetType: 'account', targetId: account.id, changes: { email: account.email, roles } });
     return `Created ${account.email} (id ${account.id}, roles: ${roles.join(', ')})`;
   });
 }
@@ -133,6 +135,7 @@ async function createClient(config: Config, args: string[]): Promise<string> {
         token_endpoint_auth_method: values.public ? 'none' : 'client_secret_basic',
         ...(values['first-party'] ? { first_party: true } : {}),
       });
+      await auditRecorder(db)({ actorId: null, actorKind: 'cli', action: 'clients.create', targetType: 'client', targetId: String(client.client_id), changes: { metadata: client } });
       return [`client_id: ${String(client.client_id)}`, ...(clientSecret ? [`client_secret: ${clientSecret}  (shown once)`] : [])].join('\n');
     } catch (error) {
       if (error instanceof InvalidClientError) throw new UsageError(`${error.field}: ${error.message}`);

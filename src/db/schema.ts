@@ -102,6 +102,8 @@ export interface AuditEventsTable {
   id: Generated<string>;
   at: Timestamp;
   actor_id: string | null;
+  /** `cli` or `startup` when no account acted; null otherwise. */
+  actor_kind: string | null;
   action: string;
   target_type: string | null;
   target_id: string | null;

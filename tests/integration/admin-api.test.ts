@@ -134,6 +134,26 @@ describe(`admin API (${backend})`, () => {
     expect(audit.body.items.at(-1)).toMatchObject({ actor_id: actorIds.admin, changes: { name: [null, 'Renamed'], locale: [null, 'fr'] }, ip: expect.any(String) });
   });
 
+  it('filters the audit log by actor email, action and date range, refusing a bad date', async () => {
+    const target = await newTarget();
+    await call(tokens.super_admin, 'PATCH', `/users/${target}`, { name: 'Filtered' });
+    await call(tokens.admin, 'POST', `/users/${target}/disable`);
+    const byActor = await call(tokens.admin, 'GET', `/audit?target=${target}&actor=SUPER_ADMIN@example.com`);
+    expect(byActor.status).toBe(200);
+    expect(byActor.body.items.map((row: { action: string }) => row.action)).toEqual(['users.update']);
+    const byAction = await call(tokens.admin, 'GET', `/audit?target=${target}&action=users.disable`);
+    expect(byAction.body.items.map((row: { actor_id: string }) => row.actor_id)).toEqual([actorIds.admin]);
+    const today = new Date().toISOString().slice(0, 10);
+    expect((await call(tokens.admin, 'GET', `/audit?target=${target}&from=${today}&to=${today}`)).body.total).toBe(2);
+    expect((await call(tokens.admin, 'GET', `/audit?target=${target}&from=2099-01-01`)).body.total).toBe(0);
+    expect((await call(tokens.admin, 'GET', `/audit?target=${target}&to=2000-01-01T00:00:00Z`)).body.total).toBe(0);
+    const bad = await call(tokens.admin, 'GET', '/audit?from=yesterday');
+    expect(bad.status).toBe(400);
+    expect(bad.body).toMatchObject({ error: 'invalid_request', field: 'from', error_description: expect.stringContaining('2026-12-01') });
+    expect((await call(tokens.admin, 'GET', '/audit?from=2026-02-30')).status).toBe(400);
+    expect((await call(tokens.admin, 'GET', '/audit?from=2026-12-02&to=2026-12-01')).body).toMatchObject({ field: 'to' });
+  });
+
   it('shows who has a second factor, and lets an admin reset them, audited', async () => {
     const target = await newTarget();
     const enrollment = await idp.idp.secondFactors.startTotp(target, 'target');

@@ -43,6 +43,9 @@ describe('npm run admin', () => {
       const tokens = await exchangeCode(config, await signIn(newBrowser(), start.url, { email: 'DANA@example.com', password: 'dana password 42' }), start);
       const userinfo = await oidc.fetchUserInfo(config, tokens.access_token, tokens.claims()!.sub);
       expect(userinfo).toMatchObject({ email: 'dana@example.com', email_verified: true, roles: ['admin', 'user'] });
+      // The audit log says the command line did it.
+      const audited = await idp.idp.database.db.selectFrom('audit_events').select(['actor_id', 'actor_kind', 'action', 'target_id', 'changes']).where('action', '=', 'users.create').execute();
+      expect(audited).toEqual([{ actor_id: null, actor_kind: 'cli', action: 'users.create', target_id: userinfo.sub, changes: { email: 'dana@example.com', roles: ['admin', 'user'] } }]);
     } finally {
       await idp.stop();
     }
@@ -98,6 +101,9 @@ describe('npm run admin', () => {
       const start = await startAuthorization(config, { scope: 'openid email' });
       const tokens = await exchangeCode(config, await signIn(newBrowser(), start.url, { email: 'dana@example.com', password: 'dana password 42' }), start);
       expect(tokens.claims()?.aud).toBe(clientId);
+      const audited = await idp.idp.database.db.selectFrom('audit_events').select(['actor_kind', 'action', 'changes']).where('target_id', '=', clientId).execute();
+      expect(audited).toMatchObject([{ actor_kind: 'cli', action: 'clients.create', changes: { metadata: { client_name: 'CLI App' } } }]);
+      expect(audited[0]!.changes!.metadata).not.toHaveProperty('client_secret');
     } finally {
       await idp.stop();
     }

@@ -10,7 +10,7 @@ describe(`admin console (${backend})`, () => {
   let idp: TestIdp;
 
   beforeAll(async () => {
-    idp = await startTestIdp({ backend });
+    idp = await startTestIdp({ backend, env: { ADMIN_EMAIL: 'first@example.com', ADMIN_PASSWORD: 'first admin passphrase', LOGIN_MAX_FAILURES: '3' } });
     for (const role of ['admin', 'moderator', 'user'] as const) {
       await idp.idp.accounts.createAccount({ email: `${role}@example.com`, password: `${role} passphrase 1`, roles: [role], emailVerified: true });
     }
@@ -54,7 +54,7 @@ describe(`admin console (${backend})`, () => {
 
     const audit = await browser.open(`${idp.issuer}/admin/audit`);
     const actions = audit.$('tbody tr').map((_i, row) => audit.$(row).find('td').eq(2).text()).get();
-    expect(actions.slice(0, 2)).toEqual(['users.disable', 'users.roles.grant']);
+    expect(actions.slice(0, 2)).toEqual(['Account disabled', 'Role granted']);
   });
 
   it('lists each person with their roles, highest first', async () => {
@@ -93,6 +93,125 @@ describe(`admin console (${backend})`, () => {
     const none = await browser.open(`${idp.issuer}/admin/audit?action=nothing.happened`);
     expect(none.$('table')).toHaveLength(0);
     expect(none.$('main p.empty').text()).toBe('No events to show.');
+  });
+
+  it('shows each change as field: before -> after, never as JSON, in the viewing admin’s time zone', async () => {
+    const zoned = await idp.idp.accounts.createAccount({ email: 'zoned@example.com', password: 'zoned passphrase 1', roles: ['admin'], emailVerified: true });
+    await idp.idp.database.db.updateTable('accounts').set({ zoneinfo: 'America/New_York' }).where('id', '=', zoned.id).execute();
+    const member = (await idp.idp.accounts.createAccount({ email: 'readable@example.com', password: null, name: 'Old Name' })).id;
+    const { browser } = await signInToConsole('zoned');
+    const page = await browser.open(`${idp.issuer}/admin/users/${member}`);
+    expect(page.$('.created').text()).toMatch(/E[SD]T$/);
+    await browser.submit(page, 'form.profile', { name: 'Read Able', zoneinfo: 'Asia/Tokyo' });
+
+    const audit = await browser.open(`${idp.issuer}/admin/audit?target=${member}`);
+    const row = audit.$('tbody tr').first();
+    expect(row.find('td.action').text()).toBe('Profile changed');
+    expect(row.find('td.target').text()).toBe('readable@example.com');
+    const changes = row.find('.change-lines li').map((_i, line) => audit.$(line).text()).get();
+    expect(changes).toEqual(['Name: Old Name → Read Able', 'Time zone: — → Asia/Tokyo']);
+    expect(row.find('td.changes').text()).not.toMatch(/[{}[\]"]/);
+    expect(row.find('td.when').text()).toMatch(/E[SD]T$/);
+    expect(audit.$('main').text()).toContain('Times in America/New_York.');
+  });
+
+  it('filters the audit log by actor, action and dates with a GET form, and refuses a bad date', async () => {
+    const member = (await idp.idp.accounts.createAccount({ email: 'filtered@example.com', password: null })).id;
+    const { browser } = await signInToConsole('admin');
+    const user = await browser.open(`${idp.issuer}/admin/users/${member}`);
+    await browser.submit(user, 'form[action$="/roles"]', { role: 'guest' });
+    await browser.submit((await browser.submit(user, 'form[action$="/disable"]')).page!, 'main form');
+
+    const audit = await browser.open(`${idp.issuer}/admin/audit`);
+    const form = audit.$('form[role=search]');
+    expect(form.attr('method')).toBe('get');
+    expect(form.find('select[name=action] option[value="users.disable"]').text()).toBe('Account disabled');
+    const byAction = (await browser.submit(audit, 'form[role=search]', { target: member, action: 'users.disable' })).page!;
+    expect(byAction.$('tbody tr td.action').map((_i, cell) => byAction.$(cell).text()).get()).toEqual(['Account disabled']);
+    expect(byAction.$('select[name=action] option[selected]').attr('value')).toBe('users.disable');
+    const byActor = (await browser.submit(audit, 'form[role=search]', { actor: 'ADMIN@example.com', target: member })).page!;
+    expect(byActor.$('tbody tr')).toHaveLength(2);
+    const byOther = (await browser.submit(audit, 'form[role=search]', { actor: 'moderator@example.com', target: member })).page!;
+    expect(byOther.$('main p.empty').text()).toBe('No events to show.');
+    const today = new Date().toISOString().slice(0, 10);
+    const tomorrow = new Date(Date.now() + 36 * 3600_000).toISOString().slice(0, 10);
+    expect((await browser.submit(audit, 'form[role=search]', { target: member, from: today, to: tomorrow })).page!.$('tbody tr')).toHaveLength(2);
+    expect((await browser.submit(audit, 'form[role=search]', { target: member, from: '2099-01-01' })).page!.$('tbody tr')).toHaveLength(0);
+
+    const bad = (await browser.submit(audit, 'form[role=search]', { from: '31/12/2026' })).page!;
+    expect(bad.status).toBe(400);
+    expect(bad.$('h1').text()).toBe('That filter is not valid');
+    expect(bad.$('main p').first().text()).toContain('from: use a date like 2026-12-01');
+    expect((await browser.submit(audit, 'form[role=search]', { from: '2026-12-02', to: '2026-12-01' })).page!.status).toBe(400);
+  });
+
+  it('keeps the filters across pages of the audit log', async () => {
+    const member = (await idp.idp.accounts.createAccount({ email: 'many-changes@example.com', password: null })).id;
+    const rows = Array.from({ length: 26 }, (_v, i) => ({ actor_id: null, actor_kind: 'cli', action: 'users.update', target_type: 'account', target_id: member, changes: JSON.stringify({ name: [`Name ${i}`, `Name ${i + 1}`] }) }));
+    await idp.idp.database.db.insertInto('audit_events').values(rows).execute();
+    const { browser } = await signInToConsole('admin');
+    const first = await browser.open(`${idp.issuer}/admin/audit?actor=cli&target=${member}&action=users.update&from=2000-01-01`);
+    expect(first.$('tbody tr')).toHaveLength(25);
+    const next = new URL(first.$('a[rel=next]').attr('href')!, first.url);
+    expect(Object.fromEntries(next.searchParams)).toEqual({ actor: 'cli', target: member, action: 'users.update', from: '2000-01-01', page: '2' });
+    expect((await browser.open(next.href)).$('tbody tr')).toHaveLength(1);
+  });
+
+  it('audits the first super admin of ADMIN_EMAIL as start-up, and a lockout as a security event', async () => {
+    const locked = (await idp.idp.accounts.createAccount({ email: 'guessed@example.com', password: 'the real passphrase', emailVerified: true })).id;
+    for (let i = 0; i < 3; i += 1) {
+      await idp.idp.accounts.authenticate('guessed@example.com', 'a wrong guess', { ip: '203.0.113.9', userAgent: null }).catch(() => undefined);
+    }
+    const { browser } = await signInToConsole('admin');
+    const startup = await browser.open(`${idp.issuer}/admin/audit?actor=startup`);
+    const row = startup.$('tbody tr').first();
+    expect(row.find('td.actor').text()).toBe('Start-up (ADMIN_EMAIL)');
+    expect(row.find('td.action').text()).toBe('Account created');
+    expect(row.find('td.target').text()).toBe('first@example.com');
+    expect(row.find('.change-lines').text()).toContain('Roles: super_admin, user');
+    await idp.idp.database.db.insertInto('audit_events').values({ actor_id: null, actor_kind: 'cli', action: 'clients.create', target_type: 'client', target_id: 'from-the-cli' }).execute();
+    const cli = await browser.open(`${idp.issuer}/admin/audit?actor=cli&target=from-the-cli`);
+    expect(cli.$('tbody tr td.actor').map((_i, cell) => cli.$(cell).text()).get()).toEqual(['Command line']);
+
+    const lockout = await browser.open(`${idp.issuer}/admin/audit?action=account.lockout&target=${locked}`);
+    const event = lockout.$('tbody tr').first();
+    expect(event.find('td.action').text()).toBe('Sign-in locked after failures');
+    expect(event.find('td.actor').text()).toBe('system');
+    expect(event.find('td.ip').text()).toBe('203.0.113.9');
+    // Each failure is in the person's sign-in history, not one audit row per guess.
+    expect(lockout.$('tbody tr')).toHaveLength(1);
+    const user = await browser.open(`${idp.issuer}/admin/users/${locked}`);
+    expect(user.$('table.history tbody tr').first().find('td').eq(1).text()).toBe('wrong password');
+  });
+
+  it('offers the supported languages and the known time zones as lists, and refuses anything else', async () => {
+    const member = (await idp.idp.accounts.createAccount({ email: 'choices@example.com', password: null })).id;
+    const { browser } = await signInToConsole('admin');
+    const page = await browser.open(`${idp.issuer}/admin/users/${member}`);
+    expect(page.$('select#profile-locale option').map((_i, option) => page.$(option).attr('value')).get()).toEqual(['', 'en', 'de']);
+    expect(page.$('select#profile-locale option[value=de]').text()).toBe('German (de)');
+    expect(page.$('select#profile-zoneinfo option[value="Europe/Berlin"]')).toHaveLength(1);
+    const saved = (await browser.submit(page, 'form.profile', { locale: 'de', zoneinfo: 'Europe/Berlin' })).page!;
+    expect(saved.$('select#profile-locale option[selected]').attr('value')).toBe('de');
+    expect(saved.$('select#profile-zoneinfo option[selected]').attr('value')).toBe('Europe/Berlin');
+
+    const badLocale = (await browser.submit(saved, 'form.profile', { locale: 'xx' })).page!;
+    expect(badLocale.status).toBe(400);
+    expect(badLocale.$('main p').first().text()).toBe('Locale: choose a language from the list.');
+    const badZone = (await browser.submit(saved, 'form.profile', { zoneinfo: 'Mars/Olympus' })).page!;
+    expect(badZone.status).toBe(400);
+    expect(badZone.$('main p').first().text()).toBe('Time zone: choose a zone from the list.');
+  });
+
+  it('names browsers in the sign-in history, keeping the raw user agent in a title', async () => {
+    const ua = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
+    const member = (await idp.idp.accounts.createAccount({ email: 'browsing@example.com', password: 'browsing passphrase', emailVerified: true })).id;
+    await idp.idp.accounts.authenticate('browsing@example.com', 'browsing passphrase', { ip: '198.51.100.7', userAgent: ua });
+    const { browser } = await signInToConsole('admin');
+    const page = await browser.open(`${idp.issuer}/admin/users/${member}`);
+    const device = page.$('table.history td.device span').first();
+    expect(device.text()).toBe('Chrome on Linux');
+    expect(device.attr('title')).toBe(ua);
   });
 
   it('shows who has two-step verification and resets it after confirming', async () => {
