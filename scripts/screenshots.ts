@@ -185,7 +185,6 @@ export const pages: PageToShoot[] = [
   },
   { name: 'invalid-link', path: '/account/reset-password?token=not-a-token' },
   { name: 'error', path: '/interaction/no-such-interaction' },
-  { name: 'sign-out', as: 'nora', path: '/session/end' },
   { name: 'device-code', path: '/device' },
   {
     name: 'device-confirm',
@@ -195,6 +194,16 @@ export const pages: PageToShoot[] = [
       await page.goto(device.verification_uri_complete);
       const submit = page.locator('form button[type=submit]').first();
       if (await page.locator('input[name="user_code"]').count()) await Promise.all([page.waitForNavigation(), submit.click()]);
+    },
+  },
+  {
+    name: 'device-success',
+    as: 'nora',
+    open: async (page, world) => {
+      const device = await startDeviceFlow(world);
+      await page.goto(device.verification_uri_complete);
+      if (await page.locator('input[name="user_code"]').count()) await Promise.all([page.waitForNavigation(), page.locator('form button[type=submit]').first().click()]);
+      await Promise.all([page.waitForNavigation(), page.locator('form[action$="/confirm"] button[type=submit]').click()]);
     },
   },
   { name: 'account', as: 'nora', path: '/account' },
@@ -207,6 +216,16 @@ export const pages: PageToShoot[] = [
   { name: 'admin-clients', as: 'ada', path: '/admin/clients' },
   { name: 'admin-roles', as: 'ada', path: '/admin/roles' },
   { name: 'admin-audit', as: 'ada', path: '/admin/audit' },
+  // After every other page of Nora's: signing out ends the session they share.
+  { name: 'sign-out', as: 'nora', path: '/session/end' },
+  {
+    name: 'signed-out',
+    as: 'nora',
+    open: async (page, world) => {
+      await page.goto(`${world.issuer}/session/end`);
+      await Promise.all([page.waitForNavigation(), page.locator('button[name="logout"][value="yes"]').click()]);
+    },
+  },
   { name: 'dev-outbox', path: '/dev/outbox' },
   {
     name: 'dev-outbox-mail',

@@ -83,7 +83,8 @@ describe('npm run admin', () => {
     expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^Error: The database "idp_cli_no_such_database" .*does not exist\. Create it \(`createdb .*idp_cli_no_such_database`\)/)]);
   });
 
-  it('registers a client that a relying party can then use, and refuses a bad redirect URI', async () => {
+  // Two CLI processes, then a server and a sign-in: more than the default 30 s on a busy machine.
+  it('registers a client that a relying party can then use, and refuses a bad redirect URI', { timeout: 90_000 }, async () => {
     const refused = await runAdmin(['create-client', '--name', 'Bad', '--redirect-uri', 'http://app.example.com/cb'], { env: env() });
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain('redirect_uris: http://app.example.com/cb: use https, or http on 127.0.0.1 or [::1]');
