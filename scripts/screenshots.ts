@@ -68,8 +68,8 @@ export interface World {
   idp: Idp;
   browser: Browser;
   accountIds: Record<keyof typeof people, string>;
-  /** A fresh browser profile, or one signed in as a person (signed in once, then reused). */
-  newPage(as?: keyof typeof people): Promise<Page>;
+  /** A fresh browser profile, or one signed in as a person (signed in once, then reused unless `fresh`). */
+  newPage(as?: keyof typeof people, fresh?: boolean): Promise<Page>;
   close(): Promise<void>;
 }
 
@@ -78,6 +78,8 @@ export interface PageToShoot {
   name: string;
   /** Signed in as this person first. */
   as?: keyof typeof people;
+  /** Signs in anew rather than reusing the person's session: for pages that end it or, like the device flow, replace it. */
+  freshSignIn?: boolean;
   path?: string | ((world: World) => string);
   open?: (page: Page, world: World) => Promise<void>;
 }
@@ -189,6 +191,7 @@ export const pages: PageToShoot[] = [
   {
     name: 'device-confirm',
     as: 'nora',
+    freshSignIn: true,
     open: async (page, world) => {
       const device = await startDeviceFlow(world);
       await page.goto(device.verification_uri_complete);
@@ -199,6 +202,7 @@ export const pages: PageToShoot[] = [
   {
     name: 'device-success',
     as: 'nora',
+    freshSignIn: true,
     open: async (page, world) => {
       const device = await startDeviceFlow(world);
       await page.goto(device.verification_uri_complete);
@@ -216,11 +220,11 @@ export const pages: PageToShoot[] = [
   { name: 'admin-clients', as: 'ada', path: '/admin/clients' },
   { name: 'admin-roles', as: 'ada', path: '/admin/roles' },
   { name: 'admin-audit', as: 'ada', path: '/admin/audit' },
-  // After every other page of Nora's: signing out ends the session they share.
-  { name: 'sign-out', as: 'nora', path: '/session/end' },
+  { name: 'sign-out', as: 'nora', freshSignIn: true, path: '/session/end' },
   {
     name: 'signed-out',
     as: 'nora',
+    freshSignIn: true,
     open: async (page, world) => {
       await page.goto(`${world.issuer}/session/end`);
       await Promise.all([page.waitForNavigation(), page.locator('button[name="logout"][value="yes"]').click()]);
@@ -286,14 +290,15 @@ export async function startWorld(): Promise<World> {
     idp,
     browser,
     accountIds: { nora: nora!.id, tom: tom!.id, ada: ada!.id },
-    async newPage(as) {
+    async newPage(as, fresh = false) {
       if (!as) return (await newContext()).newPage();
-      if (!signedIn.has(as)) {
+      if (fresh || !signedIn.has(as)) {
         const page = await (await newContext()).newPage();
         // The admin console starts its own sign-in; the account page expects one through an app.
         if (as === 'ada') await page.goto(`${issuer}/admin`);
         else await startSignIn(page, world);
         await signInThrough(page, people[as]);
+        if (fresh) return page;
         signedIn.set(as, await page.context().storageState());
       }
       return (await newContext(signedIn.get(as))).newPage();
@@ -347,7 +352,7 @@ async function shoot(world: World, entry: PageToShoot, outDir: string): Promise<
   const result: ShotResult = { name: entry.name, url: '', status: undefined, files: [], violations: [] };
   let page: Page | undefined;
   try {
-    page = await world.newPage(entry.as);
+    page = await world.newPage(entry.as, entry.freshSignIn);
     let status: number | undefined;
     const main = page.mainFrame();
     page.on('response', (response) => {
@@ -365,6 +370,7 @@ async function shoot(world: World, entry: PageToShoot, outDir: string): Promise<
       result.problem = `not found (${status})`;
       return result;
     }
+    if (entry.as && status === 401) throw new Error(`not signed in as ${entry.as} (401)`);
     for (const scheme of schemes) {
       await page.emulateMedia({ colorScheme: scheme });
       for (const width of widths) {
