@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 
 import { longestSignedTokenLifetime, readResourceServersFile } from '../clients/index.ts';
 import type { Config } from '../config.ts';
-import { JWKS_MAX_AGE_SECONDS, readJwks, retiredSince, rotateJwks, type StoredJwk, type StoredJwks } from '../keys/index.ts';
+import { developmentSecretsFile, JWKS_MAX_AGE_SECONDS, readDevelopmentJwks, readJwks, retiredSince, rotateJwks, type StoredJwk, type StoredJwks } from '../keys/index.ts';
 
 export class KeysUsageError extends Error {}
 
@@ -19,9 +19,23 @@ export function parseDuration(text: string): number {
 const at = (seconds: number) => new Date(seconds * 1000).toISOString();
 const describe = (key: StoredJwk) => `${key.kid} (${key.alg})`;
 
-function source(config: Config) {
-  if (!config.jwks) throw new KeysUsageError('keys commands work on JWKS_FILE or JWKS; neither is set');
-  return config.jwks;
+/**
+ * Without JWKS_FILE or JWKS the server signs with keys it generated in DATA_DIR on its first start:
+ * listed as such, never rotated (that file also holds the cookie and secrets keys).
+ */
+function developmentKeys(config: Config, action: string | undefined, now: number, keepSeconds: number): string {
+  if (action !== 'list') {
+    throw new KeysUsageError(`keys rotate works on JWKS_FILE or JWKS; neither is set, so the server signs with development keys kept in ${developmentSecretsFile(config.dataDir)}. Set JWKS_FILE (from \`npm run admin -- generate-jwks\`) to rotate.`);
+  }
+  const development = readDevelopmentJwks(config.dataDir);
+  if (!development) {
+    return `No signing keys yet: JWKS_FILE and JWKS are unset, so the server generates development keys in ${developmentSecretsFile(config.dataDir)} when it first starts.`;
+  }
+  const generated = `development key, generated ${development.generatedAt.toISOString()}`;
+  return [
+    `Development keys in ${development.file} (JWKS_FILE and JWKS are unset):`,
+    ...keyStates(development.jwks, now, keepSeconds).map((line, index) => `${line}; use ${development.jwks.keys[index]!.use ?? 'sig'}; ${generated}`),
+  ].join('\n');
 }
 
 /** Replaces the file in one step, so that a node starting meanwhile never reads half of it. */
@@ -44,10 +58,12 @@ function keyStates(jwks: StoredJwks, now: number, keepSeconds: number): string[]
 export async function keysCommand(config: Config, args: string[]): Promise<string> {
   const [action, ...rest] = args;
   const { values } = parseArgs({ args: rest, options: { 'activate-in': { type: 'string', default: '1h' } }, strict: true });
-  const from = source(config);
-  const jwks = readJwks(from);
+  if (action !== 'list' && action !== 'rotate') throw new KeysUsageError('keys needs "list" or "rotate [--activate-in 1h]"');
   const keepSeconds = longestSignedTokenLifetime(readResourceServersFile(config.resourceServersFile)) + 5 * 60;
   const now = Math.floor(Date.now() / 1000);
+  const from = config.jwks;
+  if (!from) return developmentKeys(config, action, now, keepSeconds);
+  const jwks = readJwks(from);
 
   switch (action) {
     case 'list':

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 
-// Nothing here imports ../oidc/index.ts: it loads node-oidc-provider, which only create-client needs.
+// Nothing here imports ../oidc/index.ts: it loads node-oidc-provider, which only create-client needs
+// (client-metadata-check.ts, loaded quietly).
 import {
   createAccountService,
   createPasswordHasher,
@@ -14,6 +15,7 @@ import { createClientRegistry, InvalidClientError } from '../clients/index.ts';
 import { type Config, ConfigError, loadConfig } from '../config.ts';
 import { type Database, DataDirLockedError, migrateToLatest, missingDatabaseAdvice, openDatabase } from '../db/index.ts';
 import { generateJwks, SigningKeysError } from '../keys/index.ts';
+import { clientMetadataCheck } from './client-metadata-check.ts';
 import { keysCommand, KeysUsageError } from './keys-command.ts';
 
 const usage = `Usage: npm run admin -- <command> [options]
@@ -115,16 +117,14 @@ async function createClient(config: Config, args: string[]): Promise<string> {
   const grantTypes = values['grant-type'] ?? ['authorization_code', 'refresh_token'];
   const usesRedirects = grantTypes.includes('authorization_code');
   if (usesRedirects && !values['redirect-uri']?.length) throw new UsageError('create-client needs --redirect-uri for the authorization code flow');
-  // node-oidc-provider validates the metadata, as it will when the client is used.
-  const { default: Provider } = await import('oidc-provider');
-  const provider = new Provider(config.issuer, {});
+  const validate = await clientMetadataCheck(config.issuer);
   return withDatabase(config, async ({ db }) => {
     const uriRules = {
       httpsOnly: config.env === 'production',
       allowPrivateNetwork: config.allowPrivateNetworkRequests,
       ownOrigin: new URL(config.issuer).origin,
     };
-    const registry = createClientRegistry(db, (metadata) => provider.Client.validate(metadata as never), uriRules);
+    const registry = createClientRegistry(db, validate, uriRules);
     try {
       const { client, clientSecret } = await registry.create({
         client_name: values.name,

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { newSecretsKey, parseSecretsKeys, type SecretsKey } from '../crypto/index.ts';
@@ -33,6 +33,25 @@ export function readJwks(source: NonNullable<JwksSource>): StoredJwks {
   return parseJwks(text, `JWKS_FILE ${source.file}`);
 }
 
+/** Where the generated development keys are kept. */
+export const developmentSecretsFile = (dataDir: string) => path.join(dataDir, 'secrets.json');
+
+export interface DevelopmentJwks {
+  jwks: StoredJwks;
+  file: string;
+  /** When the server generated them: the file's birth time (its last change where the file system keeps none). */
+  generatedAt: Date;
+}
+
+/** The signing keys the server generated in dataDir when JWKS_FILE and JWKS are unset; undefined before its first start. */
+export function readDevelopmentJwks(dataDir: string): DevelopmentJwks | undefined {
+  const file = developmentSecretsFile(dataDir);
+  if (!existsSync(file)) return undefined;
+  const kept = JSON.parse(readFileSync(file, 'utf8')) as KeptSecrets;
+  const { birthtimeMs, mtime } = statSync(file);
+  return { jwks: kept.jwks, file, generatedAt: birthtimeMs > 0 ? new Date(birthtimeMs) : mtime };
+}
+
 /**
  * Signing, cookie and secrets keys from configuration, or (embedded development mode) generated on
  * first start and kept in dataDir, so that a restart keeps sessions, tokens and second factors valid.
@@ -46,7 +65,7 @@ export async function loadSecrets(options: {
   if (options.jwks && options.cookieKeys && options.secretsKeys) {
     return { jwks: readJwks(options.jwks), cookieKeys: options.cookieKeys, secretsKeys: options.secretsKeys, generated: false };
   }
-  const file = path.join(options.dataDir, 'secrets.json');
+  const file = developmentSecretsFile(options.dataDir);
   let kept: KeptSecrets;
   if (existsSync(file)) {
     kept = JSON.parse(readFileSync(file, 'utf8')) as KeptSecrets;

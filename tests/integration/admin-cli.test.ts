@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as oidc from 'openid-client';
@@ -86,13 +86,17 @@ describe('npm run admin', () => {
     expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^Error: The database "idp_cli_no_such_database" .*does not exist\. Create it \(`createdb .*idp_cli_no_such_database`\)/)]);
   });
 
-  it('registers a client that a relying party can then use, and refuses a bad redirect URI', async () => {
+  // Two CLI processes, then a server and a sign-in: more than the default 30 s on a busy machine.
+  it('registers a client that a relying party can then use, and refuses a bad redirect URI', { timeout: 90_000 }, async () => {
     const refused = await runAdmin(['create-client', '--name', 'Bad', '--redirect-uri', 'http://app.example.com/cb'], { env: env() });
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain('redirect_uris: http://app.example.com/cb: use https, or http on 127.0.0.1 or [::1]');
 
     const made = await runAdmin(['create-client', '--name', 'CLI App', '--redirect-uri', 'http://127.0.0.1:9/rp/callback'], { env: env() });
     expect(made.code).toBe(0);
+    // Only the result: none of node-oidc-provider's quick-start warnings.
+    expect(made.stderr).toBe('');
+    expect(made.stdout.trim().split('\n')).toEqual([expect.stringMatching(/^client_id: /), expect.stringMatching(/^client_secret: .*\(shown once\)$/)]);
     const clientId = /client_id: (\S+)/.exec(made.stdout)![1]!;
     const secret = /client_secret: (\S+)/.exec(made.stdout)![1]!;
     const idp: TestIdp = await startTestIdp({ backend: 'pglite', env: { DATA_DIR: dataDir } });
@@ -107,6 +111,30 @@ describe('npm run admin', () => {
     } finally {
       await idp.stop();
     }
+  });
+
+  it('lists the development keys the server generated in DATA_DIR when JWKS_FILE and JWKS are unset', async () => {
+    const empty = mkdtempSync(path.join(tmpdir(), 'idp-cli-keys-'));
+    try {
+      const before = await runAdmin(['keys', 'list'], { env: { DATA_DIR: empty, NODE_ENV: 'test' } });
+      expect(before).toMatchObject({ code: 0, stderr: '' });
+      expect(before.stdout).toContain(`No signing keys yet: JWKS_FILE and JWKS are unset, so the server generates development keys in ${path.join(empty, 'secrets.json')} when it first starts.`);
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+
+    // The server has started on dataDir in the tests above, and generated its keys there.
+    const kept = JSON.parse(readFileSync(path.join(dataDir, 'secrets.json'), 'utf8')).jwks.keys as { kid: string; alg: string }[];
+    const listed = await runAdmin(['keys', 'list'], { env: env() });
+    expect(listed).toMatchObject({ code: 0, stderr: '' });
+    expect(listed.stdout).toContain(`Development keys in ${path.join(dataDir, 'secrets.json')} (JWKS_FILE and JWKS are unset):`);
+    for (const key of kept) {
+      expect(listed.stdout).toMatch(new RegExp(`^${key.kid} \\(${key.alg}\\)  signing; use sig; development key, generated \\d{4}-\\d\\d-\\d\\dT`, 'm'));
+    }
+
+    const rotate = await runAdmin(['keys', 'rotate'], { env: env() });
+    expect(rotate.code).toBe(2);
+    expect(rotate.stderr).toContain('keys rotate works on JWKS_FILE or JWKS');
   });
 
   it('prints a private JWK set usable as JWKS_FILE', async () => {
