@@ -91,7 +91,7 @@ export function accountPage(deps: AccountPageDeps) {
   async function contentOf(name: AccountPageName, account: Account, sessionId: string): Promise<Record<string, unknown>> {
     switch (name) {
       case 'profile':
-        return { timeZones: TIME_ZONES, languages: languagesFor(views.catalogues.locales) };
+        return { timeZones: TIME_ZONES };
       case 'security': {
         const [identities, twoStep, passkeys] = await Promise.all([
           deps.federation.identitiesOf(account.id),
@@ -154,11 +154,6 @@ export function accountPage(deps: AccountPageDeps) {
   }
 
   return { signedIn, render, mfaRequired };
-}
-
-/** Each supported language by its own name ("Deutsch"), for the language select. */
-export function languagesFor(locales: string[]): { tag: string; name: string }[] {
-  return locales.map((tag) => ({ tag, name: new Intl.DisplayNames([tag], { type: 'language' }).of(tag) ?? tag }));
 }
 
 /** One row a session: the same session listed twice (an index read twice) shows once; two alike sessions stay two. */

@@ -223,6 +223,8 @@ describe(`account page (${backend})`, () => {
     const person = await signedInPerson();
     const profile = await accountPage(person.browser);
     expect(profile.$('select#locale option').map((_i, option) => profile.$(option).text()).get()).toEqual(['Not set', 'English', 'Deutsch']);
+    // The same languages as the footer's switcher, which this page must not break.
+    expect(profile.$('.language-switcher a').map((_i, link) => profile.$(link).attr('lang')).get()).toEqual(['en', 'de']);
     const refused = page(await person.browser.submit(profile, 'form[action="/account/profile"]', { locale: 'fr' }));
     expect(refused.status).toBe(400);
     expect(refused.$('#locale-error').text()).toBe('Choose a language from the list.');
