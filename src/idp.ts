@@ -34,6 +34,7 @@ import { createApp, createMetricsApp } from './app.ts';
 import { auditRecorder } from './audit/index.ts';
 import {
   adminApiServer,
+  checkClientIds,
   checkClients,
   createClientRegistry,
   privilegesOf,
@@ -299,6 +300,8 @@ async function createOidcProvider(config: Config, log: Logger, { secrets, models
     ownOrigin: new URL(config.issuer).origin,
   };
   const fileClients = readClientsFile(config.clientsFile);
+  const ownClients = [...builtInClients(adminApiResource.indicator), consoleClient(config.issuer, secrets.cookieKeys), accountClient(config.issuer)];
+  checkClientIds(config.clientsFile, fileClients, ownClients.map((client) => client.client_id));
   const provider = createProvider({
     issuer: config.issuer,
     clientUriRules,
@@ -306,7 +309,7 @@ async function createOidcProvider(config: Config, log: Logger, { secrets, models
     accounts,
     resourceServers,
     secrets,
-    clients: [...builtInClients(adminApiResource.indicator), consoleClient(config.issuer, secrets.cookieKeys), accountClient(config.issuer), ...fileClients],
+    clients: [...ownClients, ...fileClients],
     views: services.views,
     log,
     metrics: services.metrics,

@@ -21,6 +21,20 @@ export function readClientsFile(file: string): ClientMetadata[] {
 }
 
 /**
+ * A client of the file may not take the id of a built-in client (node-oidc-provider would keep one
+ * of the two without a word, and the built-in one signs people in to the account pages and the
+ * admin console) nor the id of another client of the file.
+ */
+export function checkClientIds(file: string, clients: ClientMetadata[], builtInIds: string[]): void {
+  const seen = new Set<string>();
+  for (const { client_id: id } of clients) {
+    if (builtInIds.includes(id)) throw new ClientsFileError(`CLIENTS_FILE ${file}: client ${id}: this id is the IdP's own built-in client; choose another`);
+    if (seen.has(id)) throw new ClientsFileError(`CLIENTS_FILE ${file}: client ${id} is listed twice`);
+    seen.add(id);
+  }
+}
+
+/**
  * node-oidc-provider checks clients of the file only when one is first used; we check them all at
  * start (its rules and ours, src/oidc/client-uris.ts), so a bad registration stops the IdP with its reason.
  */

@@ -114,4 +114,11 @@ describe(`client metadata URIs (${backend})`, () => {
     const evil = { ...testClients[0]!, client_id: 'evil', backchannel_logout_uri: 'http://169.254.169.254/latest' };
     await expect(startTestIdp({ backend: 'pglite', clients: [evil] })).rejects.toThrow(/client evil: backchannel_logout_uri: .*169\.254\.169\.254 is a metadata service/);
   });
+
+  it('a clients file taking a built-in client’s id, or one id twice, stops the IdP at start', { timeout: 120_000 }, async () => {
+    for (const id of ['account', 'admin-console', 'admin-cli']) {
+      await expect(startTestIdp({ backend: 'pglite', clients: [{ ...testClients[0]!, client_id: id }] }), id).rejects.toThrow(`client ${id}: this id is the IdP's own built-in client`);
+    }
+    await expect(startTestIdp({ backend: 'pglite', clients: [testClients[0]!, testClients[0]!] })).rejects.toThrow(`client ${testClients[0]!.client_id} is listed twice`);
+  });
 });
