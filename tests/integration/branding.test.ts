@@ -55,6 +55,18 @@ describe(`a branded deployment: logo, favicon, footer, language switcher and mai
     expect(switcher.de).toMatchObject({ name: 'Deutsch', current: false });
   });
 
+  it('puts the footer, with its language switcher, under the admin console too', async () => {
+    await idp.idp.accounts.createAccount({ email: 'ada@example.com', password: 'ada passphrase 123', roles: ['super_admin'], emailVerified: true });
+    const browser = newBrowser();
+    const users = page(await submitLogin(browser, await browser.open(`${idp.issuer}/admin`), 'ada@example.com', 'ada passphrase 123'));
+    expect(users.$('h1').text()).toBe('Users');
+    expect(users.$('footer a[href="https://acme.test/privacy"]').text()).toBe('Privacy');
+    const german = await browser.open(new URL(switcherOf(users).de!.href, users.url).href);
+    expect(german.url).toBe(`${idp.issuer}/admin`);
+    expect(german.$('html').attr('lang')).toBe('de');
+    expect(german.$('h1').text()).toBe('Personen');
+  });
+
   it('serves the built-in favicon and shows the footer on the home page too', async () => {
     const icon = await fetch(`${idp.issuer}/static/favicon.svg`);
     expect(icon.status).toBe(200);
