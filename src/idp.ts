@@ -379,7 +379,7 @@ function selfServiceRouters(config: Config, services: Services, { provider, repl
   });
   const signIn = accountSignIn({ issuer: config.issuer });
   return [
-    mailedLinkRoutes({ lifecycle: services.lifecycle, rateLimits, views }),
+    mailedLinkRoutes({ lifecycle: services.lifecycle, rateLimits, views, devOutbox: Boolean(services.outbox) }),
     accountApiRoutes({ provider, accounts, selfService, sessions, issuer: config.issuer, replay, reauthentication }),
     signIn.router,
     accountPageRoutes({ page, selfService, federation, google, secondFactors, passkeys, sessions, views, reauthentication, rateLimits, signInWhenSignedOut: signIn.signInWhenSignedOut }),

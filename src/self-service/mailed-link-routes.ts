@@ -10,7 +10,13 @@ import { emailOnlyForm, fieldErrors, formErrorOf, interactionPath, newPasswordFo
  * Pages behind the links we mail, and the "forgot password" form. A GET never uses a link up
  * (mail scanners open links); the page's button does, with a POST.
  */
-export function mailedLinkRoutes(deps: { lifecycle: AccountLifecycle; rateLimits: RateLimits; views: Views }): Router {
+export function mailedLinkRoutes(deps: {
+  lifecycle: AccountLifecycle;
+  rateLimits: RateLimits;
+  views: Views;
+  /** Mail goes to the development outbox: the "check your email" page points there. */
+  devOutbox: boolean;
+}): Router {
   const { lifecycle, rateLimits, views } = deps;
   const router = new Router({ prefix: '/account' });
   router.use(formBody(), csrfProtection(), async (ctx, next) => {
@@ -76,7 +82,7 @@ export function mailedLinkRoutes(deps: { lifecycle: AccountLifecycle; rateLimits
       const refused = refusal('emailAddress', error);
       return views.render(ctx, 'forgot-password', { interaction, email: typed(body, 'email'), errors: formErrorOf(refused) }, refused.status);
     }
-    views.render(ctx, 'check-email', { email: form.data.email, heading: 'checkEmail.title', reset: true });
+    views.render(ctx, 'check-email', { email: form.data.email, heading: 'checkEmail.title', reset: true, devOutbox: deps.devOutbox });
   });
 
   router.get('/reset-password', (ctx) => renderReset(ctx, queryToken(ctx), {}));
