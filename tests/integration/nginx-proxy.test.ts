@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { Agent, getGlobalDispatcher, setGlobalDispatcher, type Dispatcher } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -156,6 +157,12 @@ describe.skipIf(missing.length > 0)('deploy/nginx.conf: Debian nginx terminating
     if (previousDispatcher) setGlobalDispatcher(previousDispatcher);
     await smtp?.close();
     await database?.drop();
+    if (settings) {
+      const client = new Redis(redis!);
+      const keys = await client.keys(`${settings.REDIS_KEY_PREFIX}*`);
+      if (keys.length > 0) await client.del(...keys);
+      client.disconnect();
+    }
     rmSync(dir, { recursive: true, force: true });
   }, 60_000);
 
@@ -205,7 +212,7 @@ describe.skipIf(missing.length > 0)('deploy/nginx.conf: Debian nginx terminating
         const kind = kinds[i % kinds.length]!;
         const status = await requests[kind]!().catch((error: Error) => `${error.message}`);
         answers.push(`${kind} ${status}`);
-        await new Promise((resolve) => setTimeout(resolve, 10));
+        await new Promise((resolve) => setTimeout(resolve, 50));
       }
     };
     const load = [0, 1, 2].map(worker);
