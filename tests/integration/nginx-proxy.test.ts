@@ -53,6 +53,7 @@ describe.skipIf(missing.length > 0)('deploy/nginx.conf: Debian nginx terminating
   const adminPassword = 'operator password 8 words long';
   let dir: string;
   let issuer: string;
+  let plainHttp: string;
   let database: Awaited<ReturnType<typeof createPostgresDatabase>>;
   let smtp: Awaited<ReturnType<typeof startSmtpServer>>;
   let proxy: ChildProcess | undefined;
@@ -90,6 +91,7 @@ describe.skipIf(missing.length > 0)('deploy/nginx.conf: Debian nginx terminating
     chmodSync(dir, 0o755); // nginx's workers (nobody, when started as root) write temporary files here
     const [httpsPort, httpPort, portA, portB] = [await freePort(), await freePort(), await freePort(), await freePort()];
     issuer = `https://localhost:${httpsPort}`;
+    plainHttp = `http://127.0.0.1:${httpPort}`;
     nodes.push({ port: portA, output: '' }, { port: portB, output: '' });
 
     // A self-signed certificate for localhost, trusted by this test's fetch alone.
@@ -229,7 +231,7 @@ describe.skipIf(missing.length > 0)('deploy/nginx.conf: Debian nginx terminating
     expect(answers.filter((answer) => !/ (200|303)$/.test(answer))).toEqual([]);
   }, 120_000);
 
-  it('records the address nginx saw, not the X-Forwarded-For the client sent; cookies are Secure and HSTS is sent', async () => {
+  it('records the address nginx saw, not the X-Forwarded-For the client sent; cookies are Secure, HSTS is sent, http redirects to https', async () => {
     // The client forges X-Forwarded-For (and -Host, -Proto) on every request of a sign-in.
     const browser = new Browser([RP_REDIRECT], { origin: issuer, upstream: issuer, clientIp: '203.0.113.9' });
     const first = await browser.fetch(authorizationUrl().href);
@@ -237,6 +239,10 @@ describe.skipIf(missing.length > 0)('deploy/nginx.conf: Debian nginx terminating
     const cookies = first.headers.getSetCookie();
     expect(cookies.length).toBeGreaterThan(0);
     for (const cookie of cookies) expect(cookie).toMatch(/; secure/i);
+
+    const redirect = await fetch(`${plainHttp}/.well-known/openid-configuration`, { redirect: 'manual' });
+    expect(redirect.status).toBe(301);
+    expect(redirect.headers.get('location')).toMatch(/^https:\/\/[^/]+\/\.well-known\/openid-configuration$/);
 
     const callback = await signIn(browser, authorizationUrl(), { email: adminEmail, password: adminPassword });
     expect(callback.searchParams.get('code')).toBeTruthy();
