@@ -229,6 +229,8 @@ describe.skipIf(missing.length > 0)('deploy/nginx.conf: Debian nginx terminating
     }
     for (const kind of kinds) expect(answers.filter((answer) => answer.startsWith(`${kind} `)).length).toBeGreaterThan(3);
     expect(answers.filter((answer) => !/ (200|303)$/.test(answer))).toEqual([]);
+    // The stream did meet a stopped node: nginx was refused and sent those requests to the other one.
+    expect(readFileSync(path.join(dir, 'error.log'), 'utf8')).toContain('Connection refused) while connecting to upstream');
   }, 120_000);
 
   it('records the address nginx saw, not the X-Forwarded-For the client sent; cookies are Secure, HSTS is sent, http redirects to https', async () => {
