@@ -7,7 +7,8 @@ import * as oidc from 'openid-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { runAdmin } from '../support/cli.ts';
-import { backends, startTestIdp, type TestIdp, webAppClient } from '../support/idp.ts';
+import { Browser } from '../support/browser.ts';
+import { adminCliClient, backends, startTestIdp, type TestIdp, webAppClient } from '../support/idp.ts';
 import { exchangeCode, newBrowser, relyingParty, signIn, startAuthorization } from '../support/rp.ts';
 
 const grace = { email: 'grace@example.com', password: 'grace password 123' };
@@ -107,6 +108,7 @@ describe('signing key rotation', () => {
 });
 
 const shared = backends.includes('postgres+redis');
+const CLI_REDIRECT = 'http://127.0.0.1:53682/callback';
 
 describe.skipIf(!shared)('signing key rotation with two nodes running on one PostgreSQL and Redis', () => {
   let dir: string;
@@ -137,7 +139,7 @@ describe.skipIf(!shared)('signing key rotation with two nodes running on one Pos
       env: { ...env, ISSUER: first.issuer, DATABASE_URL: first.shared.databaseUrl!, REDIS_KEY_PREFIX: first.shared.redisKeyPrefix },
     });
     nodes.push(second);
-    await first.idp.accounts.createAccount({ ...grace, emailVerified: true });
+    await first.idp.accounts.createAccount({ ...grace, roles: ['admin'], emailVerified: true });
     const jwksOf = async (node: TestIdp) => ((await (await fetch(`${node.listening}/jwks`)).json()) as JSONWebKeySet).keys.map((key) => key.kid!).sort();
 
     const rotated = await runAdmin(['keys', 'rotate', '--activate-in', '2s'], { env });
@@ -164,6 +166,16 @@ describe.skipIf(!shared)('signing key rotation with two nodes running on one Pos
         await expect(jwtVerify(idToken, verifyWith, { issuer: first.issuer, audience: webAppClient.client_id })).resolves.toBeTruthy();
       }
     }
+
+    // The admin API (a resource server checking our JWT access tokens itself) takes the new key too, on the other node.
+    const api = `${first.issuer}/admin/api`;
+    const cli = await relyingParty(first.issuer, adminCliClient);
+    const cliStart = await startAuthorization(cli, { redirect_uri: CLI_REDIRECT, scope: 'openid admin', resource: api });
+    const callback = await signIn(new Browser([CLI_REDIRECT]), cliStart.url, grace);
+    const adminToken = (await oidc.authorizationCodeGrant(cli, callback, { pkceCodeVerifier: cliStart.verifier, expectedState: cliStart.state, expectedNonce: cliStart.nonce }))
+      .access_token;
+    expect(kidOf(adminToken)).toBe(newRsa.kid);
+    expect((await fetch(`${second.listening}/admin/api/roles`, { headers: { authorization: `Bearer ${adminToken}` } })).status).toBe(200);
 
     // A key taken out of the file (an operator removing a retired key) leaves both nodes' JWKS too.
     const withoutOld = rotatedKeys.filter((key) => !original.some((old) => old.kid === key.kid));
