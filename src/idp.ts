@@ -329,6 +329,8 @@ async function createOidcProvider(config: Config, log: Logger, { secrets, signin
   });
   await checkClients(config.clientsFile, fileClients, (metadata) => provider.Client.validate(metadata));
   signingKeys.onChange((jwks) => replaceProviderSigningKeys(provider, jwks));
+  // JWKS_FILE changed while the services were created: the provider was made with the set read at start.
+  if (signingKeys.current() !== secrets.jwks) replaceProviderSigningKeys(provider, signingKeys.current());
   /** DPoP proof ids seen at our resource servers, in the store every node shares. */
   const replay = { unique: (namespace: string, jti: string, expiresAt: number) => provider.ReplayDetection.unique(namespace, jti, expiresAt) };
   return { provider, replay, adminApiResource, resourceServers, clientUriRules, fileClients };
