@@ -37,7 +37,7 @@ export interface AppDependencies {
   /** The error pages. */
   views: Views;
   metrics: Metrics;
-  /** Serve /metrics here too (false when it has a port of its own). */
+  /** Serve /metrics here too (false when it has a port of its own, and always in production). */
   metricsOnMainPort: boolean;
   readinessChecks: Record<string, ReadinessCheck>;
   /** The host applies only the token endpoint's limit, in front of the provider. */

@@ -1,3 +1,6 @@
+// First: in production the log must be the only thing on stdout before any other module speaks.
+import { serverLog } from './server-log.ts';
+
 import { createServer } from 'node:http';
 
 import { ClientsFileError, ResourceServersFileError } from './clients/index.ts';
@@ -5,7 +8,7 @@ import { type Config, ConfigError, loadConfig } from './config.ts';
 import { DataDirLockedError, missingDatabaseAdvice } from './db/index.ts';
 import { createIdp } from './idp.ts';
 import { SigningKeysError } from './keys/index.ts';
-import { createServerLogger, type Logger } from './logger.ts';
+import type { Logger } from './logger.ts';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -68,16 +71,19 @@ function printStartupSummary(config: Config, log: Logger, summary: StartupSummar
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const log = createServerLogger(config.logLevel);
+  const log = serverLog;
   const idp = await createIdp(config, log).catch((error: unknown) => {
     const advice = missingDatabaseAdvice(error, config.databaseUrl);
     throw advice ? new StartupRefusal(advice) : error;
   });
 
   const server = createServer(idp.app.callback());
-  const metricsServer = idp.metricsApp ? createServer(idp.metricsApp.callback()).listen(config.metricsPort) : undefined;
+  const metricsServer = idp.metricsApp
+    ? createServer(idp.metricsApp.callback()).listen({ port: config.metricsPort, host: config.metricsHost })
+    : undefined;
   const summary = startupSummary(config, await idp.accounts.superAdminExists());
-  server.listen(config.port, () => printStartupSummary(config, log, summary));
+  // host undefined: every interface.
+  server.listen({ port: config.port, host: config.host }, () => printStartupSummary(config, log, summary));
 
   let stopping = false;
   const stop = (signal: string) => {
