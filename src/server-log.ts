@@ -13,5 +13,7 @@ function setting<Name extends 'NODE_ENV' | 'LOG_FORMAT' | 'LOG_LEVEL'>(name: Nam
   return parsed.success ? String(parsed.data) : settings[name].default;
 }
 
-export const serverLog = createServerLogger(setting('LOG_LEVEL'));
-if (setting('NODE_ENV') === 'production' || setting('LOG_FORMAT') === 'json') sendProcessOutputTo(serverLog);
+const level = setting('LOG_LEVEL');
+export const serverLog = createServerLogger(level);
+// LOG_LEVEL=silent writes no log at all: a crash then keeps Node's own report on stderr rather than vanish.
+if ((setting('NODE_ENV') === 'production' || setting('LOG_FORMAT') === 'json') && level !== 'silent') sendProcessOutputTo(serverLog);
