@@ -18,6 +18,15 @@ class StartupRefusal extends Error {}
 const FIRST_ADMIN_COMMAND =
   "printf %s 'a long password' | npm run admin -- create-user --email you@example.com --password-stdin --role super_admin --verified";
 
+/** Where Prometheus scrapes, or why nowhere. */
+function metricsAddress(config: Config): string {
+  if (config.metricsPort === undefined) {
+    return config.env === 'production' ? 'off (set METRICS_PORT to serve /metrics on a port of its own)' : `${config.issuer}/metrics`;
+  }
+  const host = config.metricsHost.includes(':') ? `[${config.metricsHost}]` : config.metricsHost;
+  return `http://${host}:${config.metricsPort}/metrics`;
+}
+
 /** Where an operator goes next, printed once the server listens. */
 function startupSummary(config: Config, superAdminExists: boolean) {
   return {
@@ -26,6 +35,7 @@ function startupSummary(config: Config, superAdminExists: boolean) {
     discovery: `${config.issuer}/.well-known/openid-configuration`,
     accountPage: `${config.issuer}/account`,
     adminConsole: `${config.issuer}/admin`,
+    metrics: metricsAddress(config),
     devOutbox: config.smtpUrl ? undefined : `${config.issuer}/dev/outbox`,
     firstAdmin: superAdminExists
       ? undefined
@@ -46,6 +56,7 @@ function readableSummary(summary: StartupSummary): string {
     `  Discovery      ${summary.discovery}`,
     `  Account page   ${summary.accountPage}`,
     `  Admin console  ${summary.adminConsole}`,
+    `  Metrics        ${summary.metrics}`,
   ];
   if (summary.devOutbox) lines.push(`  Mail outbox    ${summary.devOutbox}  (no SMTP_URL: mail is kept here, not sent)`);
   if (summary.firstAdmin) {

@@ -171,5 +171,7 @@ describe.skipIf(!postgres)('production mode, set up by the README checklist, beh
 
   it('never serves /metrics on the public port', async () => {
     expect((await fetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(404);
+    const summary = stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => String(line.msg).startsWith('identity provider listening'));
+    expect(summary!.metrics).toMatch(/^off \(set METRICS_PORT/);
   });
 });

@@ -77,6 +77,8 @@ describe('start-up', () => {
     expect(await status(`http://127.0.0.3:${metricsPort}/metrics`)).toBe(200);
     expect(await status(`http://127.0.0.1:${metricsPort}/metrics`)).toBe('ECONNREFUSED');
     expect(await status(`http://127.0.0.2:${port}/metrics`)).toBe(404);
+    const summary = jsonLines(idp.output.stdout).find((line) => String(line.msg).startsWith('identity provider listening'));
+    expect(summary).toMatchObject({ metrics: `http://127.0.0.3:${metricsPort}/metrics` });
   }, 90_000);
 
   it('logs one JSON summary when stdout is not a terminal: the addresses, the outbox, and how to make the first admin', async () => {
