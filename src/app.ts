@@ -37,7 +37,7 @@ export interface AppDependencies {
   /** The error pages. */
   views: Views;
   metrics: Metrics;
-  /** Serve /metrics here too (false when it has a port of its own). */
+  /** Serve /metrics here too (false when it has a port of its own, and always in production). */
   metricsOnMainPort: boolean;
   /** Cache-Control max-age of /jwks (JWKS_MAX_AGE). */
   jwksMaxAge: number;

@@ -23,6 +23,8 @@ const integer = (min: number, max: number) => z.coerce.number().int().min(min).m
 const flag = z.enum(['true', 'false', '1', '0']);
 /** A logo or icon: an https URL, or a file this server serves under /static/ (no other origin over http, no `//host`). */
 const brandAsset = text.regex(/^(https:\/\/[^\s"'<>]+|\/static\/[^\s"'<>]+)$/, 'an https URL or a path under /static/');
+/** Where a listener binds: an IP address or a host name (`localhost`). */
+const bindAddress = text.regex(/^[A-Za-z0-9.:%-]+$/, 'an IP address or a host name');
 /** A footer link: http(s) here, https in production (checked in loadConfig). */
 const footerLink = z.url({ protocol: /^https?$/ });
 
@@ -35,6 +37,11 @@ export const settings = {
     doc: '`production` refuses every development shortcut (embedded database, generated keys, http issuer).',
   },
   PORT: { default: '3000', parser: integer(0, 65535), doc: 'TCP port the HTTP server listens on.' },
+  HOST: {
+    whenUnset: '(unset: all interfaces)',
+    parser: bindAddress,
+    doc: 'Address the HTTP server listens on, e.g. `127.0.0.1` when only a proxy on the same machine should reach it.',
+  },
   ISSUER: {
     whenUnset: '`http://localhost:$PORT`',
     parser: z.url({ protocol: /^https?$/ }),
@@ -250,9 +257,14 @@ export const settings = {
 
   // Operations
   METRICS_PORT: {
-    whenUnset: '(unset: /metrics on PORT)',
+    whenUnset: '(unset: /metrics on PORT in development, nowhere in production)',
     parser: integer(0, 65535),
-    doc: 'Serve Prometheus metrics at /metrics on this port only (keep it off the public network).',
+    doc: 'Serve Prometheus metrics at /metrics on this port only. In production /metrics is never served on `PORT`: set this to have metrics.',
+  },
+  METRICS_HOST: {
+    default: '127.0.0.1',
+    parser: bindAddress,
+    doc: 'Address the metrics listener (`METRICS_PORT`) listens on. Only this machine by default; e.g. `0.0.0.0` for a scraper elsewhere on a private network.',
   },
   LOG_LEVEL: {
     default: 'info',
@@ -262,7 +274,7 @@ export const settings = {
   LOG_FORMAT: {
     default: 'auto',
     parser: z.enum(['auto', 'json']),
-    doc: 'Logs are JSON lines. `auto`: when stdout is a terminal, the start-up summary (addresses, first steps) is printed as readable lines instead; `json`: that summary too is a JSON line.',
+    doc: 'Logs are JSON lines. `auto`: when stdout is a terminal, the start-up summary (addresses, first steps) is printed as readable lines instead; `json`: that summary too is a JSON line. With `json`, and always in production, stdout carries nothing but JSON lines: library console output, process warnings and crashes become log lines too.',
   },
 
   // First super admin
@@ -326,6 +338,8 @@ type Env = Partial<Record<string, string | undefined>>;
 export interface Config {
   env: 'development' | 'test' | 'production';
   port: number;
+  /** undefined: all interfaces. */
+  host: string | undefined;
   issuer: string;
   /** Postgres connection string; undefined means the embedded PGlite database. */
   databaseUrl: string | undefined;
@@ -348,8 +362,9 @@ export interface Config {
   logLevel: string;
   /** 'auto': the start-up summary is readable text when stdout is a terminal. */
   logFormat: 'auto' | 'json';
-  /** undefined: /metrics is served on the main port. */
+  /** undefined: /metrics is served on the main port in development and test, nowhere in production. */
   metricsPort: number | undefined;
+  metricsHost: string;
   bootstrapAdmin: { email: string; password: string } | undefined;
   passwordMinLength: number;
   /** undefined means the development outbox. */
@@ -532,6 +547,7 @@ export function loadConfig(environment: Env = process.env): Config {
       if (env[name] && !env[name].startsWith('https:')) problems.push(`${name} must be an https URL in production`);
     }
   }
+  if (env.METRICS_PORT && env.METRICS_PORT === env.PORT) problems.push('METRICS_PORT must differ from PORT (metrics stay off the public port)');
   if (env.JWKS_FILE && env.JWKS) problems.push('JWKS_FILE and JWKS: set one, not both');
   if (Boolean(env.GOOGLE_CLIENT_ID) !== Boolean(env.GOOGLE_CLIENT_SECRET)) {
     problems.push('GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET: set both, or neither');
@@ -546,6 +562,7 @@ export function loadConfig(environment: Env = process.env): Config {
   return {
     env: env.NODE_ENV,
     port: env.PORT,
+    host: env.HOST,
     issuer,
     databaseUrl: env.DATABASE_URL,
     dataDir: path.resolve(env.DATA_DIR),
@@ -563,6 +580,7 @@ export function loadConfig(environment: Env = process.env): Config {
     logLevel: env.LOG_LEVEL,
     logFormat: env.LOG_FORMAT,
     metricsPort: env.METRICS_PORT,
+    metricsHost: env.METRICS_HOST,
     bootstrapAdmin: env.ADMIN_EMAIL && adminPassword ? { email: env.ADMIN_EMAIL, password: adminPassword } : undefined,
     passwordMinLength: env.PASSWORD_MIN_LENGTH,
     smtpUrl: env.SMTP_URL,

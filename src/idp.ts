@@ -116,7 +116,8 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       log,
       views: services.views,
       metrics: services.metrics,
-      metricsOnMainPort: config.metricsPort === undefined,
+      // In production /metrics never shares the public port: without METRICS_PORT it is not served.
+      metricsOnMainPort: config.metricsPort === undefined && config.env !== 'production',
       jwksMaxAge: config.jwksMaxAge,
       readinessChecks: stores.readiness,
       rateLimits: services.rateLimits,

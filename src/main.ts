@@ -1,3 +1,6 @@
+// First: in production the log must be the only thing on stdout before any other module speaks.
+import { serverLog } from './server-log.ts';
+
 import { createServer } from 'node:http';
 
 import { ClientsFileError, ResourceServersFileError } from './clients/index.ts';
@@ -5,7 +8,7 @@ import { type Config, ConfigError, loadConfig } from './config.ts';
 import { DataDirLockedError, missingDatabaseAdvice } from './db/index.ts';
 import { createIdp } from './idp.ts';
 import { SigningKeysError } from './keys/index.ts';
-import { createServerLogger, type Logger } from './logger.ts';
+import type { Logger } from './logger.ts';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -15,6 +18,15 @@ class StartupRefusal extends Error {}
 const FIRST_ADMIN_COMMAND =
   "printf %s 'a long password' | npm run admin -- create-user --email you@example.com --password-stdin --role super_admin --verified";
 
+/** Where Prometheus scrapes, or why nowhere. */
+function metricsAddress(config: Config): string {
+  if (config.metricsPort === undefined) {
+    return config.env === 'production' ? 'off (set METRICS_PORT to serve /metrics on a port of its own)' : `${config.issuer}/metrics`;
+  }
+  const host = config.metricsHost.includes(':') ? `[${config.metricsHost}]` : config.metricsHost;
+  return `http://${host}:${config.metricsPort}/metrics`;
+}
+
 /** Where an operator goes next, printed once the server listens. */
 function startupSummary(config: Config, superAdminExists: boolean) {
   return {
@@ -23,6 +35,7 @@ function startupSummary(config: Config, superAdminExists: boolean) {
     discovery: `${config.issuer}/.well-known/openid-configuration`,
     accountPage: `${config.issuer}/account`,
     adminConsole: `${config.issuer}/admin`,
+    metrics: metricsAddress(config),
     devOutbox: config.smtpUrl ? undefined : `${config.issuer}/dev/outbox`,
     firstAdmin: superAdminExists
       ? undefined
@@ -43,6 +56,7 @@ function readableSummary(summary: StartupSummary): string {
     `  Discovery      ${summary.discovery}`,
     `  Account page   ${summary.accountPage}`,
     `  Admin console  ${summary.adminConsole}`,
+    `  Metrics        ${summary.metrics}`,
   ];
   if (summary.devOutbox) lines.push(`  Mail outbox    ${summary.devOutbox}  (no SMTP_URL: mail is kept here, not sent)`);
   if (summary.firstAdmin) {
@@ -68,16 +82,19 @@ function printStartupSummary(config: Config, log: Logger, summary: StartupSummar
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const log = createServerLogger(config.logLevel);
+  const log = serverLog;
   const idp = await createIdp(config, log).catch((error: unknown) => {
     const advice = missingDatabaseAdvice(error, config.databaseUrl);
     throw advice ? new StartupRefusal(advice) : error;
   });
 
   const server = createServer(idp.app.callback());
-  const metricsServer = idp.metricsApp ? createServer(idp.metricsApp.callback()).listen(config.metricsPort) : undefined;
+  const metricsServer = idp.metricsApp
+    ? createServer(idp.metricsApp.callback()).listen({ port: config.metricsPort, host: config.metricsHost })
+    : undefined;
   const summary = startupSummary(config, await idp.accounts.superAdminExists());
-  server.listen(config.port, () => printStartupSummary(config, log, summary));
+  // host undefined: every interface.
+  server.listen({ port: config.port, host: config.host }, () => printStartupSummary(config, log, summary));
 
   let stopping = false;
   const stop = (signal: string) => {

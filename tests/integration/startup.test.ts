@@ -63,13 +63,22 @@ function jsonLines(stdout: string): Record<string, unknown>[] {
 }
 
 describe('start-up', () => {
-  it('writes its start-up line at once, before any request, and each request line promptly', async () => {
-    const port = await freePort();
-    const idp = startIdp({ PORT: String(port) });
+  it('writes its start-up line at once, before any request, and each request line promptly; listens on HOST, and /metrics on METRICS_HOST:METRICS_PORT only', async () => {
+    const [port, metricsPort] = [await freePort(), await freePort()];
+    // Linux answers on all of 127.0.0.0/8: a listener bound to one of them is refused on the others.
+    const idp = startIdp({ PORT: String(port), HOST: '127.0.0.2', METRICS_PORT: String(metricsPort), METRICS_HOST: '127.0.0.3' });
     await idp.waitFor(() => idp.output.stdout.includes('"msg":"identity provider listening'), 'start-up line');
 
-    await fetch(`http://127.0.0.1:${port}/.well-known/openid-configuration`);
+    await fetch(`http://127.0.0.2:${port}/.well-known/openid-configuration`);
     await idp.waitFor(() => idp.output.stdout.includes('"path":"/.well-known/openid-configuration"'), 'request line', 2000);
+
+    const status = (url: string) => fetch(url).then((response) => response.status, (error: Error) => (error.cause as { code?: string }).code);
+    expect(await status(`http://127.0.0.1:${port}/healthz`)).toBe('ECONNREFUSED');
+    expect(await status(`http://127.0.0.3:${metricsPort}/metrics`)).toBe(200);
+    expect(await status(`http://127.0.0.1:${metricsPort}/metrics`)).toBe('ECONNREFUSED');
+    expect(await status(`http://127.0.0.2:${port}/metrics`)).toBe(404);
+    const summary = jsonLines(idp.output.stdout).find((line) => String(line.msg).startsWith('identity provider listening'));
+    expect(summary).toMatchObject({ metrics: `http://127.0.0.3:${metricsPort}/metrics` });
   }, 90_000);
 
   it('logs one JSON summary when stdout is not a terminal: the addresses, the outbox, and how to make the first admin', async () => {

@@ -134,6 +134,13 @@ describe('configuration', () => {
     expect(loadConfig({ ALLOW_PRIVATE_NETWORK_REQUESTS: 'false' }).allowPrivateNetworkRequests).toBe(false);
   });
 
+  it('binds the server to HOST (every interface when unset) and the metrics listener to this machine unless told', () => {
+    expect(loadConfig({})).toMatchObject({ host: undefined, metricsPort: undefined, metricsHost: '127.0.0.1' });
+    expect(loadConfig({ HOST: '10.0.0.5', METRICS_PORT: '9464', METRICS_HOST: '::' })).toMatchObject({ host: '10.0.0.5', metricsPort: 9464, metricsHost: '::' });
+    expect(problemsOf({ HOST: 'bad host/name' })).toEqual([expect.stringMatching(/^HOST: an IP address or a host name/)]);
+    expect(problemsOf({ PORT: '8080', METRICS_PORT: '8080' })).toEqual([expect.stringMatching(/^METRICS_PORT must differ from PORT/)]);
+  });
+
   it('documents every setting it reads in the README table, generated from the same list', () => {
     const readme = readFileSync(readmePath, 'utf8');
     expect(readmeWithTable(readme), 'run `npm run docs:config`').toBe(readme);
