@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { Job } from 'kubernetes-models/batch/v1/Job';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Secret } from 'kubernetes-models/v1/Secret';
 import { Service } from 'kubernetes-models/v1/Service';
 import { describe, expect, it } from 'vitest';
@@ -10,10 +11,12 @@ import { parseAllDocuments } from 'yaml';
 
 import { settings } from '../../src/config.ts';
 
+const root = path.resolve(import.meta.dirname, '../..');
 const directory = path.resolve(import.meta.dirname, '../../deploy/kubernetes');
 
 /** The kinds the example uses, each with Kubernetes' own JSON schema (kubernetes-models, no download). */
 const models = {
+  'v1/ConfigMap': ConfigMap,
   'v1/Secret': Secret,
   'v1/Service': Service,
   'apps/v1/Deployment': Deployment,
@@ -41,9 +44,9 @@ function manifests(): Manifest[] {
     );
 }
 
-const one = (kind: string) => {
-  const found = manifests().filter((manifest) => manifest.kind === kind);
-  expect(found, kind).toHaveLength(1);
+const one = (kind: string, name?: string) => {
+  const found = manifests().filter((manifest) => manifest.kind === kind && (!name || manifest.metadata.name === name));
+  expect(found, `${kind} ${name ?? ''}`).toHaveLength(1);
   // Read as plain data: the schema test above checks the shapes.
   return found[0]! as Record<string, any>;
 };
@@ -51,7 +54,7 @@ const one = (kind: string) => {
 describe('deploy/kubernetes', () => {
   it('holds only documents that Kubernetes\' schemas accept', () => {
     const all = manifests();
-    expect(all.map((manifest) => manifest.kind).sort()).toEqual(['Deployment', 'Job', 'PodDisruptionBudget', 'Secret', 'Service']);
+    expect(all.map((manifest) => manifest.kind).sort()).toEqual(['ConfigMap', 'Deployment', 'Job', 'PodDisruptionBudget', 'Secret', 'Secret', 'Service']);
     for (const { file, ...manifest } of all) {
       const Model = models[`${manifest.apiVersion}/${manifest.kind}` as keyof typeof models];
       expect(Model, `${file}: ${manifest.apiVersion} ${manifest.kind}`).toBeDefined();
@@ -81,28 +84,35 @@ describe('deploy/kubernetes', () => {
     expect(container.image).toBe(one('Deployment').spec.template.spec.containers[0].image);
   });
 
-  it('takes every secret from the Secret, as files readable by the node user only, and names only real settings', () => {
-    const secret = one('Secret');
-    const keys = Object.keys(secret.stringData);
+  it('gives the nodes and the migration job the whole production configuration: the checklist\'s settings, secrets from Secrets, files readable by the node user only', () => {
+    const settingsMap = one('ConfigMap');
+    const variables = one('Secret', 'idp-env');
+    const files = one('Secret', 'idp-files');
+    const names = [...Object.keys(settingsMap.data), ...Object.keys(variables.stringData)];
+    for (const name of names) expect(Object.keys(settings).concat('NODE_ENV'), name).toContain(name);
+    expect(settingsMap.data.NODE_ENV).toBe('production');
+    for (const secret of ['DATABASE_URL', 'COOKIE_KEYS', 'SECRETS_KEY', 'SMTP_URL']) expect(Object.keys(variables.stringData), secret).toContain(secret);
+
+    // Every setting the README's production checklist names (the production test follows the same list).
+    const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+    const checklist = readme.split('## Production checklist')[1]!.split('\n## ')[0]!;
+    const items = checklist.split('\n').filter((line) => /^\d+\. /.test(line) || /^ {3}\S/.test(line));
+    const required = [...new Set(items.join('\n').match(/`[A-Z][A-Z0-9_]+`/g)!.map((name) => name.slice(1, -1)))];
+    const alternatives = new Set(['JWKS', 'ADMIN_PASSWORD']);
+    expect(required.filter((name) => !names.includes(name) && !alternatives.has(name))).toEqual([]);
+
     for (const workload of [one('Deployment'), one('Job')]) {
       const pod = workload.spec.template.spec;
-      for (const variable of pod.containers[0].env as { name: string; valueFrom?: { secretKeyRef: { name: string; key: string } } }[]) {
-        expect(Object.keys(settings).concat('NODE_ENV'), variable.name).toContain(variable.name);
-        if (variable.valueFrom) {
-          expect(variable.valueFrom.secretKeyRef.name).toBe(secret.metadata.name);
-          expect(keys).toContain(variable.valueFrom.secretKeyRef.key);
-        }
+      const [container] = pod.containers;
+      expect(container.env).toBeUndefined();
+      expect(container.envFrom).toEqual([{ configMapRef: { name: settingsMap.metadata.name } }, { secretRef: { name: variables.metadata.name } }]);
+      const volume = pod.volumes.find((candidate: { secret?: { secretName: string } }) => candidate.secret?.secretName === files.metadata.name);
+      expect(volume.secret.defaultMode, workload.kind).toBe(0o440);
+      expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, fsGroup: 1000 });
+      const mounted = container.volumeMounts.find((mount: { name: string }) => mount.name === volume.name).mountPath;
+      for (const file of ['JWKS_FILE', 'CLIENTS_FILE', 'ADMIN_PASSWORD_FILE']) {
+        expect(Object.keys(files.stringData), file).toContain(path.posix.relative(mounted, settingsMap.data[file]));
       }
-    }
-    const pod = one('Deployment').spec.template.spec;
-    const volume = pod.volumes.find((candidate: { secret?: unknown }) => candidate.secret);
-    expect(volume.secret.secretName).toBe(secret.metadata.name);
-    expect(volume.secret.defaultMode).toBe(0o440);
-    const env = Object.fromEntries(pod.containers[0].env.map((variable: { name: string; value?: string }) => [variable.name, variable.value]));
-    for (const setting of ['SECRETS_KEY', 'COOKIE_KEYS', 'DATABASE_URL']) expect(env, setting).toHaveProperty(setting);
-    for (const file of ['JWKS_FILE', 'CLIENTS_FILE', 'ADMIN_PASSWORD_FILE']) {
-      const mounted = pod.containers[0].volumeMounts.find((mount: { name: string }) => mount.name === volume.name).mountPath;
-      expect(keys).toContain(path.posix.relative(mounted, env[file]));
     }
   });
 });
