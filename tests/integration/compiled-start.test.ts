@@ -83,6 +83,8 @@ describe.skipIf(!postgres)('the Dockerfile build and start, run here step by ste
       ADMIN_PASSWORD_FILE: path.join(secrets, 'admin-password'),
     };
     expect(env.NODE_ENV).toBe('production');
+    // The migration job of deploy/kubernetes: the compiled CLI, with a node's whole configuration.
+    await run('node dist/src/cli/main.js migrate', { cwd: runtime, env });
     const [program, ...args] = final.command!;
     child = spawn(program!, args, { cwd: runtime, env, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.on('data', (chunk) => (output += chunk));
@@ -93,7 +95,7 @@ describe.skipIf(!postgres)('the Dockerfile build and start, run here step by ste
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
     throw new Error(`the compiled IdP did not become ready:\n${output}`);
-  }, 300_000);
+  }, 600_000); // npm ci and tsc: about a minute and a half on two idle cores, longer beside other suites
 
   afterAll(async () => {
     child?.kill('SIGTERM');
