@@ -39,6 +39,8 @@ export interface AppDependencies {
   metrics: Metrics;
   /** Serve /metrics here too (false when it has a port of its own). */
   metricsOnMainPort: boolean;
+  /** Cache-Control max-age of /jwks (JWKS_MAX_AGE). */
+  jwksMaxAge: number;
   readinessChecks: Record<string, ReadinessCheck>;
   /** The host applies only the token endpoint's limit, in front of the provider. */
   rateLimits: RateLimits;
@@ -74,7 +76,7 @@ export function createApp(deps: AppDependencies): Koa {
   routeTables.set(app, routeTable(routers));
 
   app.use(deps.rateLimits.tokenEndpoint);
-  app.use(publicMetadataCaching());
+  app.use(publicMetadataCaching(deps.jwksMaxAge));
   app.use(mount(deps.provider));
   return app;
 }

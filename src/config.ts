@@ -90,6 +90,11 @@ export const settings = {
     parser: text,
     doc: 'The same private JWK Set as JSON in the variable itself (for secret stores that inject variables). Set `JWKS_FILE` or `JWKS`, not both.',
   },
+  JWKS_MAX_AGE: {
+    default: '300',
+    parser: integer(0, 86_400),
+    doc: 'Seconds relying parties and shared caches may keep `/jwks` (its `Cache-Control: max-age`), and so the shortest `keys rotate --activate-in`: a new key is in every cached set before it signs.',
+  },
   SECRETS_KEY: {
     whenUnset: '(generated in `DATA_DIR`)',
     parser: text,
@@ -333,6 +338,8 @@ export interface Config {
   secretsKeys: SecretsKey[] | undefined;
   /** Where the private signing keys are; undefined means generated and kept in dataDir. */
   jwks: { file: string } | { json: string } | undefined;
+  /** Cache-Control max-age of /jwks, and the shortest lead of a new signing key. */
+  jwksMaxAge: number;
   clientsFile: string;
   resourceServersFile: string | undefined;
   /** Which proxies in front tell the client address: a hop count (0: none) or their addresses. */
@@ -546,6 +553,7 @@ export function loadConfig(environment: Env = process.env): Config {
     cookieKeys,
     secretsKeys,
     jwks: env.JWKS_FILE ? { file: path.resolve(env.JWKS_FILE) } : env.JWKS ? { json: env.JWKS } : undefined,
+    jwksMaxAge: env.JWKS_MAX_AGE,
     clientsFile,
     resourceServersFile: env.RESOURCE_SERVERS_FILE ? path.resolve(env.RESOURCE_SERVERS_FILE) : undefined,
     trustProxy,

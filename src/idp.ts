@@ -55,9 +55,9 @@ import {
   type ReadinessCheck,
 } from './http/index.ts';
 import { googleCallbackRoute, interactionRoutes, signInCompletion } from './interactions/index.ts';
-import { loadSecrets, publicKeysOf } from './keys/index.ts';
+import { liveJwks, loadSecrets } from './keys/index.ts';
 import type { Logger } from './logger.ts';
-import { accountSessions, createProvider, endEverythingOf, openModelStore, revokeGrantsOfClient } from './oidc/index.ts';
+import { accountSessions, createProvider, endEverythingOf, openModelStore, replaceProviderSigningKeys, revokeGrantsOfClient } from './oidc/index.ts';
 import { viewsDir } from './paths.ts';
 import type { RedisConnection } from './redis/index.ts';
 import { accountApiRoutes, accountClient, accountPage, accountPageRoutes, accountSignIn, homeRoutes, mailedLinkRoutes } from './self-service/index.ts';
@@ -117,6 +117,7 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       views: services.views,
       metrics: services.metrics,
       metricsOnMainPort: config.metricsPort === undefined,
+      jwksMaxAge: config.jwksMaxAge,
       readinessChecks: stores.readiness,
       rateLimits: services.rateLimits,
       routers: createRouters(config, stores, services, oidc),
@@ -173,14 +174,21 @@ async function openStores(config: Config, log: Logger) {
       },
       ...models.readiness,
     };
+    // Last, so that nothing above can fail with the file watched.
+    const signingKeys = liveJwks(config.jwks, secrets.jwks, {
+      changed: (kids) => log.info({ kids }, 'signing keys changed in JWKS_FILE'),
+      refused: (err) => log.error({ err }, 'JWKS_FILE changed but cannot be used; the signing keys stay as they were'),
+    });
     return {
       database,
       secrets,
+      signingKeys,
       secretBox,
       models,
       limiters,
       readiness,
       async close() {
+        signingKeys.close();
         await models.close();
         await database.close();
       },
@@ -290,7 +298,7 @@ function changeOrigin(views: Views) {
 }
 
 /** node-oidc-provider with its clients (built in, admin console, clients file) and resource servers. */
-async function createOidcProvider(config: Config, log: Logger, { secrets, models }: Stores, services: Services) {
+async function createOidcProvider(config: Config, log: Logger, { secrets, signingKeys, models }: Stores, services: Services) {
   const { accounts, secondFactors, passkeys } = services;
   const adminApiResource = adminApiServer(config.issuer);
   const resourceServers = [adminApiResource, ...readResourceServersFile(config.resourceServersFile)];
@@ -320,6 +328,9 @@ async function createOidcProvider(config: Config, log: Logger, { secrets, models
     },
   });
   await checkClients(config.clientsFile, fileClients, (metadata) => provider.Client.validate(metadata));
+  signingKeys.onChange((jwks) => replaceProviderSigningKeys(provider, jwks));
+  // JWKS_FILE changed while the services were created: the provider was made with the set read at start.
+  if (signingKeys.current() !== secrets.jwks) replaceProviderSigningKeys(provider, signingKeys.current());
   /** DPoP proof ids seen at our resource servers, in the store every node shares. */
   const replay = { unique: (namespace: string, jti: string, expiresAt: number) => provider.ReplayDetection.unique(namespace, jti, expiresAt) };
   return { provider, replay, adminApiResource, resourceServers, clientUriRules, fileClients };
@@ -387,7 +398,7 @@ function selfServiceRouters(config: Config, services: Services, { provider, repl
 }
 
 /** The admin API (bearer tokens for the admin resource server) and the admin console. */
-function adminRouters(config: Config, { database, secrets, models }: Stores, services: Services, oidc: Oidc): Router[] {
+function adminRouters(config: Config, { database, secrets, signingKeys, models }: Stores, services: Services, oidc: Oidc): Router[] {
   const { accounts, administration, rateLimits } = services;
   const { provider, resourceServers } = oidc;
   const actions = createAdminActions({
@@ -406,7 +417,7 @@ function adminRouters(config: Config, { database, secrets, models }: Stores, ser
   const auth = adminBearerAuth({
     issuer: config.issuer,
     server: oidc.adminApiResource,
-    signingKeys: publicKeysOf(secrets.jwks),
+    signingKeys: signingKeys.publicKeys,
     clients: provider.Client,
     replay: oidc.replay,
     accounts,

@@ -29,22 +29,27 @@ function refuse(ctx: Context, scheme: PresentedToken['scheme'] | undefined, stat
 export function adminBearerAuth(deps: {
   issuer: string;
   server: ResourceServer;
-  /** Public keys only. */
-  signingKeys: JWK[];
+  /** Public keys only, as they are now (JWKS_FILE may change while the server runs). */
+  signingKeys: () => JWK[];
   /** node-oidc-provider's Client model: file, SQL and built-in clients alike. */
   clients: { find(id: string): Promise<object | undefined> };
   replay: ReplayStore;
   accounts: AccountService;
   administration: AccountAdministration;
 }): Middleware {
-  const keys = createLocalJWKSet({ keys: deps.signingKeys });
+  let verifying = { from: deps.signingKeys(), keys: createLocalJWKSet({ keys: deps.signingKeys() }) };
+  const currentKeys = () => {
+    const from = deps.signingKeys();
+    if (from !== verifying.from) verifying = { from, keys: createLocalJWKSet({ keys: from }) };
+    return verifying.keys;
+  };
   return async (ctx, next) => {
     const presented = presentedToken(ctx.get('authorization'));
     if (!presented) return refuse(ctx, undefined, 401);
     const { scheme } = presented;
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(presented.token, keys, {
+      ({ payload } = await jwtVerify(presented.token, currentKeys(), {
         issuer: deps.issuer,
         audience: deps.server.indicator,
         typ: 'at+jwt',

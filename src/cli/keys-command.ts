@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 
 import { longestSignedTokenLifetime, readResourceServersFile } from '../clients/index.ts';
 import type { Config } from '../config.ts';
-import { developmentSecretsFile, JWKS_MAX_AGE_SECONDS, readDevelopmentJwks, readJwks, retiredSince, rotateJwks, type StoredJwk, type StoredJwks } from '../keys/index.ts';
+import { developmentSecretsFile, readDevelopmentJwks, readJwks, retiredSince, rotateJwks, type StoredJwk, type StoredJwks } from '../keys/index.ts';
 
 export class KeysUsageError extends Error {}
 
@@ -71,7 +71,9 @@ export async function keysCommand(config: Config, args: string[]): Promise<strin
     case 'rotate': {
       const activateInSeconds = parseDuration(values['activate-in']!);
       // Relying parties may keep the published set this long: a key that signed sooner would not verify there.
-      if (activateInSeconds < JWKS_MAX_AGE_SECONDS) throw new KeysUsageError(`--activate-in must be at least ${JWKS_MAX_AGE_SECONDS}s, how long the JWKS may be cached`);
+      if (activateInSeconds < config.jwksMaxAge) {
+        throw new KeysUsageError(`--activate-in must be at least ${config.jwksMaxAge}s, how long the JWKS may be cached (JWKS_MAX_AGE)`);
+      }
       const rotation = await rotateJwks(jwks, { activateInSeconds, keepSeconds, now });
       const report = [
         ...rotation.added.map((key) => `added ${describe(key)}: published now, signs from ${at(key.activates_at!)}`),
@@ -81,7 +83,7 @@ export async function keysCommand(config: Config, args: string[]): Promise<strin
       ].join('\n');
       if ('file' in from) {
         writeAtomically(from.file, rotation.jwks);
-        return `${report}\n\nWrote ${from.file}. Give every node this file (restart them one by one) before the new keys sign.`;
+        return `${report}\n\nWrote ${from.file}. Every running node reading this file publishes the new keys within seconds, without a restart.`;
       }
       // JWKS comes from a variable: the operator stores the new set wherever that variable is kept.
       process.stderr.write(`${report}\n\nStore the JSON below as JWKS on every node before the new keys sign.\n`);

@@ -11,13 +11,6 @@ export interface StoredJwks {
   keys: StoredJwk[];
 }
 
-/**
- * How long relying parties and shared caches may keep the JWKS. It is also the shortest lead a new
- * signing key gets (`keys rotate --activate-in`): a key is published at least this long before it
- * signs, so a cached set always verifies it.
- */
-export const JWKS_MAX_AGE_SECONDS = 300;
-
 export class SigningKeysError extends Error {}
 
 export const SIGNING_ALGORITHMS = ['RS256', 'ES256'] as const;

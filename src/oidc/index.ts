@@ -1,5 +1,6 @@
 export { createProvider, type ProviderOptions } from './provider.ts';
 export { publicMetadataCaching } from './metadata-caching.ts';
+export { replaceProviderSigningKeys } from './scheduled-signing-key.ts';
 export { storageKeyOf } from './adapters/hashed-ids.ts';
 export { describeScopes } from './scope-descriptions.ts';
 export { isFirstParty } from './first-party.ts';

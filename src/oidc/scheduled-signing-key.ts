@@ -1,6 +1,7 @@
 import { createPrivateKey, createPublicKey, sign, constants, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
-import { ExternalSigningKey } from 'oidc-provider';
+import providerInstance from 'oidc-provider/lib/helpers/weak_cache.js';
+import { ExternalSigningKey, type Provider } from 'oidc-provider';
 
 import { type AcceptedAlgorithm, nowInSeconds, type StoredJwk, type StoredJwks } from '../keys/index.ts';
 
@@ -72,4 +73,41 @@ export function providerSigningKeys(jwks: StoredJwks): ExternalSigningKey[] {
   return [...jwks.keys]
     .sort((a, b) => (b.activates_at ?? 0) - (a.activates_at ?? 0))
     .map((jwk) => new ScheduledSigningKey(jwk, jwk.activates_at ?? 0));
+}
+
+/** node-oidc-provider's private state of a Provider: the key store it signs and verifies with, and the set /jwks serves. */
+interface ProviderKeys {
+  keystore: { clear(): void; add(key: ExternalSigningKey): void };
+  jwks: { keys: object[] };
+}
+
+/**
+ * node-oidc-provider takes `jwks` once, at construction, and has no way to change them later
+ * (its maintainer expects a rolling restart). Its key store is a plain list it searches on
+ * every use, and /jwks serves a public copy made at the same time, so both are replaced here,
+ * as its own initialisation (lib/helpers/initialize_keystore.js, oidc-provider 9.13) fills them.
+ * The keys are ScheduledSigningKeys of the algorithms the provider already signs with.
+ */
+export function replaceProviderSigningKeys(provider: Provider, jwks: StoredJwks): void {
+  const state = providerInstance(provider) as Partial<ProviderKeys> | undefined;
+  if (typeof state?.keystore?.clear !== 'function' || typeof state.keystore.add !== 'function' || !state.jwks) {
+    throw new Error('node-oidc-provider keeps its keys differently than this version expects: signing keys cannot change without a restart');
+  }
+  const keys = providerSigningKeys(jwks);
+  state.keystore.clear();
+  for (const key of keys) state.keystore.add(key);
+  state.jwks = {
+    keys: keys.map((key) => ({
+      kty: key.kty,
+      use: key.use,
+      key_ops: key.key_ops ? [...key.key_ops] : undefined,
+      kid: key.kid,
+      alg: key.alg,
+      crv: key.crv,
+      e: key.e,
+      n: key.n,
+      x: key.x,
+      y: key.y,
+    })),
+  };
 }

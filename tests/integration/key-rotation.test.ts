@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
@@ -7,7 +7,8 @@ import * as oidc from 'openid-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { runAdmin } from '../support/cli.ts';
-import { startTestIdp, type TestIdp, webAppClient } from '../support/idp.ts';
+import { Browser } from '../support/browser.ts';
+import { adminCliClient, backends, startTestIdp, type TestIdp, webAppClient } from '../support/idp.ts';
 import { exchangeCode, newBrowser, relyingParty, signIn, startAuthorization } from '../support/rp.ts';
 
 const grace = { email: 'grace@example.com', password: 'grace password 123' };
@@ -104,6 +105,86 @@ describe('signing key rotation', () => {
     expect(rotateFromVariable.stderr).toContain('Store the JSON below as JWKS on every node');
     expect(JSON.parse(rotateFromVariable.stdout).keys).toHaveLength(4);
   });
+});
+
+const shared = backends.includes('postgres+redis');
+const CLI_REDIRECT = 'http://127.0.0.1:53682/callback';
+
+describe.skipIf(!shared)('signing key rotation with two nodes running on one PostgreSQL and Redis', () => {
+  let dir: string;
+  const nodes: TestIdp[] = [];
+  afterAll(async () => {
+    for (const node of nodes.reverse()) await node.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Polls until `check` holds (the nodes take up the file within seconds), failing after 10 s. */
+  async function eventually(check: () => Promise<boolean>) {
+    for (let tries = 0; tries < 100 && !(await check()); tries++) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await check()).toBe(true);
+  }
+
+  it('publishes keys added by `keys rotate` on every node without a restart, signs with them after the delay, and drops removed ones', async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'idp-live-keys-'));
+    const jwksFile = path.join(dir, 'jwks.json');
+    // JWKS_MAX_AGE: 1 lets the new keys sign after 2 s; the shortest --activate-in follows it.
+    const env = { NODE_ENV: 'test', DATA_DIR: dir, JWKS_FILE: jwksFile, JWKS_MAX_AGE: '1', COOKIE_KEYS: cookieKey() };
+    writeFileSync(jwksFile, (await runAdmin(['generate-jwks'], { env })).stdout);
+    const original = JSON.parse(readFileSync(jwksFile, 'utf8')).keys as { kid: string; alg: string }[];
+
+    const first = await startTestIdp({ backend: 'postgres+redis', env });
+    nodes.push(first);
+    const second = await startTestIdp({
+      backend: 'postgres+redis',
+      env: { ...env, ISSUER: first.issuer, DATABASE_URL: first.shared.databaseUrl!, REDIS_KEY_PREFIX: first.shared.redisKeyPrefix },
+    });
+    nodes.push(second);
+    await first.idp.accounts.createAccount({ ...grace, roles: ['admin'], emailVerified: true });
+    const jwksOf = async (node: TestIdp) => ((await (await fetch(`${node.listening}/jwks`)).json()) as JSONWebKeySet).keys.map((key) => key.kid!).sort();
+
+    const rotated = await runAdmin(['keys', 'rotate', '--activate-in', '2s'], { env });
+    expect(rotated.stderr).toBe('');
+    expect(rotated.stdout).toContain('Every running node reading this file publishes the new keys within seconds');
+    const rotatedKeys = JSON.parse(readFileSync(jwksFile, 'utf8')).keys as { kid: string; alg: string; activates_at?: number }[];
+    const newRsa = rotatedKeys.find((key) => key.alg === 'RS256' && key.activates_at)!;
+    const allKids = rotatedKeys.map((key) => key.kid).sort();
+    await eventually(async () => JSON.stringify(await jwksOf(first)) === JSON.stringify(allKids));
+    await eventually(async () => JSON.stringify(await jwksOf(second)) === JSON.stringify(allKids));
+
+    // After the delay, both nodes sign with the new key (the sign-in runs on the first, the refresh on the second).
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, newRsa.activates_at! * 1000 + 500 - Date.now())));
+    const { config, tokens } = await signInWithRefreshToken(first);
+    expect(kidOf(tokens.id_token!)).toBe(newRsa.kid);
+    const { supportsPKCE: _method, ...metadata } = config.serverMetadata();
+    const atSecond = new oidc.Configuration({ ...metadata, token_endpoint: `${second.listening}/token` }, webAppClient.client_id, webAppClient.client_secret);
+    oidc.allowInsecureRequests(atSecond);
+    const refreshed = await oidc.refreshTokenGrant(atSecond, tokens.refresh_token!);
+    expect(kidOf(refreshed.id_token!)).toBe(newRsa.kid);
+    for (const node of [first, second]) {
+      const verifyWith = createLocalJWKSet((await (await fetch(`${node.listening}/jwks`)).json()) as JSONWebKeySet);
+      for (const idToken of [tokens.id_token!, refreshed.id_token!]) {
+        await expect(jwtVerify(idToken, verifyWith, { issuer: first.issuer, audience: webAppClient.client_id })).resolves.toBeTruthy();
+      }
+    }
+
+    // The admin API (a resource server checking our JWT access tokens itself) takes the new key too, on the other node.
+    const api = `${first.issuer}/admin/api`;
+    const cli = await relyingParty(first.issuer, adminCliClient);
+    const cliStart = await startAuthorization(cli, { redirect_uri: CLI_REDIRECT, scope: 'openid admin', resource: api });
+    const callback = await signIn(new Browser([CLI_REDIRECT]), cliStart.url, grace);
+    const adminToken = (await oidc.authorizationCodeGrant(cli, callback, { pkceCodeVerifier: cliStart.verifier, expectedState: cliStart.state, expectedNonce: cliStart.nonce }))
+      .access_token;
+    expect(kidOf(adminToken)).toBe(newRsa.kid);
+    expect((await fetch(`${second.listening}/admin/api/roles`, { headers: { authorization: `Bearer ${adminToken}` } })).status).toBe(200);
+
+    // A key taken out of the file (an operator removing a retired key) leaves both nodes' JWKS too.
+    const withoutOld = rotatedKeys.filter((key) => !original.some((old) => old.kid === key.kid));
+    writeFileSync(`${jwksFile}.new`, JSON.stringify({ keys: withoutOld }));
+    renameSync(`${jwksFile}.new`, jwksFile);
+    const remaining = withoutOld.map((key) => key.kid).sort();
+    await eventually(async () => JSON.stringify(await jwksOf(first)) === JSON.stringify(remaining));
+    await eventually(async () => JSON.stringify(await jwksOf(second)) === JSON.stringify(remaining));
+  }, 60_000);
 });
 
 describe('cookie key rotation', () => {

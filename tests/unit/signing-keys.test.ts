@@ -1,5 +1,9 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
+import { liveJwks } from '../../src/keys/live-jwks.ts';
 import { generateJwks, parseJwks, rotateJwks } from '../../src/keys/signing-keys.ts';
 
 const HOUR = 3600;
@@ -41,5 +45,40 @@ describe('parseJwks', () => {
     const future = Math.floor(Date.now() / 1000) + HOUR;
     expect(() => parseJwks(JSON.stringify({ keys: [{ ...rsa, activates_at: future }, ec] }), 'JWKS')).toThrow(/needs an active RS256 key/);
     expect(parseJwks(JSON.stringify({ keys }), 'JWKS').keys).toHaveLength(2);
+  });
+});
+
+describe('liveJwks (JWKS_FILE watched while the server runs)', () => {
+  const until = async (check: () => boolean) => {
+    for (let tries = 0; tries < 200 && !check(); tries++) await new Promise((resolve) => setTimeout(resolve, 25));
+    expect(check()).toBe(true);
+  };
+
+  it('keeps the keys in use when the file turns unusable, and takes up the next good set', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'live-jwks-'));
+    const file = path.join(dir, 'jwks.json');
+    const first = await generateJwks();
+    writeFileSync(file, JSON.stringify(first));
+    const refused: string[] = [];
+    const heard: string[][] = [];
+    const live = liveJwks({ file }, first, { changed: () => {}, refused: (error) => refused.push(error.message) }, 50);
+    live.onChange((jwks) => heard.push(jwks.keys.map((key) => key.kid!)));
+    try {
+      writeFileSync(file, '{"keys": [');
+      await until(() => refused.length > 0);
+      expect(refused[0]).toMatch(/is not JSON/);
+      expect(live.current()).toBe(first);
+
+      // Written in place, not renamed: the poll sees it even where no file-system event comes.
+      const second = await generateJwks();
+      writeFileSync(file, JSON.stringify(second));
+      await until(() => heard.length > 0);
+      expect(heard).toEqual([second.keys.map((key) => key.kid)]);
+      expect(live.publicKeys().map((key) => key.kid)).toEqual(second.keys.map((key) => key.kid));
+      expect(JSON.stringify(live.publicKeys())).not.toContain('"d"');
+    } finally {
+      live.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
