@@ -25,7 +25,7 @@ const describe = (key: StoredJwk) => `${key.kid} (${key.alg})`;
  */
 function developmentKeys(config: Config, action: string | undefined, now: number, keepSeconds: number): string {
   if (action !== 'list') {
-    throw new KeysUsageError(`keys rotate works on JWKS_FILE or JWKS; neither is set, so the server signs with development keys kept in ${developmentSecretsFile(config.dataDir)}. Set JWKS_FILE (from \`npm run admin -- generate-jwks\`) to rotate.`);
+    throw new KeysUsageError(`keys rotate works on JWKS_FILE or JWKS; neither is set, so the server signs with development keys kept in ${developmentSecretsFile(config.dataDir)}. Set JWKS_FILE (from \`npm run admin -- generate-jwks --out jwks.json\`) to rotate.`);
   }
   const development = readDevelopmentJwks(config.dataDir);
   if (!development) {

@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 
 // Nothing here imports ../oidc/index.ts: it loads node-oidc-provider, which only create-client needs
@@ -27,7 +29,9 @@ Commands:
   create-client --name N --redirect-uri U... [--post-logout-redirect-uri U]... [--public] [--first-party]
                 [--grant-type G]...
                                register a relying party; prints its client_id and (once) its secret
-  generate-jwks                print a new private JWK set (RS256 and ES256) for JWKS_FILE
+  generate-jwks [--out FILE [--force]]
+                               a new private JWK set (RS256 and ES256) for JWKS_FILE, written to FILE
+                               readable by its owner only (mode 0600), or printed
   keys list                    the signing keys of JWKS_FILE (or JWKS) and what each does now
   keys rotate [--activate-in 1h]
                                add a new key per algorithm, published at once and signing after the delay;
@@ -144,6 +148,45 @@ async function createClient(config: Config, args: string[]): Promise<string> {
   });
 }
 
+/**
+ * Writes a secret file readable by its owner only. Without `replace` an existing file is left alone
+ * (EEXIST); with it the new file is written beside it and renamed over it, so the mode is 0600 even if
+ * the old one was looser, and nobody reads a half-written file.
+ */
+async function writePrivateFile(file: string, content: string, replace: boolean): Promise<void> {
+  if (!replace) {
+    await writeFile(file, content, { mode: 0o600, flag: 'wx' });
+    return;
+  }
+  const temporary = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    await writeFile(temporary, content, { mode: 0o600, flag: 'wx' });
+    await rename(temporary, file);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
+  }
+}
+
+async function generateJwksCommand(args: string[]): Promise<string> {
+  const { values } = parseArgs({ args, options: { out: { type: 'string' }, force: { type: 'boolean' } }, strict: true });
+  const json = JSON.stringify(await generateJwks(), null, 2);
+  if (values.out === undefined) {
+    if (values.force) throw new UsageError('--force only goes with --out FILE');
+    return json;
+  }
+  if (!values.out) throw new UsageError('--out needs a file name');
+  try {
+    await writePrivateFile(values.out, `${json}\n`, values.force ?? false);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw new UsageError(`${values.out} exists; it may hold the keys tokens are signed with. Add --force to replace it.`);
+    if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR' || code === 'ENOTDIR') throw new UsageError(`cannot write ${values.out} (${code})`);
+    throw error;
+  }
+  return `Wrote a private JWK set to ${values.out} (mode 0600); point JWKS_FILE at it.`;
+}
+
 async function run(argv: string[]): Promise<string> {
   const [command, ...args] = argv;
   switch (command) {
@@ -154,7 +197,7 @@ async function run(argv: string[]): Promise<string> {
     case 'create-client':
       return createClient(loadConfig(), args);
     case 'generate-jwks':
-      return JSON.stringify(await generateJwks(), null, 2);
+      return generateJwksCommand(args);
     case 'keys':
       return keysCommand(loadConfig(), args);
     case undefined:

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as oidc from 'openid-client';
@@ -143,5 +143,33 @@ describe('npm run admin', () => {
     const jwks = JSON.parse(result.stdout);
     expect(jwks.keys.map((key: { alg: string }) => key.alg)).toEqual(['RS256', 'ES256']);
     expect(jwks.keys.every((key: { d?: string; kid?: string }) => key.d && key.kid)).toBe(true);
+  });
+
+  it('writes the private JWK set with --out readable by its owner only, and replaces a file only with --force', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'idp-jwks-'));
+    try {
+      const file = path.join(dir, 'jwks.json');
+      const written = await runAdmin(['generate-jwks', '--out', file], { env: {} });
+      expect(written.code).toBe(0);
+      expect(written.stdout).toContain(`Wrote a private JWK set to ${file} (mode 0600)`);
+      expect(written.stdout).not.toContain('"d"');
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      const first = readFileSync(file, 'utf8');
+      expect(JSON.parse(first).keys.map((key: { alg: string }) => key.alg)).toEqual(['RS256', 'ES256']);
+
+      const again = await runAdmin(['generate-jwks', '--out', file], { env: {} });
+      expect(again.code).toBe(2);
+      expect(again.stderr).toContain(`${file} exists`);
+      expect(readFileSync(file, 'utf8')).toBe(first);
+
+      const loose = path.join(dir, 'loose.json');
+      writeFileSync(loose, '{}', { mode: 0o644 });
+      const forced = await runAdmin(['generate-jwks', '--out', loose, '--force'], { env: {} });
+      expect(forced.code).toBe(0);
+      expect(statSync(loose).mode & 0o777).toBe(0o600);
+      expect(JSON.parse(readFileSync(loose, 'utf8')).keys).toHaveLength(2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
