@@ -43,7 +43,7 @@ import {
 } from './clients/index.ts';
 import type { Config } from './config.ts';
 import { createSecretBox } from './crypto/index.ts';
-import { type Database, hasPendingMigrations, migrateToLatest, openDatabase } from './db/index.ts';
+import { type Database, hasPendingMigrations, migrateDatabase, openDatabase } from './db/index.ts';
 import { createMailer, createMessages, DevOutbox, type Mailer } from './email/index.ts';
 import {
   createMetrics,
@@ -154,7 +154,7 @@ async function openStores(config: Config, log: Logger) {
     onIdleConnectionError: (err) => log.warn({ err }, 'an idle database connection failed'),
   });
   try {
-    const applied = await migrateToLatest(database.db);
+    const applied = await migrateDatabase(database);
     if (applied.length) log.info({ migrations: applied }, 'migrations applied');
 
     const secrets = await loadSecrets(config);

@@ -93,6 +93,11 @@ export interface AccountService {
   superAdminExists(): Promise<boolean>;
 }
 
+/** PostgreSQL's unique_violation: a row inserted by a concurrent transaction since this one checked. */
+function isUniqueViolation(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === '23505';
+}
+
 export function createAccountService(deps: {
   db: Kysely<DB>;
   hasher: PasswordHasher;
@@ -201,7 +206,14 @@ export function createAccountService(deps: {
     async ensureSuperAdmin({ email, password }) {
       if (await anyoneHasRole(db, 'super_admin')) return false;
       const roles = ['super_admin', DEFAULT_ROLE];
-      const account = await createAccount({ email, password, roles, emailVerified: true });
+      let account: Account;
+      try {
+        account = await createAccount({ email, password, roles, emailVerified: true });
+      } catch (error) {
+        // Another node (or a bootstrap job) starting at the same moment created it first: not an error.
+        if ((error instanceof DuplicateEmailError || isUniqueViolation(error)) && (await anyoneHasRole(db, 'super_admin'))) return false;
+        throw error;
+      }
       await audit?.({ actorId: null, actorKind: 'startup', action: 'users.create', targetType: 'account', targetId: account.id, changes: { email: account.email, roles } });
       return true;
     },
