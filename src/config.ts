@@ -249,6 +249,11 @@ export const settings = {
     parser: integer(0, 65535),
     doc: 'Serve Prometheus metrics at /metrics on this port only (keep it off the public network).',
   },
+  SHUTDOWN_GRACE_SECONDS: {
+    whenUnset: '(unset: 10 in production, else 0)',
+    parser: integer(0, 3600),
+    doc: 'On SIGTERM, `/readyz` fails at once and the node still serves every request this long (for the load balancer to stop sending), then finishes what is in flight and exits. A second signal ends the wait.',
+  },
   LOG_LEVEL: {
     default: 'info',
     parser: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
@@ -343,6 +348,8 @@ export interface Config {
   logFormat: 'auto' | 'json';
   /** undefined: /metrics is served on the main port. */
   metricsPort: number | undefined;
+  /** How long a stopping node keeps serving after /readyz starts failing. */
+  shutdownGraceSeconds: number;
   bootstrapAdmin: { email: string; password: string } | undefined;
   passwordMinLength: number;
   /** undefined means the development outbox. */
@@ -555,6 +562,7 @@ export function loadConfig(environment: Env = process.env): Config {
     logLevel: env.LOG_LEVEL,
     logFormat: env.LOG_FORMAT,
     metricsPort: env.METRICS_PORT,
+    shutdownGraceSeconds: env.SHUTDOWN_GRACE_SECONDS ?? (env.NODE_ENV === 'production' ? 10 : 0),
     bootstrapAdmin: env.ADMIN_EMAIL && adminPassword ? { email: env.ADMIN_EMAIL, password: adminPassword } : undefined,
     passwordMinLength: env.PASSWORD_MIN_LENGTH,
     smtpUrl: env.SMTP_URL,

@@ -77,6 +77,8 @@ export interface Idp {
   /** Undefined when the issuer's host is an IP address (WebAuthn needs a domain name). */
   passkeys: Passkeys | undefined;
   mailer: Mailer;
+  /** The node is stopping: from now on /readyz answers 503 (everything else is still served). */
+  startDraining(): void;
   close(): Promise<void>;
 }
 
@@ -104,6 +106,7 @@ const builtInClients = (adminApi: string) => [
  */
 export async function createIdp(config: Config, log: Logger): Promise<Idp> {
   const stores = await openStores(config, log);
+  let draining = false;
   try {
     const services = await createServices(config, log, stores);
     const oidc = await createOidcProvider(config, log, stores, services);
@@ -117,7 +120,12 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       views: services.views,
       metrics: services.metrics,
       metricsOnMainPort: config.metricsPort === undefined,
-      readinessChecks: stores.readiness,
+      readinessChecks: {
+        ...stores.readiness,
+        node: async () => {
+          if (draining) throw new Error('shutting down');
+        },
+      },
       rateLimits: services.rateLimits,
       routers: createRouters(config, stores, services, oidc),
       provider: oidc.provider,
@@ -132,6 +140,9 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       secondFactors: services.secondFactors,
       passkeys: services.passkeys,
       mailer: services.mailer,
+      startDraining() {
+        draining = true;
+      },
       async close() {
         await services.mailer.drain();
         await stores.close();

@@ -7,7 +7,8 @@ import { createIdp } from './idp.ts';
 import { SigningKeysError } from './keys/index.ts';
 import { createServerLogger, type Logger } from './logger.ts';
 
-const SHUTDOWN_GRACE_MS = 10_000;
+/** After the grace period, how long requests still in flight may take before their connections are cut. */
+const IN_FLIGHT_LIMIT_MS = 10_000;
 
 /** The environment is not ready and the message says what to do: printed alone, without a stack. */
 class StartupRefusal extends Error {}
@@ -74,18 +75,29 @@ async function main(): Promise<void> {
     throw advice ? new StartupRefusal(advice) : error;
   });
 
-  const server = createServer(idp.app.callback());
+  const handle = idp.app.callback();
+  let draining = false;
+  const server = createServer((req, res) => {
+    // While draining, each response closes its connection, so clients and proxies reconnect to another node.
+    if (draining) res.shouldKeepAlive = false;
+    return handle(req, res);
+  });
   const metricsServer = idp.metricsApp ? createServer(idp.metricsApp.callback()).listen(config.metricsPort) : undefined;
   const summary = startupSummary(config, await idp.accounts.superAdminExists());
   server.listen(config.port, () => printStartupSummary(config, log, summary));
 
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'shutting down');
+  /**
+   * Draining: /readyz fails at once so the load balancer stops sending, every request is still served for
+   * SHUTDOWN_GRACE_SECONDS, then the server stops accepting, finishes what is in flight and exits 0.
+   */
+  let closing = false;
+  let graceTimer: NodeJS.Timeout | undefined;
+  const close = () => {
+    if (closing) return;
+    closing = true;
+    clearTimeout(graceTimer);
     metricsServer?.close();
-    const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS).unref();
+    const force = setTimeout(() => server.closeAllConnections(), IN_FLIGHT_LIMIT_MS).unref();
     server.close(() => {
       clearTimeout(force);
       idp.close().then(
@@ -97,6 +109,17 @@ async function main(): Promise<void> {
       );
     });
     server.closeIdleConnections();
+  };
+  const stop = (signal: string) => {
+    if (draining) {
+      // A second signal: stop waiting for the grace period.
+      close();
+      return;
+    }
+    draining = true;
+    idp.startDraining();
+    log.info({ signal, graceSeconds: config.shutdownGraceSeconds }, 'shutting down: /readyz fails now, requests are served until the grace period ends');
+    graceTimer = setTimeout(close, config.shutdownGraceSeconds * 1000);
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
