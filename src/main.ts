@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
 
+import { FirstAdminEmailTakenError } from './accounts/index.ts';
 import { ClientsFileError, ResourceServersFileError } from './clients/index.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
 import { DataDirLockedError, missingDatabaseAdvice } from './db/index.ts';
@@ -126,7 +127,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error) => {
-  const refusals = [StartupRefusal, ConfigError, DataDirLockedError, SigningKeysError, ClientsFileError, ResourceServersFileError];
+  const refusals = [StartupRefusal, ConfigError, FirstAdminEmailTakenError, DataDirLockedError, SigningKeysError, ClientsFileError, ResourceServersFileError];
   if (refusals.some((refusal) => error instanceof refusal)) {
     console.error(error.message);
   } else {

@@ -8,6 +8,7 @@ import {
   AccountLockedError,
   EmailNotVerifiedError,
   DuplicateEmailError,
+  FirstAdminEmailTakenError,
   InvalidAccountInputError,
   InvalidCredentialsError,
   UnknownRoleError,
@@ -211,8 +212,9 @@ export function createAccountService(deps: {
         account = await createAccount({ email, password, roles, emailVerified: true });
       } catch (error) {
         // Another node (or a bootstrap job) starting at the same moment created it first: not an error.
-        if ((error instanceof DuplicateEmailError || isUniqueViolation(error)) && (await anyoneHasRole(db, 'super_admin'))) return false;
-        throw error;
+        if (!(error instanceof DuplicateEmailError || isUniqueViolation(error))) throw error;
+        if (await anyoneHasRole(db, 'super_admin')) return false;
+        throw new FirstAdminEmailTakenError(email);
       }
       await audit?.({ actorId: null, actorKind: 'startup', action: 'users.create', targetType: 'account', targetId: account.id, changes: { email: account.email, roles } });
       return true;

@@ -6,6 +6,7 @@ import {
   createAccountService,
   createPasswordHasher,
   DuplicateEmailError,
+  FirstAdminEmailTakenError,
   InvalidAccountInputError,
   UnknownRoleError,
   WeakPasswordError,
@@ -185,7 +186,7 @@ async function run(argv: string[]): Promise<string> {
   }
 }
 
-const expected = [UsageError, KeysUsageError, SigningKeysError, ConfigError, DataDirLockedError, DuplicateEmailError, UnknownRoleError, WeakPasswordError, InvalidAccountInputError];
+const expected = [UsageError, KeysUsageError, SigningKeysError, ConfigError, DataDirLockedError, DuplicateEmailError, FirstAdminEmailTakenError, UnknownRoleError, WeakPasswordError, InvalidAccountInputError];
 
 run(process.argv.slice(2)).then(
   (output) => {
