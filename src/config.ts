@@ -266,6 +266,11 @@ export const settings = {
     parser: bindAddress,
     doc: 'Address the metrics listener (`METRICS_PORT`) listens on. Only this machine by default; e.g. `0.0.0.0` for a scraper elsewhere on a private network.',
   },
+  SHUTDOWN_GRACE_SECONDS: {
+    whenUnset: '(unset: 10 in production, else 0)',
+    parser: integer(0, 3600),
+    doc: 'On SIGTERM, `/readyz` fails at once and the node still serves every request this long (for the load balancer to stop sending), then finishes what is in flight and exits. A second signal ends the wait.',
+  },
   LOG_LEVEL: {
     default: 'info',
     parser: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
@@ -365,6 +370,8 @@ export interface Config {
   /** undefined: /metrics is served on the main port in development and test, nowhere in production. */
   metricsPort: number | undefined;
   metricsHost: string;
+  /** How long a stopping node keeps serving after /readyz starts failing. */
+  shutdownGraceSeconds: number;
   bootstrapAdmin: { email: string; password: string } | undefined;
   passwordMinLength: number;
   /** undefined means the development outbox. */
@@ -581,6 +588,7 @@ export function loadConfig(environment: Env = process.env): Config {
     logFormat: env.LOG_FORMAT,
     metricsPort: env.METRICS_PORT,
     metricsHost: env.METRICS_HOST,
+    shutdownGraceSeconds: env.SHUTDOWN_GRACE_SECONDS ?? (env.NODE_ENV === 'production' ? 10 : 0),
     bootstrapAdmin: env.ADMIN_EMAIL && adminPassword ? { email: env.ADMIN_EMAIL, password: adminPassword } : undefined,
     passwordMinLength: env.PASSWORD_MIN_LENGTH,
     smtpUrl: env.SMTP_URL,

@@ -43,7 +43,7 @@ import {
 } from './clients/index.ts';
 import type { Config } from './config.ts';
 import { createSecretBox } from './crypto/index.ts';
-import { type Database, hasPendingMigrations, migrateToLatest, openDatabase } from './db/index.ts';
+import { type Database, hasPendingMigrations, migrateDatabase, openDatabase } from './db/index.ts';
 import { createMailer, createMessages, DevOutbox, type Mailer } from './email/index.ts';
 import {
   createMetrics,
@@ -77,6 +77,8 @@ export interface Idp {
   /** Undefined when the issuer's host is an IP address (WebAuthn needs a domain name). */
   passkeys: Passkeys | undefined;
   mailer: Mailer;
+  /** The node is stopping: from now on /readyz answers 503 (everything else is still served). */
+  startDraining(): void;
   close(): Promise<void>;
 }
 
@@ -104,6 +106,7 @@ const builtInClients = (adminApi: string) => [
  */
 export async function createIdp(config: Config, log: Logger): Promise<Idp> {
   const stores = await openStores(config, log);
+  let draining = false;
   try {
     const services = await createServices(config, log, stores);
     const oidc = await createOidcProvider(config, log, stores, services);
@@ -119,7 +122,12 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       // In production /metrics never shares the public port: without METRICS_PORT it is not served.
       metricsOnMainPort: config.metricsPort === undefined && config.env !== 'production',
       jwksMaxAge: config.jwksMaxAge,
-      readinessChecks: stores.readiness,
+      readinessChecks: {
+        ...stores.readiness,
+        node: async () => {
+          if (draining) throw new Error('shutting down');
+        },
+      },
       rateLimits: services.rateLimits,
       routers: createRouters(config, stores, services, oidc),
       provider: oidc.provider,
@@ -134,6 +142,9 @@ export async function createIdp(config: Config, log: Logger): Promise<Idp> {
       secondFactors: services.secondFactors,
       passkeys: services.passkeys,
       mailer: services.mailer,
+      startDraining() {
+        draining = true;
+      },
       async close() {
         await services.mailer.drain();
         await stores.close();
@@ -156,7 +167,7 @@ async function openStores(config: Config, log: Logger) {
     onIdleConnectionError: (err) => log.warn({ err }, 'an idle database connection failed'),
   });
   try {
-    const applied = await migrateToLatest(database.db);
+    const applied = await migrateDatabase(database);
     if (applied.length) log.info({ migrations: applied }, 'migrations applied');
 
     const secrets = await loadSecrets(config);

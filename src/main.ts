@@ -3,6 +3,7 @@ import { serverLog } from './server-log.ts';
 
 import { createServer } from 'node:http';
 
+import { FirstAdminEmailTakenError } from './accounts/index.ts';
 import { ClientsFileError, ResourceServersFileError } from './clients/index.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
 import { DataDirLockedError, missingDatabaseAdvice } from './db/index.ts';
@@ -10,7 +11,8 @@ import { createIdp } from './idp.ts';
 import { SigningKeysError } from './keys/index.ts';
 import type { Logger } from './logger.ts';
 
-const SHUTDOWN_GRACE_MS = 10_000;
+/** After the grace period, how long requests still in flight may take before their connections are cut. */
+const IN_FLIGHT_LIMIT_MS = 10_000;
 
 /** The environment is not ready and the message says what to do: printed alone, without a stack. */
 class StartupRefusal extends Error {}
@@ -88,7 +90,13 @@ async function main(): Promise<void> {
     throw advice ? new StartupRefusal(advice) : error;
   });
 
-  const server = createServer(idp.app.callback());
+  const handle = idp.app.callback();
+  let draining = false;
+  const server = createServer((req, res) => {
+    // While draining, each response closes its connection, so clients and proxies reconnect to another node.
+    if (draining) res.shouldKeepAlive = false;
+    return handle(req, res);
+  });
   const metricsServer = idp.metricsApp
     ? createServer(idp.metricsApp.callback()).listen({ port: config.metricsPort, host: config.metricsHost })
     : undefined;
@@ -96,13 +104,18 @@ async function main(): Promise<void> {
   // host undefined: every interface.
   server.listen({ port: config.port, host: config.host }, () => printStartupSummary(config, log, summary));
 
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'shutting down');
+  /**
+   * Draining: /readyz fails at once so the load balancer stops sending, every request is still served for
+   * SHUTDOWN_GRACE_SECONDS, then the server stops accepting, finishes what is in flight and exits 0.
+   */
+  let closing = false;
+  let graceTimer: NodeJS.Timeout | undefined;
+  const close = () => {
+    if (closing) return;
+    closing = true;
+    clearTimeout(graceTimer);
     metricsServer?.close();
-    const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS).unref();
+    const force = setTimeout(() => server.closeAllConnections(), IN_FLIGHT_LIMIT_MS).unref();
     server.close(() => {
       clearTimeout(force);
       idp.close().then(
@@ -115,12 +128,23 @@ async function main(): Promise<void> {
     });
     server.closeIdleConnections();
   };
+  const stop = (signal: string) => {
+    if (draining) {
+      // A second signal: stop waiting for the grace period.
+      close();
+      return;
+    }
+    draining = true;
+    idp.startDraining();
+    log.info({ signal, graceSeconds: config.shutdownGraceSeconds }, 'shutting down: /readyz fails now, requests are served until the grace period ends');
+    graceTimer = setTimeout(close, config.shutdownGraceSeconds * 1000);
+  };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
 main().catch((error) => {
-  const refusals = [StartupRefusal, ConfigError, DataDirLockedError, SigningKeysError, ClientsFileError, ResourceServersFileError];
+  const refusals = [StartupRefusal, ConfigError, FirstAdminEmailTakenError, DataDirLockedError, SigningKeysError, ClientsFileError, ResourceServersFileError];
   if (refusals.some((refusal) => error instanceof refusal)) {
     console.error(error.message);
   } else {

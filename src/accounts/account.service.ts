@@ -8,6 +8,7 @@ import {
   AccountLockedError,
   EmailNotVerifiedError,
   DuplicateEmailError,
+  FirstAdminEmailTakenError,
   InvalidAccountInputError,
   InvalidCredentialsError,
   UnknownRoleError,
@@ -91,6 +92,11 @@ export interface AccountService {
   ensureSuperAdmin(credentials: { email: string; password: string }): Promise<boolean>;
   /** Whether any account has the super_admin role (the start-up summary says how to make the first). */
   superAdminExists(): Promise<boolean>;
+}
+
+/** PostgreSQL's unique_violation: a row inserted by a concurrent transaction since this one checked. */
+function isUniqueViolation(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === '23505';
 }
 
 export function createAccountService(deps: {
@@ -201,7 +207,15 @@ export function createAccountService(deps: {
     async ensureSuperAdmin({ email, password }) {
       if (await anyoneHasRole(db, 'super_admin')) return false;
       const roles = ['super_admin', DEFAULT_ROLE];
-      const account = await createAccount({ email, password, roles, emailVerified: true });
+      let account: Account;
+      try {
+        account = await createAccount({ email, password, roles, emailVerified: true });
+      } catch (error) {
+        // Another node (or a bootstrap job) starting at the same moment created it first: not an error.
+        if (!(error instanceof DuplicateEmailError || isUniqueViolation(error))) throw error;
+        if (await anyoneHasRole(db, 'super_admin')) return false;
+        throw new FirstAdminEmailTakenError(email);
+      }
       await audit?.({ actorId: null, actorKind: 'startup', action: 'users.create', targetType: 'account', targetId: account.id, changes: { email: account.email, roles } });
       return true;
     },

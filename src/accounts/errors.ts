@@ -181,3 +181,13 @@ export class ReauthenticationFailedError extends Error {
     super(`re-authentication refused: ${reason}`);
   }
 }
+
+/** ADMIN_EMAIL names an account that exists but is no super admin: it is not promoted (anyone may have registered it). */
+export class FirstAdminEmailTakenError extends Error {
+  constructor(email: string) {
+    super(
+      `ADMIN_EMAIL ${email} belongs to an existing account that is not a super admin, and no super admin exists. ` +
+        'It is not promoted (anyone could have registered that address): set ADMIN_EMAIL to an address without an account.',
+    );
+  }
+}

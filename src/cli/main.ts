@@ -8,6 +8,7 @@ import {
   createAccountService,
   createPasswordHasher,
   DuplicateEmailError,
+  FirstAdminEmailTakenError,
   InvalidAccountInputError,
   UnknownRoleError,
   WeakPasswordError,
@@ -15,7 +16,7 @@ import {
 import { auditRecorder } from '../audit/index.ts';
 import { createClientRegistry, InvalidClientError } from '../clients/index.ts';
 import { type Config, ConfigError, loadConfig } from '../config.ts';
-import { type Database, DataDirLockedError, migrateToLatest, missingDatabaseAdvice, openDatabase } from '../db/index.ts';
+import { type Database, DataDirLockedError, migrateDatabase, missingDatabaseAdvice, openDatabase } from '../db/index.ts';
 import { generateJwks, SigningKeysError } from '../keys/index.ts';
 import { clientMetadataCheck } from './client-metadata-check.ts';
 import { keysCommand, KeysUsageError } from './keys-command.ts';
@@ -23,7 +24,9 @@ import { keysCommand, KeysUsageError } from './keys-command.ts';
 const usage = `Usage: npm run admin -- <command> [options]
 
 Commands:
-  migrate                      apply pending database migrations
+  migrate                      apply pending database migrations (safe while other nodes start or run)
+  bootstrap                    create the first super admin from ADMIN_EMAIL and ADMIN_PASSWORD(_FILE) unless
+                               a super admin exists; prints nothing when done (for a job run before the nodes)
   create-user --email E --password-stdin [--name N] [--role R]... [--verified]
                                create an account; the password is read from standard input
   create-client --name N --redirect-uri U... [--post-logout-redirect-uri U]... [--public] [--first-party]
@@ -52,7 +55,7 @@ async function readStdin(): Promise<string> {
 async function withDatabase<T>(config: Config, work: (database: Database) => Promise<T>): Promise<T> {
   const database = await openDatabase(config);
   try {
-    await migrateToLatest(database.db);
+    await migrateDatabase(database);
     return await work(database);
   } finally {
     await database.close();
@@ -62,11 +65,26 @@ async function withDatabase<T>(config: Config, work: (database: Database) => Pro
 async function migrate(config: Config): Promise<string> {
   const database = await openDatabase(config);
   try {
-    const applied = await migrateToLatest(database.db);
+    const applied = await migrateDatabase(database);
     return applied.length ? `Applied migrations: ${applied.join(', ')}` : 'The database is up to date.';
   } finally {
     await database.close();
   }
+}
+
+async function bootstrap(config: Config): Promise<string> {
+  const admin = config.bootstrapAdmin;
+  if (!admin) throw new UsageError('bootstrap needs ADMIN_EMAIL and ADMIN_PASSWORD (or ADMIN_PASSWORD_FILE)');
+  return withDatabase(config, async ({ db }) => {
+    const accounts = createAccountService({
+      db,
+      hasher: createPasswordHasher(config.argon2),
+      passwordPolicy: { minLength: config.passwordMinLength },
+      audit: auditRecorder(db),
+    });
+    await accounts.ensureSuperAdmin(admin);
+    return '';
+  });
 }
 
 async function createUser(config: Config, args: string[]): Promise<string> {
@@ -192,6 +210,8 @@ async function run(argv: string[]): Promise<string> {
   switch (command) {
     case 'migrate':
       return migrate(loadConfig());
+    case 'bootstrap':
+      return bootstrap(loadConfig());
     case 'create-user':
       return createUser(loadConfig(), args);
     case 'create-client':
@@ -209,11 +229,11 @@ async function run(argv: string[]): Promise<string> {
   }
 }
 
-const expected = [UsageError, KeysUsageError, SigningKeysError, ConfigError, DataDirLockedError, DuplicateEmailError, UnknownRoleError, WeakPasswordError, InvalidAccountInputError];
+const expected = [UsageError, KeysUsageError, SigningKeysError, ConfigError, DataDirLockedError, DuplicateEmailError, FirstAdminEmailTakenError, UnknownRoleError, WeakPasswordError, InvalidAccountInputError];
 
 run(process.argv.slice(2)).then(
   (output) => {
-    console.log(output);
+    if (output) console.log(output);
   },
   (error: Error) => {
     const advice = missingDatabaseAdvice(error, process.env.DATABASE_URL?.trim() || undefined);

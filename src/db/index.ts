@@ -1,6 +1,6 @@
 export { openDatabase, type Database, type DatabaseOptions } from './database.ts';
 export { DataDirLockedError } from './data-dir-lock.ts';
-export { migrateToLatest, hasPendingMigrations, MigrationError } from './migrator.ts';
+export { migrateToLatest, migrateDatabase, underStartupLock, hasPendingMigrations, MigrationError } from './migrator.ts';
 export type * from './schema.ts';
 export { missingDatabaseAdvice } from './missing-database.ts';
 export { StoreUnavailableError, isPostgresUnavailable, guardStore } from './store-unavailable.ts';

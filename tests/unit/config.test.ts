@@ -47,6 +47,12 @@ describe('configuration', () => {
     expect(loadConfig({ ISSUER: 'https://id.example.com/' }).issuer).toBe('https://id.example.com');
   });
 
+  it('drains for SHUTDOWN_GRACE_SECONDS when stopped: none in development unless set', () => {
+    expect(loadConfig({}).shutdownGraceSeconds).toBe(0);
+    expect(loadConfig({ SHUTDOWN_GRACE_SECONDS: '3' }).shutdownGraceSeconds).toBe(3);
+    expect(problemsOf({ SHUTDOWN_GRACE_SECONDS: '-1' })).toEqual([expect.stringMatching(/^SHUTDOWN_GRACE_SECONDS/)]);
+  });
+
   it('names every bad value', () => {
     const problems = problemsOf({ PORT: 'eighty', DATABASE_URL: 'mysql://x', TRUST_PROXY: 'maybe', ARGON2_MEMORY_KIB: '1024' });
     expect(problems.map((p) => p.split(':')[0])).toEqual(['PORT', 'DATABASE_URL', 'TRUST_PROXY', 'ARGON2_MEMORY_KIB']);
@@ -83,6 +89,7 @@ describe('configuration', () => {
       SECRETS_KEY: `k2:${Buffer.alloc(32, 2).toString('base64')}, k1:${Buffer.alloc(32, 1).toString('base64url')}`,
     });
     expect(config.cookieKeys).toEqual(['a'.repeat(32), 'b'.repeat(32)]);
+    expect(config.shutdownGraceSeconds).toBe(10);
     expect(config.secretsKeys).toEqual([
       { kid: 'k2', key: Buffer.alloc(32, 2) },
       { kid: 'k1', key: Buffer.alloc(32, 1) },
