@@ -101,7 +101,7 @@ export function signInCompletion(deps: {
     try {
       const enrollment = await secondFactors.startTotp(accountId, account.email);
       const action = `${path(interaction.uid)}/second-factor/setup`;
-      views.render(ctx, 'second-factor-setup', { action, required: true, enrollment, errors: error ? { code: error } : {} }, status);
+      views.render(ctx, 'second-factor-setup', { action, required: true, uid: interaction.uid, enrollment, errors: error ? { code: error } : {} }, status);
     } catch (cause) {
       if (cause instanceof TotpAlreadyEnabledError) return renderSecondStep(ctx, interaction, accountId);
       throw cause;

@@ -72,6 +72,17 @@ describe.each(backends)('second factor: authenticator app (%s)', (backend) => {
     expect(idp.logs.raw).not.toContain(secret);
   });
 
+  it('lets a person who must set up an app use another account instead: no dead end', async () => {
+    await idp.idp.accounts.createAccount({ email: 'wren@example.com', password, emailVerified: true });
+    const { browser, next } = await passwordStep(idp, 'wren@example.com');
+    const setup = page(next);
+    expect(setup.$('form[action$="/switch-account"] button').text()).toBe('Not you? Use another account');
+    const login = page(await browser.submit(setup, 'form[action$="/switch-account"]'));
+    expect(login.$('form[action$="/login"]')).toHaveLength(1);
+    // The password proven for the set-up no longer opens it.
+    expect((await browser.open(setup.url)).status).toBe(400);
+  });
+
   it('asks for a code after the password, accepts each code once, and takes a recovery code once', async () => {
     const first = await passwordStep(idp, 'ivy@example.com');
     const prompt = page(first.next);
