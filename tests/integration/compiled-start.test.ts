@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Browser } from '../support/browser.ts';
 import { buildStages, readDockerfile, run, stageEnv, withStagePaths } from '../support/dockerfile.ts';
-import { createPostgresDatabase, serviceClient, webAppClient } from '../support/idp.ts';
+import { createPostgresDatabase, serviceClient, webAppClient, webAppAuthorizationUrl } from '../support/idp.ts';
 import { freePort } from '../support/ports.ts';
 import { signIn } from '../support/rp.ts';
 import { startSmtpServer } from '../support/smtp.ts';
@@ -136,16 +136,7 @@ describe.skipIf(!postgres)('the Dockerfile build and start, run here step by ste
 
   it('signs the first admin in through the sign-in page', async () => {
     const browser = new Browser([RP_REDIRECT], { origin: issuer, upstream: `http://127.0.0.1:${port}`, clientIp: '203.0.113.7' });
-    const authorization = new URL(`${issuer}/auth`);
-    authorization.search = new URLSearchParams({
-      client_id: webAppClient.client_id,
-      response_type: 'code',
-      scope: 'openid',
-      redirect_uri: RP_REDIRECT,
-      state: 'xyz',
-      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
-      code_challenge_method: 'S256',
-    }).toString();
+    const authorization = webAppAuthorizationUrl(issuer, RP_REDIRECT);
     const callback = await signIn(browser, authorization, { email: adminEmail, password: adminPassword });
     expect(callback.searchParams.get('code')).toBeTruthy();
     expect(callback.searchParams.get('state')).toBe('xyz');

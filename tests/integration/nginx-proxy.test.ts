@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Browser } from '../support/browser.ts';
 import { runAdmin } from '../support/cli.ts';
-import { createPostgresDatabase, serviceClient, webAppClient } from '../support/idp.ts';
+import { createPostgresDatabase, serviceClient, webAppClient, webAppAuthorizationUrl } from '../support/idp.ts';
 import { freePort } from '../support/ports.ts';
 import { signIn } from '../support/rp.ts';
 import { startSmtpServer } from '../support/smtp.ts';
@@ -168,19 +168,6 @@ describe.skipIf(missing.length > 0)('deploy/nginx.conf: Debian nginx terminating
     rmSync(dir, { recursive: true, force: true });
   }, 60_000);
 
-  function authorizationUrl(): URL {
-    const url = new URL(`${issuer}/auth`);
-    url.search = new URLSearchParams({
-      client_id: webAppClient.client_id,
-      response_type: 'code',
-      scope: 'openid',
-      redirect_uri: RP_REDIRECT,
-      state: 'xyz',
-      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
-      code_challenge_method: 'S256',
-    }).toString();
-    return url;
-  }
 
   /** The three kinds of request a relying party's users and servers make, each to its final answer. */
   const requests: Record<string, () => Promise<number>> = {
@@ -195,7 +182,7 @@ describe.skipIf(missing.length > 0)('deploy/nginx.conf: Debian nginx terminating
       return response.status;
     },
     'sign-in page': async () => {
-      const start = await fetch(authorizationUrl(), { redirect: 'manual' });
+      const start = await fetch(webAppAuthorizationUrl(issuer, RP_REDIRECT), { redirect: 'manual' });
       if (start.status >= 500) return start.status;
       expect(start.status).toBe(303);
       const cookie = start.headers.getSetCookie().map((line) => line.split(';')[0]).join('; ');
@@ -236,7 +223,7 @@ describe.skipIf(missing.length > 0)('deploy/nginx.conf: Debian nginx terminating
   it('records the address nginx saw, not the X-Forwarded-For the client sent; cookies are Secure, HSTS is sent, http redirects to https', async () => {
     // The client forges X-Forwarded-For (and -Host, -Proto) on every request of a sign-in.
     const browser = new Browser([RP_REDIRECT], { origin: issuer, upstream: issuer, clientIp: '203.0.113.9' });
-    const first = await browser.fetch(authorizationUrl().href);
+    const first = await browser.fetch(webAppAuthorizationUrl(issuer, RP_REDIRECT).href);
     expect(first.headers.get('strict-transport-security')).toMatch(/max-age=\d+/);
     const cookies = first.headers.getSetCookie();
     expect(cookies.length).toBeGreaterThan(0);
@@ -246,7 +233,7 @@ describe.skipIf(missing.length > 0)('deploy/nginx.conf: Debian nginx terminating
     expect(redirect.status).toBe(301);
     expect(redirect.headers.get('location')).toMatch(/^https:\/\/[^/]+\/\.well-known\/openid-configuration$/);
 
-    const callback = await signIn(browser, authorizationUrl(), { email: adminEmail, password: adminPassword });
+    const callback = await signIn(browser, webAppAuthorizationUrl(issuer, RP_REDIRECT), { email: adminEmail, password: adminPassword });
     expect(callback.searchParams.get('code')).toBeTruthy();
 
     const client = new pg.Client({ connectionString: database.url });

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Browser } from '../support/browser.ts';
 import { runAdmin } from '../support/cli.ts';
-import { createPostgresDatabase, webAppClient } from '../support/idp.ts';
+import { createPostgresDatabase, webAppClient, webAppAuthorizationUrl } from '../support/idp.ts';
 import { freePort } from '../support/ports.ts';
 import { signIn } from '../support/rp.ts';
 import { startSmtpServer } from '../support/smtp.ts';
@@ -108,17 +108,7 @@ describe.skipIf(!postgres)('production mode, set up by the README checklist, beh
 
   it('signs the first admin in with Secure cookies and records the client address the proxy forwarded', async () => {
     const browser = new Browser([RP_REDIRECT], { origin: issuer, upstream: `http://127.0.0.1:${port}`, clientIp: '203.0.113.7' });
-    const authorization = new URL(`${issuer}/auth`);
-    // PKCE is required of every client; the challenge is of a verifier this test never needs.
-    authorization.search = new URLSearchParams({
-      client_id: webAppClient.client_id,
-      response_type: 'code',
-      scope: 'openid',
-      redirect_uri: RP_REDIRECT,
-      state: 'xyz',
-      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
-      code_challenge_method: 'S256',
-    }).toString();
+    const authorization = webAppAuthorizationUrl(issuer, RP_REDIRECT);
 
     const first = await browser.fetch(authorization.href);
     const cookies = first.headers.getSetCookie();

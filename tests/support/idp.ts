@@ -31,6 +31,24 @@ if (!redisUrl) console.warn('TEST_REDIS_URL is not set: no test runs the IdP wit
 export const RP_REDIRECT = 'http://127.0.0.1:9/rp/callback';
 export const RP_LOGOUT = 'http://127.0.0.1:9/rp/logged-out';
 
+/**
+ * A code-flow authorization request of the web app, as a browser is sent to it, for tests that drive a
+ * server process by hand. PKCE is required of every client; the challenge is of a verifier those tests never need.
+ */
+export function webAppAuthorizationUrl(issuer: string, redirectUri: string): URL {
+  const url = new URL(`${issuer}/auth`);
+  url.search = new URLSearchParams({
+    client_id: webAppClient.client_id,
+    response_type: 'code',
+    scope: 'openid',
+    redirect_uri: redirectUri,
+    state: 'xyz',
+    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+    code_challenge_method: 'S256',
+  }).toString();
+  return url;
+}
+
 /** The clients every test IdP knows (`testClients`): import them for their ids and secrets. */
 export const webAppClient = {
   client_id: 'web-app',
