@@ -116,17 +116,23 @@ async function main(): Promise<void> {
     clearTimeout(graceTimer);
     metricsServer?.close();
     const force = setTimeout(() => server.closeAllConnections(), IN_FLIGHT_LIMIT_MS).unref();
-    server.close(() => {
-      clearTimeout(force);
-      idp.close().then(
-        () => process.exit(0),
-        (err) => {
-          log.error({ err }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
+    // Closing the listening socket resets connections the kernel has accepted but Node has not yet taken,
+    // and a proxy does not resend a POST it has written to one. In the check phase, right after the poll
+    // phase has taken every pending connection, that backlog is as short as it gets. Connections taken but
+    // with no request yet are kept: their request is served, with Connection: close.
+    setImmediate(() => {
+      server.close(() => {
+        clearTimeout(force);
+        idp.close().then(
+          () => process.exit(0),
+          (err) => {
+            log.error({ err }, 'shutdown failed');
+            process.exit(1);
+          },
+        );
+      });
+      server.closeIdleConnections();
     });
-    server.closeIdleConnections();
   };
   const stop = (signal: string) => {
     if (draining) {

@@ -1,5 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -10,21 +8,16 @@ import { migrateToLatest, openDatabase } from '../../src/db/index.ts';
 import { runAdmin } from '../support/cli.ts';
 import { createPostgresDatabase } from '../support/idp.ts';
 import { freePort } from '../support/ports.ts';
+import { startServerProcess, type ServerProcess } from '../support/server-process.ts';
 
-const root = path.resolve(import.meta.dirname, '../..');
 const postgres = process.env.TEST_DATABASE_URL;
 const admin = { ADMIN_EMAIL: 'first-admin@example.test', ADMIN_PASSWORD: 'a long first admin password' };
 const dirs: string[] = [];
 const databases: { drop(): Promise<void> }[] = [];
-const children: ChildProcess[] = [];
+const servers: ServerProcess[] = [];
 
 afterAll(async () => {
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      await once(child, 'exit');
-    }
-  }
+  for (const server of servers) await server.stop();
   for (const database of databases) await database.drop();
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
@@ -43,23 +36,8 @@ function dataDir(): string {
 
 /** One node as an orchestrator starts it; resolves when /readyz answers 200, rejects if it exits first. */
 async function startNode(databaseUrl: string): Promise<void> {
-  const port = await freePort();
-  const child = spawn(path.join(root, 'node_modules/.bin/tsx'), ['src/main.ts'], {
-    cwd: root,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: databaseUrl, DATA_DIR: dataDir(), PORT: String(port), LOG_LEVEL: 'warn', ...admin },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let output = '';
-  child.stdout!.on('data', (chunk) => (output += chunk));
-  child.stderr!.on('data', (chunk) => (output += chunk));
-  const deadline = Date.now() + 80_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`a node exited while starting:\n${output}`);
-    if (await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false)) return;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`a node did not become ready:\n${output}`);
+  const env = { DATABASE_URL: databaseUrl, DATA_DIR: dataDir(), LOG_LEVEL: 'warn', ...admin };
+  servers.push(await startServerProcess(env, await freePort()));
 }
 
 async function superAdmins(databaseUrl: string): Promise<string[]> {

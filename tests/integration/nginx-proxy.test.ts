@@ -12,6 +12,7 @@ import { Browser } from '../support/browser.ts';
 import { runAdmin } from '../support/cli.ts';
 import { createPostgresDatabase, serviceClient, webAppClient, webAppAuthorizationUrl } from '../support/idp.ts';
 import { freePort } from '../support/ports.ts';
+import { startServerProcess, type ServerProcess } from '../support/server-process.ts';
 import { signIn } from '../support/rp.ts';
 import { startSmtpServer } from '../support/smtp.ts';
 
@@ -58,31 +59,7 @@ describe.skipIf(missing.length > 0)('deploy/nginx.conf: Debian nginx terminating
   let smtp: Awaited<ReturnType<typeof startSmtpServer>>;
   let proxy: ChildProcess | undefined;
   let previousDispatcher: Dispatcher;
-  const nodes: { port: number; child?: ChildProcess; output: string }[] = [];
-
-  async function startNode(node: (typeof nodes)[number], settings: Record<string, string>): Promise<void> {
-    node.output = '';
-    const child = spawn(path.join(root, 'node_modules/.bin/tsx'), ['src/main.ts'], {
-      cwd: root,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...settings, PORT: String(node.port) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    node.child = child;
-    child.stdout!.on('data', (chunk) => (node.output += chunk));
-    child.stderr!.on('data', (chunk) => (node.output += chunk));
-    await until(async () => {
-      if (child.exitCode !== null) throw new Error(`a node refused to start:\n${node.output}`);
-      return fetch(`http://127.0.0.1:${node.port}/readyz`).then((r) => r.ok, () => false);
-    }, `node on port ${node.port} ready`);
-  }
-
-  async function stopNode(node: (typeof nodes)[number]): Promise<void> {
-    const child = node.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = once(child, 'exit');
-    child.kill('SIGTERM');
-    await exited;
-  }
+  const nodes: { port: number; server?: ServerProcess }[] = [];
 
   let settings: Record<string, string>;
 
@@ -92,7 +69,7 @@ describe.skipIf(missing.length > 0)('deploy/nginx.conf: Debian nginx terminating
     const [httpsPort, httpPort, portA, portB] = [await freePort(), await freePort(), await freePort(), await freePort()];
     issuer = `https://localhost:${httpsPort}`;
     plainHttp = `http://127.0.0.1:${httpPort}`;
-    nodes.push({ port: portA, output: '' }, { port: portB, output: '' });
+    nodes.push({ port: portA }, { port: portB });
 
     // A self-signed certificate for localhost, trusted by this test's fetch alone.
     execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
@@ -138,7 +115,7 @@ describe.skipIf(missing.length > 0)('deploy/nginx.conf: Debian nginx terminating
       ADMIN_PASSWORD_FILE: path.join(dir, 'admin-password'),
     };
     // One after the other: the first creates the schema and the first admin.
-    for (const node of nodes) await startNode(node, settings);
+    for (const node of nodes) node.server = await startServerProcess(settings, node.port);
 
     proxy = spawn('nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-g', `daemon off; pid ${dir}/nginx.pid;`], { stdio: ['ignore', 'ignore', 'pipe'] });
     let proxyErrors = '';
@@ -155,7 +132,7 @@ describe.skipIf(missing.length > 0)('deploy/nginx.conf: Debian nginx terminating
       proxy.kill('SIGQUIT');
       await exited;
     }
-    for (const node of nodes) await stopNode(node);
+    for (const node of nodes) await node.server?.stop();
     if (previousDispatcher) setGlobalDispatcher(previousDispatcher);
     await smtp?.close();
     await database?.drop();
@@ -207,8 +184,8 @@ describe.skipIf(missing.length > 0)('deploy/nginx.conf: Debian nginx terminating
     const load = [0, 1, 2].map(worker);
     try {
       for (const node of nodes) {
-        await stopNode(node);
-        await startNode(node, settings);
+        await node.server!.stop();
+        node.server = await startServerProcess(settings, node.port);
       }
     } finally {
       rolling = false;

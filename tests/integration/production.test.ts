@@ -1,5 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -10,6 +8,7 @@ import { Browser } from '../support/browser.ts';
 import { runAdmin } from '../support/cli.ts';
 import { createPostgresDatabase, webAppClient, webAppAuthorizationUrl } from '../support/idp.ts';
 import { freePort } from '../support/ports.ts';
+import { startServerProcess, type ServerProcess } from '../support/server-process.ts';
 import { signIn } from '../support/rp.ts';
 import { startSmtpServer } from '../support/smtp.ts';
 
@@ -31,11 +30,8 @@ describe.skipIf(!postgres)('production mode, set up by the README checklist, beh
   const adminEmail = 'ops@example.test';
   const adminPassword = 'operator password 8 words long';
   let dir: string;
-  let child: ChildProcess;
+  let server: ServerProcess;
   let port: number;
-  let output = '';
-  let stdout = '';
-  let stderr = '';
   let database: Awaited<ReturnType<typeof createPostgresDatabase>>;
   let smtp: Awaited<ReturnType<typeof startSmtpServer>>;
 
@@ -70,24 +66,11 @@ describe.skipIf(!postgres)('production mode, set up by the README checklist, beh
     expect(Object.keys(settings).filter((name) => name !== 'NODE_ENV' && !checklistSettings().includes(name))).toEqual([]);
     expect(checklistSettings().filter((name) => !(name in settings) && !alternatives.has(name))).toEqual([]);
 
-    child = spawn(path.join(root, 'node_modules/.bin/tsx'), ['src/main.ts'], {
-      cwd: root,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...settings, PORT: String(port), SHUTDOWN_GRACE_SECONDS: '0' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout!.on('data', (chunk) => ((output += chunk), (stdout += chunk)));
-    child.stderr!.on('data', (chunk) => ((output += chunk), (stderr += chunk)));
-    for (let i = 0; i < 150; i += 1) {
-      if (child.exitCode !== null) throw new Error(`the IdP refused to start:\n${output}`);
-      if (await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false)) return;
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-    throw new Error(`the IdP did not become ready:\n${output}`);
+    server = await startServerProcess({ ...settings, SHUTDOWN_GRACE_SECONDS: '0' }, port, 30_000);
   }, 60_000);
 
   afterAll(async () => {
-    child?.kill('SIGTERM');
-    if (child && child.exitCode === null) await once(child, 'exit');
+    await server?.stop();
     await smtp?.close();
     await database?.drop();
     rmSync(dir, { recursive: true, force: true });
@@ -128,7 +111,7 @@ describe.skipIf(!postgres)('production mode, set up by the README checklist, beh
     } finally {
       await client.end();
     }
-    expect(output).not.toContain(adminPassword);
+    expect(server.output).not.toContain(adminPassword);
   });
 
   it('writes nothing but JSON lines, all on stdout: node-oidc-provider\'s runtime warning too, and each request line at once', async () => {
@@ -137,9 +120,9 @@ describe.skipIf(!postgres)('production mode, set up by the README checklist, beh
     });
     expect(response.status).toBe(200);
     // No timing asserted: the line is waited for, and a batching logger would hold it back for good.
-    while (!stdout.includes('"requestId":"production-log-check"')) await new Promise((resolve) => setTimeout(resolve, 50));
+    while (!server.stdout.includes('"requestId":"production-log-check"')) await new Promise((resolve) => setTimeout(resolve, 50));
 
-    const lines = stdout.split('\n').filter(Boolean);
+    const lines = server.stdout.split('\n').filter(Boolean);
     const parsed = lines.map((line) => {
       try {
         return JSON.parse(line) as Record<string, unknown>;
@@ -157,12 +140,12 @@ describe.skipIf(!postgres)('production mode, set up by the README checklist, beh
     if (unsupportedRuntime) {
       expect(parsed.some((line) => String(line.msg).includes('Unsupported runtime'))).toBe(true);
     }
-    expect(stderr).toBe('');
+    expect(server.stderr).toBe('');
   });
 
   it('never serves /metrics on the public port', async () => {
     expect((await fetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(404);
-    const summary = stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => String(line.msg).startsWith('identity provider listening'));
+    const summary = server.stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => String(line.msg).startsWith('identity provider listening'));
     expect(summary!.metrics).toMatch(/^off \(set METRICS_PORT/);
   });
 });

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -7,8 +6,8 @@ import path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 
 import { freePort } from '../support/ports.ts';
+import { startServerProcess } from '../support/server-process.ts';
 
-const root = path.resolve(import.meta.dirname, '../..');
 const dataDir = mkdtempSync(path.join(tmpdir(), 'idp-shutdown-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
@@ -22,22 +21,12 @@ const waitUntil = async (what: string, done: () => Promise<boolean>, timeoutMs =
 
 it('drains when told to stop (SIGTERM): /readyz fails at once, requests are still served for the grace period, then it finishes the one in flight and exits cleanly', async () => {
   const port = await freePort();
-  // Node with tsx's loader, not the tsx command: that one relays SIGTERM and SIGKILLs the server unless it
-  // acknowledges within 30 ms, which a loaded machine misses.
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: root,
-    env: { PATH: process.env.PATH, PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'warn', SHUTDOWN_GRACE_SECONDS: '2' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  // Start-up (tsx, PGlite migrations) takes seconds, more on a loaded CI machine.
+  const server = await startServerProcess({ DATA_DIR: dataDir, LOG_LEVEL: 'warn', SHUTDOWN_GRACE_SECONDS: '2' }, port);
+  const child = server.child;
   const exited = once(child, 'exit');
-  let output = '';
-  child.stdout!.on('data', (chunk) => (output += chunk));
-  child.stderr!.on('data', (chunk) => (output += chunk));
   const base = `http://127.0.0.1:${port}`;
   try {
-    // Start-up (tsx, PGlite migrations) takes seconds, more on a loaded CI machine.
-    await waitUntil('ready', () => fetch(`${base}/readyz`).then((r) => r.ok, () => false), 80_000);
-
     // A token request whose body has not fully arrived when the signal comes.
     const body = 'grant_type=client_credentials&client_id=example-service&client_secret=example-service-secret-change-me';
     const socket = connect(port, '127.0.0.1');
@@ -56,6 +45,12 @@ it('drains when told to stop (SIGTERM): /readyz fails at once, requests are stil
     const discovery = await fetch(`${base}/.well-known/openid-configuration`);
     expect(discovery.status).toBe(200);
 
+    // A connection a proxy has opened but not yet written its request to when the node stops listening.
+    const late = connect(port, '127.0.0.1');
+    await once(late, 'connect');
+    let lateResponse = '';
+    late.on('data', (chunk) => (lateResponse += chunk));
+
     // After the grace period: new connections are refused, the request in flight is still answered.
     await waitUntil('refusing connections', () => fetch(`${base}/healthz`).then(() => false, () => true));
     socket.write(body.slice(20));
@@ -63,10 +58,17 @@ it('drains when told to stop (SIGTERM): /readyz fails at once, requests are stil
     expect(response).toMatch(/^HTTP\/1\.1 200 OK/);
     expect(response).toContain('"access_token"');
 
+    // Its request, written now, is answered too, and the connection is closed after it.
+    late.write(`POST /token HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    await once(late, 'end');
+    expect(lateResponse).toMatch(/^HTTP\/1\.1 200 OK/);
+    expect(lateResponse).toMatch(/\r\nconnection: close\r\n/i);
+    expect(lateResponse).toContain('"access_token"');
+
     const [code] = await exited;
     expect(code).toBe(0);
   } catch (error) {
-    throw new Error(`${(error as Error).message}\n${output}`, { cause: error });
+    throw new Error(`${(error as Error).message}\n${server.output}`, { cause: error });
   } finally {
     child.kill('SIGKILL');
   }
