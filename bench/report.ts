@@ -21,6 +21,8 @@ const ratioNames: Record<IdpSide, string> = { host: 'Host/baseline', ours: 'Ours
 /** One side in one scenario, with the most resident memory its server held during the measured windows. */
 export interface SideMeasurement extends Measurement {
   peakRssMb?: number | undefined;
+  /** PostgreSQL + Redis side, when the bench runs a Redis of its own: commands per request (per flow for the SSO round trip). */
+  redisCommandsPerRequest?: number | undefined;
 }
 
 export interface ScenarioResult {
@@ -96,6 +98,10 @@ function protocolTable(results: Results): string[] {
       header.push(ratioNames[side], 'Target');
       align.push('---:', '---');
     }
+    if (side === 'ours') {
+      header.push('Redis cmds');
+      align.push('---:');
+    }
   }
   const lines = [`| ${header.join(' | ')} |`, `| ${align.join(' | ')} |`];
   for (const result of results.scenarios) {
@@ -105,6 +111,10 @@ function protocolTable(results: Results): string[] {
       if (side === 'baseline') continue;
       const ratio = ratioOf(result, side);
       row.push(ratio === undefined ? '—' : `${ratio.toFixed(2)}x`, targetCell(ratio, result.targets[side]));
+      if (side === 'ours') {
+        const commands = result.sides.ours?.redisCommandsPerRequest;
+        row.push(commands === undefined ? '—' : commands.toFixed(1));
+      }
     }
     lines.push(`| ${row.join(' | ')} |`);
   }
@@ -203,6 +213,8 @@ export function toMarkdown(results: Results): string {
     `the SSO round trip with ${settings.browsers} signed-in browsers following redirects with their cookies. Latencies in ms.`,
     `Host: our whole IdP with node-oidc-provider's models in its memory, as the baseline keeps them (accounts, the account index`,
     `and clients in PostgreSQL): Host/baseline is what the host costs, Ours/baseline over Host/baseline what the store adds.`,
+    `Redis cmds: commands Redis executed per request (per round trip for SSO) of the PostgreSQL + Redis side, those inside the adapter's`,
+    `Lua scripts included (INFO stats of a Redis of the bench's own; none when BENCH_REDIS_URL is given).`,
     '',
     ...protocolTable(results),
     '',

@@ -24,6 +24,8 @@ import { Browser, createAgent } from './load/http.ts';
 import { summarize, type Sample } from './load/measure.ts';
 import { loginStorm } from './login-storm.ts';
 import { prepareSide, type SideState } from './prepare.ts';
+import { hasRedisServer, startRedisServer } from '../tests/support/redis-server.ts';
+import { redisCommandCounter } from './redis-commands.ts';
 import { redisMemory } from './redis-memory.ts';
 import { SIDES, toMarkdown, type Results, type ScenarioResult, type Side } from './report.ts';
 import { scenarios } from './scenarios.ts';
@@ -43,7 +45,8 @@ const settings = {
 const sides = SIDES.filter((side) => list('BENCH_SIDES')?.includes(side) ?? true);
 const chosen = list('BENCH_SCENARIOS');
 const postgresUrl = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+/** Without BENCH_REDIS_URL, a Redis of the bench's own when redis-server is installed: no other client's commands in its counts. */
+let redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const resultsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
 const person = { email: 'bench@example.com', password: `bench-${randomBytes(12).toString('hex')}` };
 
@@ -117,6 +120,8 @@ function serverEnvironments(): Record<Side, Record<string, string>> {
 }
 
 async function main() {
+  const ownRedis = !process.env.BENCH_REDIS_URL && hasRedisServer ? await startRedisServer(work) : undefined;
+  if (ownRedis) redisUrl = `redis://127.0.0.1:${ownRedis.port}`;
   writeFileSync(path.join(work, 'jwks.json'), JSON.stringify(await generateJwks()));
   writeFileSync(path.join(work, 'clients.json'), JSON.stringify(benchClients));
   mkdirSync(resultsDir, { recursive: true });
@@ -170,6 +175,8 @@ async function main() {
       if (side === 'ours') redis = await redisMemory(redisUrl, redisKeyPrefix);
     }
 
+    // Only with a Redis of the bench's own is the count of commands the IdP's alone.
+    const redisCommands = ownRedis && sides.includes('ours') ? redisCommandCounter(redisUrl) : undefined;
     const results: ScenarioResult[] = [];
     for (const scenario of scenarios.filter((s) => !chosen || chosen.includes(s.id))) {
       const result: ScenarioResult = {
@@ -184,15 +191,23 @@ async function main() {
       for (const side of sides) servers.get(side)!.memory.resetPeak();
       // Rounds alternate the sides, so that noise from elsewhere on the machine hits each of them alike.
       const samples = new Map<Side, Sample[]>(sides.map((side) => [side, []]));
+      let oursRedisCommands = 0;
       for (let round = 0; round < settings.rounds; round += 1) {
         for (const side of sides) {
+          const before = side === 'ours' ? await redisCommands?.processed() : undefined;
           const sample = await scenario.run(states.get(side)!, { ...settings, seconds: settings.seconds / settings.rounds }, person);
+          if (before !== undefined) oursRedisCommands += (await redisCommands!.processed()) - before;
           if (sample.firstError) console.warn(`${scenario.id} ${side}: ${sample.firstError}`);
           samples.get(side)!.push(sample);
         }
       }
       for (const side of sides) {
-        const measured = { ...summarize(samples.get(side)!), peakRssMb: notePeak(side, servers.get(side)!.memory.peakMb()) };
+        const summary = summarize(samples.get(side)!);
+        const measured = {
+          ...summary,
+          peakRssMb: notePeak(side, servers.get(side)!.memory.peakMb()),
+          ...(side === 'ours' && redisCommands && summary.completed ? { redisCommandsPerRequest: oursRedisCommands / summary.completed } : {}),
+        };
         result.sides[side] = measured;
         console.log(`${scenario.id.padEnd(18)} ${side.padEnd(9)} ${measured.perSecond.toFixed(1).padStart(8)} ${scenario.unit}  p50 ${measured.p50Ms.toFixed(1)} ms  p99 ${measured.p99Ms.toFixed(1)} ms  RSS ${megabytes(measured.peakRssMb)}${measured.failures ? `  ${measured.failures} failed` : ''}`);
       }
@@ -216,6 +231,7 @@ async function main() {
       }
     }
 
+    redisCommands?.close();
     for (const state of states.values()) state.agent.destroy();
     states.clear();
     await Promise.all([...servers.values()].map((server) => server.stop()));
@@ -261,7 +277,8 @@ async function main() {
     for (const state of states.values()) state.agent.destroy();
     await Promise.all([...servers.values()].map((server) => server.stop()));
     for (const name of usedDatabases) await onPostgres(`drop database if exists ${name} with (force)`);
-    if (sides.includes('ours') || compiledSides.includes('ours')) await deleteRedisKeys();
+    if (ownRedis) await ownRedis.stop();
+    else if (sides.includes('ours') || compiledSides.includes('ours')) await deleteRedisKeys();
     if (!finished) console.error(`server logs kept in ${work}`);
     else if (!process.env.BENCH_KEEP_LOGS) rmSync(work, { recursive: true, force: true });
   }
