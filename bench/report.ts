@@ -165,7 +165,8 @@ function memoryTables(results: Results): string[] {
   const lines = [
     'Resident memory (RSS, `/proc/<pid>/status` as `ps -o rss` shows it) of each server as the bench runs it, through tsx',
     '(which adds 70-80 MB): idle after start-up and one sign-in, and the most it held under the load above (the "RSS MB"',
-    'column: the most during that scenario).',
+    'column: the most during that scenario). The embedded side starts on a fresh DATA_DIR, so its idle figure still holds',
+    "what its first start left for the garbage collector; the compiled server's table below starts it a second time.",
     '',
     `| Side | RSS idle MB | RSS peak under load MB |`,
     `| --- | ---: | ---: |`,
