@@ -152,7 +152,10 @@ async function main() {
     if (failed) throw failed.reason;
 
     const memory: Results['memory'] = {};
-    for (const side of sides) memory[side] = { idleMb: await idleAfterOneSignIn(servers.get(side)!), peakMb: undefined };
+    for (const side of sides) {
+      const server = servers.get(side)!;
+      memory[side] = { startPeakMb: server.memory.peakMb(), idleMb: await idleAfterOneSignIn(server), peakMb: undefined };
+    }
     /** The most each side held under load so far. */
     const notePeak = (side: Side, peakMb: number | undefined) => {
       const noted = memory[side]!;
