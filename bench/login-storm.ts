@@ -9,6 +9,8 @@ export interface LoginResult {
   argon2PerSecond: number;
   /** Event-loop lag of the IdP process during the measured storm. */
   lag: { p50Ms: number; p99Ms: number; maxMs: number };
+  /** CPU time of the IdP process (every thread) per completed sign-in in the storm, and per hash in the raw argon2 run. */
+  cpu: { perSignInMs: number; argon2PerHashMs: number };
 }
 
 /**
@@ -20,7 +22,7 @@ export async function loginStorm(
   person: Person,
   options: { concurrency: number; seconds: number; warmupSeconds: number },
 ): Promise<LoginResult> {
-  const { perSecond: argon2PerSecond } = await server.ask(
+  const argon2 = await server.ask(
     { type: 'argon2', concurrency: options.concurrency, durationMs: options.seconds * 1000 },
     'argon2',
   );
@@ -30,8 +32,15 @@ export async function loginStorm(
   };
   await loadWithFlows(signIn, { concurrency: options.concurrency, seconds: options.warmupSeconds });
   server.tell({ type: 'lag-start' });
+  server.tell({ type: 'cpu-start' });
   const logins = summarize([await loadWithFlows(signIn, { concurrency: options.concurrency, seconds: options.seconds })]);
+  const { cpuMs } = await server.ask({ type: 'cpu-stop' }, 'cpu');
   const { type: _type, ...lag } = await server.ask({ type: 'lag-stop' }, 'lag');
   agent.destroy();
-  return { logins, argon2PerSecond, lag };
+  return {
+    logins,
+    argon2PerSecond: argon2.perSecond,
+    lag,
+    cpu: { perSignInMs: cpuMs / Math.max(1, logins.completed), argon2PerHashMs: argon2.cpuMs / Math.max(1, argon2.count) },
+  };
 }

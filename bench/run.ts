@@ -1,9 +1,11 @@
 /**
- * `npm run bench`: the baseline, our IdP on Postgres and Redis, and our IdP on the embedded default, each in
- * a process of its own, under the same load one after the other; prints the table and writes bench/results/.
+ * `npm run bench`: the baseline, our IdP with node-oidc-provider's models in memory (the host alone), on Postgres
+ * and Redis, and on the embedded default, each in a process of its own, under the same load one after the other;
+ * then the compiled server's resident memory; prints the tables and writes bench/results/.
  * Settings: BENCH_SECONDS (per side, split over BENCH_ROUNDS alternating rounds), BENCH_WARMUP_SECONDS, BENCH_CONNECTIONS, BENCH_BROWSERS, BENCH_LOGIN_CONCURRENCY,
- * BENCH_SCENARIOS and BENCH_SIDES (comma-separated subsets), BENCH_PROFILE=1 (CPU profiles of our IdP),
- * BENCH_POSTGRES_URL, BENCH_REDIS_URL, and the IdP's own ARGON2_* settings.
+ * BENCH_SCENARIOS (comma-separated subset of the scenarios, `login` and `memory`: the compiled server) and BENCH_SIDES
+ * (of baseline, host, ours, embedded), BENCH_PROFILE=1 (CPU profiles of our IdP), BENCH_POSTGRES_URL, BENCH_REDIS_URL,
+ * and the IdP's own ARGON2_* settings.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,11 +17,17 @@ import pg from 'pg';
 
 import { loadConfig } from '../src/config.ts';
 import { generateJwks } from '../src/keys/index.ts';
-import { benchClients } from './clients.ts';
+import { benchClients, firstParty } from './clients.ts';
+import { measureCompiled } from './compiled-memory.ts';
+import { authorize } from './load/authorize.ts';
+import { Browser, createAgent } from './load/http.ts';
 import { summarize, type Sample } from './load/measure.ts';
 import { loginStorm } from './login-storm.ts';
 import { prepareSide, type SideState } from './prepare.ts';
-import { toMarkdown, type Results, type ScenarioResult, type Side } from './report.ts';
+import { hasRedisServer, startRedisServer } from '../tests/support/redis-server.ts';
+import { redisCommandCounter } from './redis-commands.ts';
+import { redisMemory } from './redis-memory.ts';
+import { SIDES, toMarkdown, type Results, type ScenarioResult, type Side } from './report.ts';
 import { scenarios } from './scenarios.ts';
 import { startServer, type ServerProcess } from './servers/spawn.ts';
 
@@ -34,16 +42,19 @@ const settings = {
   loginConcurrency: number('BENCH_LOGIN_CONCURRENCY', 8),
   rounds: number('BENCH_ROUNDS', 2),
 };
-const sides = (list('BENCH_SIDES') ?? ['baseline', 'ours', 'embedded']) as Side[];
+const sides = SIDES.filter((side) => list('BENCH_SIDES')?.includes(side) ?? true);
 const chosen = list('BENCH_SCENARIOS');
 const postgresUrl = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+/** Without BENCH_REDIS_URL, a Redis of the bench's own when redis-server is installed: no other client's commands in its counts. */
+let redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const resultsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
 const person = { email: 'bench@example.com', password: `bench-${randomBytes(12).toString('hex')}` };
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'idp-bench-'));
 const databaseName = `idp_bench_${randomBytes(6).toString('hex')}`;
 const redisKeyPrefix = `bench:${randomBytes(6).toString('hex')}:`;
+/** Each Postgres side (and the compiled server) has a database of its own: each creates the bench's person. */
+const databases = { host: `${databaseName}_host`, ours: databaseName, compiled: `${databaseName}_compiled` };
 
 async function onPostgres(statement: string) {
   const client = new pg.Client({ connectionString: postgresUrl });
@@ -59,12 +70,19 @@ async function deleteRedisKeys() {
   const redis = new Redis(redisUrl);
   let cursor = '0';
   do {
+    // The compiled server's prefix starts with the bench's.
     const [next, keys] = await redis.scan(cursor, 'MATCH', `${redisKeyPrefix}*`, 'COUNT', 1000);
     cursor = next;
     if (keys.length) await redis.unlink(...keys);
   } while (cursor !== '0');
   redis.disconnect();
 }
+
+const databaseUrlOf = (name: string) => {
+  const url = new URL(postgresUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+};
 
 function serverEnvironments(): Record<Side, Record<string, string>> {
   const jwksFile = path.join(work, 'jwks.json');
@@ -83,19 +101,18 @@ function serverEnvironments(): Record<Side, Record<string, string>> {
     BENCH_EMAIL: person.email,
     BENCH_PASSWORD: person.password,
   };
-  const databaseUrl = new URL(postgresUrl);
-  databaseUrl.pathname = `/${databaseName}`;
+  // Required in production; nothing in the bench sends mail.
+  const production = { ...common, NODE_ENV: 'production', SMTP_URL: 'smtp://127.0.0.1:9' };
   return {
     baseline: { ...common, NODE_ENV: 'development', DATA_DIR: path.join(work, 'baseline') },
+    // bench/servers/ours.ts keeps node-oidc-provider's models (and the rate-limit counters) in its memory.
+    host: { ...production, DATA_DIR: path.join(work, 'host'), DATABASE_URL: databaseUrlOf(databases.host), BENCH_MODEL_STORE: 'memory' },
     ours: {
-      ...common,
-      NODE_ENV: 'production',
+      ...production,
       DATA_DIR: path.join(work, 'ours'),
-      DATABASE_URL: databaseUrl.toString(),
+      DATABASE_URL: databaseUrlOf(databases.ours),
       REDIS_URL: redisUrl,
       REDIS_KEY_PREFIX: redisKeyPrefix,
-      // Required in production; nothing in the bench sends mail.
-      SMTP_URL: 'smtp://127.0.0.1:9',
     },
     // The embedded default is a development mode: production refuses it.
     embedded: { ...common, NODE_ENV: 'development', DATA_DIR: path.join(work, 'embedded') },
@@ -103,11 +120,20 @@ function serverEnvironments(): Record<Side, Record<string, string>> {
 }
 
 async function main() {
+  const ownRedis = !process.env.BENCH_REDIS_URL && hasRedisServer ? await startRedisServer(work) : undefined;
+  if (ownRedis) redisUrl = `redis://127.0.0.1:${ownRedis.port}`;
   writeFileSync(path.join(work, 'jwks.json'), JSON.stringify(await generateJwks()));
   writeFileSync(path.join(work, 'clients.json'), JSON.stringify(benchClients));
   mkdirSync(resultsDir, { recursive: true });
   const profileDir = process.env.BENCH_PROFILE ? path.join(resultsDir, 'profiles') : undefined;
-  if (sides.includes('ours')) await onPostgres(`create database ${databaseName}`);
+  const measureMemory = !chosen || chosen.includes('memory');
+  const compiledSides = measureMemory ? sides.filter((side) => side === 'ours' || side === 'embedded') : [];
+  const usedDatabases = [
+    ...(sides.includes('host') ? [databases.host] : []),
+    ...(sides.includes('ours') ? [databases.ours] : []),
+    ...(compiledSides.includes('ours') ? [databases.compiled] : []),
+  ];
+  for (const name of usedDatabases) await onPostgres(`create database ${name}`);
 
   const environments = serverEnvironments();
   const servers = new Map<Side, ServerProcess>();
@@ -125,6 +151,19 @@ async function main() {
     const failed = started.find((outcome) => outcome.status === 'rejected');
     if (failed) throw failed.reason;
 
+    const memory: Results['memory'] = {};
+    for (const side of sides) {
+      const server = servers.get(side)!;
+      memory[side] = { startPeakMb: server.memory.peakMb(), idleMb: await idleAfterOneSignIn(server), peakMb: undefined };
+    }
+    /** The most each side held under load so far. */
+    const notePeak = (side: Side, peakMb: number | undefined) => {
+      const noted = memory[side]!;
+      if (peakMb !== undefined) noted.peakMb = Math.max(noted.peakMb ?? 0, peakMb);
+      return peakMb;
+    };
+
+    let redis: Results['redis'];
     for (const side of sides) {
       const started = performance.now();
       const counts = {
@@ -136,25 +175,44 @@ async function main() {
       };
       states.set(side, await prepareSide(servers.get(side)!.origin, person, counts));
       console.log(`prepared ${side} in ${Math.round(performance.now() - started)} ms`);
+      if (side === 'ours') redis = await redisMemory(redisUrl, redisKeyPrefix);
     }
 
+    // Only with a Redis of the bench's own is the count of commands the IdP's alone.
+    const redisCommands = ownRedis && sides.includes('ours') ? redisCommandCounter(redisUrl) : undefined;
     const results: ScenarioResult[] = [];
     for (const scenario of scenarios.filter((s) => !chosen || chosen.includes(s.id))) {
-      const result: ScenarioResult = { id: scenario.id, title: scenario.title, unit: scenario.unit, target: scenario.target, sides: {} };
+      const result: ScenarioResult = {
+        id: scenario.id,
+        title: scenario.title,
+        unit: scenario.unit,
+        target: scenario.targets.ours,
+        targets: scenario.targets,
+        sides: {},
+      };
       for (const side of sides) await scenario.run(states.get(side)!, { ...settings, seconds: settings.warmupSeconds }, person);
+      for (const side of sides) servers.get(side)!.memory.resetPeak();
       // Rounds alternate the sides, so that noise from elsewhere on the machine hits each of them alike.
       const samples = new Map<Side, Sample[]>(sides.map((side) => [side, []]));
+      let oursRedisCommands = 0;
       for (let round = 0; round < settings.rounds; round += 1) {
         for (const side of sides) {
+          const before = side === 'ours' ? await redisCommands?.processed() : undefined;
           const sample = await scenario.run(states.get(side)!, { ...settings, seconds: settings.seconds / settings.rounds }, person);
+          if (before !== undefined) oursRedisCommands += (await redisCommands!.processed()) - before;
           if (sample.firstError) console.warn(`${scenario.id} ${side}: ${sample.firstError}`);
           samples.get(side)!.push(sample);
         }
       }
       for (const side of sides) {
-        const measured = summarize(samples.get(side)!);
+        const summary = summarize(samples.get(side)!);
+        const measured = {
+          ...summary,
+          peakRssMb: notePeak(side, servers.get(side)!.memory.peakMb()),
+          ...(side === 'ours' && redisCommands && summary.completed ? { redisCommandsPerRequest: oursRedisCommands / summary.completed } : {}),
+        };
         result.sides[side] = measured;
-        console.log(`${scenario.id.padEnd(18)} ${side.padEnd(9)} ${measured.perSecond.toFixed(1).padStart(8)} ${scenario.unit}  p50 ${measured.p50Ms.toFixed(1)} ms  p99 ${measured.p99Ms.toFixed(1)} ms${measured.failures ? `  ${measured.failures} failed` : ''}`);
+        console.log(`${scenario.id.padEnd(18)} ${side.padEnd(9)} ${measured.perSecond.toFixed(1).padStart(8)} ${scenario.unit}  p50 ${measured.p50Ms.toFixed(1)} ms  p99 ${measured.p99Ms.toFixed(1)} ms  RSS ${megabytes(measured.peakRssMb)}${measured.failures ? `  ${measured.failures} failed` : ''}`);
       }
       results.push(result);
     }
@@ -163,14 +221,40 @@ async function main() {
     if (!chosen || chosen.includes('login')) {
       for (const side of sides) {
         if (side === 'baseline') continue;
-        login[side] = await loginStorm(servers.get(side)!, person, {
+        const server = servers.get(side)!;
+        server.memory.resetPeak();
+        login[side] = await loginStorm(server, person, {
           concurrency: settings.loginConcurrency,
           seconds: settings.seconds,
           warmupSeconds: settings.warmupSeconds,
         });
-        const { logins, argon2PerSecond, lag } = login[side];
-        console.log(`login              ${side.padEnd(9)} ${logins.perSecond.toFixed(1).padStart(8)} sign-ins/s (argon2 ${argon2PerSecond.toFixed(1)}/s)  lag p99 ${lag.p99Ms.toFixed(1)} ms${logins.failures ? `  ${logins.failures} failed` : ''}`);
+        notePeak(side, server.memory.peakMb());
+        const { logins, argon2PerSecond, lag, cpu } = login[side];
+        console.log(`login              ${side.padEnd(9)} ${logins.perSecond.toFixed(1).padStart(8)} sign-ins/s (argon2 ${argon2PerSecond.toFixed(1)}/s)  CPU ${cpu.perSignInMs.toFixed(1)} ms per sign-in, ${cpu.argon2PerHashMs.toFixed(1)} ms per hash  lag p99 ${lag.p99Ms.toFixed(1)} ms${logins.failures ? `  ${logins.failures} failed` : ''}`);
       }
+    }
+
+    redisCommands?.close();
+    for (const state of states.values()) state.agent.destroy();
+    states.clear();
+    await Promise.all([...servers.values()].map((server) => server.stop()));
+    servers.clear();
+    let compiled: Results['compiled'];
+    if (compiledSides.length) {
+      const environments = serverEnvironments();
+      compiled = await measureCompiled({
+        environments: {
+          ...(compiledSides.includes('ours')
+            ? { ours: { ...environments.ours, DATABASE_URL: databaseUrlOf(databases.compiled), REDIS_KEY_PREFIX: `${redisKeyPrefix}compiled:` } }
+            : {}),
+          ...(compiledSides.includes('embedded') ? { embedded: { ...environments.embedded, DATA_DIR: path.join(work, 'compiled-embedded') } } : {}),
+        },
+        logDir: work,
+        person,
+        scenarios: scenarios.filter((s) => !chosen || chosen.includes(s.id)),
+        load: { ...settings, seconds: settings.seconds / settings.rounds },
+      });
+      console.log(`compiled           ${JSON.stringify({ ours: compiled.ours, embedded: compiled.embedded })}`);
     }
 
     const cpus = os.cpus();
@@ -180,7 +264,11 @@ async function main() {
       settings: { ...settings, argon2: { ...loadConfig({ ...process.env, DATABASE_URL: undefined }).argon2 } },
       scenarios: results,
       login,
-      loginTargets: { ratio: 0.9, lagP99Ms: 20 },
+      loginTargets: { ratio: 0.8, lagP99Ms: 20, nonArgon2Share: 0.25 },
+      memory,
+      compiled,
+      memoryTargets: { compiledIdleMb: 120, embeddedIdleMb: 200, embeddedPeakMb: 300 },
+      redis,
     };
     const markdown = toMarkdown(output);
     console.log(`\n${markdown}`);
@@ -191,13 +279,23 @@ async function main() {
   } finally {
     for (const state of states.values()) state.agent.destroy();
     await Promise.all([...servers.values()].map((server) => server.stop()));
-    if (sides.includes('ours')) {
-      await onPostgres(`drop database if exists ${databaseName} with (force)`);
-      await deleteRedisKeys();
-    }
+    for (const name of usedDatabases) await onPostgres(`drop database if exists ${name} with (force)`);
+    if (ownRedis) await ownRedis.stop();
+    else if (sides.includes('ours') || compiledSides.includes('ours')) await deleteRedisKeys();
     if (!finished) console.error(`server logs kept in ${work}`);
     else if (!process.env.BENCH_KEEP_LOGS) rmSync(work, { recursive: true, force: true });
   }
+}
+
+const megabytes = (value: number | undefined) => (value === undefined ? '—' : `${Math.round(value)} MB`);
+
+/** Resident memory at rest after start-up and one sign-in (the baseline's interactions sign in by themselves). */
+async function idleAfterOneSignIn(server: ServerProcess): Promise<number | undefined> {
+  const agent = createAgent(1);
+  await authorize(new Browser(agent), server.origin, { clientId: firstParty.id, scope: 'openid email profile' }, person);
+  agent.destroy();
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  return server.memory.currentMb();
 }
 
 main().catch((error) => {

@@ -3,6 +3,7 @@ import { authorize, exchangeCode, type Person } from './load/authorize.ts';
 import { send } from './load/http.ts';
 import { loadWithAutocannon, loadWithFlows, type Sample } from './load/measure.ts';
 import type { SideState } from './prepare.ts';
+import type { IdpSide } from './report.ts';
 
 export interface LoadSettings {
   seconds: number;
@@ -15,8 +16,8 @@ export interface Scenario {
   id: string;
   title: string;
   unit: string;
-  /** Ours over the baseline must reach this (undefined: no target, shown for reference). */
-  target: number | undefined;
+  /** Each side of ours over the baseline must reach this (undefined: no target, shown for reference). */
+  targets: Partial<Record<IdpSide, number>>;
   run(side: SideState, load: LoadSettings, person: Person): Promise<Sample>;
 }
 
@@ -28,6 +29,9 @@ function rotation(items: string[]) {
   return () => items[next++ % items.length]!;
 }
 
+/** The targets of issue #19: the host alone within 10% of bare node-oidc-provider, the embedded database within 60%. */
+const targets = (ours: number | undefined) => ({ host: 0.9, ...(ours === undefined ? {} : { ours }), embedded: 0.4 });
+
 const get = (path: string): Scenario['run'] => (side, load) =>
   loadWithAutocannon(side.origin, { path }, { connections: load.connections, seconds: load.seconds });
 
@@ -36,7 +40,7 @@ export const scenarios: Scenario[] = [
     id: 'client_credentials',
     title: 'client_credentials token',
     unit: 'req/s',
-    target: 0.85,
+    targets: targets(0.9),
     run: (side, load) =>
       loadWithAutocannon(
         side.origin,
@@ -48,7 +52,7 @@ export const scenarios: Scenario[] = [
     id: 'sso',
     title: 'SSO code round trip (authorize → code → token → userinfo)',
     unit: 'round trips/s',
-    target: 0.8,
+    targets: targets(0.75),
     run: (side, load, person) =>
       loadWithFlows(
         async (worker) => {
@@ -65,7 +69,7 @@ export const scenarios: Scenario[] = [
     id: 'refresh',
     title: 'refresh token rotation',
     unit: 'req/s',
-    target: 0.85,
+    targets: targets(0.8),
     run(side, load) {
       const pool = side.refreshTokens;
       return loadWithAutocannon(
@@ -91,7 +95,7 @@ export const scenarios: Scenario[] = [
     id: 'introspection',
     title: 'introspection',
     unit: 'req/s',
-    target: 0.85,
+    targets: targets(0.85),
     run(side, load) {
       const token = rotation(side.accessTokens);
       return loadWithAutocannon(
@@ -110,7 +114,7 @@ export const scenarios: Scenario[] = [
     id: 'userinfo',
     title: 'userinfo',
     unit: 'req/s',
-    target: 0.85,
+    targets: targets(0.85),
     run(side, load) {
       const token = rotation(side.accessTokens);
       return loadWithAutocannon(
@@ -120,6 +124,6 @@ export const scenarios: Scenario[] = [
       );
     },
   },
-  { id: 'jwks', title: 'JWKS', unit: 'req/s', target: undefined, run: get('/jwks') },
-  { id: 'discovery', title: 'discovery', unit: 'req/s', target: undefined, run: get('/.well-known/openid-configuration') },
+  { id: 'jwks', title: 'JWKS', unit: 'req/s', targets: targets(undefined), run: get('/jwks') },
+  { id: 'discovery', title: 'discovery', unit: 'req/s', targets: targets(undefined), run: get('/.well-known/openid-configuration') },
 ];

@@ -1,6 +1,7 @@
 import type Router from '@koa/router';
 import type Koa from 'koa';
 import { sql } from 'kysely';
+import type { AdapterConstructor } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 
 import {
@@ -100,12 +101,21 @@ const builtInClients = (adminApi: string) => [
   },
 ];
 
+/** Not settings: hooks for the bench (`npm run bench`), never set by `npm start`. */
+export interface IdpOptions {
+  /**
+   * node-oidc-provider's models in this store instead of Redis or SQL, and the rate-limit counters in
+   * memory: one process alone, so that the bench can measure the host apart from the store.
+   */
+  inProcessModelStore?: AdapterConstructor;
+}
+
 /**
  * The one composition root, in four steps: open the stores (and migrate), create the services and the
  * OpenID provider, create the routers of our pages and APIs, and hand them to the host (src/app.ts).
  */
-export async function createIdp(config: Config, log: Logger): Promise<Idp> {
-  const stores = await openStores(config, log);
+export async function createIdp(config: Config, log: Logger, options: IdpOptions = {}): Promise<Idp> {
+  const stores = await openStores(config, log, options);
   let draining = false;
   try {
     const services = await createServices(config, log, stores);
@@ -161,7 +171,7 @@ type Services = Awaited<ReturnType<typeof createServices>>;
 type Oidc = Awaited<ReturnType<typeof createOidcProvider>>;
 
 /** The database (migrated), the keys, and where node-oidc-provider's models and the rate-limit counters live. */
-async function openStores(config: Config, log: Logger) {
+async function openStores(config: Config, log: Logger, { inProcessModelStore }: IdpOptions) {
   const database = await openDatabase({
     ...config,
     onIdleConnectionError: (err) => log.warn({ err }, 'an idle database connection failed'),
@@ -177,8 +187,10 @@ async function openStores(config: Config, log: Logger) {
     const resealed = await resealTotpSecrets(database.db, secretBox);
     if (resealed) log.info({ resealed }, 'authenticator secrets encrypted with the current SECRETS_KEY');
 
-    const models = await openModelStore({ redis: config.redis, database, secretBox, log });
-    const limiters = limiterStoreFor(database, config.redis && models.redis && { client: models.redis, keyPrefix: config.redis.keyPrefix });
+    const models = await openModelStore({ redis: config.redis, database, secretBox, log, inProcess: inProcessModelStore });
+    const limiters = inProcessModelStore
+      ? ({ kind: 'memory' } as const)
+      : limiterStoreFor(database, config.redis && models.redis && { client: models.redis, keyPrefix: config.redis.keyPrefix });
     const readiness: Record<string, ReadinessCheck> = {
       database: async () => {
         await sql`select 1`.execute(database.db);

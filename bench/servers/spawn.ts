@@ -4,12 +4,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import type { ControlReply, ControlRequest } from './control.ts';
+import { residentMemory, type ResidentMemory } from './resident-memory.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 export interface ServerProcess {
   origin: string;
   logFile: string;
+  memory: ResidentMemory;
   ask<T extends ControlReply['type']>(request: ControlRequest, replyType: T): Promise<Extract<ControlReply, { type: T }>>;
   tell(request: ControlRequest): void;
   stop(): Promise<void>;
@@ -52,6 +54,7 @@ export async function startServer(
   return {
     origin: `http://127.0.0.1:${port}`,
     logFile: options.logFile,
+    memory: residentMemory(child.pid!),
     ask(request, replyType) {
       const reply = next(replyType);
       child.send(request);

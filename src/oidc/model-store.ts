@@ -32,12 +32,14 @@ interface ModelStoreOptions {
   database: Database;
   secretBox: SecretBox;
   log: Logger;
+  /** Set (by the bench only): the models live in this store of the process, whatever `redis` says. */
+  inProcess?: AdapterConstructor | undefined;
 }
 
 /** Sessions, grants and tokens: in Redis when configured, else in the SQL database (expired rows purged). */
-export async function openModelStore({ redis: settings, database, secretBox, log }: ModelStoreOptions): Promise<ModelStore> {
+export async function openModelStore({ redis: settings, database, secretBox, log, inProcess }: ModelStoreOptions): Promise<ModelStore> {
   const purge = setInterval(() => {
-    const purges = [purgeExpiredAccountIndex(database.db), settings ? undefined : purgeExpiredSqlModels(database.db)];
+    const purges = [purgeExpiredAccountIndex(database.db), settings || inProcess ? undefined : purgeExpiredSqlModels(database.db)];
     Promise.all(purges).catch((err) => log.error({ err }, 'purging expired sessions and tokens failed'));
   }, PURGE_INTERVAL_MS);
   purge.unref();
@@ -50,6 +52,10 @@ export async function openModelStore({ redis: settings, database, secretBox, log
       byStorageKey: guardedAdapter(indexed, name, isUnavailable),
     };
   };
+
+  if (inProcess) {
+    return { ...adapters(inProcess, 'memory', () => false), redis: undefined, readiness: {}, close: async () => clearInterval(purge) };
+  }
 
   if (!settings) {
     return {
