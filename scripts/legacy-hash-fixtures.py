@@ -114,9 +114,13 @@ def django_hashes():
         PASSWORD_HASHERS=[
             'django.contrib.auth.hashers.PBKDF2PasswordHasher',
             'django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher',
+            'django.contrib.auth.hashers.Argon2PasswordHasher',
         ]
     )
-    from django.contrib.auth.hashers import PBKDF2PasswordHasher, PBKDF2SHA1PasswordHasher, make_password
+    from django.contrib.auth.hashers import Argon2PasswordHasher, PBKDF2PasswordHasher, PBKDF2SHA1PasswordHasher, make_password
+
+    class CheapArgon2PasswordHasher(Argon2PasswordHasher):
+        time_cost, memory_cost, parallelism = 1, 1024, 1
 
     lib = f'Django {django.get_version()}'
     sha256, sha1 = PBKDF2PasswordHasher(), PBKDF2SHA1PasswordHasher()
@@ -124,6 +128,7 @@ def django_hashes():
         ('django-pbkdf2', lib, lambda pw: sha256.encode(pw, sha256.salt(), iterations=1000)),
         ('django-pbkdf2', lib, lambda pw: sha1.encode(pw, sha1.salt(), iterations=1000)),
         ('django-pbkdf2', f'{lib} (default)', lambda pw: make_password(pw)),
+        ('argon2', f'{lib} Argon2PasswordHasher', lambda pw: make_password(pw, hasher=CheapArgon2PasswordHasher())),
     ]
 
 

@@ -1,6 +1,6 @@
 /** Password hash formats we verify: our own argon2id, and those of the back ends people import users from. */
 export type PasswordHashFormat =
-  | 'argon2' // $argon2id$ / $argon2i$, any parameters (ours, and argon2-cffi, passlib)
+  | 'argon2' // $argon2id$ / $argon2i$, any parameters (ours, and argon2-cffi, passlib; Django's behind 'argon2')
   | 'bcrypt' // $2a$ $2b$ $2y$, cost 4 to 16 (passlib, Flask-Bcrypt, bcrypt)
   | 'passlib-pbkdf2' // $pbkdf2-sha256$ / $pbkdf2-sha512$ (passlib)
   | 'werkzeug-pbkdf2' // pbkdf2:sha256:N$salt$hash (Werkzeug generate_password_hash)
@@ -11,7 +11,7 @@ export type Pbkdf2Digest = 'sha1' | 'sha256' | 'sha512';
 
 /** A stored hash read into what its verification needs. */
 export type ParsedPasswordHash =
-  | { format: 'argon2'; variant: 'argon2id' | 'argon2i' }
+  | { format: 'argon2'; variant: 'argon2id' | 'argon2i'; phc: string }
   | { format: 'bcrypt'; hash: string }
   | { format: 'passlib-pbkdf2' | 'werkzeug-pbkdf2' | 'django-pbkdf2'; digest: Pbkdf2Digest; iterations: number; salt: Buffer; expected: Buffer }
   | { format: 'werkzeug-scrypt'; n: number; r: number; p: number; salt: Buffer; expected: Buffer };
@@ -34,12 +34,12 @@ type Parser = (match: RegExpExecArray) => ParsedPasswordHash | undefined;
 
 const parsers: [RegExp, Parser][] = [
   [
-    // node-argon2 writes m,p,t; argon2-cffi and passlib m,t,p
-    /^\$(argon2id|argon2i)\$v=(?:16|19)\$([mpt]=\d{1,10},[mpt]=\d{1,10},[mpt]=\d{1,10})\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/,
-    ([, variant, list]) => {
+    // node-argon2 writes m,p,t; argon2-cffi and passlib m,t,p; Django puts 'argon2' before argon2-cffi's string
+    /^(?:argon2)?(\$(argon2id|argon2i)\$v=(?:16|19)\$([mpt]=\d{1,10},[mpt]=\d{1,10},[mpt]=\d{1,10})\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+)$/,
+    ([, phc, variant, list]) => {
       const { m, t, p } = Object.fromEntries(list!.split(',').map((pair) => pair.split('=')).map(([key, value]) => [key, Number(value)]));
       const affordable = within(m, 8, MAX_ARGON2.memoryKiB) && within(t, 1, MAX_ARGON2.timeCost) && within(p, 1, MAX_ARGON2.parallelism);
-      return affordable ? { format: 'argon2', variant: variant as 'argon2id' | 'argon2i' } : undefined;
+      return affordable ? { format: 'argon2', variant: variant as 'argon2id' | 'argon2i', phc: phc! } : undefined;
     },
   ],
   [/^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$/, ([hash, cost]) => (within(Number(cost), 4, MAX_BCRYPT_COST) ? { format: 'bcrypt', hash: hash! } : undefined)],

@@ -52,8 +52,8 @@ export function createPasswordHasher(parameters: Argon2Parameters, concurrency =
         await verifyDecoy(password);
         return { valid: false, needsRehash: false };
       }
-      const ours = parsed.format === 'argon2' && parsed.variant === 'argon2id' && !argon2.needsRehash(storedHash, parameters);
-      const check = parsed.format === 'argon2' ? () => argon2.verify(storedHash, password) : () => verifyLegacyPassword(parsed, password);
+      const ours = parsed.format === 'argon2' && parsed.phc === storedHash && parsed.variant === 'argon2id' && !argon2.needsRehash(storedHash, parameters);
+      const check = parsed.format === 'argon2' ? () => argon2.verify(parsed.phc, password) : () => verifyLegacyPassword(parsed, password);
       // A hash that is not ours costs what its maker chose: an imported bcrypt cost 4 answers in a
       // millisecond. The decoy check runs beside it, so a wrong password is never answered sooner
       // than for one of our hashes or an unknown email. (A slower hash still answers later until its
