@@ -27,8 +27,9 @@ export async function verifyLegacyPassword(hash: LegacyPasswordHash, password: s
       return sameBytes(await pbkdf2Async(password, hash.salt, hash.iterations, hash.expected.length, hash.digest), hash.expected);
     case 'werkzeug-scrypt': {
       const { n, r, p } = hash;
-      // Werkzeug's own memory bound; parsePasswordHash has already refused what costs too much.
-      const maxmem = 132 * n * r * p;
+      // Exactly what OpenSSL allocates, 128·r·p for B and 128·r·(N+2) for V (Node's default bound
+      // is below Werkzeug's default); parsePasswordHash has already refused what costs too much.
+      const maxmem = 128 * r * (n + p + 2);
       return sameBytes(await scryptAsync(password, hash.salt, hash.expected.length, { N: n, r, p, maxmem }), hash.expected);
     }
   }

@@ -19,12 +19,11 @@ export type ParsedPasswordHash =
 /**
  * The most one sign-in may spend on a hash. Verifying costs what the hash says, so an imported hash
  * beyond these (bcrypt cost 20 is minutes) would let anyone who types its email tie up a hashing
- * thread; the highest defaults of the stacks we import from stay well below them.
+ * thread; each allows a few seconds here, far above the defaults of the stacks we import from.
  */
 const MAX_BCRYPT_COST = 16;
 const MAX_PBKDF2_ITERATIONS = 5_000_000;
-const MAX_SCRYPT_MEMORY_BYTES = 256 * 1024 * 1024; // 128 · N · r, one block at a time
-const MAX_SCRYPT_PARALLELISM = 16;
+const MAX_SCRYPT_WORK_BYTES = 256 * 1024 * 1024; // 128 · N · r · p: the memory of one lane, times the p lanes run one after another
 const MAX_ARGON2 = { memoryKiB: 4 * 1024 * 1024, timeCost: 100, parallelism: 64 }; // as ARGON2_* settings allow
 
 const DIGEST_BYTES: Record<Pbkdf2Digest, number> = { sha1: 20, sha256: 32, sha512: 64 };
@@ -80,9 +79,9 @@ function pbkdf2(
 }
 
 function scryptHash(n: number, r: number, p: number, salt: Buffer, expected: Buffer): ParsedPasswordHash | undefined {
-  const affordable = within(n, 2, MAX_SCRYPT_MEMORY_BYTES / 128) && within(r, 1, 1024) && 128 * n * r <= MAX_SCRYPT_MEMORY_BYTES;
-  const powerOfTwo = (n & (n - 1)) === 0;
-  if (!affordable || !powerOfTwo || !within(p, 1, MAX_SCRYPT_PARALLELISM) || expected.length !== WERKZEUG_SCRYPT_BYTES) return undefined;
+  const affordable = within(n, 2, MAX_SCRYPT_WORK_BYTES) && within(r, 1, 1024) && within(p, 1, 1024) && 128 * n * r * p <= MAX_SCRYPT_WORK_BYTES;
+  const powerOfTwo = affordable && (n & (n - 1)) === 0;
+  if (!powerOfTwo || expected.length !== WERKZEUG_SCRYPT_BYTES) return undefined;
   return { format: 'werkzeug-scrypt', n, r, p, salt, expected };
 }
 

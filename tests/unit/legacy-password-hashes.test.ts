@@ -60,6 +60,7 @@ const unreadable: [string, string][] = [
   ['Werkzeug scrypt with N not a power of two', scrypt.replace('scrypt:1024:', 'scrypt:1000:')],
   ['Werkzeug scrypt with 16 GiB of memory', scrypt.replace('scrypt:1024:8:', 'scrypt:16777216:8:')],
   ['Werkzeug scrypt with N beyond 32 bits', scrypt.replace('scrypt:1024:', 'scrypt:4294967296:')],
+  ['Werkzeug scrypt with 64 lanes of 32 MiB, one after another', scrypt.replace('scrypt:1024:8:1', 'scrypt:32768:8:64')],
   ['Werkzeug scrypt with no salt', scrypt.replace(/\$[^$]+\$/, '$$')],
   ['Django pbkdf2 with a hash that is not base64', django.replace(/\$[^$]+$/, '$not-base64!')],
   ['Django pbkdf2 with a short hash', django.replace(/\$[^$]+$/, '$AAAA')],
