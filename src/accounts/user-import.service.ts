@@ -47,6 +47,20 @@ export interface ImportReport {
   written: boolean;
 }
 
+/** A --role-map (or role_map) that is not FROM=TO. */
+export class InvalidRoleMapError extends Error {}
+
+/** `chief=moderator` pairs to a map of roles in the file to roles here. */
+export function roleMapOf(pairs: readonly string[]): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const pair of pairs) {
+    const match = /^([^=\s]+)=([^=\s]+)$/.exec(pair.trim());
+    if (!match) throw new InvalidRoleMapError(`a role map is FROM=TO, e.g. chief=moderator (got "${pair}")`);
+    map.set(match[1]!, match[2]!);
+  }
+  return map;
+}
+
 const BATCH_SIZE = 1000;
 const ERRORS_KEPT = 1000;
 

@@ -3,7 +3,17 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 
-import { type ConflictMode, exportUsers, type ImportReport, importUsers, UnreadableFileError, type UserFileFormat, userRecords } from '../accounts/index.ts';
+import {
+  type ConflictMode,
+  exportUsers,
+  type ImportReport,
+  importUsers,
+  InvalidRoleMapError,
+  roleMapOf,
+  UnreadableFileError,
+  type UserFileFormat,
+  userRecords,
+} from '../accounts/index.ts';
 import { auditRecorder } from '../audit/index.ts';
 import type { Database } from '../db/index.ts';
 import { importProgress } from './import-progress.ts';
@@ -15,16 +25,6 @@ type WithDatabase = <T>(work: (database: Database) => Promise<T>) => Promise<T>;
 
 const CONFLICT_MODES: ConflictMode[] = ['skip', 'update', 'fail'];
 const FORMATS: UserFileFormat[] = ['jsonl', 'csv'];
-
-function roleMapOf(pairs: string[]): Map<string, string> {
-  const map = new Map<string, string>();
-  for (const pair of pairs) {
-    const match = /^([^=\s]+)=([^=\s]+)$/.exec(pair.trim());
-    if (!match) throw new TransferInputError(`--role-map takes FROM=TO, e.g. --role-map chief=moderator (got "${pair}")`);
-    map.set(match[1]!, match[2]!);
-  }
-  return map;
-}
 
 function summaryOf(report: ImportReport, dryRun: boolean): string {
   const counts = `imported ${report.imported}, updated ${report.updated}, skipped ${report.skipped}, invalid ${report.invalid}`;
@@ -58,7 +58,13 @@ export async function importUsersCommand(args: string[], withDatabase: WithDatab
   if (!FORMATS.includes(format)) throw new TransferInputError(`--format is jsonl or csv, not "${values.format}"`);
   const onConflict = values['on-conflict'] as ConflictMode;
   if (!CONFLICT_MODES.includes(onConflict)) throw new TransferInputError(`--on-conflict is skip, update or fail, not "${values['on-conflict']}"`);
-  const roleMap = roleMapOf(values['role-map']);
+  let roleMap: Map<string, string>;
+  try {
+    roleMap = roleMapOf(values['role-map']);
+  } catch (error) {
+    if (error instanceof InvalidRoleMapError) throw new TransferInputError(`--role-map: ${error.message}`);
+    throw error;
+  }
   let size: number;
   try {
     size = statSync(values.file).size;
