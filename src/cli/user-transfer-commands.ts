@@ -100,11 +100,12 @@ export async function importUsersCommand(args: string[], withDatabase: WithDatab
       action: 'users.import',
       changes: { imported, updated, skipped, invalid, createdRoles, written: report.written, dryRun, onConflict },
     });
-    if (report.invalid && !report.written && !dryRun) {
-      throw new TransferInputError([...errorLines(report), `Nothing was imported: ${invalid} invalid lines (fix them, or add --skip-invalid to import the rest).`].join('\n'));
-    }
     if (report.invalid) console.error(errorLines(report).join('\n'));
-    if (report.invalid && dryRun && !values['skip-invalid']) throw new TransferInputError(summaryOf(report, dryRun));
+    if (report.invalid && !values['skip-invalid']) {
+      throw new TransferInputError(
+        dryRun ? summaryOf(report, dryRun) : `Nothing was imported: ${invalid} invalid lines (fix them, or add --skip-invalid to import the rest).`,
+      );
+    }
     return summaryOf(report, dryRun);
   });
 }
