@@ -78,7 +78,11 @@ interface Row {
   roles: string[] | undefined;
 }
 
-/** The columns a line sets: on insert everything, on update only the fields the line has. */
+/**
+ * The columns a line sets: on insert everything, on update only the fields the line has. Unlike an
+ * address an admin types in, an imported one was chosen (and perhaps verified) by its owner at the
+ * old app, so it is not marked admin-asserted: a verified one links Google by email as ours do.
+ */
 function accountColumns(user: ImportedUser): Updateable<AccountsTable> {
   const columns: Updateable<AccountsTable> = {};
   const copy = <K extends 'name' | 'given_name' | 'family_name' | 'picture' | 'locale' | 'zoneinfo'>(key: K) => {
