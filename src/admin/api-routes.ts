@@ -1,3 +1,5 @@
+import type { IncomingMessage } from 'node:http';
+
 import Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import { z } from 'zod';
@@ -55,6 +57,12 @@ const importQuerySchema = z
     role_map: z.union([z.string(), z.array(z.string())]).default([]),
   })
   .strict();
+/** An import body cut short (the client went away): what arrived is not the file, so nothing of it is kept. */
+async function* wholeBody<T>(records: AsyncIterable<T>, request: IncomingMessage): AsyncGenerator<T> {
+  yield* records;
+  if (!request.complete) throw new InvalidFieldError('body', 'the body ended before it was complete; nothing was imported');
+}
+
 /** The body of an import, by its content type: JSON Lines, or CSV with a header row. */
 const IMPORT_TYPES: Record<string, UserFileFormat> = { 'application/x-ndjson': 'jsonl', 'application/jsonl': 'jsonl', 'application/ndjson': 'jsonl', 'text/csv': 'csv' };
 const pageSchema = z.object({
@@ -154,7 +162,7 @@ export function adminApiRoutes(deps: { auth: Middleware; actions: AdminActions; 
     const options = { onConflict: query.on_conflict, dryRun: query.dry_run, skipInvalid: query.skip_invalid, createRoles: query.create_roles, roleMap };
     let report;
     try {
-      report = await actions.importUsers(actor(ctx), userRecords(ctx.req, format), options);
+      report = await actions.importUsers(actor(ctx), wholeBody(userRecords(ctx.req, format), ctx.req), options);
     } catch (error) {
       if (error instanceof UnreadableFileError) throw new InvalidFieldError('body', error.message);
       throw error;
