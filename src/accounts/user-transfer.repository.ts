@@ -35,9 +35,13 @@ export async function insertAccounts(db: Kysely<DB>, accounts: Insertable<Accoun
   return new Map(rows.map((row) => [row.email.toLowerCase(), row.id]));
 }
 
+/** PostgreSQL takes at most 65,535 parameters a statement: a batch of people with many roles each is cut up. */
+const GRANTS_PER_STATEMENT = 10_000;
+
 export async function insertAccountRoles(db: Kysely<DB>, grants: { account_id: string; role_name: string }[]): Promise<void> {
-  if (grants.length === 0) return;
-  await db.insertInto('account_roles').values(grants).onConflict((oc) => oc.doNothing()).execute();
+  for (let start = 0; start < grants.length; start += GRANTS_PER_STATEMENT) {
+    await db.insertInto('account_roles').values(grants.slice(start, start + GRANTS_PER_STATEMENT)).onConflict((oc) => oc.doNothing()).execute();
+  }
 }
 
 export async function insertGoogleLinks(db: Kysely<DB>, links: { account_id: string; subject: string; email: string }[]): Promise<void> {
