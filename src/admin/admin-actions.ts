@@ -102,9 +102,17 @@ export function createAdminActions(deps: {
     /** People from an import file as it streams in: all or nothing, unless options.skipInvalid. */
     async importUsers(actor: Actor, records: AsyncIterable<UserRecord>, options: ImportOptions) {
       await allow(actor, 'users.import');
-      const report = await importUsers(deps.database.db, records, options);
+      const asked = { dryRun: options.dryRun, onConflict: options.onConflict };
+      let report;
+      try {
+        report = await importUsers(deps.database.db, records, options);
+      } catch (error) {
+        // An unreadable file or a body cut short: rolled back, and still on the record.
+        await audit({ actorId: actor.accountId, action: 'users.import', ip: actor.ip, changes: { ...asked, written: false, failed: true } });
+        throw error;
+      }
       const { imported, updated, skipped, invalid, createdRoles, written } = report;
-      await audit({ actorId: actor.accountId, action: 'users.import', ip: actor.ip, changes: { imported, updated, skipped, invalid, createdRoles, written, dryRun: options.dryRun, onConflict: options.onConflict } });
+      await audit({ actorId: actor.accountId, action: 'users.import', ip: actor.ip, changes: { imported, updated, skipped, invalid, createdRoles, written, ...asked } });
       return report;
     },
     async updateUser(actor: Actor, id: string, changes: ProfileChanges, expectedVersion?: number) {

@@ -87,6 +87,7 @@ export async function importUsersCommand(args: string[], withDatabase: WithDatab
         onProgress: progress.update,
       });
     } catch (error) {
+      await auditRecorder(db)({ actorId: null, actorKind: 'cli', action: 'users.import', changes: { written: false, failed: true, dryRun, onConflict } });
       if (error instanceof UnreadableFileError) throw new TransferInputError(`${error.message}\nNothing was imported.`);
       throw error;
     } finally {

@@ -85,6 +85,12 @@ describe(`POST /admin/api/users/import (${backend})`, () => {
     expect(await importUsers(superAdmin, '{"email":"x@example.com"}', '', 'application/json')).toMatchObject({ status: 415 });
     expect(await importUsers(superAdmin, '', '?on_conflict=merge')).toMatchObject({ status: 400, body: { field: 'on_conflict' } });
     expect(await importUsers(superAdmin, '', '?role_map=chief')).toMatchObject({ status: 400, body: { field: 'role_map' } });
+    expect(await importUsers(superAdmin, 'email,shoe_size\nzed@example.com,44\n', '', 'text/csv')).toMatchObject({
+      status: 400,
+      body: { field: 'body', error_description: expect.stringContaining('shoe_size: not a column we import') },
+    });
+    const failed = await idp.idp.database.db.selectFrom('audit_events').select(['actor_id', 'changes']).where('action', '=', 'users.import').orderBy('id', 'desc').executeTakeFirst();
+    expect(failed).toMatchObject({ actor_id: superAdminId, changes: { written: false, failed: true } });
   });
 
   it('imports a streamed NDJSON body with its options, audited; the people sign in with their old password and with Google', async () => {
