@@ -55,3 +55,7 @@ export {
   type SessionProof,
 } from './reauthentication.service.ts';
 export { createSecurityNotices, type ChangeOrigin, type NoticeOptions, type SecurityNotices } from './security-notice.ts';
+export { ROLE_NAME, type RowError } from './imported-user.ts';
+export { userRecords, UnreadableFileError, type UserFileFormat, type UserRecord } from './user-records.ts';
+export { importUsers, InvalidRoleMapError, roleMapOf, type ConflictMode, type ImportOptions, type ImportReport } from './user-import.service.ts';
+export { exportUsers, type ExportedUser } from './user-export.service.ts';

@@ -4,9 +4,12 @@ import {
   type AccountListQuery,
   AccountNotFoundError,
   type AccountService,
+  type ImportOptions,
+  importUsers,
   type ProfileChanges,
   type SecondFactors,
   type SecurityNotices,
+  type UserRecord,
 } from '../accounts/index.ts';
 import { type AuditQuery, diff, listAuditEvents, type RecordAudit } from '../audit/index.ts';
 import type { ClientRegistry } from '../clients/index.ts';
@@ -95,6 +98,22 @@ export function createAdminActions(deps: {
       if (input.invite) await deps.lifecycle.invite(account.id);
       await record(actor, 'users.create', account.id, { email: account.email, roles, invited: Boolean(input.invite) });
       return administration.getAccount(account.id);
+    },
+    /** People from an import file as it streams in: all or nothing, unless options.skipInvalid. */
+    async importUsers(actor: Actor, records: AsyncIterable<UserRecord>, options: ImportOptions) {
+      await allow(actor, 'users.import');
+      const asked = { dryRun: options.dryRun, onConflict: options.onConflict };
+      let report;
+      try {
+        report = await importUsers(deps.database.db, records, options);
+      } catch (error) {
+        // An unreadable file or a body cut short: rolled back, and still on the record.
+        await audit({ actorId: actor.accountId, action: 'users.import', ip: actor.ip, changes: { ...asked, written: false, failed: true } });
+        throw error;
+      }
+      const { imported, updated, skipped, invalid, createdRoles, written } = report;
+      await audit({ actorId: actor.accountId, action: 'users.import', ip: actor.ip, changes: { imported, updated, skipped, invalid, createdRoles, written, ...asked } });
+      return report;
     },
     async updateUser(actor: Actor, id: string, changes: ProfileChanges, expectedVersion?: number) {
       const target = await user(id);

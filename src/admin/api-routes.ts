@@ -1,8 +1,19 @@
+import type { IncomingMessage } from 'node:http';
+
 import Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import { z } from 'zod';
 
-import { profileFieldsSchema, singleLine } from '../accounts/index.ts';
+import {
+  InvalidRoleMapError,
+  profileFieldsSchema,
+  ROLE_NAME,
+  roleMapOf,
+  singleLine,
+  UnreadableFileError,
+  type UserFileFormat,
+  userRecords,
+} from '../accounts/index.ts';
 import { jsonBody, type RateLimits, TooManyRequestsError } from '../http/index.ts';
 import type { Actor, AdminActions } from './admin-actions.ts';
 import { adminRefusal } from './admin-refusals.ts';
@@ -36,7 +47,24 @@ const createSchema = z
   })
   .strict()
   .refine((value) => Boolean(value.password) !== Boolean(value.invite), { message: 'give a password or invite: true', path: ['password'] });
-const roleSchema = z.object({ name: z.string().regex(/^[a-z][a-z0-9_-]{1,62}$/, 'lowercase letters, digits, - and _'), description: z.string().max(200).default('') }).strict();
+const roleSchema = z.object({ name: z.string().regex(ROLE_NAME, 'lowercase letters, digits, - and _'), description: z.string().max(200).default('') }).strict();
+const importQuerySchema = z
+  .object({
+    on_conflict: z.enum(['skip', 'update', 'fail']).default('fail'),
+    dry_run: z.stringbool().default(false),
+    skip_invalid: z.stringbool().default(false),
+    create_roles: z.stringbool().default(false),
+    role_map: z.union([z.string(), z.array(z.string())]).default([]),
+  })
+  .strict();
+/** An import body cut short (the client went away): what arrived is not the file, so nothing of it is kept. */
+async function* wholeBody<T>(records: AsyncIterable<T>, request: IncomingMessage): AsyncGenerator<T> {
+  yield* records;
+  if (!request.complete) throw new InvalidFieldError('body', 'the body ended before it was complete; nothing was imported');
+}
+
+/** The body of an import, by its content type: JSON Lines, or CSV with a header row. */
+const IMPORT_TYPES: Record<string, UserFileFormat> = { 'application/x-ndjson': 'jsonl', 'application/jsonl': 'jsonl', 'application/ndjson': 'jsonl', 'text/csv': 'csv' };
 const pageSchema = z.object({
   page: z.coerce.number().int().min(1).default(1),
   per_page: z.coerce.number().int().min(1).max(200).default(50),
@@ -113,6 +141,40 @@ export function adminApiRoutes(deps: { auth: Middleware; actions: AdminActions; 
     const input = parse(createSchema, ctx.request.body);
     ctx.status = 201;
     ctx.body = await actions.createUser(actor(ctx), { ...input, emailVerified: input.email_verified });
+  });
+
+  // Streamed: the body is read line by line as the import runs, never held whole.
+  router.post('/users/import', async (ctx) => {
+    const query = parse(importQuerySchema, ctx.query);
+    const format = IMPORT_TYPES[ctx.request.type];
+    if (!format) {
+      ctx.status = 415;
+      ctx.body = { error: 'unsupported_media_type', error_description: `send JSON Lines (${Object.keys(IMPORT_TYPES).filter((type) => type !== 'text/csv').join(', ')}) or text/csv` };
+      return;
+    }
+    let roleMap: Map<string, string>;
+    try {
+      roleMap = roleMapOf(typeof query.role_map === 'string' ? [query.role_map] : query.role_map);
+    } catch (error) {
+      if (error instanceof InvalidRoleMapError) throw new InvalidFieldError('role_map', error.message);
+      throw error;
+    }
+    const options = { onConflict: query.on_conflict, dryRun: query.dry_run, skipInvalid: query.skip_invalid, createRoles: query.create_roles, roleMap };
+    let report;
+    try {
+      report = await actions.importUsers(actor(ctx), wholeBody(userRecords(ctx.req, format), ctx.req), options);
+    } catch (error) {
+      if (error instanceof UnreadableFileError) throw new InvalidFieldError('body', error.message);
+      throw error;
+    }
+    const { imported, updated, skipped, invalid, errors, moreErrors, createdRoles, written } = report;
+    const body = { imported, updated, skipped, invalid, created_roles: createdRoles, dry_run: query.dry_run, written, errors, more_errors: moreErrors };
+    if (invalid && !query.skip_invalid) {
+      ctx.status = 400;
+      ctx.body = { error: 'invalid_request', error_description: `${invalid} invalid lines; nothing was imported`, ...body };
+      return;
+    }
+    ctx.body = body;
   });
 
   router.get('/users/:id', async (ctx) => withEtag(ctx, await actions.getUser(actor(ctx), ctx.params.id!)));

@@ -4,6 +4,7 @@ export const RANK = { super_admin: 500, admin: 400, moderator: 300, user: 200, g
 export type AdminAction =
   | 'users.read'
   | 'users.create'
+  | 'users.import'
   | 'users.update'
   | 'users.email'
   | 'users.disable'
@@ -39,6 +40,8 @@ const minimumRank: Record<AdminAction, number> = {
   /** first_party, or access to the admin API, in a client registration. */
   'clients.privileged': RANK.super_admin,
   'audit.read': RANK.admin,
+  /** Sets anyone's roles, super_admin included, and their password hashes. */
+  'users.import': RANK.super_admin,
 };
 
 const selfForbidden = new Set<AdminAction>(['users.disable', 'users.enable', 'users.delete', 'users.roles', 'users.second-factors.reset']);

@@ -5,6 +5,8 @@
  */
 export const AUDITED_ACTIONS = [
   'users.create',
+  'users.import',
+  'users.export',
   'users.update',
   'users.disable',
   'users.enable',

@@ -20,6 +20,7 @@ import { type Database, DataDirLockedError, migrateDatabase, missingDatabaseAdvi
 import { generateJwks, SigningKeysError } from '../keys/index.ts';
 import { clientMetadataCheck } from './client-metadata-check.ts';
 import { keysCommand, KeysUsageError } from './keys-command.ts';
+import { exportUsersCommand, importUsersCommand, TransferInputError } from './user-transfer-commands.ts';
 
 const usage = `Usage: npm run admin -- <command> [options]
 
@@ -35,6 +36,11 @@ Commands:
   generate-jwks [--out FILE [--force]]
                                a new private JWK set (RS256 and ES256) for JWKS_FILE, written to FILE
                                readable by its owner only (mode 0600), or printed
+  import-users --file F [--format csv] [--dry-run] [--on-conflict skip|update|fail] [--role-map FROM=TO]...
+               [--create-roles] [--skip-invalid]
+                               import people from JSON Lines (or CSV with a header row), password hashes as they
+                               are; with any invalid line nothing is written unless --skip-invalid (exit code 2)
+  export-users [--file F]      every person as JSON Lines (hashes, roles, Google links), to F (mode 0600) or stdout
   keys list                    the signing keys of JWKS_FILE (or JWKS) and what each does now
   keys rotate [--activate-in 1h]
                                add a new key per algorithm, published at once and signing after the delay;
@@ -220,6 +226,14 @@ async function run(argv: string[]): Promise<string> {
       return generateJwksCommand(args);
     case 'keys':
       return keysCommand(loadConfig(), args);
+    case 'import-users': {
+      const config = loadConfig();
+      return importUsersCommand(args, (work) => withDatabase(config, work));
+    }
+    case 'export-users': {
+      const config = loadConfig();
+      return exportUsersCommand(args, (work) => withDatabase(config, work));
+    }
     case undefined:
     case 'help':
     case '--help':
@@ -229,7 +243,7 @@ async function run(argv: string[]): Promise<string> {
   }
 }
 
-const expected = [UsageError, KeysUsageError, SigningKeysError, ConfigError, DataDirLockedError, DuplicateEmailError, FirstAdminEmailTakenError, UnknownRoleError, WeakPasswordError, InvalidAccountInputError];
+const expected = [UsageError, KeysUsageError, TransferInputError, SigningKeysError, ConfigError, DataDirLockedError, DuplicateEmailError, FirstAdminEmailTakenError, UnknownRoleError, WeakPasswordError, InvalidAccountInputError];
 
 run(process.argv.slice(2)).then(
   (output) => {
