@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
  * Test files that time known against unknown accounts (anti-enumeration): they compare medians of
  * paired requests, and other files running beside them on 2 cores add noise, so they run last, alone.
  */
-const timingFiles = ['tests/integration/account-lifecycle.test.ts', 'tests/integration/brute-force.test.ts', 'tests/unit/legacy-password-timing.test.ts'];
+const timingFiles = ['tests/integration/account-lifecycle.test.ts', 'tests/integration/brute-force.test.ts', 'tests/unit/legacy-password-timing.test.ts', 'tests/integration/verification-floor.test.ts'];
 
 /**
  * Every other file gets its own IdP, database, Redis key prefix and ports, so files run two at a

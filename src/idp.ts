@@ -16,7 +16,9 @@ import {
   createSecondFactors,
   createSecurityNotices,
   createSelfService,
+  createVerificationFloor,
   hasUsableSecondFactor,
+  keepVerificationFloorCurrent,
   type Passkeys,
   relyingPartyOf,
   resealTotpSecrets,
@@ -157,6 +159,7 @@ export async function createIdp(config: Config, log: Logger, options: IdpOptions
       },
       async close() {
         await services.mailer.drain();
+        await services.verificationFloor.stop();
         await stores.close();
       },
     };
@@ -244,7 +247,14 @@ async function createServices(config: Config, log: Logger, { database, secretBox
   const relyingParty = relyingPartyOf(config.issuer, config.brand.productName);
   if (!relyingParty) log.warn({ issuer: config.issuer }, 'passkeys are off: WebAuthn needs an issuer with a domain name, not an IP address');
   const passkeys = relyingParty ? createPasskeys({ db, relyingParty, throttle: rateLimits.secondFactorThrottle, audit, notices }) : undefined;
-  const hasher = createPasswordHasher(config.argon2, config.argon2Concurrency);
+  const floor = createVerificationFloor();
+  const hasher = createPasswordHasher(config.argon2, config.argon2Concurrency, floor);
+  const verificationFloor = keepVerificationFloorCurrent({
+    db,
+    floor,
+    measure: hasher.legacyCheckMs,
+    onError: (err) => log.warn({ err }, 'could not measure the imported password hashes; the sign-in timing floor stays as it was'),
+  });
   const passwordPolicy = { minLength: config.passwordMinLength };
   const accounts = createAccountService({
     db,
@@ -275,6 +285,7 @@ async function createServices(config: Config, log: Logger, { database, secretBox
     mailer: mail.mailer,
     notices,
     accounts,
+    verificationFloor,
     secondFactors,
     passkeys,
     endEverything,
@@ -435,6 +446,7 @@ function adminRouters(config: Config, { database, secrets, signingKeys, models }
     audit: services.audit,
     notices: services.notices,
     endEverythingOf: services.endEverything,
+    usersImported: () => void services.verificationFloor.refresh(),
     revokeGrantsOfClient: (clientId) => revokeGrantsOfClient(database.db, models.byStorageKey, clientId),
     clientPrivileges: (metadata) => privilegesOf(metadata, new Map(resourceServers.map((server) => [server.indicator, server]))),
   });

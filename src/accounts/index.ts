@@ -9,6 +9,7 @@ export {
   type NewAccount,
 } from './account.service.ts';
 export { createPasswordHasher, type PasswordHasher, type Argon2Parameters } from './password-hasher.ts';
+export { createVerificationFloor, keepVerificationFloorCurrent, type FloorRefresh, type VerificationFloor } from './verification-floor.ts';
 export { passwordHashFormat, type PasswordHashFormat } from './password-hash-formats.ts';
 export { checkPassword, PASSWORD_MAX_LENGTH, type PasswordPolicy } from './password-policy.ts';
 export * from './errors.ts';

@@ -48,6 +48,8 @@ export function createAdminActions(deps: {
   audit: RecordAudit;
   notices: SecurityNotices;
   endEverythingOf(accountId: string): Promise<void>;
+  /** People were imported: their hashes may be slower than ours (the sign-in timing floor). */
+  usersImported?(): void;
   /** Revokes every grant and token of a client (it is being deleted). */
   revokeGrantsOfClient(clientId: string): Promise<number>;
   /** What in a client registration only a super admin may grant (first_party, the admin API). */
@@ -112,6 +114,7 @@ export function createAdminActions(deps: {
         throw error;
       }
       const { imported, updated, skipped, invalid, createdRoles, written } = report;
+      if (written) deps.usersImported?.();
       await audit({ actorId: actor.accountId, action: 'users.import', ip: actor.ip, changes: { imported, updated, skipped, invalid, createdRoles, written, ...asked } });
       return report;
     },
