@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type Router from '@koa/router';
 import Koa from 'koa';
+import compose from 'koa-compose';
 import mount from 'koa-mount';
 import serve from 'koa-static';
 import type Provider from 'oidc-provider';
@@ -9,6 +10,7 @@ import type { TrustProxy } from './config.ts';
 import {
   errorHandler,
   healthRoutes,
+  onlyUnder,
   type Metrics,
   pinRequestsToIssuer,
   refuseControlCharactersInPath,
@@ -61,20 +63,20 @@ export function createApp(deps: AppDependencies): Koa {
   pinRequestsToIssuer(app, { issuer: deps.issuer, trustProxy: deps.trustProxy });
   app.silent = true; // errors are logged by errorHandler and the provider's events, with the request id
 
-  app.use(requestLogger(deps.log));
-  app.use(requestOrigin());
-  app.use(deps.metrics.middleware());
+  // Every request: its id and log line (with the metrics), the error pages, the security headers.
+  app.use(requestLogger(deps.log, deps.metrics.recordRequest));
   app.use(errorHandler(deps.views));
-  app.use(refuseControlCharactersInPath());
   app.use(securityHeaders({ production: deps.production }));
-  app.use(webauthnBrowserScript());
-  app.use(mount('/static', serve(path.join(viewsDir, 'static'), { maxage: 3600_000 })));
+  app.use(refuseControlCharactersInPath());
+  app.use(onlyUnder('/static/', compose([webauthnBrowserScript(), mount('/static', serve(path.join(viewsDir, 'static'), { maxage: 3600_000 }))])));
 
+  // Our pages, found by the first segment of the path (in the request's context, for the security notices they cause).
   const routers = [brandRoutes(deps.brand), languageChoiceRoutes(deps.views.catalogues.locales), healthRoutes(deps.readinessChecks), ...deps.routers];
   if (deps.metricsOnMainPort) routers.push(deps.metrics.routes());
-  app.use(routersBySegment(routers));
+  app.use(routersBySegment(routers, { before: [requestOrigin()] }));
   routeTables.set(app, routeTable(routers));
 
+  // The protocol: what no router answered.
   app.use(deps.rateLimits.tokenEndpoint);
   app.use(publicMetadataCaching(deps.jwksMaxAge));
   app.use(mount(deps.provider));

@@ -11,6 +11,8 @@ import type { TrustProxy } from '../config.ts';
  * not an IP address (a proxy passing on junk) is not believed: the last trusted hop stands instead.
  */
 export function clientAddressOf(trust: TrustProxy): (req: IncomingMessage) => string {
+  // No proxy trusted: the socket peer, without parsing X-Forwarded-For only to ignore it.
+  if ('hops' in trust && trust.hops === 0) return (req) => req.socket.remoteAddress ?? '';
   const trusted =
     'addresses' in trust ? proxyaddr.compile(trust.addresses) : (_address: string, hop: number) => hop < trust.hops;
   return (req) => {

@@ -31,10 +31,10 @@ export function fieldWithControlCharacters(value: unknown, path = '', depth = 0)
 
 /** The same rule for the path: a route parameter with a NUL would otherwise reach the database. */
 export function refuseControlCharactersInPath(): Middleware {
-  return async (ctx, next) => {
-    let path: string;
+  return (ctx, next) => {
+    let path = ctx.path;
     try {
-      path = decodeURIComponent(ctx.path);
+      if (path.includes('%')) path = decodeURIComponent(path);
     } catch {
       return next(); // malformed percent-encoding: the routers answer it as they always have
     }

@@ -1,9 +1,6 @@
 import Router from '@koa/router';
-import type { Middleware } from 'koa';
 import type pg from 'pg';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-
-import { matchedRoute } from './matched-route.ts';
 
 /**
  * Prometheus metrics. Labels are bounded: routes are route patterns, never raw paths (which carry
@@ -31,16 +28,10 @@ export function createMetrics() {
 
   return {
     registry,
-    /** Counts every request; put it first so it sees the final status. */
-    middleware: (): Middleware => async (ctx, next) => {
-      const stop = duration.startTimer();
-      try {
-        await next();
-      } finally {
-        const route = matchedRoute(ctx);
-        requests.inc({ route, method: ctx.method, status: String(ctx.status) });
-        stop({ route, method: ctx.method });
-      }
+    /** Counts an answered request: the request logger calls it for every request, with its final status. */
+    recordRequest(route: string, method: string, status: number, seconds: number) {
+      requests.inc({ route, method, status: String(status) });
+      duration.observe({ route, method }, seconds);
     },
     tokenIssued: (type: string) => tokens.inc({ type }),
     grantSucceeded: (grantType: string) => grants.inc({ grant_type: grantType }),

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Middleware } from 'koa';
+import type { Context, Middleware, Next } from 'koa';
 import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 
 import type { LoginThrottle } from '../accounts/index.ts';
@@ -154,13 +154,14 @@ export function createRateLimits(store: LimiterStore, limits: Config['rateLimits
     },
     limitVerificationMail: (email) =>
       limit(verificationMail, emailKey(email), 'tooManyMails'),
-    tokenEndpoint: async (ctx, next) => {
-      if (ctx.method !== 'POST' || ctx.path !== '/token') return next();
-      const res = await tokenLimiter.consume(ctx.ip).catch((rejection: RateLimiterRes) => rejection);
-      if (res.consumedPoints <= limits.ipTokenPerMinute) return next();
-      ctx.status = 429;
-      ctx.set('Retry-After', String(seconds(res.msBeforeNext)));
-      ctx.body = { error: 'too_many_requests', error_description: 'Too many token requests from this address; retry later.' };
-    },
+    tokenEndpoint: (ctx, next) => (ctx.method === 'POST' && ctx.path === '/token' ? limitTokenRequest(ctx, next) : next()),
   };
+
+  async function limitTokenRequest(ctx: Context, next: Next) {
+    const res = await tokenLimiter.consume(ctx.ip).catch((rejection: RateLimiterRes) => rejection);
+    if (res.consumedPoints <= limits.ipTokenPerMinute) return next();
+    ctx.status = 429;
+    ctx.set('Retry-After', String(seconds(res.msBeforeNext)));
+    ctx.body = { error: 'too_many_requests', error_description: 'Too many token requests from this address; retry later.' };
+  }
 }

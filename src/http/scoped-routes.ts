@@ -31,24 +31,30 @@ function routesOf(router: Router): Middleware {
 
 /**
  * Several routers as one middleware: a request meets only the routers that have routes under its first
- * path segment (and those that could match anywhere), in their order. A protocol request such as
- * /token or /jwks goes straight on to node-oidc-provider, through one function instead of one per router.
+ * path segment (and those that could match anywhere), in their order, after the `before` middleware. A
+ * protocol request such as /token or /jwks goes straight on to node-oidc-provider, through one function
+ * instead of one per router.
  */
-export function routersBySegment(routers: Router[]): Middleware {
+export function routersBySegment(routers: Router[], { before = [] }: { before?: Middleware[] } = {}): Middleware {
   const entries = routers.map((router) => ({ middleware: routesOf(router), segments: leadingSegmentsOf(router) }));
   const chainFor = (segment: string | undefined) =>
     entries.filter((entry) => !entry.segments || (segment !== undefined && entry.segments.has(segment))).map((entry) => entry.middleware);
   const chains = new Map<string, Middleware>();
   for (const entry of entries) {
-    for (const segment of entry.segments ?? []) chains.set(segment, compose(chainFor(segment)) as Middleware);
+    for (const segment of entry.segments ?? []) chains.set(segment, compose([...before, ...chainFor(segment)]) as Middleware);
   }
   const anywhere = chainFor(undefined);
-  const fallback: Middleware | undefined = anywhere.length ? (compose(anywhere) as Middleware) : undefined;
+  const fallback: Middleware | undefined = anywhere.length ? (compose([...before, ...anywhere]) as Middleware) : undefined;
   return (ctx, next) => {
     const end = ctx.path.indexOf('/', 1);
     const chain = chains.get(ctx.path.slice(1, end === -1 ? undefined : end)) ?? fallback;
     return chain ? chain(ctx, next) : next();
   };
+}
+
+/** `middleware` for the paths that begin with `prefix`; every other request passes by it at the cost of one comparison. */
+export function onlyUnder(prefix: string, middleware: Middleware): Middleware {
+  return (ctx, next) => (ctx.path.startsWith(prefix) ? middleware(ctx, next) : next());
 }
 
 export interface RouteEntry {

@@ -1,4 +1,5 @@
-import helmet from 'koa-helmet';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import helmet from 'helmet';
 import type { Middleware } from 'koa';
 
 /**
@@ -6,7 +7,7 @@ import type { Middleware } from 'koa';
  * (node-oidc-provider adds the hash of its own form_post script). `form-action` is left
  * out because browsers apply it to the redirect back to the relying party after a form post.
  */
-export function securityHeaders(options: { production: boolean }): Middleware {
+function helmetFor(options: { production: boolean }) {
   return helmet({
     contentSecurityPolicy: {
       useDefaults: false,
@@ -24,5 +25,34 @@ export function securityHeaders(options: { production: boolean }): Middleware {
       },
     },
     strictTransportSecurity: options.production ? { maxAge: 31536000, includeSubDomains: true } : false,
-  }) as Middleware;
+    // Koa never sends X-Powered-By: nothing to remove.
+    xPoweredBy: false,
+  });
+}
+
+/**
+ * The headers helmet sets with these options, worked out once: none of them depends on the
+ * request (no directive is a function of it), so every response gets the same list.
+ */
+export function securityHeaderList(options: { production: boolean }): [name: string, value: string][] {
+  const headers: [string, string][] = [];
+  const recorder = {
+    setHeader(name: string, value: string | number | readonly string[]) {
+      headers.push([name, String(value)]);
+      return recorder;
+    },
+    removeHeader() {},
+  };
+  // Synchronous: helmet checks the options when it is made, and throws there.
+  helmetFor(options)({} as IncomingMessage, recorder as unknown as ServerResponse, () => {});
+  return headers;
+}
+
+/** Sets the security headers on every response, before anything downstream may adjust them (the provider's form_post CSP). */
+export function securityHeaders(options: { production: boolean }): Middleware {
+  const headers = securityHeaderList(options);
+  return (ctx, next) => {
+    for (const [name, value] of headers) ctx.res.setHeader(name, value);
+    return next();
+  };
 }
