@@ -51,6 +51,8 @@ const resultsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'resu
 const person = { email: 'bench@example.com', password: `bench-${randomBytes(12).toString('hex')}` };
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'idp-bench-'));
+// Not beside the server logs: every node watches JWKS_FILE's folder, and each log write would wake it.
+const configDir = path.join(work, 'config');
 const databaseName = `idp_bench_${randomBytes(6).toString('hex')}`;
 const redisKeyPrefix = `bench:${randomBytes(6).toString('hex')}:`;
 /** Each Postgres side (and the compiled server) has a database of its own: each creates the bench's person. */
@@ -85,8 +87,8 @@ const databaseUrlOf = (name: string) => {
 };
 
 function serverEnvironments(): Record<Side, Record<string, string>> {
-  const jwksFile = path.join(work, 'jwks.json');
-  const clientsFile = path.join(work, 'clients.json');
+  const jwksFile = path.join(configDir, 'jwks.json');
+  const clientsFile = path.join(configDir, 'clients.json');
   const common: Record<string, string> = {
     PATH: process.env.PATH ?? '',
     ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('ARGON2_')) as [string, string][]),
@@ -122,8 +124,9 @@ function serverEnvironments(): Record<Side, Record<string, string>> {
 async function main() {
   const ownRedis = !process.env.BENCH_REDIS_URL && hasRedisServer ? await startRedisServer(work) : undefined;
   if (ownRedis) redisUrl = `redis://127.0.0.1:${ownRedis.port}`;
-  writeFileSync(path.join(work, 'jwks.json'), JSON.stringify(await generateJwks()));
-  writeFileSync(path.join(work, 'clients.json'), JSON.stringify(benchClients));
+  mkdirSync(configDir);
+  writeFileSync(path.join(configDir, 'jwks.json'), JSON.stringify(await generateJwks()));
+  writeFileSync(path.join(configDir, 'clients.json'), JSON.stringify(benchClients));
   mkdirSync(resultsDir, { recursive: true });
   const profileDir = process.env.BENCH_PROFILE ? path.join(resultsDir, 'profiles') : undefined;
   const measureMemory = !chosen || chosen.includes('memory');
