@@ -8,6 +8,7 @@ export {
   type PasswordSignInOptions,
   type NewAccount,
 } from './account.service.ts';
+export { accountVersions, type AccountVersions } from './account-versions.ts';
 export { createPasswordHasher, type PasswordHasher, type Argon2Parameters } from './password-hasher.ts';
 export { checkPassword, PASSWORD_MAX_LENGTH, type PasswordPolicy } from './password-policy.ts';
 export * from './errors.ts';
