@@ -6,6 +6,7 @@ import type Provider from 'oidc-provider';
 
 import {
   type AccountService,
+  accountVersions,
   createAccountAdministration,
   createAccountLifecycle,
   createAccountService,
@@ -191,6 +192,9 @@ async function openStores(config: Config, log: Logger, { inProcessModelStore }: 
     if (resealed) log.info({ resealed }, 'authenticator secrets encrypted with the current SECRETS_KEY');
 
     const models = await openModelStore({ redis: config.redis, database, secretBox, log, inProcess: inProcessModelStore });
+    // With Redis, every write of an account row through this database moves the account's version there,
+    // so that nodes may keep accounts in memory (src/accounts/account-versions.ts).
+    const versions = models.redis && config.redis ? accountVersions(models.redis, config.redis.keyPrefix) : undefined;
     const limiters = inProcessModelStore
       ? ({ kind: 'memory' } as const)
       : limiterStoreFor(database, config.redis && models.redis && { client: models.redis, keyPrefix: config.redis.keyPrefix });
@@ -207,7 +211,8 @@ async function openStores(config: Config, log: Logger, { inProcessModelStore }: 
       refused: (err) => log.error({ err }, 'JWKS_FILE changed but cannot be used; the signing keys stay as they were'),
     });
     return {
-      database,
+      database: versions ? { ...database, db: database.db.withPlugin(versions.plugin) } : database,
+      versions,
       secrets,
       signingKeys,
       secretBox,
@@ -227,7 +232,7 @@ async function openStores(config: Config, log: Logger, { inProcessModelStore }: 
 }
 
 /** Accounts and everything around them: mail, views, metrics, rate limits, second factors, federation, self-service. */
-async function createServices(config: Config, log: Logger, { database, secretBox, models, limiters }: Stores) {
+async function createServices(config: Config, log: Logger, { database, secretBox, models, limiters, versions }: Stores) {
   const { db } = database;
   const audit = auditRecorder(db);
   const metrics = createMetrics();
@@ -264,6 +269,7 @@ async function createServices(config: Config, log: Logger, { database, secretBox
     requireVerifiedEmail: config.requireVerifiedEmail,
     audit,
     observe: metrics,
+    versions,
   });
   if (config.bootstrapAdmin) {
     const created = await accounts.ensureSuperAdmin(config.bootstrapAdmin);

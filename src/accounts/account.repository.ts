@@ -8,6 +8,30 @@ export async function findAccountById(db: Kysely<DB>, id: string): Promise<Accou
   return db.selectFrom('accounts').selectAll().where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst();
 }
 
+/** PostgreSQL's lock_not_available: NOWAIT met a row lock. */
+const LOCK_NOT_AVAILABLE = '55P03';
+
+/**
+ * The account, or 'changing' while a transaction that writes its row has not committed yet (its row lock is
+ * held): a copy read then may be outdated a moment later, so it must not be kept (active-account-cache.ts).
+ */
+export async function findAccountUnlessChanging(db: Kysely<DB>, id: string): Promise<AccountRow | 'changing' | undefined> {
+  try {
+    return await db.selectFrom('accounts').selectAll().where('id', '=', id).where('deleted_at', 'is', null).forShare().noWait().executeTakeFirst();
+  } catch (error) {
+    if ((error as { code?: unknown }).code === LOCK_NOT_AVAILABLE) return 'changing';
+    throw error;
+  }
+}
+
+/**
+ * Runs a write of account rows in a transaction, unless it is in one already: the new version of the account
+ * (account-versions.ts) is then set before the change commits, or the change rolls back.
+ */
+function changingAccounts<T>(db: Kysely<DB>, write: (db: Kysely<DB>) => Promise<T>): Promise<T> {
+  return db.isTransaction ? write(db) : db.transaction().execute(write);
+}
+
 export async function findAccountByEmail(db: Kysely<DB>, email: string): Promise<AccountRow | undefined> {
   return db
     .selectFrom('accounts')
@@ -32,43 +56,51 @@ export async function insertAccount(db: Kysely<DB>, values: Insertable<AccountsT
 
 /** Writes the given columns; `updated_at` moves on (it is the version admins' edits check). */
 export async function updateAccount(db: Kysely<DB>, id: string, values: Updateable<AccountsTable>): Promise<void> {
-  await db
-    .updateTable('accounts')
-    .set({ ...values, updated_at: sql`clock_timestamp()` })
-    .where('id', '=', id)
-    .execute();
+  await changingAccounts(db, (trx) =>
+    trx
+      .updateTable('accounts')
+      .set({ ...values, updated_at: sql`clock_timestamp()` })
+      .where('id', '=', id)
+      .execute(),
+  );
 }
 
 /** False when there is no such account, or it is deleted. */
 export async function setAccountStatus(db: Kysely<DB>, id: string, status: 'active' | 'disabled'): Promise<boolean> {
-  const result = await db
-    .updateTable('accounts')
-    .set({ status, updated_at: sql`clock_timestamp()` })
-    .where('id', '=', id)
-    .where('deleted_at', 'is', null)
-    .executeTakeFirst();
+  const result = await changingAccounts(db, (trx) =>
+    trx
+      .updateTable('accounts')
+      .set({ status, updated_at: sql`clock_timestamp()` })
+      .where('id', '=', id)
+      .where('deleted_at', 'is', null)
+      .executeTakeFirst(),
+  );
   return result.numUpdatedRows > 0n;
 }
 
 /** Soft delete: the row stays, so an admin can restore it. False when there is no such account, or it is already deleted. */
 export async function softDeleteAccount(db: Kysely<DB>, id: string): Promise<boolean> {
-  const result = await db
-    .updateTable('accounts')
-    .set({ deleted_at: sql`now()`, updated_at: sql`clock_timestamp()` })
-    .where('id', '=', id)
-    .where('deleted_at', 'is', null)
-    .executeTakeFirst();
+  const result = await changingAccounts(db, (trx) =>
+    trx
+      .updateTable('accounts')
+      .set({ deleted_at: sql`now()`, updated_at: sql`clock_timestamp()` })
+      .where('id', '=', id)
+      .where('deleted_at', 'is', null)
+      .executeTakeFirst(),
+  );
   return result.numUpdatedRows > 0n;
 }
 
 /** Undoes a soft delete. False when there is no such account, or it is not deleted. */
 export async function restoreAccount(db: Kysely<DB>, id: string): Promise<boolean> {
-  const result = await db
-    .updateTable('accounts')
-    .set({ deleted_at: null, updated_at: sql`clock_timestamp()` })
-    .where('id', '=', id)
-    .where('deleted_at', 'is not', null)
-    .executeTakeFirst();
+  const result = await changingAccounts(db, (trx) =>
+    trx
+      .updateTable('accounts')
+      .set({ deleted_at: null, updated_at: sql`clock_timestamp()` })
+      .where('id', '=', id)
+      .where('deleted_at', 'is not', null)
+      .executeTakeFirst(),
+  );
   return result.numUpdatedRows > 0n;
 }
 
@@ -78,24 +110,25 @@ export async function lockAccount(trx: Transaction<DB>, accountId: string): Prom
 }
 
 export async function updatePasswordHash(db: Kysely<DB>, id: string, passwordHash: string): Promise<void> {
-  await db
-    .updateTable('accounts')
-    .set({ password_hash: passwordHash, updated_at: sql`now()` })
-    .where('id', '=', id)
-    .execute();
+  await changingAccounts(db, (trx) =>
+    trx.updateTable('accounts').set({ password_hash: passwordHash, updated_at: sql`now()` }).where('id', '=', id).execute(),
+  );
 }
 
 /** The owner proved the address (a mailed link, or a provider that verified it): it is theirs, no longer only an admin's word. */
 export async function markEmailVerified(db: Kysely<DB>, id: string, email: string): Promise<boolean> {
-  const result = await db
-    .updateTable('accounts')
-    .set({ email_verified: true, email_admin_asserted: false, updated_at: sql`now()` })
-    .where('id', '=', id)
-    .where(sql<string>`lower(email)`, '=', email.toLowerCase())
-    .executeTakeFirst();
+  const result = await changingAccounts(db, (trx) =>
+    trx
+      .updateTable('accounts')
+      .set({ email_verified: true, email_admin_asserted: false, updated_at: sql`now()` })
+      .where('id', '=', id)
+      .where(sql<string>`lower(email)`, '=', email.toLowerCase())
+      .executeTakeFirst(),
+  );
   return result.numUpdatedRows > 0n;
 }
 
+/** Not in a transaction of its own: no claim is made of last_login_at, so a kept copy may miss it. */
 export async function markLoggedIn(db: Kysely<DB>, id: string): Promise<void> {
   await db.updateTable('accounts').set({ last_login_at: sql`now()` }).where('id', '=', id).execute();
 }

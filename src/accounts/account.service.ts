@@ -23,6 +23,8 @@ import {
   updatePasswordHash,
   type AccountRow,
 } from './account.repository.ts';
+import type { AccountVersions } from './account-versions.ts';
+import { activeAccountCache } from './active-account-cache.ts';
 import type { PasswordHasher } from './password-hasher.ts';
 import { checkPassword, type PasswordPolicy } from './password-policy.ts';
 import { anyoneHasRole, existingRoleNames, grantRoles, rolesOf } from './role.repository.ts';
@@ -108,8 +110,11 @@ export function createAccountService(deps: {
   /** Security events (a lockout) and the first super admin of ADMIN_EMAIL go to the audit log. */
   audit?: RecordAudit;
   observe?: LoginObserver;
+  /** Set (with Redis): active accounts are kept in memory, checked against their version in Redis on every use. */
+  versions?: AccountVersions;
 }): AccountService {
   const { db, hasher, passwordPolicy, loginThrottle, requireVerifiedEmail = false, audit, observe } = deps;
+  const findKept = deps.versions && activeAccountCache(db, deps.versions);
 
   async function createAccount(input: NewAccount): Promise<Account> {
     const email = emailSchema.safeParse(input.email.trim());
@@ -198,6 +203,7 @@ export function createAccountService(deps: {
 
     async findActiveAccount(id) {
       if (!accountIdSchema.safeParse(id).success) return undefined;
+      if (findKept) return findKept(id);
       const account = await findAccountById(db, id);
       return account?.status === 'active' ? account : undefined;
     },

@@ -13,7 +13,7 @@ describe.skipIf(!shared)('two IdP nodes sharing PostgreSQL and Redis, as behind 
     for (const node of nodes.reverse()) await node.destroy();
   });
 
-  it('signs in on one node, refreshes and signs out on the other', async () => {
+  async function twoNodes() {
     const first = await startTestIdp({ backend: 'postgres+redis' });
     nodes.push(first);
     // The second node: same public issuer, same keys (one DATA_DIR here, JWKS_FILE in production), same stores.
@@ -27,6 +27,11 @@ describe.skipIf(!shared)('two IdP nodes sharing PostgreSQL and Redis, as behind 
       },
     });
     nodes.push(second);
+    return [first, second] as const;
+  }
+
+  it('signs in on one node, refreshes and signs out on the other', async () => {
+    const [first, second] = await twoNodes();
     await first.idp.accounts.createAccount({ email: 'nina@example.com', password: 'nina passphrase 1', emailVerified: true });
 
     const atFirst = await relyingParty(first.issuer, webAppClient);
@@ -62,5 +67,25 @@ describe.skipIf(!shared)('two IdP nodes sharing PostgreSQL and Redis, as behind 
     // Signed out everywhere: the first node no longer knows the session either.
     const silent = await startAuthorization(atFirst, { prompt: 'none', scope: 'openid email' });
     expect((await browser.navigate(silent.url.href)).leftTo?.searchParams.get('error')).toBe('login_required');
+  });
+
+  it('answers for an account as it is now, whichever node changed it: renamed, then disabled', async () => {
+    const [first, second] = await twoNodes();
+    const omar = await first.idp.accounts.createAccount({ email: 'omar@example.com', password: 'omar passphrase 1', name: 'Omar', emailVerified: true });
+    const atFirst = await relyingParty(first.issuer, webAppClient);
+    const start = await startAuthorization(atFirst, { scope: 'openid profile offline_access', prompt: 'consent' });
+    const tokens = await exchangeCode(atFirst, await signIn(newBrowser(), start.url, { email: 'omar@example.com', password: 'omar passphrase 1' }), start);
+    const userinfo = () => oidc.fetchUserInfo(atFirst, tokens.access_token, omar.id);
+    expect((await userinfo()).name).toBe('Omar');
+    expect((await userinfo()).name).toBe('Omar');
+
+    // Written on the second node, as its account pages and admin console write (its tokens are not revoked here).
+    const onSecond = second.idp.database.db.updateTable('accounts').where('id', '=', omar.id);
+    await onSecond.set({ name: 'Omar Renamed' }).execute();
+    expect((await userinfo()).name).toBe('Omar Renamed');
+
+    await onSecond.set({ status: 'disabled' }).execute();
+    await expect(userinfo()).rejects.toThrow();
+    await expect(oidc.refreshTokenGrant(atFirst, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
   });
 });

@@ -4,14 +4,18 @@ import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { isGrantable } from './grantable.ts';
 
 /*
- * Keys (the {hash tag} fixes each key's Cluster slot; no command or script touches two keys):
+ * Keys (the {hash tag} fixes each key's Cluster slot; in a Cluster no command or script touches two keys):
  *   <prefix><Model>:{<id>}               hash: payload (JSON), consumed (epoch seconds)
  *   <prefix><Model>:uid:{<uid>}          string: the item's id
  *   <prefix><Model>:userCode:{<code>}    string: the item's id
  *   <prefix>grant:{<grantId>}            sorted set of "<Model>:<id>" scored by expiry (ms), trimmed on add;
  *                                        token models only (grantable.ts), never an Interaction or Session
- * The item is written first and its index keys then get its absolute expiry (the grant set: its latest member's),
- * all from Redis's clock. If an index write fails, upsert rejects and node-oidc-provider hands out nothing. Needs Redis 6.2+.
+ * An upsert sends the item and its index keys in one pipeline (one round trip): each gets the item's TTL, counted by
+ * Redis when it runs the command, and the grant set lives as long as its latest member. Index keys name their item and
+ * every lookup checks that the item it finds carries them, so an index key briefly outliving its item is harmless.
+ * If any write fails, upsert rejects and node-oidc-provider hands out nothing. Needs Redis 6.2+.
+ * Outside a Cluster, a lookup by uid or user code reads the index key and the item in one script (one round trip);
+ * in a Cluster the two keys live in different slots, so it takes two.
  */
 export function redisKeys(prefix: string) {
   return {
@@ -27,17 +31,13 @@ const nowMs = `
     local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)`;
 
 const scripts = {
-  // Returns the payload it replaced and the item's expiry in ms since the epoch (0: none).
-  oidcReplaceItem: `${nowMs}
+  // Returns the payload it replaced (its indexes may need dropping).
+  oidcReplaceItem: `
     local previous = redis.call('HGET', KEYS[1], 'payload')
     redis.call('DEL', KEYS[1])
     redis.call('HSET', KEYS[1], 'payload', ARGV[1])
-    local expiresAt = 0
-    if tonumber(ARGV[2]) > 0 then
-      expiresAt = now + tonumber(ARGV[2])
-      redis.call('PEXPIREAT', KEYS[1], expiresAt)
-    end
-    return { previous, expiresAt }`,
+    if tonumber(ARGV[2]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+    return previous`,
   // HSET on a missing key would create one without TTL.
   oidcConsumeItem: `
     if redis.call('EXISTS', KEYS[1]) == 1 then
@@ -49,8 +49,8 @@ const scripts = {
     return previous`,
   // Trim and expiry happen with the add, so the set stays bounded and lives exactly as long as its last member.
   oidcAddToGrant: `${nowMs}
-    local expiresAt = tonumber(ARGV[2])
-    redis.call('ZADD', KEYS[1], expiresAt > 0 and expiresAt or '+inf', ARGV[1])
+    local ttl = tonumber(ARGV[2])
+    redis.call('ZADD', KEYS[1], ttl > 0 and now + ttl or '+inf', ARGV[1])
     redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
     if redis.call('ZCOUNT', KEYS[1], '+inf', '+inf') > 0 then
       redis.call('PERSIST', KEYS[1])
@@ -58,6 +58,11 @@ const scripts = {
       local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')[2]
       if last then redis.call('PEXPIREAT', KEYS[1], last) end
     end`,
+  // Not for a Cluster: it reads the item key it finds (ARGV[1] .. id .. '}'), which it could not declare.
+  oidcFindByIndex: `
+    local id = redis.call('GET', KEYS[1])
+    if not id then return false end
+    return { id, redis.call('HMGET', ARGV[1] .. id .. '}', 'payload', 'consumed') }`,
   oidcTakeGrant: `
     local members = redis.call('ZRANGE', KEYS[1], 0, -1)
     redis.call('DEL', KEYS[1])
@@ -65,11 +70,12 @@ const scripts = {
 };
 
 interface AdapterCommands {
-  oidcReplaceItem(key: string, payload: string, ttlMs: number): Promise<[previous: string | null, expiresAt: number]>;
+  oidcReplaceItem(key: string, payload: string, ttlMs: number): Promise<string | null>;
   oidcConsumeItem(key: string): Promise<unknown>;
   oidcDeleteItem(key: string): Promise<string | null>;
-  oidcAddToGrant(key: string, member: string, expiresAt: number): Promise<unknown>;
+  oidcAddToGrant(key: string, member: string, ttlMs: number): Promise<unknown>;
   oidcTakeGrant(key: string): Promise<string[]>;
+  oidcFindByIndex(key: string, itemKeyStart: string): Promise<[id: string, [payload: string | null, consumed: string | null]] | null>;
 }
 
 /** node-oidc-provider's models in Redis (standalone, Sentinel or Cluster), expired by Redis TTL. */
@@ -80,9 +86,27 @@ export function createRedisAdapter(redis: Redis | Cluster, options: { prefix?: s
 
   for (const [name, lua] of Object.entries(scripts)) redis.defineCommand(name, { lua, numberOfKeys: 1 });
   const client = redis as (Redis | Cluster) & AdapterCommands;
+  const inCluster = redis.isCluster;
 
-  const setIndex = (key: string, id: string, expiresAt: number) =>
-    expiresAt > 0 ? client.set(key, id, 'PXAT', expiresAt) : client.set(key, id);
+  const parse = (payload: string | null | undefined, consumed: string | null | undefined): AdapterPayload | undefined => {
+    if (!payload) return undefined;
+    const parsed: AdapterPayload = JSON.parse(payload);
+    return consumed ? { ...parsed, consumed: Number(consumed) } : parsed;
+  };
+
+  /** The item an index key names, or undefined. */
+  async function findByIndex(model: string, indexKey: string): Promise<AdapterPayload | undefined> {
+    if (inCluster) {
+      const id = await client.get(indexKey);
+      if (!id) return undefined;
+      const { payload, consumed } = await client.hgetall(keys.item(model, id));
+      return parse(payload, consumed);
+    }
+    const found = await client.oidcFindByIndex(indexKey, keys.item(model, '').slice(0, -1));
+    return found ? parse(...found[1]) : undefined;
+  }
+
+  const setIndex = (key: string, id: string, ttlMs: number) => (ttlMs > 0 ? client.set(key, id, 'PX', ttlMs) : client.set(key, id));
 
   /** Removes the index entries of `stored` that `current` (the payload now in place, if any) no longer uses. */
   async function dropIndexes(model: string, id: string, stored: AdapterPayload, current?: AdapterPayload) {
@@ -107,31 +131,29 @@ export function createRedisAdapter(redis: Redis | Cluster, options: { prefix?: s
 
     async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
       const ttlMs = expiresIn ? Math.max(1, Math.round(expiresIn * 1000)) : 0;
-      const [previous, expiresAt] = await client.oidcReplaceItem(keys.item(this.model, id), JSON.stringify(payload), ttlMs);
-      await Promise.all([
-        payload.grantId && isGrantable(this.model) ? client.oidcAddToGrant(keys.grant(payload.grantId), `${this.model}:${id}`, expiresAt) : undefined,
-        payload.uid ? setIndex(keys.uid(this.model, payload.uid), id, expiresAt) : undefined,
-        payload.userCode ? setIndex(keys.userCode(this.model, payload.userCode), id, expiresAt) : undefined,
-        previous ? dropIndexes(this.model, id, JSON.parse(previous), payload) : undefined,
+      // Issued in the same tick, so auto-pipelining sends them together. The item goes first: on one server, the TTLs
+      // counted after its own end no sooner than it does.
+      const [previous] = await Promise.all([
+        client.oidcReplaceItem(keys.item(this.model, id), JSON.stringify(payload), ttlMs),
+        payload.grantId && isGrantable(this.model) ? client.oidcAddToGrant(keys.grant(payload.grantId), `${this.model}:${id}`, ttlMs) : undefined,
+        payload.uid ? setIndex(keys.uid(this.model, payload.uid), id, ttlMs) : undefined,
+        payload.userCode ? setIndex(keys.userCode(this.model, payload.userCode), id, ttlMs) : undefined,
       ]);
+      if (previous) await dropIndexes(this.model, id, JSON.parse(previous), payload);
     }
 
     async find(id: string): Promise<AdapterPayload | undefined> {
       const { payload, consumed } = await client.hgetall(keys.item(this.model, id));
-      if (!payload) return undefined;
-      const parsed: AdapterPayload = JSON.parse(payload);
-      return consumed ? { ...parsed, consumed: Number(consumed) } : parsed;
+      return parse(payload, consumed);
     }
 
     async findByUid(uid: string): Promise<AdapterPayload | undefined> {
-      const id = await client.get(keys.uid(this.model, uid));
-      const found = id ? await this.find(id) : undefined;
+      const found = await findByIndex(this.model, keys.uid(this.model, uid));
       return found?.uid === uid ? found : undefined;
     }
 
     async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
-      const id = await client.get(keys.userCode(this.model, userCode));
-      const found = id ? await this.find(id) : undefined;
+      const found = await findByIndex(this.model, keys.userCode(this.model, userCode));
       return found?.userCode === userCode ? found : undefined;
     }
 
