@@ -13,7 +13,7 @@ import type { Kysely } from 'kysely';
 
 import type { RecordAudit } from '../audit/index.ts';
 import type { DB, WebauthnPurpose } from '../db/index.ts';
-import { findAccountById, lockAccount, markLoggedIn, recordLoginAttempt } from './account.repository.ts';
+import { findAccountById, lockAccount, recordLoginAttempt, recordSignIn } from './account.repository.ts';
 import type { LoginContext, LoginThrottle } from './account.service.ts';
 import {
   AccountDisabledError,
@@ -315,8 +315,7 @@ export function createPasskeys(deps: { db: Kysely<DB>; relyingParty: PasskeyRely
         await recordLoginAttempt(db, { accountId, outcome: 'account_disabled', method: 'passkey', ...context });
         throw new AccountDisabledError();
       }
-      await markLoggedIn(db, accountId);
-      await recordLoginAttempt(db, { accountId, outcome: 'success', method: 'passkey', ...context });
+      await recordSignIn(db, { accountId, method: 'passkey', ...context });
       return accountId;
     },
   };

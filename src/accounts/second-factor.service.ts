@@ -18,8 +18,8 @@ import {
   replaceRecoveryCodes,
   replaceTotpSecret,
   saveUnconfirmedTotp,
+  secondFactorCounts,
   totpSecretsNotStartingWith,
-  unusedRecoveryCodes,
   useRecoveryCode,
 } from './second-factor.repository.ts';
 import type { SecurityNotices } from './security-notice.ts';
@@ -156,11 +156,7 @@ export function createSecondFactors(deps: {
   }
 
   return {
-    async status(accountId) {
-      const credential = await findTotp(db, accountId);
-      const [recoveryCodesLeft, passkeys] = await Promise.all([unusedRecoveryCodes(db, accountId), countPasskeys(db, accountId)]);
-      return { totp: Boolean(credential?.confirmed_at), recoveryCodesLeft, passkeys };
-    },
+    status: (accountId) => secondFactorCounts(db, accountId),
 
     async startTotp(accountId, label) {
       const existing = await findTotp(db, accountId);
