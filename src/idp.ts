@@ -392,7 +392,7 @@ function createRouters(config: Config, stores: Stores, services: Services, oidc:
 /** Sign-in: login, registration, Google, second factor and consent. */
 function interactionRouters(config: Config, { secrets }: Stores, services: Services, { provider, resourceServers }: Oidc): Router[] {
   const { accounts, secondFactors, passkeys, views } = services;
-  const completion = signInCompletion({ provider, accounts, secondFactors, passkeys, mfa: config.mfa, views });
+  const completion = signInCompletion({ provider, accounts, secondFactors, passkeys, mfa: config.mfa, views, resourceServers });
   return [
     // The Google callback first: its path would otherwise match the interaction router's /interaction/:uid.
     googleCallbackRoute(),

@@ -128,23 +128,34 @@ export async function markEmailVerified(db: Kysely<DB>, id: string, email: strin
   return result.numUpdatedRows > 0n;
 }
 
-/** Not in a transaction of its own: no claim is made of last_login_at, so a kept copy may miss it. */
-export async function markLoggedIn(db: Kysely<DB>, id: string): Promise<void> {
-  await db.updateTable('accounts').set({ last_login_at: sql`now()` }).where('id', '=', id).execute();
+export interface LoginAttempt {
+  accountId: string | null;
+  outcome: LoginOutcome;
+  ip: string | null;
+  userAgent: string | null;
+  method?: string;
 }
 
-export async function recordLoginAttempt(
-  db: Kysely<DB>,
-  attempt: { accountId: string | null; outcome: LoginOutcome; ip: string | null; userAgent: string | null; method?: string },
-): Promise<void> {
+const historyRow = (attempt: LoginAttempt) => ({
+  account_id: attempt.accountId,
+  outcome: attempt.outcome,
+  ip: attempt.ip,
+  user_agent: attempt.userAgent,
+  method: attempt.method ?? 'password',
+});
+
+export async function recordLoginAttempt(db: Kysely<DB>, attempt: LoginAttempt): Promise<void> {
+  await db.insertInto('login_history').values(historyRow(attempt)).execute();
+}
+
+/**
+ * A successful sign-in: the account's last sign-in time and its history row, in one statement (one round trip).
+ * The account's version (account-versions.ts) is not moved: no claim is made of last_login_at, so a kept copy may miss it.
+ */
+export async function recordSignIn(db: Kysely<DB>, attempt: Omit<LoginAttempt, 'outcome'> & { accountId: string }): Promise<void> {
   await db
+    .with('signed_in', (db) => db.updateTable('accounts').set({ last_login_at: sql`now()` }).where('id', '=', attempt.accountId).returning('id'))
     .insertInto('login_history')
-    .values({
-      account_id: attempt.accountId,
-      outcome: attempt.outcome,
-      ip: attempt.ip,
-      user_agent: attempt.userAgent,
-      method: attempt.method ?? 'password',
-    })
+    .values(historyRow({ ...attempt, outcome: 'success' }))
     .execute();
 }

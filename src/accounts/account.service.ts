@@ -18,8 +18,8 @@ import {
   findAccountByEmail,
   findAccountById,
   insertAccount,
-  markLoggedIn,
   recordLoginAttempt,
+  recordSignIn,
   updatePasswordHash,
   type AccountRow,
 } from './account.repository.ts';
@@ -186,8 +186,8 @@ export function createAccountService(deps: {
         throw new EmailNotVerifiedError(account.id, account.email);
       }
       if (needsRehash) await updatePasswordHash(db, account.id, await hasher.hash(password));
-      await markLoggedIn(db, account.id);
-      await record('success');
+      observe?.loginAttempt('success', 'password');
+      await recordSignIn(db, { accountId: account.id, ...context });
       return account;
     },
 
@@ -195,9 +195,8 @@ export function createAccountService(deps: {
       if (!accountIdSchema.safeParse(accountId).success) return undefined;
       const account = await findAccountById(db, accountId);
       if (account?.status !== 'active' || !account.email_verified) return undefined;
-      await markLoggedIn(db, account.id);
       observe?.loginAttempt('success', 'password');
-      await recordLoginAttempt(db, { accountId: account.id, outcome: 'success', ...context });
+      await recordSignIn(db, { accountId: account.id, ...context });
       return account;
     },
 

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 
 import type { DB } from '../db/index.ts';
-import { findAccountByEmail, findAccountById, insertAccount, markEmailVerified, recordLoginAttempt, markLoggedIn, type AccountRow } from './account.repository.ts';
+import { findAccountByEmail, findAccountById, insertAccount, markEmailVerified, recordSignIn, type AccountRow } from './account.repository.ts';
 import type { LoginContext, LoginObserver } from './account.service.ts';
 import { DEFAULT_ROLE } from './account.service.ts';
 import {
@@ -86,8 +86,7 @@ export function createFederation(deps: {
       });
 
       if (result.kind === 'signed-in') {
-        await markLoggedIn(db, result.account.id);
-        await recordLoginAttempt(db, { accountId: result.account.id, outcome: 'success', method: profile.provider, ...context });
+        await recordSignIn(db, { accountId: result.account.id, method: profile.provider, ...context });
         deps.observe?.loginAttempt('success', profile.provider);
         if (result.linked && !result.created) notices.notify(result.account.id, { kind: 'identity-linked', provider: profile.provider });
       }

@@ -1,19 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import {
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
-  type AuthenticationResponseJSON,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON,
+import type {
+  AuthenticationResponseJSON,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import type { Kysely } from 'kysely';
 
 import type { RecordAudit } from '../audit/index.ts';
 import type { DB, WebauthnPurpose } from '../db/index.ts';
-import { findAccountById, lockAccount, markLoggedIn, recordLoginAttempt } from './account.repository.ts';
+import { findAccountById, lockAccount, recordLoginAttempt, recordSignIn } from './account.repository.ts';
 import type { LoginContext, LoginThrottle } from './account.service.ts';
 import {
   AccountDisabledError,
@@ -65,6 +61,13 @@ export interface Ceremony<Options> {
   key: string;
   options: Options;
 }
+
+/**
+ * The WebAuthn library loads at the first ceremony, not at start: with its certificate and ASN.1
+ * parsers it is the largest module a node loads, and most nodes' people never use a passkey.
+ */
+let webauthnLibrary: Promise<typeof import('@simplewebauthn/server')> | undefined;
+const webauthn = () => (webauthnLibrary ??= import('@simplewebauthn/server'));
 
 export const NAME_MAX_LENGTH = 100;
 /** A ceremony must finish within this time; its challenge is then refused. */
@@ -156,6 +159,7 @@ export function createPasskeys(deps: { db: Kysely<DB>; relyingParty: PasskeyRely
 
   /** Checks the signature over the challenge with the stored key; records the use. */
   async function verifyAssertion(passkey: PasskeyRow, response: AuthenticationResponseJSON, challenge: string, requireUserVerification: boolean): Promise<boolean> {
+    const { verifyAuthenticationResponse } = await webauthn();
     try {
       const { verified, authenticationInfo } = await verifyAuthenticationResponse({
         response,
@@ -178,6 +182,7 @@ export function createPasskeys(deps: { db: Kysely<DB>; relyingParty: PasskeyRely
    */
   async function startForAccount(accountId: string, ceremonyUid: string, purpose: 'second_factor' | 'reauthenticate') {
     const passkeys = await passkeysOf(db, accountId);
+    const { generateAuthenticationOptions } = await webauthn();
     const options = await generateAuthenticationOptions({
       rpID: relyingParty.id,
       allowCredentials: passkeys.map((row) => ({ id: row.id, transports: row.transports })),
@@ -206,6 +211,7 @@ export function createPasskeys(deps: { db: Kysely<DB>; relyingParty: PasskeyRely
 
     async startRegistration(account) {
       const existing = await passkeysOf(db, account.id);
+      const { generateRegistrationOptions } = await webauthn();
       const options = await generateRegistrationOptions({
         rpName: relyingParty.name,
         rpID: relyingParty.id,
@@ -225,6 +231,7 @@ export function createPasskeys(deps: { db: Kysely<DB>; relyingParty: PasskeyRely
       const label = checkedName(name);
       const challenge = await challengeFor(key, 'register', accountId, null, ip);
       const answer = parsed<RegistrationResponseJSON>(response);
+      const { verifyRegistrationResponse } = await webauthn();
       let verification;
       try {
         if (!answer) throw new PasskeyRejectedError('invalid');
@@ -293,6 +300,7 @@ export function createPasskeys(deps: { db: Kysely<DB>; relyingParty: PasskeyRely
     verifyReauthentication: (accountId, sessionUid, key, response, ip) => verifyForAccount(accountId, sessionUid, 'reauthenticate', key, response, ip),
 
     async startPasswordless(interactionUid) {
+      const { generateAuthenticationOptions } = await webauthn();
       const options = await generateAuthenticationOptions({ rpID: relyingParty.id, userVerification: 'required', timeout: CHALLENGE_TTL_MS });
       return newCeremony(options, 'passwordless', null, interactionUid);
     },
@@ -315,8 +323,7 @@ export function createPasskeys(deps: { db: Kysely<DB>; relyingParty: PasskeyRely
         await recordLoginAttempt(db, { accountId, outcome: 'account_disabled', method: 'passkey', ...context });
         throw new AccountDisabledError();
       }
-      await markLoggedIn(db, accountId);
-      await recordLoginAttempt(db, { accountId, outcome: 'success', method: 'passkey', ...context });
+      await recordSignIn(db, { accountId, method: 'passkey', ...context });
       return accountId;
     },
   };

@@ -85,14 +85,16 @@ export async function useRecoveryCode(db: Kysely<DB>, accountId: string, code: s
   return Number(result.numUpdatedRows) > 0;
 }
 
-export async function unusedRecoveryCodes(db: Kysely<DB>, accountId: string): Promise<number> {
+/** Whether the account has a confirmed authenticator app, its unused recovery codes and its passkeys, in one query (each sign-in asks). */
+export async function secondFactorCounts(db: Kysely<DB>, accountId: string): Promise<{ totp: boolean; recoveryCodesLeft: number; passkeys: number }> {
   const row = await db
-    .selectFrom('recovery_codes')
-    .select((eb) => eb.fn.countAll<string>().as('count'))
-    .where('account_id', '=', accountId)
-    .where('used_at', 'is', null)
+    .selectNoFrom((eb) => [
+      eb.exists(eb.selectFrom('totp_credentials').select('account_id').where('account_id', '=', accountId).where('confirmed_at', 'is not', null)).as('totp'),
+      eb.selectFrom('recovery_codes').select((eb) => eb.fn.countAll<string>().as('count')).where('account_id', '=', accountId).where('used_at', 'is', null).as('recovery_codes_left'),
+      eb.selectFrom('webauthn_credentials').select((eb) => eb.fn.countAll<string>().as('count')).where('account_id', '=', accountId).as('passkeys'),
+    ])
     .executeTakeFirstOrThrow();
-  return Number(row.count);
+  return { totp: Boolean(row.totp), recoveryCodesLeft: Number(row.recovery_codes_left), passkeys: Number(row.passkeys) };
 }
 
 /** Which of these accounts have a confirmed authenticator app or a passkey (for the admin list). */

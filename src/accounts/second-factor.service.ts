@@ -1,7 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { generate, generateSecret, generateURI, verify } from 'otplib';
-import QRCode from 'qrcode';
 
 import type { RecordAudit } from '../audit/index.ts';
 import type { SecretBox } from '../crypto/index.ts';
@@ -18,11 +16,20 @@ import {
   replaceRecoveryCodes,
   replaceTotpSecret,
   saveUnconfirmedTotp,
+  secondFactorCounts,
   totpSecretsNotStartingWith,
-  unusedRecoveryCodes,
   useRecoveryCode,
 } from './second-factor.repository.ts';
 import type { SecurityNotices } from './security-notice.ts';
+
+/**
+ * The one-time password and QR code libraries load when an authenticator app is first set up or
+ * checked, not at start: a node whose people use none never needs them in memory.
+ */
+let otpLibrary: Promise<typeof import('otplib')> | undefined;
+const otp = () => (otpLibrary ??= import('otplib'));
+let qrLibrary: Promise<typeof import('qrcode')> | undefined;
+const qrCodes = () => (qrLibrary ??= import('qrcode'));
 
 /** The authenticator secret is stored sealed, bound to its account so that a copied row does not open elsewhere. */
 export function totpSecretSealing(box: SecretBox) {
@@ -130,7 +137,7 @@ export function createSecondFactors(deps: {
     if (!credential || Boolean(credential.confirmed_at) === confirm) return false;
     if (!/^\d{6}$/.test(code)) return false;
     const secret = totpSecret.open(accountId, credential.secret);
-    const result = await verify({ secret, token: code, epochTolerance: CLOCK_TOLERANCE_SECONDS });
+    const result = await (await otp()).verify({ secret, token: code, epochTolerance: CLOCK_TOLERANCE_SECONDS });
     if (!result.valid) return false;
     // otplib's result type covers HOTP too; a TOTP result has the step that matched.
     const { timeStep } = result as typeof result & { timeStep: number };
@@ -156,19 +163,16 @@ export function createSecondFactors(deps: {
   }
 
   return {
-    async status(accountId) {
-      const credential = await findTotp(db, accountId);
-      const [recoveryCodesLeft, passkeys] = await Promise.all([unusedRecoveryCodes(db, accountId), countPasskeys(db, accountId)]);
-      return { totp: Boolean(credential?.confirmed_at), recoveryCodesLeft, passkeys };
-    },
+    status: (accountId) => secondFactorCounts(db, accountId),
 
     async startTotp(accountId, label) {
       const existing = await findTotp(db, accountId);
       if (existing?.confirmed_at) throw new TotpAlreadyEnabledError();
+      const { generateSecret, generateURI } = await otp();
       const secret = existing ? totpSecret.open(accountId, existing.secret) : generateSecret();
       if (!existing && !(await saveUnconfirmedTotp(db, accountId, totpSecret.seal(accountId, secret)))) throw new TotpAlreadyEnabledError();
       const uri = generateURI({ issuer: deps.issuerName, label, secret });
-      const svg = await QRCode.toString(uri, { type: 'svg', margin: 1 });
+      const svg = await (await qrCodes()).toString(uri, { type: 'svg', margin: 1 });
       return { secret, uri, qrDataUri: `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}` };
     },
 
@@ -228,6 +232,6 @@ export function createSecondFactors(deps: {
       return removed;
     },
     withSecondFactor: (accountIds) => accountsWithSecondFactor(db, accountIds),
-    currentCode: (secret) => generate({ secret }),
+    currentCode: async (secret) => (await otp()).generate({ secret }),
   };
 }

@@ -1,5 +1,4 @@
 import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 
@@ -34,6 +33,8 @@ export async function openDatabase({ databaseUrl, dataDir, onIdleConnectionError
 
   const unlock = lockDataDir(dataDir);
   try {
+    // Loaded only here: a node on PostgreSQL never holds the embedded database's code.
+    const { PGlite } = await import('@electric-sql/pglite');
     const pglite = await PGlite.create(path.join(dataDir, 'pgdata'));
     const db = new Kysely<DB>({ dialect: new PGliteDialect(pglite) });
     return {

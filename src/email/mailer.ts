@@ -1,4 +1,4 @@
-import nodemailer from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 
 import type { Logger } from '../logger.ts';
 import type { OutgoingMail } from './outgoing-mail.ts';
@@ -23,13 +23,16 @@ export function createMailer(options: {
   onResult?: (outcome: 'sent' | 'failed') => void;
 }): Mailer {
   const { from, outbox, log, onResult } = options;
-  const transport = options.smtpUrl ? nodemailer.createTransport(options.smtpUrl) : undefined;
+  const { smtpUrl } = options;
+  // nodemailer loads with the first mail, not at start: a node that sends none never holds it in memory.
+  let transport: Promise<Transporter> | undefined;
+  const smtp = (url: string) => (transport ??= import('nodemailer').then((nodemailer) => nodemailer.createTransport(url)));
   const pending = new Set<Promise<void>>();
 
   async function send(mail: OutgoingMail) {
-    if (transport) {
+    if (smtpUrl) {
       try {
-        await transport.sendMail({ from, to: mail.to, subject: mail.subject, html: mail.html, text: mail.text });
+        await (await smtp(smtpUrl)).sendMail({ from, to: mail.to, subject: mail.subject, html: mail.html, text: mail.text });
       } catch (error) {
         onResult?.('failed');
         throw new Error(`sending "${mail.subject}" to ${mail.to} failed: ${(error as Error).message}`);

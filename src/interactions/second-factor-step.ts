@@ -12,11 +12,13 @@ import {
   type SecondFactors,
   TotpAlreadyEnabledError,
 } from '../accounts/index.ts';
+import type { ResourceServer } from '../clients/index.ts';
 import { PageError } from '../http/index.ts';
 import { acrFor, requestsMultiFactor } from '../oidc/index.ts';
 import type { Message, Views } from '../views/index.ts';
 import { decodeCookieJson, encodeCookieJson, passkeyAnswer, refusal, startCeremony, takeCeremonyKey } from '../web/index.ts';
 import { type Interaction, type InteractionLoader, loadedInteraction } from './interaction-loader.ts';
+import { silentConsent } from './silent-consent.ts';
 
 /** The first factor is done; the second is pending. `enrolled`: the app was just set up, codes shown. */
 interface FirstFactor {
@@ -75,16 +77,21 @@ export function signInCompletion(deps: {
   passkeys: Passkeys | undefined;
   mfa: MfaPolicy;
   views: Views;
+  resourceServers: ResourceServer[];
 }): SignInCompletion {
   const { provider, accounts, secondFactors, passkeys, views } = deps;
+  const consentGoesWithSignIn = silentConsent(deps.resourceServers);
 
   async function mustHaveSecondFactor(accountId: string, interaction: Interaction): Promise<boolean> {
     if (requestsMultiFactor(interaction.params.acr_values)) return true;
     return policyRequiresSecondFactor(deps.mfa, () => accounts.rolesOf(accountId));
   }
 
-  const finish = (ctx: Context, accountId: string, amr: string[]) =>
-    provider.interactionFinished(ctx.req, ctx.res, { login: { accountId, amr, acr: acrFor(amr) } }, { mergeWithLastSubmission: false });
+  const finish = (ctx: Context, accountId: string, amr: string[]) => {
+    const login = { accountId, amr, acr: acrFor(amr) };
+    const result = consentGoesWithSignIn(loadedInteraction(ctx)) ? { login, consent: {} } : { login };
+    return provider.interactionFinished(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
+  };
 
   /** The second step: the code form when an app is set up, the passkey button when a passkey is. */
   async function renderSecondStep(ctx: Context, interaction: Interaction, accountId: string, error?: Message, status = 200) {

@@ -11,17 +11,20 @@ import {
   spaClient,
   startTestIdp,
   type TestIdp,
+  testClients,
   webAppClient,
 } from '../support/idp.ts';
 import { exchangeCode, newBrowser, relyingParty, signIn, startAuthorization } from '../support/rp.ts';
 
 const alice = { email: 'Alice@Example.com', password: 'correct horse battery staple' };
+/** One of our own apps installed on a device (a loopback redirect): node-oidc-provider asks native apps for consent by default. */
+const nativeFirstPartyClient = { ...firstPartyClient, client_id: 'first-party-native', application_type: 'native' as const };
 
 describe.each(backends)('signing in through a relying party (%s)', (backend) => {
   let idp: TestIdp;
 
   beforeAll(async () => {
-    idp = await startTestIdp({ backend, env: { LOG_LEVEL: 'debug' } });
+    idp = await startTestIdp({ backend, env: { LOG_LEVEL: 'debug' }, clients: [...testClients, nativeFirstPartyClient] });
     await idp.idp.accounts.createAccount({ ...alice, name: 'Alice Liddell', roles: ['user', 'moderator'], emailVerified: true });
   });
   afterAll(() => idp?.destroy());
@@ -149,6 +152,23 @@ describe.each(backends)('signing in through a relying party (%s)', (backend) => 
     const tokens = await exchangeCode(config, after.leftTo!, start);
     const userinfo = await oidc.fetchUserInfo(config, tokens.access_token, tokens.claims()!.sub);
     expect(userinfo.email).toBe(alice.email);
+  });
+
+  it('sends an app of our own on a device straight back with its code after the password, with no consent step between', async () => {
+    const config = await relyingParty(idp.issuer, nativeFirstPartyClient);
+    const start = await startAuthorization(config);
+    const browser = newBrowser();
+    const login = await browser.open(start.url.href);
+    const form = new URLSearchParams({ _csrf: login.$('form[action$="/login"] input[name=_csrf]').attr('value')!, ...alice });
+    const action = new URL(login.$('form[action$="/login"]').attr('action')!, login.url).href;
+    const posted = await browser.fetch(action, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString() });
+    expect(posted.status).toBe(303);
+    // The authorization resumes once, and that answer is the redirect to the app: no interaction page in between.
+    const resumed = await browser.fetch(new URL(posted.headers.get('location')!, action).href);
+    const callback = new URL(resumed.headers.get('location')!, action);
+    expect(callback.origin + callback.pathname).toBe(RP_REDIRECT);
+    const tokens = await exchangeCode(config, callback, start);
+    expect(tokens.claims()!.sub).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   it('returns access_denied to the relying party when the person cancels on the login page', async () => {
