@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 // Nothing here imports ../oidc/index.ts: it loads node-oidc-provider, which only create-client needs
 // (client-metadata-check.ts, loaded quietly).
 import {
+  accountVersions,
   createAccountService,
   createPasswordHasher,
   DuplicateEmailError,
@@ -18,6 +19,7 @@ import { createClientRegistry, InvalidClientError } from '../clients/index.ts';
 import { type Config, ConfigError, loadConfig } from '../config.ts';
 import { type Database, DataDirLockedError, migrateDatabase, missingDatabaseAdvice, openDatabase } from '../db/index.ts';
 import { generateJwks, SigningKeysError } from '../keys/index.ts';
+import { connectRedis } from '../redis/index.ts';
 import { clientMetadataCheck } from './client-metadata-check.ts';
 import { keysCommand, KeysUsageError } from './keys-command.ts';
 import { exportUsersCommand, importUsersCommand, TransferInputError } from './user-transfer-commands.ts';
@@ -58,12 +60,18 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
 }
 
+/**
+ * With Redis, the command's account writes move each account's version there as the server's do, so no
+ * node keeps answering for an account as it was before the command changed it (src/accounts/account-versions.ts).
+ */
 async function withDatabase<T>(config: Config, work: (database: Database) => Promise<T>): Promise<T> {
   const database = await openDatabase(config);
+  const redis = config.redis && connectRedis(config.redis);
   try {
     await migrateDatabase(database);
-    return await work(database);
+    return await work(redis ? { ...database, db: database.db.withPlugin(accountVersions(redis, config.redis!.keyPrefix).plugin) } : database);
   } finally {
+    redis?.disconnect();
     await database.close();
   }
 }

@@ -1,6 +1,10 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import * as oidc from 'openid-client';
 import { afterAll, describe, expect, it } from 'vitest';
 
+import { runAdmin } from '../support/cli.ts';
 import { backends, RP_LOGOUT, startTestIdp, type TestIdp, webAppClient } from '../support/idp.ts';
 import { exchangeCode, newBrowser, relyingParty, signIn, startAuthorization } from '../support/rp.ts';
 
@@ -88,4 +92,26 @@ describe.skipIf(!shared)('two IdP nodes sharing PostgreSQL and Redis, as behind 
     await expect(userinfo()).rejects.toThrow();
     await expect(oidc.refreshTokenGrant(atFirst, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
   });
+
+  it('answers for an account as the admin command line left it: an import that disables it is refused by every node at once', async () => {
+    const [first] = await twoNodes();
+    const lena = await first.idp.accounts.createAccount({ email: 'lena@example.com', password: 'lena passphrase 1', name: 'Lena', emailVerified: true });
+    const rp = await relyingParty(first.issuer, webAppClient);
+    const start = await startAuthorization(rp, { scope: 'openid profile' });
+    const tokens = await exchangeCode(rp, await signIn(newBrowser(), start.url, { email: 'lena@example.com', password: 'lena passphrase 1' }), start);
+    const userinfo = () => oidc.fetchUserInfo(rp, tokens.access_token, lena.id);
+    expect((await userinfo()).name).toBe('Lena');
+
+    const dir = mkdtempSync(path.join(tmpdir(), 'idp-scale-out-'));
+    try {
+      writeFileSync(path.join(dir, 'people.jsonl'), `${JSON.stringify({ email: 'lena@example.com', name: 'Lena', status: 'disabled' })}\n`);
+      const env = { DATABASE_URL: first.shared.databaseUrl, REDIS_URL: process.env.TEST_REDIS_URL, REDIS_KEY_PREFIX: first.shared.redisKeyPrefix, DATA_DIR: dir };
+      const imported = await runAdmin(['import-users', '--file', path.join(dir, 'people.jsonl'), '--on-conflict', 'update'], { env });
+      expect(imported.stderr).toBe('');
+      expect(imported.code).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    await expect(userinfo()).rejects.toThrow();
+  }, 60_000);
 });
