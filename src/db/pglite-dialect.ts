@@ -1,4 +1,4 @@
-import type { PGlite } from '@electric-sql/pglite';
+import { parse, type PGlite, protocol } from '@electric-sql/pglite';
 import {
   CompiledQuery,
   PostgresAdapter,
@@ -10,6 +10,7 @@ import {
   type Kysely,
   type QueryResult,
 } from 'kysely';
+import { prepareValue } from 'pg/lib/utils.js';
 
 /** Waits for the one connection to be free, in order of arrival. */
 class ConnectionMutex {
@@ -24,15 +25,40 @@ class ConnectionMutex {
   }
 }
 
+function concat(parts: Uint8Array[]): Uint8Array {
+  const message = new Uint8Array(parts.reduce((length, part) => length + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    message.set(part, offset);
+    offset += part.length;
+  }
+  return message;
+}
+
+/**
+ * PGlite's own `query` calls into Postgres six times per statement (parse, describe, bind, describe,
+ * execute, sync), and each call costs more than a simple statement itself. This sends the same extended
+ * protocol messages in one call, as node-postgres pipelines them to a server: parameters go as text that
+ * Postgres types itself, converted by node-postgres's own `prepareValue` (so a value is sent exactly as on
+ * PostgreSQL in production), and rows are read with PGlite's own parsers.
+ */
 class PGliteConnection implements DatabaseConnection {
   constructor(private readonly pglite: PGlite) {}
 
   async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
-    const result = await this.pglite.query<R>(compiledQuery.sql, [...compiledQuery.parameters]);
-    return {
-      rows: result.rows,
-      ...(result.affectedRows !== undefined ? { numAffectedRows: BigInt(result.affectedRows) } : {}),
-    };
+    const { serialize } = protocol;
+    const message = concat([
+      serialize.parse({ text: compiledQuery.sql }),
+      serialize.bind({ values: compiledQuery.parameters.map((value) => prepareValue(value)) }),
+      serialize.describe({ type: 'P' }),
+      serialize.execute({}),
+      serialize.sync(),
+    ]);
+    const { messages } = await this.pglite.execProtocol(message);
+    const [result] = parse.parseResults(messages, this.pglite.parsers);
+    const rows = (result?.rows ?? []) as R[];
+    const affected = result?.affectedRows;
+    return { rows, ...(affected !== undefined ? { numAffectedRows: BigInt(affected) } : {}) };
   }
 
   // eslint-disable-next-line require-yield
