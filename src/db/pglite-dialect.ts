@@ -35,30 +35,49 @@ function concat(parts: Uint8Array[]): Uint8Array {
   return message;
 }
 
+/** Distinct statements kept prepared; Kysely builds a few dozen shapes, lists of varying length add some. */
+const MAX_PREPARED = 500;
+
 /**
  * PGlite's own `query` calls into Postgres six times per statement (parse, describe, bind, describe,
  * execute, sync), and each call costs more than a simple statement itself. This sends the same extended
  * protocol messages in one call, as node-postgres pipelines them to a server: parameters go as text that
  * Postgres types itself, converted by node-postgres's own `prepareValue` (so a value is sent exactly as on
  * PostgreSQL in production), and rows are read with PGlite's own parsers.
+ *
+ * A statement with parameters run outside a transaction is also kept prepared under a name, so that Postgres
+ * plans it once, not on every run (planning cost more than running, for the lookups of sessions and tokens).
+ * Not inside transactions: migrations run in one, and a table they alter would change under a kept plan.
  */
 class PGliteConnection implements DatabaseConnection {
+  readonly #prepared = new Map<string, string>();
+  #names = 0;
+
   constructor(private readonly pglite: PGlite) {}
 
   async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
     const { serialize } = protocol;
+    const { sql: text, parameters } = compiledQuery;
+    const kept = this.#prepared.get(text);
+    // A fresh name each time: a statement whose first run failed may or may not exist under its old one.
+    const name = kept ?? (this.#mayKeep(parameters.length) ? `kysely_${(this.#names += 1)}` : undefined);
     const message = concat([
-      serialize.parse({ text: compiledQuery.sql }),
-      serialize.bind({ values: compiledQuery.parameters.map((value) => prepareValue(value)) }),
+      ...(kept === undefined ? [serialize.parse({ text, name: name ?? '' })] : []),
+      serialize.bind({ statement: name ?? '', values: parameters.map((value) => prepareValue(value)) }),
       serialize.describe({ type: 'P' }),
       serialize.execute({}),
       serialize.sync(),
     ]);
     const { messages } = await this.pglite.execProtocol(message);
+    if (kept === undefined && name !== undefined) this.#prepared.set(text, name);
     const [result] = parse.parseResults(messages, this.pglite.parsers);
     const rows = (result?.rows ?? []) as R[];
     const affected = result?.affectedRows;
     return { rows, ...(affected !== undefined ? { numAffectedRows: BigInt(affected) } : {}) };
+  }
+
+  #mayKeep(parameterCount: number): boolean {
+    return parameterCount > 0 && this.#prepared.size < MAX_PREPARED && !this.pglite.isInTransaction();
   }
 
   // eslint-disable-next-line require-yield
