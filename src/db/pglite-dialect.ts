@@ -1,3 +1,4 @@
+import { setImmediate as nextTurnOfEventLoop } from 'node:timers/promises';
 import { parse, type PGlite, protocol } from '@electric-sql/pglite';
 import {
   CompiledQuery,
@@ -68,6 +69,9 @@ class PGliteConnection implements DatabaseConnection {
       serialize.execute({}),
       serialize.sync(),
     ]);
+    // PGlite answers through promises alone: without this, statements queued by many requests would run one
+    // after another in a single turn of the event loop, and timers and sockets would wait for all of them.
+    await nextTurnOfEventLoop();
     const { messages } = await this.pglite.execProtocol(message);
     if (kept === undefined && name !== undefined) this.#prepared.set(text, name);
     const [result] = parse.parseResults(messages, this.pglite.parsers);
