@@ -3,7 +3,7 @@ import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 
 import { lockDataDir } from './data-dir-lock.ts';
-import { PGliteDialect } from './pglite-dialect.ts';
+import { createPgliteFolderIfMissing } from './pglite-initdb.ts';
 import type { DB } from './schema.ts';
 
 export interface Database {
@@ -21,6 +21,13 @@ export interface DatabaseOptions {
   onIdleConnectionError?: (error: Error) => void;
 }
 
+/**
+ * PGlite's Postgres keeps its shared buffers in the process's memory (Postgres's default: 128 MB, all of it
+ * resident once touched). The embedded database is small and its sessions and tokens are read from memory
+ * (EmbeddedRowCache), so 16 MB hold what is read; the files stay in the operating system's page cache.
+ */
+const EMBEDDED_SETTINGS = ['-c', 'shared_buffers=16MB'];
+
 /** Postgres through a pg Pool when databaseUrl is set, else PGlite in dataDir (locked to this process). */
 export async function openDatabase({ databaseUrl, dataDir, onIdleConnectionError }: DatabaseOptions): Promise<Database> {
   if (databaseUrl) {
@@ -34,8 +41,11 @@ export async function openDatabase({ databaseUrl, dataDir, onIdleConnectionError
   const unlock = lockDataDir(dataDir);
   try {
     // Loaded only here: a node on PostgreSQL never holds the embedded database's code.
-    const { PGlite } = await import('@electric-sql/pglite');
-    const pglite = await PGlite.create(path.join(dataDir, 'pgdata'));
+    const [{ PGlite }, { PGliteDialect }] = await Promise.all([import('@electric-sql/pglite'), import('./pglite-dialect.ts')]);
+    const folder = path.join(dataDir, 'pgdata');
+    const startParams = [...PGlite.defaultStartParams, ...EMBEDDED_SETTINGS];
+    await createPgliteFolderIfMissing(folder, startParams);
+    const pglite = await PGlite.create(folder, { startParams });
     const db = new Kysely<DB>({ dialect: new PGliteDialect(pglite) });
     return {
       db,

@@ -59,7 +59,7 @@ export async function openModelStore({ redis: settings, database, secretBox, log
 
   if (!settings) {
     return {
-      ...adapters(createSqlAdapter(database.db), 'PostgreSQL', isPostgresUnavailable),
+      ...adapters(createSqlAdapter(database.db, { rowsInMemory: database.embedded }), 'PostgreSQL', isPostgresUnavailable),
       redis: undefined,
       readiness: {},
       close: async () => clearInterval(purge),

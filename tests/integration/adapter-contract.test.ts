@@ -36,7 +36,7 @@ interface Backend {
 const postgresUrl = process.env.TEST_DATABASE_URL;
 const redisUrl = process.env.TEST_REDIS_URL;
 
-async function openSql(database: Database, cleanup: () => Promise<void>): Promise<OpenBackend> {
+async function openSql(database: Database, cleanup: () => Promise<void>, rowsInMemory = false): Promise<OpenBackend> {
   try {
     await migrateToLatest(database.db);
   } catch (error) {
@@ -45,7 +45,7 @@ async function openSql(database: Database, cleanup: () => Promise<void>): Promis
     throw error;
   }
   return {
-    Adapter: hashedIds(createSqlAdapter(database.db), secretBox),
+    Adapter: hashedIds(createSqlAdapter(database.db, { rowsInMemory }), secretBox),
     dump: async () => JSON.stringify(await database.db.selectFrom('oidc_models').selectAll().execute()),
     async close() {
       await database.close();
@@ -99,6 +99,16 @@ backends.push({
     const dataDir = mkdtempSync(path.join(tmpdir(), 'idp-adapter-'));
     const database = await openDatabase({ databaseUrl: undefined, dataDir });
     return openSql(database, async () => rmSync(dataDir, { recursive: true, force: true }));
+  },
+});
+
+backends.push({
+  name: 'SQL on PGlite, rows also in memory (the embedded default)',
+  kind: 'sql',
+  async open() {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'idp-adapter-'));
+    const database = await openDatabase({ databaseUrl: undefined, dataDir });
+    return openSql(database, async () => rmSync(dataDir, { recursive: true, force: true }), true);
   },
 });
 

@@ -1,44 +1,91 @@
-import { sql, type Kysely } from 'kysely';
+import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 
 import type { DB } from '../../db/index.ts';
+import { type CachedRow, EmbeddedRowCache } from './embedded-row-cache.ts';
 import { grantableModels } from './grantable.ts';
 
 const epochSeconds = (date: Date) => Math.floor(date.getTime() / 1000);
 
+/** One cache per database handle, however many adapters are made over it. */
+const caches = new WeakMap<Kysely<DB>, EmbeddedRowCache>();
+
+function cacheOf(db: Kysely<DB>): EmbeddedRowCache {
+  let cache = caches.get(db);
+  if (!cache) caches.set(db, (cache = new EmbeddedRowCache()));
+  return cache;
+}
+
+function payloadOf(row: Pick<CachedRow, 'payload' | 'consumed'>): AdapterPayload {
+  const payload = JSON.parse(row.payload) as AdapterPayload;
+  return row.consumed === undefined ? payload : { ...payload, consumed: row.consumed };
+}
+
+export interface SqlAdapterOptions {
+  /**
+   * Keep the rows in memory too (EmbeddedRowCache), for the embedded database only: its one process is the
+   * only one that reads and writes them. Never with a database other nodes share.
+   */
+  rowsInMemory?: boolean;
+}
+
 /** node-oidc-provider's models in one SQL table, keyed by (model, id); expiry is a column, purged periodically. */
-export function createSqlAdapter(db: Kysely<DB>) {
+export function createSqlAdapter(db: Kysely<DB>, { rowsInMemory = false }: SqlAdapterOptions = {}) {
   const notExpired = sql<boolean>`(expires_at is null or expires_at > now())`;
+  const cache = rowsInMemory ? cacheOf(db) : undefined;
 
   return class SqlAdapter implements Adapter {
     constructor(private readonly model: string) {}
 
     async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
+      const expiresAt = expiresIn ? Date.now() + expiresIn * 1000 : undefined;
       const values = {
         payload: JSON.stringify(payload),
         grant_id: payload.grantId ?? null,
         user_code: payload.userCode ?? null,
         uid: payload.uid ?? null,
-        expires_at: expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
+        expires_at: expiresAt === undefined ? null : new Date(expiresAt),
         consumed_at: null,
       };
-      await db
-        .insertInto('oidc_models')
-        .values({ model: this.model, id, ...values })
-        .onConflict((oc) => oc.columns(['model', 'id']).doUpdateSet(values))
-        .execute();
+      const inTable = async () => {
+        await db
+          .insertInto('oidc_models')
+          .values({ model: this.model, id, ...values })
+          .onConflict((oc) => oc.columns(['model', 'id']).doUpdateSet(values))
+          .execute();
+      };
+      if (!cache) return inTable();
+      const row: CachedRow = {
+        payload: values.payload,
+        expiresAt: expiresAt ?? Infinity,
+        ...(payload.grantId ? { grantId: payload.grantId } : {}),
+        ...(payload.uid ? { uid: payload.uid } : {}),
+        ...(payload.userCode ? { userCode: payload.userCode } : {}),
+      };
+      await cache.write(() => cache.set(this.model, id, row), inTable, () => cache.delete(this.model, id));
     }
 
     private async findWhere(column: 'id' | 'uid' | 'user_code', value: string): Promise<AdapterPayload | undefined> {
-      const row = await db
-        .selectFrom('oidc_models')
-        .select(['payload', 'consumed_at'])
-        .where('model', '=', this.model)
-        .where(column, '=', value)
-        .where(notExpired)
-        .executeTakeFirst();
-      if (!row) return undefined;
-      return row.consumed_at ? { ...row.payload, consumed: epochSeconds(row.consumed_at) } : row.payload;
+      const fromTable = () =>
+        db
+          .selectFrom('oidc_models')
+          .select(['id', 'payload', 'consumed_at', 'expires_at', 'grant_id', 'uid', 'user_code'])
+          .where('model', '=', this.model)
+          .where(column, '=', value)
+          .where(notExpired)
+          .executeTakeFirst();
+      if (!cache) {
+        const row = await fromTable();
+        if (!row) return undefined;
+        return row.consumed_at ? { ...row.payload, consumed: epochSeconds(row.consumed_at) } : row.payload;
+      }
+      const id = column === 'id' ? value : column === 'uid' ? cache.idByUid(this.model, value) : cache.idByUserCode(this.model, value);
+      const cached = id === undefined ? undefined : cache.get(this.model, id);
+      if (cached) return payloadOf(cached);
+      const found = await cache.read(fromTable, (row) => {
+        if (row) cache.set(this.model, row.id, rowFromTable(row));
+      });
+      return found ? payloadOf(rowFromTable(found)) : undefined;
     }
 
     find(id: string) {
@@ -54,25 +101,48 @@ export function createSqlAdapter(db: Kysely<DB>) {
     }
 
     async consume(id: string): Promise<void> {
-      await db
-        .updateTable('oidc_models')
-        .set({ consumed_at: sql`now()` })
-        .where('model', '=', this.model)
-        .where('id', '=', id)
-        .execute();
+      const markConsumed = async (at: Date | RawBuilder<Date>) => {
+        await db.updateTable('oidc_models').set({ consumed_at: at }).where('model', '=', this.model).where('id', '=', id).execute();
+      };
+      // Without memory: the database's clock, which every node shares.
+      if (!cache) return markConsumed(sql<Date>`now()`);
+      const at = new Date();
+      await cache.write(() => cache.consume(this.model, id, epochSeconds(at)), () => markConsumed(at), () => cache.delete(this.model, id));
     }
 
     async destroy(id: string): Promise<void> {
-      await db.deleteFrom('oidc_models').where('model', '=', this.model).where('id', '=', id).execute();
+      const inTable = async () => {
+        await db.deleteFrom('oidc_models').where('model', '=', this.model).where('id', '=', id).execute();
+      };
+      if (!cache) return inTable();
+      await cache.write(() => cache.delete(this.model, id), inTable, () => {});
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
-      await db
-        .deleteFrom('oidc_models')
-        .where('model', 'in', grantableModels)
-        .where('grant_id', '=', grantId)
-        .execute();
+      const inTable = async () => {
+        await db.deleteFrom('oidc_models').where('model', 'in', grantableModels).where('grant_id', '=', grantId).execute();
+      };
+      if (!cache) return inTable();
+      await cache.write(() => cache.deleteGrant(grantId), inTable, () => {});
     }
+  };
+}
+
+function rowFromTable(row: {
+  payload: Record<string, unknown>;
+  consumed_at: Date | null;
+  expires_at: Date | null;
+  grant_id: string | null;
+  uid: string | null;
+  user_code: string | null;
+}): CachedRow {
+  return {
+    payload: JSON.stringify(row.payload),
+    expiresAt: row.expires_at ? row.expires_at.getTime() : Infinity,
+    ...(row.consumed_at ? { consumed: epochSeconds(row.consumed_at) } : {}),
+    ...(row.grant_id ? { grantId: row.grant_id } : {}),
+    ...(row.uid ? { uid: row.uid } : {}),
+    ...(row.user_code ? { userCode: row.user_code } : {}),
   };
 }
 

@@ -1,0 +1,131 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { createSecretBox, newSecretsKey, parseSecretsKeys } from '../../src/crypto/index.ts';
+import { DataDirLockedError, migrateToLatest, openDatabase, type Database } from '../../src/db/index.ts';
+import { createLogger } from '../../src/logger.ts';
+import { openModelStore } from '../../src/oidc/index.ts';
+
+const secretBox = createSecretBox(parseSecretsKeys(newSecretsKey('row-cache')));
+const log = createLogger('silent');
+const [alice, bob] = [randomUUID(), randomUUID()];
+const postgresUrl = process.env.TEST_DATABASE_URL;
+
+/** A node: its own database handle and model store, composed as the IdP composes them. */
+async function openNode(options: { databaseUrl: string | undefined; dataDir: string }) {
+  const database = await openDatabase(options);
+  await migrateToLatest(database.db);
+  const store = await openModelStore({ redis: undefined, database, secretBox, log });
+  return {
+    database,
+    store,
+    adapter: (model: string) => new store.adapter(model),
+    async close() {
+      await store.close();
+      await database.close();
+    },
+  };
+}
+type Node = Awaited<ReturnType<typeof openNode>>;
+
+const token = (grantId: string) => {
+  const id = randomBytes(16).toString('base64url');
+  return { id, payload: { jti: id, kind: 'AccessToken', grantId, accountId: 'a', clientId: 'web-app', scope: 'openid' } };
+};
+
+describe('the embedded database keeps its sessions and tokens in memory too', () => {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'idp-row-cache-'));
+  let node: Node | undefined;
+  afterAll(async () => {
+    await node?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('admits no second node on its data folder, so no other memory can go stale', async () => {
+    node = await openNode({ databaseUrl: undefined, dataDir });
+    await expect(openDatabase({ databaseUrl: undefined, dataDir })).rejects.toBeInstanceOf(DataDirLockedError);
+  });
+
+  it('finds after a restart what it held in memory before: consumed, revoked and destroyed as they were', async () => {
+    const grant = randomUUID();
+    const [kept, consumed, revoked, destroyed] = [token(randomUUID()), token(randomUUID()), token(grant), token(randomUUID())];
+    const tokens = node!.adapter('AccessToken');
+    for (const { id, payload } of [kept, consumed, revoked, destroyed]) await tokens.upsert(id, payload, 3600);
+    await tokens.consume(consumed.id);
+    await tokens.revokeByGrantId(grant);
+    await tokens.destroy(destroyed.id);
+    const consumedAt = (await tokens.find(consumed.id))?.consumed;
+    expect(consumedAt).toBeTypeOf('number');
+
+    await node!.close();
+    node = await openNode({ databaseUrl: undefined, dataDir });
+    const again = node.adapter('AccessToken');
+    expect(await again.find(kept.id)).toEqual(kept.payload);
+    expect(await again.find(consumed.id)).toEqual({ ...consumed.payload, consumed: consumedAt });
+    expect(await again.find(revoked.id)).toBeUndefined();
+    expect(await again.find(destroyed.id)).toBeUndefined();
+  });
+
+  it('forgets a session once it expires, by id and by uid', async () => {
+    const sessions = node!.adapter('Session');
+    const [id, uid] = [randomBytes(16).toString('base64url'), randomUUID()];
+    await sessions.upsert(id, { jti: id, kind: 'Session', uid, accountId: alice }, 1);
+    expect(await sessions.findByUid(uid)).toMatchObject({ jti: id });
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    expect(await sessions.find(id)).toBeUndefined();
+    expect(await sessions.findByUid(uid)).toBeUndefined();
+  });
+});
+
+describe.skipIf(!postgresUrl)('two nodes on one PostgreSQL database, sessions and tokens in SQL (no Redis)', () => {
+  const name = `idp_test_${randomBytes(6).toString('hex')}`;
+  const nodes: Node[] = [];
+  const admin = async (statement: string) => {
+    const client = new pg.Client({ connectionString: postgresUrl });
+    await client.connect();
+    try {
+      await client.query(statement);
+    } finally {
+      await client.end();
+    }
+  };
+  afterAll(async () => {
+    for (const node of nodes) await node.close();
+    await admin(`drop database if exists ${name} with (force)`);
+  });
+
+  it('see at once what the other changed: a consumed, revoked or destroyed token, an updated session', async () => {
+    await admin(`create database ${name}`);
+    const url = new URL(postgresUrl!);
+    url.pathname = `/${name}`;
+    for (let i = 0; i < 2; i += 1) nodes.push(await openNode({ databaseUrl: url.href, dataDir: tmpdir() }));
+    const [one, other] = nodes.map((node) => ({ tokens: node.adapter('AccessToken'), sessions: node.adapter('Session') }));
+    if (!one || !other) throw new Error('two nodes expected');
+
+    const grant = randomUUID();
+    const [consumed, revoked, destroyed] = [token(randomUUID()), token(grant), token(randomUUID())];
+    for (const { id, payload } of [consumed, revoked, destroyed]) {
+      await one.tokens.upsert(id, payload, 3600);
+      // The other node reads each first, as a resource server's introspection would.
+      expect(await other.tokens.find(id)).toEqual(payload);
+    }
+    await one.tokens.consume(consumed.id);
+    await one.tokens.revokeByGrantId(grant);
+    await one.tokens.destroy(destroyed.id);
+    expect((await other.tokens.find(consumed.id))?.consumed).toBeTypeOf('number');
+    expect(await other.tokens.find(revoked.id)).toBeUndefined();
+    expect(await other.tokens.find(destroyed.id)).toBeUndefined();
+
+    const [id, uid] = [randomBytes(16).toString('base64url'), randomUUID()];
+    await one.sessions.upsert(id, { jti: id, kind: 'Session', uid, accountId: alice, authorizations: {} }, 3600);
+    expect(await other.sessions.find(id)).toMatchObject({ accountId: alice });
+    await other.sessions.upsert(id, { jti: id, kind: 'Session', uid, accountId: bob, authorizations: {} }, 3600);
+    expect(await one.sessions.find(id)).toMatchObject({ accountId: bob });
+    await other.sessions.destroy(id);
+    expect(await one.sessions.findByUid(uid)).toBeUndefined();
+  });
+});
