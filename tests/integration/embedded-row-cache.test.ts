@@ -2,13 +2,13 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { createSecretBox, newSecretsKey, parseSecretsKeys } from '../../src/crypto/index.ts';
 import { DataDirLockedError, migrateToLatest, openDatabase, type Database } from '../../src/db/index.ts';
 import { createLogger } from '../../src/logger.ts';
 import { openModelStore } from '../../src/oidc/index.ts';
+import { createPostgresDatabase } from '../support/idp.ts';
 
 const secretBox = createSecretBox(parseSecretsKeys(newSecretsKey('row-cache')));
 const log = createLogger('silent');
@@ -82,27 +82,16 @@ describe('the embedded database keeps its sessions and tokens in memory too', ()
 });
 
 describe.skipIf(!postgresUrl)('two nodes on one PostgreSQL database, sessions and tokens in SQL (no Redis)', () => {
-  const name = `idp_test_${randomBytes(6).toString('hex')}`;
   const nodes: Node[] = [];
-  const admin = async (statement: string) => {
-    const client = new pg.Client({ connectionString: postgresUrl });
-    await client.connect();
-    try {
-      await client.query(statement);
-    } finally {
-      await client.end();
-    }
-  };
+  let database: Awaited<ReturnType<typeof createPostgresDatabase>> | undefined;
   afterAll(async () => {
     for (const node of nodes) await node.close();
-    await admin(`drop database if exists ${name} with (force)`);
+    await database?.drop();
   });
 
   it('see at once what the other changed: a consumed, revoked or destroyed token, an updated session', async () => {
-    await admin(`create database ${name}`);
-    const url = new URL(postgresUrl!);
-    url.pathname = `/${name}`;
-    for (let i = 0; i < 2; i += 1) nodes.push(await openNode({ databaseUrl: url.href, dataDir: tmpdir() }));
+    database = await createPostgresDatabase();
+    for (let i = 0; i < 2; i += 1) nodes.push(await openNode({ databaseUrl: database.url, dataDir: tmpdir() }));
     const [one, other] = nodes.map((node) => ({ tokens: node.adapter('AccessToken'), sessions: node.adapter('Session') }));
     if (!one || !other) throw new Error('two nodes expected');
 
