@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { importUsers, passwordHashFormat, userRecords } from '../../src/accounts/index.ts';
-import { startTestIdp, type TestIdp, webAppClient } from '../support/idp.ts';
+import { backends, startTestIdp, type TestIdp, webAppClient } from '../support/idp.ts';
 import { legacyHashes } from '../support/legacy-hashes.ts';
 import { exchangeCode, newBrowser, relyingParty, signIn, startAuthorization, submitLogin } from '../support/rp.ts';
 
@@ -34,7 +34,7 @@ describe('people imported with the password hash of their old back end', () => {
   }
 
   beforeAll(async () => {
-    idp = await startTestIdp({ backend: 'postgres' });
+    idp = await startTestIdp({ backend: backends.includes('postgres') ? 'postgres' : 'pglite' });
     // Through the import, as an operator moves them: one JSON line per person, the hash as their back end stored it.
     const file = imported.map(([, person]) => JSON.stringify({ email: person.email, email_verified: true, password_hash: person.hash })).join('\n');
     const report = await importUsers(idp.idp.database.db, userRecords(Readable.from([file]), 'jsonl'), {
