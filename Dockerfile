@@ -9,8 +9,12 @@ COPY migrations migrations
 RUN npm run build && npm prune --omit=dev
 
 # Run: non-root, compiled JavaScript, no build tools.
+# GLIBC_TUNABLES: every malloc of 1 MiB or more gets pages of its own, given back when freed. Without it glibc
+# keeps each 19 MiB argon2 buffer in the arena of the thread that hashed (up to one per libuv thread, for good).
+# NODE_OPTIONS: each half of V8's young generation at most 8 MiB (16 by default): 16 MiB less resident, a few
+# more minor collections.
 FROM node:22-bookworm-slim
-ENV NODE_ENV=production PORT=3000 DATA_DIR=/app/data
+ENV NODE_ENV=production PORT=3000 DATA_DIR=/app/data GLIBC_TUNABLES=glibc.malloc.mmap_threshold=1048576 NODE_OPTIONS=--max-semi-space-size=8
 WORKDIR /app
 COPY package.json ./
 COPY --from=build /app/node_modules node_modules

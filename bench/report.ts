@@ -49,7 +49,7 @@ export interface SideMemory {
 export interface Results {
   finishedAt: string;
   machine: { node: string; cpus: number; cpuModel: string };
-  settings: { seconds: number; warmupSeconds: number; rounds: number; connections: number; browsers: number; loginConcurrency: number; argon2: Record<string, number> };
+  settings: { seconds: number; warmupSeconds: number; rounds: number; connections: number; browsers: number; loginConcurrency: number; argon2: Record<string, number>; processEnv?: Record<string, string> };
   scenarios: ScenarioResult[];
   login: Partial<Record<IdpSide, LoginResult>>;
   /** Targets for logins (ratio to raw argon2, CPU of everything but argon2 as a share of argon2's) and for the event-loop lag during the storm. */
@@ -206,6 +206,11 @@ function memoryTables(results: Results): string[] {
   return lines;
 }
 
+function processEnvLine(processEnv: Record<string, string> | undefined): string[] {
+  const pairs = Object.entries(processEnv ?? {}).map(([name, value]) => `\`${name}=${value}\``);
+  return pairs.length ? [`Every server, the baseline too, runs with the image's process settings (the Dockerfile's): ${pairs.join(', ')}.`] : [];
+}
+
 export function toMarkdown(results: Results): string {
   const { settings, machine } = results;
   const lines = [
@@ -218,6 +223,7 @@ export function toMarkdown(results: Results): string {
     `and clients in PostgreSQL): Host/baseline is what the host costs, Ours/baseline over Host/baseline what the store adds.`,
     `Redis cmds: commands Redis executed per request (per round trip for SSO) of the PostgreSQL + Redis side, those inside the adapter's`,
     `Lua scripts included (INFO stats of a Redis of the bench's own; none when BENCH_REDIS_URL is given).`,
+    ...processEnvLine(settings.processEnv),
     '',
     ...protocolTable(results),
     '',

@@ -19,6 +19,7 @@ import { loadConfig } from '../src/config.ts';
 import { generateJwks } from '../src/keys/index.ts';
 import { benchClients, firstParty } from './clients.ts';
 import { measureCompiled } from './compiled-memory.ts';
+import { imageProcessEnv } from './image-env.ts';
 import { authorize } from './load/authorize.ts';
 import { Browser, createAgent } from './load/http.ts';
 import { summarize, type Sample } from './load/measure.ts';
@@ -91,6 +92,7 @@ function serverEnvironments(): Record<Side, Record<string, string>> {
   const clientsFile = path.join(configDir, 'clients.json');
   const common: Record<string, string> = {
     PATH: process.env.PATH ?? '',
+    ...imageProcessEnv(),
     ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('ARGON2_')) as [string, string][]),
     JWKS_FILE: jwksFile,
     COOKIE_KEYS: randomBytes(32).toString('base64url'),
@@ -264,7 +266,7 @@ async function main() {
     const output: Results = {
       finishedAt: new Date().toISOString(),
       machine: { node: process.version, cpus: cpus.length, cpuModel: cpus[0]?.model.trim() ?? 'unknown' },
-      settings: { ...settings, argon2: { ...loadConfig({ ...process.env, DATABASE_URL: undefined }).argon2 } },
+      settings: { ...settings, argon2: { ...loadConfig({ ...process.env, DATABASE_URL: undefined }).argon2 }, processEnv: imageProcessEnv() },
       scenarios: results,
       login,
       loginTargets: { ratio: 0.8, lagP99Ms: 20, nonArgon2Share: 0.25 },

@@ -193,8 +193,14 @@ async function openStores(config: Config, log: Logger, { inProcessModelStore }: 
 
     const models = await openModelStore({ redis: config.redis, database, secretBox, log, inProcess: inProcessModelStore });
     // With Redis, every write of an account row through this database moves the account's version there,
-    // so that nodes may keep accounts in memory (src/accounts/account-versions.ts).
-    const versions = models.redis && config.redis ? accountVersions(models.redis, config.redis.keyPrefix) : undefined;
+    // so that nodes may keep accounts in memory (src/accounts/account-versions.ts); on the embedded database,
+    // the one process that can open it keeps the versions itself.
+    const versions =
+      models.redis && config.redis
+        ? accountVersions({ redis: models.redis, prefix: config.redis.keyPrefix })
+        : database.embedded && !inProcessModelStore
+          ? accountVersions('in-process')
+          : undefined;
     const limiters = inProcessModelStore
       ? ({ kind: 'memory' } as const)
       : limiterStoreFor(database, config.redis && models.redis && { client: models.redis, keyPrefix: config.redis.keyPrefix });

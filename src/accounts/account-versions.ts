@@ -42,18 +42,52 @@ function changedAccount(node: OperationNode): string | undefined {
   return accountIdOf((node as UpdateQueryNode | DeleteQueryNode).where?.where);
 }
 
+/** Where the versions live: Redis, shared by every node, or this process's memory. */
+interface VersionStore {
+  mget(keys: [string, string]): Promise<(string | null)[]>;
+  set(key: string, value: string, onlyIfMissing: boolean): Promise<unknown>;
+}
+
+function redisStore(redis: RedisConnection): VersionStore {
+  return {
+    mget: (keys) => redis.mget(...keys),
+    set: (key, value, onlyIfMissing) =>
+      onlyIfMissing ? redis.set(key, value, 'PX', VERSION_TTL_MS, 'NX') : redis.set(key, value, 'PX', VERSION_TTL_MS),
+  };
+}
+
+/** Past this many, the least recently set version is dropped: its account is read from SQL once more. */
+const VERSIONS_IN_MEMORY = 20_000;
+
+function memoryStore(): VersionStore {
+  const versions = new Map<string, string>();
+  return {
+    mget: async (keys) => keys.map((key) => versions.get(key) ?? null),
+    async set(key, value, onlyIfMissing) {
+      if (onlyIfMissing && versions.has(key)) return;
+      versions.delete(key);
+      versions.set(key, value);
+      if (versions.size > VERSIONS_IN_MEMORY) versions.delete(versions.keys().next().value!);
+    },
+  };
+}
+
 /**
- * A version of each account in Redis, shared by every node, so that a node may keep accounts in memory and
- * still see every change at once: the version is a random value, replaced on every change.
+ * A version of each account, so that a node may keep accounts in memory and still see every change at once:
+ * the version is a random value, replaced on every change. With Redis the versions are there, shared by every
+ * node; on the embedded database they are in this process, the only one that can open DATA_DIR (its lock), so
+ * no other process writes accounts meanwhile.
  *
  * `plugin`, on the Kysely instance every service writes through, replaces the version of each account an
  * UPDATE or DELETE of `accounts` touches, right after the statement and before its transaction commits (the
- * repository runs such writes in one), while PostgreSQL still holds the row lock: if Redis cannot be told,
+ * repository runs such writes in one), while the database still holds the row lock: if Redis cannot be told,
  * the write fails and rolls back. A reader that reads the row while a change is uncommitted must not keep it
  * (account.repository.ts `findAccountUnlessChanging`); one that read it before keeps it under a version
  * that is already gone. New rows (INSERT) have no cached copy to replace.
  */
-export function accountVersions(redis: RedisConnection, prefix: string) {
+export function accountVersions(where: { redis: RedisConnection; prefix: string } | 'in-process') {
+  const store = where === 'in-process' ? memoryStore() : redisStore(where.redis);
+  const prefix = where === 'in-process' ? '' : where.prefix;
   // One hash tag for all: in a Cluster they share a slot, so one MGET reads an account's and ANY's.
   const key = (accountId: string) => `${prefix}{account-version}:${accountId}`;
   const pending = new WeakMap<object, string>();
@@ -67,7 +101,7 @@ export function accountVersions(redis: RedisConnection, prefix: string) {
     },
     async transformResult({ result, queryId }: PluginTransformResultArgs) {
       const accountId = pending.get(queryId);
-      if (accountId) await redis.set(key(accountId), fresh(), 'PX', VERSION_TTL_MS);
+      if (accountId) await store.set(key(accountId), fresh(), false);
       return result;
     },
   };
@@ -79,12 +113,9 @@ export function accountVersions(redis: RedisConnection, prefix: string) {
      * yet: it is set then, and the account is read without being kept this once.
      */
     async current(accountId: string): Promise<string | undefined> {
-      const [any, own] = await redis.mget(key(ANY), key(accountId));
+      const [any, own] = await store.mget([key(ANY), key(accountId)]);
       if (any && own) return `${any}.${own}`;
-      await Promise.all([
-        any ? undefined : redis.set(key(ANY), fresh(), 'PX', VERSION_TTL_MS, 'NX'),
-        own ? undefined : redis.set(key(accountId), fresh(), 'PX', VERSION_TTL_MS, 'NX'),
-      ]);
+      await Promise.all([any ? undefined : store.set(key(ANY), fresh(), true), own ? undefined : store.set(key(accountId), fresh(), true)]);
       return undefined;
     },
   };

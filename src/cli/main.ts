@@ -69,7 +69,7 @@ async function withDatabase<T>(config: Config, work: (database: Database) => Pro
   const redis = config.redis && connectRedis(config.redis);
   try {
     await migrateDatabase(database);
-    return await work(redis ? { ...database, db: database.db.withPlugin(accountVersions(redis, config.redis!.keyPrefix).plugin) } : database);
+    return await work(redis ? { ...database, db: database.db.withPlugin(accountVersions({ redis, prefix: config.redis!.keyPrefix }).plugin) } : database);
   } finally {
     redis?.disconnect();
     await database.close();
