@@ -71,6 +71,41 @@ export async function replaceGoogleLink(db: Kysely<DB>, link: { account_id: stri
   await insertGoogleLinks(db, [link]);
 }
 
+/** What an import has read so far: the first line of each email and Google subject, after the batch in memory. */
+type ImportLines = { import_lines: { kind: ImportKey; key: string; line: number } };
+export type ImportKey = 'email' | 'google_sub';
+
+/** A scratch table of the import's transaction (gone when it ends, however it ends), so memory stays flat however long the file. */
+export async function createImportLines(trx: Kysely<DB>): Promise<void> {
+  await trx.schema
+    .createTable('import_lines')
+    .temporary()
+    .onCommit('drop')
+    .addColumn('kind', 'text', (c) => c.notNull())
+    .addColumn('key', 'text', (c) => c.notNull())
+    .addColumn('line', 'integer', (c) => c.notNull())
+    .addPrimaryKeyConstraint('import_lines_pkey', ['kind', 'key'])
+    .execute();
+}
+
+/** The lines of earlier batches that had one of these keys. */
+export async function earlierImportLines(trx: Kysely<DB>, kind: ImportKey, keys: string[]): Promise<Map<string, number>> {
+  if (keys.length === 0) return new Map();
+  const rows = await trx.withTables<ImportLines>().selectFrom('import_lines').select(['key', 'line']).where('kind', '=', kind).where('key', 'in', keys).execute();
+  return new Map(rows.map((row) => [row.key, row.line]));
+}
+
+/** Remembers the first line of each key (an earlier batch's line stays). */
+export async function recordImportLines(trx: Kysely<DB>, kind: ImportKey, lines: ReadonlyMap<string, number>): Promise<void> {
+  if (lines.size === 0) return;
+  await trx
+    .withTables<ImportLines>()
+    .insertInto('import_lines')
+    .values([...lines].map(([key, line]) => ({ kind, key, line })))
+    .onConflict((oc) => oc.doNothing())
+    .execute();
+}
+
 /**
  * A page of accounts that are not deleted, by id after the given one, with their roles and Google
  * subject. (Not by created_at: JavaScript's milliseconds cannot resume at PostgreSQL's microseconds.)
