@@ -7,15 +7,14 @@ import { insertRole, listRoles } from './role.repository.ts';
 import {
   accountsByEmail,
   createImportLines,
-  earlierImportLines,
   googleLinks,
   type ImportKey,
   insertAccountRoles,
   insertAccounts,
   insertGoogleLinks,
   replaceAccountRoles,
-  recordImportLines,
   replaceGoogleLink,
+  takeImportLines,
   updateImportedAccount,
 } from './user-transfer.repository.ts';
 import type { UserRecord } from './user-records.ts';
@@ -149,10 +148,9 @@ export async function importUsers(db: Kysely<DB>, records: AsyncIterable<UserRec
 
       /** Writes the batch but for lines whose email or Google subject an earlier batch had; then forgets the batch. */
       async function flush() {
-        const earlierEmail = await earlierImportLines(trx, 'email', [...lineOf.email.keys()]);
-        const earlierSub = await earlierImportLines(trx, 'google_sub', [...lineOf.google_sub.keys()]);
-        await recordImportLines(trx, 'email', lineOf.email);
-        await recordImportLines(trx, 'google_sub', lineOf.google_sub);
+        const earlier = await takeImportLines(trx, lineOf);
+        const earlierEmail = earlier.email;
+        const earlierSub = earlier.google_sub;
         const rows = batch.filter((row) => {
           const sameEmail = earlierEmail.get(row.lowerEmail);
           const sameSub = row.user.google_sub ? earlierSub.get(row.user.google_sub) : undefined;

@@ -72,7 +72,7 @@ export async function replaceGoogleLink(db: Kysely<DB>, link: { account_id: stri
 }
 
 /** What an import has read so far: the first line of each email and Google subject, after the batch in memory. */
-type ImportLines = { import_lines: { kind: ImportKey; key: string; line: number } };
+type ImportLines = { import_lines: { key: string; line: number } };
 export type ImportKey = 'email' | 'google_sub';
 
 /** A scratch table of the import's transaction (gone when it ends, however it ends), so memory stays flat however long the file. */
@@ -81,29 +81,31 @@ export async function createImportLines(trx: Kysely<DB>): Promise<void> {
     .createTable('import_lines')
     .temporary()
     .onCommit('drop')
-    .addColumn('kind', 'text', (c) => c.notNull())
-    .addColumn('key', 'text', (c) => c.notNull())
+    .addColumn('key', 'text', (c) => c.primaryKey())
     .addColumn('line', 'integer', (c) => c.notNull())
-    .addPrimaryKeyConstraint('import_lines_pkey', ['kind', 'key'])
     .execute();
 }
 
-/** The lines of earlier batches that had one of these keys. */
-export async function earlierImportLines(trx: Kysely<DB>, kind: ImportKey, keys: string[]): Promise<Map<string, number>> {
-  if (keys.length === 0) return new Map();
-  const rows = await trx.withTables<ImportLines>().selectFrom('import_lines').select(['key', 'line']).where('kind', '=', kind).where('key', 'in', keys).execute();
-  return new Map(rows.map((row) => [row.key, row.line]));
-}
-
-/** Remembers the first line of each key (an earlier batch's line stays). */
-export async function recordImportLines(trx: Kysely<DB>, kind: ImportKey, lines: ReadonlyMap<string, number>): Promise<void> {
-  if (lines.size === 0) return;
-  await trx
-    .withTables<ImportLines>()
-    .insertInto('import_lines')
-    .values([...lines].map(([key, line]) => ({ kind, key, line })))
-    .onConflict((oc) => oc.doNothing())
+/**
+ * Remembers the first line of each email and Google subject of a batch, and returns the lines of earlier
+ * batches that had one of them (one statement: the select sees the table as it was before the insert).
+ */
+export async function takeImportLines(trx: Kysely<DB>, lines: Record<ImportKey, ReadonlyMap<string, number>>): Promise<Record<ImportKey, Map<string, number>>> {
+  const rows = (Object.keys(lines) as ImportKey[]).flatMap((kind) => [...lines[kind]].map(([value, line]) => ({ key: `${kind}:${value}`, line })));
+  const earlier: Record<ImportKey, Map<string, number>> = { email: new Map(), google_sub: new Map() };
+  if (rows.length === 0) return earlier;
+  const scratch = trx.withTables<ImportLines>();
+  const found = await scratch
+    .with('recorded', (db) => db.insertInto('import_lines').values(rows).onConflict((oc) => oc.doNothing()))
+    .selectFrom('import_lines')
+    .select(['key', 'line'])
+    .where('key', 'in', rows.map((row) => row.key))
     .execute();
+  for (const { key, line } of found) {
+    const colon = key.indexOf(':');
+    earlier[key.slice(0, colon) as ImportKey].set(key.slice(colon + 1), line);
+  }
+  return earlier;
 }
 
 /**
