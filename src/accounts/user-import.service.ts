@@ -148,9 +148,7 @@ export async function importUsers(db: Kysely<DB>, records: AsyncIterable<UserRec
 
       /** Writes the batch but for lines whose email or Google subject an earlier batch had; then forgets the batch. */
       async function flush() {
-        const earlier = await takeImportLines(trx, lineOf);
-        const earlierEmail = earlier.email;
-        const earlierSub = earlier.google_sub;
+        const { email: earlierEmail, google_sub: earlierSub } = await takeImportLines(trx, lineOf);
         const rows = batch.filter((row) => {
           const sameEmail = earlierEmail.get(row.lowerEmail);
           const sameSub = row.user.google_sub ? earlierSub.get(row.user.google_sub) : undefined;
