@@ -151,7 +151,7 @@ describe.each(backends)('retention job (%s)', (backend) => {
     expect(await purge).toMatchObject({ ran: true, removed: { login_history: 100_000 } });
   });
 
-  it('ends a run after its current batch when the node stops, and starts no other', async () => {
+  it('ends a run after its current batch when the node stops; the next run removes the rest', async () => {
     const kept = await countOf(db, 'login_history');
     await seedHistory(db, 5000, 365);
     const job = createRetentionJob({ database: idp.idp.database, policy: defaults, log: quiet, batchSize: 100, pauseMs: 20 });
