@@ -37,7 +37,6 @@ interface ModelStoreOptions {
 
 /** Sessions, grants and tokens: in Redis when configured, else in the SQL database (expired rows purged by src/retention). */
 export async function openModelStore({ redis: settings, database, secretBox, log, inProcess }: ModelStoreOptions): Promise<ModelStore> {
-
   /** The one chain of decorators over the raw store; its failures answer 503 while the store is unreachable. */
   const adapters = (store: AdapterConstructor, name: string, isUnavailable: (error: unknown) => boolean) => {
     const indexed = indexedByAccount(store, database.db);
