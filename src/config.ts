@@ -25,6 +25,11 @@ const flag = z.enum(['true', 'false', '1', '0']);
 const brandAsset = text.regex(/^(https:\/\/[^\s"'<>]+|\/static\/[^\s"'<>]+)$/, 'an https URL or a path under /static/');
 /** Where a listener binds: an IP address or a host name (`localhost`). */
 const bindAddress = text.regex(/^[A-Za-z0-9.:%-]+$/, 'an IP address or a host name');
+/** Days rows are kept; 0 or `forever` (undefined after parsing): kept for ever. */
+const retentionDays = z.union([
+  z.literal('forever').transform(() => undefined),
+  integer(0, 36_500).transform((days) => (days === 0 ? undefined : days)),
+]);
 /** A footer link: http(s) here, https in production (checked in loadConfig). */
 const footerLink = z.url({ protocol: /^https?$/ });
 
@@ -271,6 +276,16 @@ export const settings = {
     parser: integer(0, 3600),
     doc: 'On SIGTERM, `/readyz` fails at once and the node still serves every request this long (for the load balancer to stop sending), then finishes what is in flight and exits. A second signal ends the wait.',
   },
+  LOGIN_HISTORY_DAYS: {
+    default: '180',
+    parser: retentionDays,
+    doc: 'Days each sign-in attempt is kept in the sign-in history (the account page, the admin console); older ones are removed by the retention job every ten minutes. `0` or `forever`: kept for ever.',
+  },
+  AUDIT_DAYS: {
+    default: '365',
+    parser: retentionDays,
+    doc: 'Days each audit event is kept; older ones are removed by the retention job every ten minutes. `0` or `forever`: kept for ever.',
+  },
   LOG_LEVEL: {
     default: 'info',
     parser: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
@@ -372,6 +387,8 @@ export interface Config {
   metricsHost: string;
   /** How long a stopping node keeps serving after /readyz starts failing. */
   shutdownGraceSeconds: number;
+  /** Days sign-in history and audit events are kept; undefined: for ever. */
+  retention: { loginHistoryDays: number | undefined; auditDays: number | undefined };
   bootstrapAdmin: { email: string; password: string } | undefined;
   passwordMinLength: number;
   /** undefined means the development outbox. */
@@ -589,6 +606,7 @@ export function loadConfig(environment: Env = process.env): Config {
     metricsPort: env.METRICS_PORT,
     metricsHost: env.METRICS_HOST,
     shutdownGraceSeconds: env.SHUTDOWN_GRACE_SECONDS ?? (env.NODE_ENV === 'production' ? 10 : 0),
+    retention: { loginHistoryDays: env.LOGIN_HISTORY_DAYS, auditDays: env.AUDIT_DAYS },
     bootstrapAdmin: env.ADMIN_EMAIL && adminPassword ? { email: env.ADMIN_EMAIL, password: adminPassword } : undefined,
     passwordMinLength: env.PASSWORD_MIN_LENGTH,
     smtpUrl: env.SMTP_URL,

@@ -64,6 +64,7 @@ import type { Logger } from './logger.ts';
 import { accountSessions, createProvider, endEverythingOf, openModelStore, replaceProviderSigningKeys, revokeGrantsOfClient } from './oidc/index.ts';
 import { viewsDir } from './paths.ts';
 import type { RedisConnection } from './redis/index.ts';
+import { createRetentionJob, type RetentionJob } from './retention/index.ts';
 import { accountApiRoutes, accountClient, accountPage, accountPageRoutes, accountSignIn, homeRoutes, mailedLinkRoutes } from './self-service/index.ts';
 import { createGoogleClient } from './upstream/index.ts';
 import { deviceOf } from './web/index.ts';
@@ -81,6 +82,8 @@ export interface Idp {
   /** Undefined when the issuer's host is an IP address (WebAuthn needs a domain name). */
   passkeys: Passkeys | undefined;
   mailer: Mailer;
+  /** Removes old sign-in history and audit events and expired rows; runs on its own every ten minutes. */
+  retention: RetentionJob;
   /** The node is stopping: from now on /readyz answers 503 (everything else is still served). */
   startDraining(): void;
   close(): Promise<void>;
@@ -145,6 +148,8 @@ export async function createIdp(config: Config, log: Logger, options: IdpOptions
       routers: createRouters(config, stores, services, oidc),
       provider: oidc.provider,
     });
+    const retention = createRetentionJob({ database: stores.database, policy: config.retention, log, observe: services.metrics });
+    retention.start();
     return {
       app,
       metricsApp: config.metricsPort === undefined ? undefined : createMetricsApp(services.metrics),
@@ -155,10 +160,12 @@ export async function createIdp(config: Config, log: Logger, options: IdpOptions
       secondFactors: services.secondFactors,
       passkeys: services.passkeys,
       mailer: services.mailer,
+      retention,
       startDraining() {
         draining = true;
       },
       async close() {
+        await retention.stop();
         await services.mailer.drain();
         await services.verificationFloor.stop();
         await stores.close();

@@ -6,12 +6,15 @@ import { type ImportedUser, parseImportedUser, ROLE_NAME, type RowError } from '
 import { insertRole, listRoles } from './role.repository.ts';
 import {
   accountsByEmail,
+  createImportLines,
   googleLinks,
+  type ImportKey,
   insertAccountRoles,
   insertAccounts,
   insertGoogleLinks,
   replaceAccountRoles,
   replaceGoogleLink,
+  takeImportLines,
   updateImportedAccount,
 } from './user-transfer.repository.ts';
 import type { UserRecord } from './user-records.ts';
@@ -63,6 +66,12 @@ export function roleMapOf(pairs: readonly string[]): Map<string, string> {
 
 const BATCH_SIZE = 1000;
 const ERRORS_KEPT = 1000;
+
+const sameAs = (line: number, field: ImportKey, earlier: number): RowError => ({
+  line,
+  field,
+  reason: field === 'email' ? `the same email as line ${earlier}` : `the same Google subject as line ${earlier}`,
+});
 
 /** Thrown inside the transaction to roll it back, carrying the report out. */
 class RollBack extends Error {
@@ -116,8 +125,9 @@ export async function importUsers(db: Kysely<DB>, records: AsyncIterable<UserRec
   try {
     return await db.transaction().execute(async (trx) => {
       const knownRoles = new Set((await listRoles(trx)).map((role) => role.name));
-      const lineOfEmail = new Map<string, number>();
-      const lineOfGoogleSub = new Map<string, number>();
+      await createImportLines(trx);
+      /** The first line of each email and Google subject since the last batch was written; earlier ones are in import_lines. */
+      const lineOf: Record<ImportKey, Map<string, number>> = { email: new Map(), google_sub: new Map() };
       let batch: Row[] = [];
       let lines = 0;
 
@@ -134,6 +144,22 @@ export async function importUsers(db: Kysely<DB>, records: AsyncIterable<UserRec
           report.createdRoles.push(role);
         }
         return mapped;
+      }
+
+      /** Writes the batch but for lines whose email or Google subject an earlier batch had; then forgets the batch. */
+      async function flush() {
+        const { email: earlierEmail, google_sub: earlierSub } = await takeImportLines(trx, lineOf);
+        const rows = batch.filter((row) => {
+          const sameEmail = earlierEmail.get(row.lowerEmail);
+          const sameSub = row.user.google_sub ? earlierSub.get(row.user.google_sub) : undefined;
+          if (sameEmail !== undefined) reject(row.line, [sameAs(row.line, 'email', sameEmail)]);
+          else if (sameSub !== undefined) reject(row.line, [sameAs(row.line, 'google_sub', sameSub)]);
+          return sameEmail === undefined && sameSub === undefined;
+        });
+        batch = [];
+        lineOf.email.clear();
+        lineOf.google_sub.clear();
+        await write(rows);
       }
 
       async function write(rows: Row[]) {
@@ -194,31 +220,30 @@ export async function importUsers(db: Kysely<DB>, records: AsyncIterable<UserRec
         }
         const { user } = parsed;
         const lowerEmail = user.email.toLowerCase();
-        const sameEmail = lineOfEmail.get(lowerEmail);
+        const sameEmail = lineOf.email.get(lowerEmail);
         if (sameEmail !== undefined) {
-          reject(record.line, [{ line: record.line, field: 'email', reason: `the same email as line ${sameEmail}` }]);
+          reject(record.line, [sameAs(record.line, 'email', sameEmail)]);
           continue;
         }
-        lineOfEmail.set(lowerEmail, record.line);
-        const sameSub = user.google_sub ? lineOfGoogleSub.get(user.google_sub) : undefined;
+        lineOf.email.set(lowerEmail, record.line);
+        const sameSub = user.google_sub ? lineOf.google_sub.get(user.google_sub) : undefined;
         if (sameSub !== undefined) {
-          reject(record.line, [{ line: record.line, field: 'google_sub', reason: `the same Google subject as line ${sameSub}` }]);
+          reject(record.line, [sameAs(record.line, 'google_sub', sameSub)]);
           continue;
         }
-        if (user.google_sub) lineOfGoogleSub.set(user.google_sub, record.line);
+        if (user.google_sub) lineOf.google_sub.set(user.google_sub, record.line);
         const roles = await rolesOf(record.line, user.roles);
         if (roles && !Array.isArray(roles)) {
           reject(record.line, [roles]);
           continue;
         }
         batch.push({ line: record.line, lowerEmail, user, roles });
-        if (batch.length >= BATCH_SIZE) {
-          await write(batch);
-          batch = [];
+        if (lineOf.email.size >= BATCH_SIZE) {
+          await flush();
           options.onProgress?.(lines);
         }
       }
-      await write(batch);
+      await flush();
       options.onProgress?.(lines);
 
       report.errors.sort((a, b) => a.line - b.line);

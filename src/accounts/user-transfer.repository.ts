@@ -71,6 +71,43 @@ export async function replaceGoogleLink(db: Kysely<DB>, link: { account_id: stri
   await insertGoogleLinks(db, [link]);
 }
 
+/** What an import has read so far: the first line of each email and Google subject, after the batch in memory. */
+type ImportLines = { import_lines: { key: string; line: number } };
+export type ImportKey = 'email' | 'google_sub';
+
+/** A scratch table of the import's transaction (gone when it ends, however it ends), so memory stays flat however long the file. */
+export async function createImportLines(trx: Kysely<DB>): Promise<void> {
+  await trx.schema
+    .createTable('import_lines')
+    .temporary()
+    .onCommit('drop')
+    .addColumn('key', 'text', (c) => c.primaryKey())
+    .addColumn('line', 'integer', (c) => c.notNull())
+    .execute();
+}
+
+/**
+ * Remembers the first line of each email and Google subject of a batch, and returns the lines of earlier
+ * batches that had one of them (one statement: the select sees the table as it was before the insert).
+ */
+export async function takeImportLines(trx: Kysely<DB>, lines: Record<ImportKey, ReadonlyMap<string, number>>): Promise<Record<ImportKey, Map<string, number>>> {
+  const rows = (Object.keys(lines) as ImportKey[]).flatMap((kind) => [...lines[kind]].map(([value, line]) => ({ key: `${kind}:${value}`, line })));
+  const earlier: Record<ImportKey, Map<string, number>> = { email: new Map(), google_sub: new Map() };
+  if (rows.length === 0) return earlier;
+  const scratch = trx.withTables<ImportLines>();
+  const found = await scratch
+    .with('recorded', (db) => db.insertInto('import_lines').values(rows).onConflict((oc) => oc.doNothing()))
+    .selectFrom('import_lines')
+    .select(['key', 'line'])
+    .where('key', 'in', rows.map((row) => row.key))
+    .execute();
+  for (const { key, line } of found) {
+    const colon = key.indexOf(':');
+    earlier[key.slice(0, colon) as ImportKey].set(key.slice(colon + 1), line);
+  }
+  return earlier;
+}
+
 /**
  * A page of accounts that are not deleted, by id after the given one, with their roles and Google
  * subject. (Not by created_at: JavaScript's milliseconds cannot resume at PostgreSQL's microseconds.)

@@ -22,6 +22,7 @@ import { generateJwks, SigningKeysError } from '../keys/index.ts';
 import { connectRedis } from '../redis/index.ts';
 import { clientMetadataCheck } from './client-metadata-check.ts';
 import { keysCommand, KeysUsageError } from './keys-command.ts';
+import { purgeCommand } from './purge-command.ts';
 import { exportUsersCommand, importUsersCommand, TransferInputError } from './user-transfer-commands.ts';
 
 const usage = `Usage: npm run admin -- <command> [options]
@@ -43,6 +44,9 @@ Commands:
                                import people from JSON Lines (or CSV with a header row), password hashes as they
                                are; with any invalid line nothing is written unless --skip-invalid (exit code 2)
   export-users [--file F]      every person as JSON Lines (hashes, roles, Google links), to F (mode 0600) or stdout
+  purge                        remove sign-in history and audit events older than LOGIN_HISTORY_DAYS and AUDIT_DAYS,
+                               and expired sessions, tokens and links, now (the server does it every ten minutes);
+                               prints how many rows went from each table
   keys list                    the signing keys of JWKS_FILE (or JWKS) and what each does now
   keys rotate [--activate-in 1h]
                                add a new key per algorithm, published at once and signing after the delay;
@@ -241,6 +245,11 @@ async function run(argv: string[]): Promise<string> {
     case 'export-users': {
       const config = loadConfig();
       return exportUsersCommand(args, (work) => withDatabase(config, work));
+    }
+    case 'purge': {
+      if (args.length) throw new UsageError('purge takes no options');
+      const config = loadConfig();
+      return purgeCommand(config, (work) => withDatabase(config, work));
     }
     case undefined:
     case 'help':

@@ -25,6 +25,8 @@ export function createMetrics() {
   const logins = counter('login_attempts_total', 'Sign-in attempts by outcome and method', ['outcome', 'method']);
   const lockouts = counter('login_lockouts_total', 'Password sign-in lockouts', []);
   const mails = counter('mail_messages_total', 'Mail by outcome', ['outcome']);
+  const purged = counter('retention_rows_deleted_total', 'Rows the retention job removed, by table', ['table']);
+  const retentionRuns = counter('retention_runs_total', 'Retention job runs by outcome (skipped: another node was running it)', ['outcome']);
 
   return {
     registry,
@@ -39,6 +41,8 @@ export function createMetrics() {
     loginAttempt: (outcome: string, method: string) => logins.inc({ outcome, method }),
     lockout: () => lockouts.inc(),
     mail: (outcome: 'sent' | 'failed') => mails.inc({ outcome }),
+    rowsPurged: (table: string, count: number) => purged.inc({ table }, count),
+    retentionRun: (outcome: 'done' | 'skipped' | 'failed') => retentionRuns.inc({ outcome }),
     /** Connection pool gauges, read when scraped. */
     watchPool(pool: pg.Pool) {
       const gauge = (name: string, help: string, read: () => number) =>

@@ -7,13 +7,12 @@ import { type Database, isPostgresUnavailable } from '../db/index.ts';
 import type { ReadinessCheck } from '../http/index.ts';
 import type { Logger } from '../logger.ts';
 import { connectRedis, isRedisUnavailable, type RedisConnection, waitUntilReady } from '../redis/index.ts';
-import { indexedByAccount, purgeExpiredAccountIndex } from './adapters/account-index.ts';
+import { indexedByAccount } from './adapters/account-index.ts';
 import { guardedAdapter } from './adapters/guarded.ts';
 import { hashedIds } from './adapters/hashed-ids.ts';
 import { createRedisAdapter } from './adapters/redis.ts';
-import { createSqlAdapter, purgeExpiredSqlModels } from './adapters/sql.ts';
+import { createSqlAdapter } from './adapters/sql.ts';
 
-const PURGE_INTERVAL_MS = 10 * 60 * 1000;
 const REDIS_STARTUP_WAIT_MS = 5000;
 
 export interface ModelStore {
@@ -36,14 +35,8 @@ interface ModelStoreOptions {
   inProcess?: AdapterConstructor | undefined;
 }
 
-/** Sessions, grants and tokens: in Redis when configured, else in the SQL database (expired rows purged). */
+/** Sessions, grants and tokens: in Redis when configured, else in the SQL database (expired rows purged by src/retention). */
 export async function openModelStore({ redis: settings, database, secretBox, log, inProcess }: ModelStoreOptions): Promise<ModelStore> {
-  const purge = setInterval(() => {
-    const purges = [purgeExpiredAccountIndex(database.db), settings || inProcess ? undefined : purgeExpiredSqlModels(database.db)];
-    Promise.all(purges).catch((err) => log.error({ err }, 'purging expired sessions and tokens failed'));
-  }, PURGE_INTERVAL_MS);
-  purge.unref();
-
   /** The one chain of decorators over the raw store; its failures answer 503 while the store is unreachable. */
   const adapters = (store: AdapterConstructor, name: string, isUnavailable: (error: unknown) => boolean) => {
     const indexed = indexedByAccount(store, database.db);
@@ -54,7 +47,7 @@ export async function openModelStore({ redis: settings, database, secretBox, log
   };
 
   if (inProcess) {
-    return { ...adapters(inProcess, 'memory', () => false), redis: undefined, readiness: {}, close: async () => clearInterval(purge) };
+    return { ...adapters(inProcess, 'memory', () => false), redis: undefined, readiness: {}, close: async () => undefined };
   }
 
   if (!settings) {
@@ -62,7 +55,7 @@ export async function openModelStore({ redis: settings, database, secretBox, log
       ...adapters(createSqlAdapter(database.db, { rowsInMemory: database.embedded }), 'PostgreSQL', isPostgresUnavailable),
       redis: undefined,
       readiness: {},
-      close: async () => clearInterval(purge),
+      close: async () => undefined,
     };
   }
 
@@ -72,7 +65,6 @@ export async function openModelStore({ redis: settings, database, secretBox, log
     redis,
     readiness: { redis: async () => void (await redis.ping()) },
     close: async () => {
-      clearInterval(purge);
       redis.disconnect();
     },
   };

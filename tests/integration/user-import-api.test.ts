@@ -81,6 +81,20 @@ describe(`POST /admin/api/users/import (${backend})`, () => {
     expect(await accountOf('fine@example.com')).toBeUndefined();
   });
 
+  it('finds a repeated email or Google subject however far apart the lines are (batches of 1,000 apart)', async () => {
+    const rows: Record<string, unknown>[] = Array.from({ length: 2500 }, (_, i) => ({ email: `far${i + 1}@example.com`, google_sub: `far-sub-${i + 1}` }));
+    rows[2399] = { email: 'FAR1@example.com' };
+    rows[2449] = { email: 'far-late@example.com', google_sub: 'far-sub-10' };
+    const refused = await importUsers(superAdmin, ndjson(rows));
+    expect(refused.status).toBe(400);
+    expect(refused.body).toMatchObject({ invalid: 2, written: false });
+    expect(refused.body.errors).toEqual([
+      { line: 2400, field: 'email', reason: 'the same email as line 1' },
+      { line: 2450, field: 'google_sub', reason: 'the same Google subject as line 10' },
+    ]);
+    expect(await accountOf('far1@example.com')).toBeUndefined();
+  });
+
   it('refuses a body that is not JSON Lines or CSV, and bad options', async () => {
     expect(await importUsers(superAdmin, '{"email":"x@example.com"}', '', 'application/json')).toMatchObject({ status: 415 });
     expect(await importUsers(superAdmin, '', '?on_conflict=merge')).toMatchObject({ status: 400, body: { field: 'on_conflict' } });

@@ -150,7 +150,3 @@ export async function endEverythingOf(db: Kysely<DB>, Adapter: AdapterConstructo
   await db.deleteFrom('oidc_account_index').where('account_id', '=', accountId).execute();
   return rows.length;
 }
-
-export async function purgeExpiredAccountIndex(db: Kysely<DB>): Promise<void> {
-  await db.deleteFrom('oidc_account_index').where('expires_at', '<=', sql<Date>`now()`).execute();
-}

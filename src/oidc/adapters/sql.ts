@@ -29,7 +29,7 @@ export interface SqlAdapterOptions {
   rowsInMemory?: boolean;
 }
 
-/** node-oidc-provider's models in one SQL table, keyed by (model, id); expiry is a column, purged periodically. */
+/** node-oidc-provider's models in one SQL table, keyed by (model, id); expiry is a column (src/retention purges expired rows). */
 export function createSqlAdapter(db: Kysely<DB>, { rowsInMemory = false }: SqlAdapterOptions = {}) {
   const notExpired = sql<boolean>`(expires_at is null or expires_at > now())`;
   const cache = rowsInMemory ? cacheOf(db) : undefined;
@@ -144,10 +144,4 @@ function rowFromTable(row: {
     ...(row.uid ? { uid: row.uid } : {}),
     ...(row.user_code ? { userCode: row.user_code } : {}),
   };
-}
-
-/** Deletes expired rows; returns how many. */
-export async function purgeExpiredSqlModels(db: Kysely<DB>): Promise<number> {
-  const result = await db.deleteFrom('oidc_models').where('expires_at', '<=', sql<Date>`now()`).executeTakeFirst();
-  return Number(result.numDeletedRows);
 }
