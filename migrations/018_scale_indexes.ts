@@ -30,6 +30,10 @@ export async function up(db: Kysely<any>): Promise<void> {
   await createIndexConcurrently(db, 'accounts_email_trgm_idx', 'accounts using gin (email gin_trgm_ops)');
   await createIndexConcurrently(db, 'accounts_name_trgm_idx', 'accounts using gin (name gin_trgm_ops)');
 
+  // A person's page (their linked accounts), and the rows an account's removal deletes with it (its foreign keys).
+  await createIndexConcurrently(db, 'federated_identities_account_idx', 'federated_identities (account_id)');
+  await createIndexConcurrently(db, 'reauthentications_account_idx', 'reauthentications (account_id)');
+
   // The audit log, newest first (by id), filtered by actor, target or action; and the command line's events.
   await createIndexConcurrently(db, 'audit_events_actor_id_idx', 'audit_events (actor_id, id)');
   await createIndexConcurrently(db, 'audit_events_target_id_idx', 'audit_events (target_id, id)');
