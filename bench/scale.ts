@@ -37,7 +37,7 @@ const postgresUrl = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0
 const resultsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
 
 const FIRST_NAMES = ['Ada', 'Alan', 'Grace', 'Edsger', 'Barbara', 'Donald', 'Frances', 'John', 'Radia', 'Ken', 'Margaret', 'Dennis', 'Hedy', 'Tim', 'Karen', 'Linus', 'Shafi', 'Leslie', 'Sophie', 'Niklaus'];
-const LAST_NAMES = Array.from({ length: 50 }, (_v, i) => `Family${String.fromCharCode(65 + (i % 26))}${String.fromCharCode(97 + Math.floor(i / 26))}son`);
+const LAST_NAMES = ['Smith', 'Johnson', 'Williams', 'Brown', 'Jones', 'Garcia', 'Miller', 'Davis', 'Rodriguez', 'Martinez', 'Hernandez', 'Lopez', 'Gonzalez', 'Wilson', 'Anderson', 'Thomas', 'Taylor', 'Moore', 'Jackson', 'Martin', 'Lee', 'Perez', 'Thompson', 'White', 'Harris', 'Sanchez', 'Clark', 'Ramirez', 'Lewis', 'Robinson', 'Walker', 'Young', 'Allen', 'King', 'Wright', 'Scott', 'Torres', 'Nguyen', 'Hill', 'Flores', 'Green', 'Adams', 'Nelson', 'Baker', 'Hall', 'Rivera', 'Campbell', 'Mitchell', 'Carter', 'Roberts'];
 /** The id of seeded account g: deterministic, so every later statement finds an account's rows without a lookup. */
 const idOf = (g: unknown) => sql`md5('account' || ${g})::uuid`;
 const person = { email: 'scale-person@example.com', password: `scale-${randomBytes(12).toString('hex')}` };
