@@ -101,4 +101,20 @@ describe.skipIf(!postgres)('index migration on 1,000,000 accounts', () => {
     expect(listing).not.toContain('Seq Scan');
     expect(await plan(migrating, "select id from accounts where email ilike '%person123456%' or name ilike '%person123456%'")).toContain('accounts_email_trgm_idx');
   }, 240_000);
+
+  it('builds again an index an interrupted build left invalid', async () => {
+    const { url, drop } = await createPostgresDatabase();
+    cleanups.push(drop);
+    const database = await open(url);
+    await new Migrator({ db: database.db, provider: { getMigrations: async () => migrations } }).migrateTo('017_audit_actor_kind');
+    await sql`insert into accounts (email, name, metadata) values ('one@example.com', 'Same', '{}'), ('two@example.com', 'Same', '{}')`.execute(database.db);
+    // A concurrent build that fails (here: duplicates for a unique index) leaves its index behind, invalid.
+    await expect(sql`create unique index concurrently accounts_listed_idx on accounts (name)`.execute(database.db)).rejects.toThrow(/could not create unique index/);
+    expect(await validIndexes(database)).not.toContain('accounts_listed_idx');
+
+    expect(await migrateDatabase(database)).toEqual(['018_scale_indexes']);
+    expect(await validIndexes(database)).toContain('accounts_listed_idx');
+    const definition = await sql<{ def: string }>`select pg_get_indexdef('accounts_listed_idx'::regclass) as def`.execute(database.db);
+    expect(definition.rows[0]!.def).toContain('(created_at, id) WHERE (deleted_at IS NULL)');
+  });
 });
