@@ -1,9 +1,10 @@
-import type { PageCursor } from '../db/index.ts';
-
 /**
  * The cursors of long lists (users, audit log) as the API and the console's links carry them: opaque text,
  * base64url of `after:<id>` or `before:<id>`, from the `next` and `previous` of an earlier page.
  */
+import type { PageCursor } from '../db/index.ts';
+
+/** A cursor this API never gave: altered, cut short, or another list's. */
 export class BadCursorError extends Error {
   readonly field = 'cursor';
   constructor() {
