@@ -5,7 +5,7 @@
  * Settings: BENCH_SECONDS (per side, split over BENCH_ROUNDS alternating rounds), BENCH_WARMUP_SECONDS, BENCH_CONNECTIONS, BENCH_BROWSERS, BENCH_LOGIN_CONCURRENCY,
  * BENCH_SCENARIOS (comma-separated subset of the scenarios, `login` and `memory`: the compiled server) and BENCH_SIDES
  * (of baseline, host, ours, embedded), BENCH_PROFILE=1 (CPU profiles of our IdP), BENCH_POSTGRES_URL, BENCH_REDIS_URL,
- * and the IdP's own ARGON2_* settings.
+ * and the IdP's own ARGON2_* settings. `npm run bench -- --scale` runs bench/scale.ts (the data-size bench) instead.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -31,6 +31,12 @@ import { redisMemory } from './redis-memory.ts';
 import { SIDES, toMarkdown, type Results, type ScenarioResult, type Side } from './report.ts';
 import { scenarios } from './scenarios.ts';
 import { startServer, type ServerProcess } from './servers/spawn.ts';
+
+// `npm run bench -- --scale`: the data-size bench instead (bench/scale.ts).
+if (process.argv.includes('--scale')) {
+  await import('./scale.ts');
+  process.exit(0);
+}
 
 const number = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const list = (name: string) => process.env[name]?.split(',').map((item) => item.trim()).filter(Boolean);

@@ -15,6 +15,7 @@ import { type AuditQuery, diff, listAuditEvents, type RecordAudit } from '../aud
 import type { ClientRegistry } from '../clients/index.ts';
 import type { Database } from '../db/index.ts';
 import { type AdminAction, authorize, ForbiddenError } from './permissions.ts';
+import { withCursorText } from './page-cursor.ts';
 
 /** Who is acting, and from where (for the audit log). */
 export interface Actor {
@@ -78,7 +79,7 @@ export function createAdminActions(deps: {
   return {
     async listUsers(actor: Actor, query: AccountListQuery) {
       await allow(actor, 'users.read');
-      return administration.listAccounts(query);
+      return withCursorText(await administration.listAccounts(query));
     },
     async getUser(actor: Actor, id: string) {
       await allow(actor, 'users.read');
@@ -243,10 +244,10 @@ export function createAdminActions(deps: {
       const accountTargets = events.items.flatMap((event) => (event.target_type === 'account' && event.target_id && UUID.test(event.target_id) ? [event.target_id] : []));
       const emails = await administration.emailsOf([...events.items.flatMap((event) => (event.actor_id ? [event.actor_id] : [])), ...accountTargets]);
       const emailOf = (id: string | null) => (id ? (emails.get(id) ?? null) : null);
-      return {
+      return withCursorText({
         ...events,
         items: events.items.map((event) => ({ ...event, actor_email: emailOf(event.actor_id), target_email: event.target_type === 'account' ? emailOf(event.target_id) : null })),
-      };
+      });
     },
   };
 }

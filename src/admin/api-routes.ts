@@ -19,6 +19,7 @@ import type { Actor, AdminActions } from './admin-actions.ts';
 import { adminRefusal } from './admin-refusals.ts';
 import { AuditFilterError, auditQueryOf } from './audit-filters.ts';
 import type { AdminCaller } from './bearer-auth.ts';
+import { ACCOUNT_ID, BadCursorError, EVENT_ID, parseCursor } from './page-cursor.ts';
 
 class InvalidFieldError extends Error {
   constructor(
@@ -65,10 +66,23 @@ async function* wholeBody<T>(records: AsyncIterable<T>, request: IncomingMessage
 
 /** The body of an import, by its content type: JSON Lines, or CSV with a header row. */
 const IMPORT_TYPES: Record<string, UserFileFormat> = { 'application/x-ndjson': 'jsonl', 'application/jsonl': 'jsonl', 'application/ndjson': 'jsonl', 'text/csv': 'csv' };
+/** A page of a long list: from `cursor` (the `next` or `previous` of an earlier page), or by number (`page`, deep ones cost more). */
 const pageSchema = z.object({
-  page: z.coerce.number().int().min(1).default(1),
+  page: z.coerce.number().int().min(1).optional(),
   per_page: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().max(200).optional(),
 });
+
+/** Where the page starts: a cursor, a page number, or neither (the first page); not both. */
+function pagePosition(input: z.infer<typeof pageSchema>, idPattern: RegExp) {
+  if (input.cursor && input.page !== undefined) throw new InvalidFieldError('page', 'give page or cursor, not both');
+  try {
+    return { cursor: parseCursor(input.cursor, idPattern), page: input.page, perPage: input.per_page };
+  } catch (error) {
+    if (error instanceof BadCursorError) throw new InvalidFieldError(error.field, error.message);
+    throw error;
+  }
+}
 
 function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
   const result = schema.safeParse(value);
@@ -134,7 +148,7 @@ export function adminApiRoutes(deps: { auth: Middleware; actions: AdminActions; 
       }),
       ctx.query,
     );
-    ctx.body = await actions.listUsers(actor(ctx), { ...query, perPage: query.per_page });
+    ctx.body = await actions.listUsers(actor(ctx), { search: query.search, role: query.role, status: query.status, ...pagePosition(query, ACCOUNT_ID) });
   });
 
   router.post('/users', async (ctx) => {
@@ -259,10 +273,10 @@ export function adminApiRoutes(deps: { auth: Middleware; actions: AdminActions; 
   });
 
   router.get('/audit', async (ctx) => {
-    const { page, per_page } = parse(pageSchema, { page: ctx.query.page, per_page: ctx.query.per_page });
+    const position = pagePosition(parse(pageSchema, { page: ctx.query.page, per_page: ctx.query.per_page, cursor: ctx.query.cursor }), EVENT_ID);
     let audit;
     try {
-      audit = auditQueryOf(ctx.query, { timeZone: 'UTC', page, perPage: per_page, moments: true });
+      audit = auditQueryOf(ctx.query, { timeZone: 'UTC', ...position, moments: true });
     } catch (error) {
       if (error instanceof AuditFilterError) throw new InvalidFieldError(error.field, error.message);
       throw error;

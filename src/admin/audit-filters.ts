@@ -1,6 +1,7 @@
 import { z } from 'zod';
 
 import type { AuditQuery } from '../audit/index.ts';
+import type { PageCursor } from '../db/index.ts';
 
 /**
  * The audit log's filters, the same for the console (a GET form) and the API: who acted (an
@@ -69,7 +70,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * The query for listAuditEvents from a request's filters; `AuditFilterError` names the first
  * bad one. `moments`: the API's callers may give exact moments, not only days.
  */
-export function auditQueryOf(input: Record<string, unknown>, options: { timeZone: string; page: number; perPage: number; moments?: boolean }): { filters: AuditFilters; query: AuditQuery } {
+export function auditQueryOf(input: Record<string, unknown>, options: { timeZone: string; cursor?: PageCursor | undefined; page?: number | undefined; perPage: number; moments?: boolean }): { filters: AuditFilters; query: AuditQuery } {
   const parsed = filtersSchema.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -89,6 +90,7 @@ export function auditQueryOf(input: Record<string, unknown>, options: { timeZone
       action: filters.action,
       from,
       until,
+      cursor: options.cursor,
       page: options.page,
       perPage: options.perPage,
     },

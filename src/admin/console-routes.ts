@@ -13,12 +13,21 @@ import type { Actor, AdminActions } from './admin-actions.ts';
 import { adminRefusal } from './admin-refusals.ts';
 import { AUDIT_ACTORS, AuditFilterError, auditQueryOf } from './audit-filters.ts';
 import type { ConsoleSession } from './console-session.ts';
+import { ACCOUNT_ID, BadCursorError, EVENT_ID, parseCursor } from './page-cursor.ts';
 import { RANK } from './permissions.ts';
 
 const PER_PAGE = 25;
 /** Notices a redirect may ask the user page to show (admin.notices.<name>); anything else shows nothing. */
 const notices = new Set(['invitationMailed', 'profileSaved', 'roleGranted', 'roleRemoved', 'accountDisabled', 'accountEnabled', 'accountDeleted', 'accountRestored', 'resetLinkMailed', 'secondFactorsReset']);
-const page = (value: unknown) => Math.max(1, Number.parseInt(String(value ?? '1'), 10) || 1);
+/** The cursor of a list's page link; a link someone altered answers 400 with words. */
+function cursorOf(value: unknown, idPattern: RegExp) {
+  try {
+    return parseCursor(value, idPattern);
+  } catch (error) {
+    if (error instanceof BadCursorError) throw new PageError(400, 'admin.cursorInvalid');
+    throw error;
+  }
+}
 const text = (value: unknown, max = 254) => (typeof value === 'string' ? value.trim().slice(0, max) : '');
 /** A textarea of URLs, one per line (or separated by spaces). */
 const urls = (value: unknown) => text(value, 4000).split(/\s+/).filter(Boolean);
@@ -164,9 +173,9 @@ export function adminConsoleRoutes(deps: {
     const actor = await actorOf(ctx);
     if (!actor) return;
     const status = z.enum(['active', 'disabled', 'deleted']).optional().catch(undefined).parse(ctx.query.status || undefined);
-    const query = { search: text(ctx.query.search) || undefined, role: text(ctx.query.role, 64) || undefined, status, page: page(ctx.query.page), perPage: PER_PAGE };
+    const query = { search: text(ctx.query.search) || undefined, role: text(ctx.query.role, 64) || undefined, status, cursor: cursorOf(ctx.query.cursor, ACCOUNT_ID), perPage: PER_PAGE };
     const [users, roles] = await Promise.all([actions.listUsers(actor, query), actions.listRoles(actor)]);
-    render(ctx, 'users', { users, roles, query, pages: Math.max(1, Math.ceil(users.total / PER_PAGE)) });
+    render(ctx, 'users', { users, roles, query });
   });
 
   router.post('/users', async (ctx) => {
@@ -332,7 +341,7 @@ export function adminConsoleRoutes(deps: {
     const zone = ctx.state.adminZone as string;
     let parsed;
     try {
-      parsed = auditQueryOf(ctx.query, { timeZone: zone, page: page(ctx.query.page), perPage: PER_PAGE });
+      parsed = auditQueryOf(ctx.query, { timeZone: zone, cursor: cursorOf(ctx.query.cursor, EVENT_ID), perPage: PER_PAGE });
     } catch (error) {
       if (error instanceof AuditFilterError) throw new PageError(400, 'admin.auditFilterInvalid', undefined, { field: error.field });
       throw error;
@@ -342,11 +351,9 @@ export function adminConsoleRoutes(deps: {
     render(ctx, 'audit', {
       events: { ...events, items },
       filters: parsed.filters,
-      page: parsed.query.page,
       actions: AUDITED_ACTIONS,
       actors: AUDIT_ACTORS,
       actionLabelKey,
-      pages: Math.max(1, Math.ceil(events.total / PER_PAGE)),
     });
   });
 

@@ -1,6 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 
-import type { DB } from '../db/index.ts';
+import { countRows, type DB, keysetPage, type PageCursor, type PageRead } from '../db/index.ts';
 
 /** Who acted when no account did: the command line (`npm run admin`) or start-up (ADMIN_EMAIL). */
 export type ActorKind = 'cli' | 'startup';
@@ -28,7 +28,10 @@ export interface AuditQuery {
   from?: Date | undefined;
   /** Events before this moment. */
   until?: Date | undefined;
-  page: number;
+  /** Where the page starts (from `next` or `previous` of an earlier page); the first page without it. */
+  cursor?: PageCursor | undefined;
+  /** A page by number, without a cursor (older API callers); deep pages cost more. */
+  page?: number | undefined;
   perPage: number;
 }
 
@@ -48,8 +51,8 @@ export async function insertAuditEvent(db: Kysely<DB>, event: AuditEvent): Promi
     .execute();
 }
 
-/** A page of events, newest first, by actor, target, action and time; with the count of all matches. */
-export async function listAuditEvents(db: Kysely<DB>, query: AuditQuery) {
+/** The events by actor, target, action and time. */
+function matchingEvents(db: Kysely<DB>, query: AuditQuery) {
   let base = db.selectFrom('audit_events');
   if (query.actorId) base = base.where('actor_id', '=', query.actorId);
   if (query.actorEmail === 'cli' || query.actorEmail === 'startup') base = base.where('actor_kind', '=', query.actorEmail);
@@ -61,12 +64,33 @@ export async function listAuditEvents(db: Kysely<DB>, query: AuditQuery) {
   if (query.action) base = base.where('action', '=', query.action);
   if (query.from) base = base.where('at', '>=', query.from);
   if (query.until) base = base.where('at', '<', query.until);
-  const { total } = await base.select((eb) => eb.fn.countAll<string>().as('total')).executeTakeFirstOrThrow();
-  const items = await base
-    .selectAll()
-    .orderBy('id', 'desc')
-    .limit(query.perPage)
-    .offset((query.page - 1) * query.perPage)
-    .execute();
-  return { items, total: Number(total), page: query.page, perPage: query.perPage };
+  return base;
+}
+
+/** One page of the matches, newest first by id, read from the (filter, id) indexes of migration 018. */
+function pageOfEvents(db: Kysely<DB>, query: AuditQuery, read: PageRead) {
+  let rows = matchingEvents(db, query).selectAll();
+  if (read.newerThan !== undefined) rows = rows.where('id', '>', read.newerThan).orderBy('id', 'asc');
+  else {
+    if (read.olderThan !== undefined) rows = rows.where('id', '<', read.olderThan);
+    rows = rows.orderBy('id', 'desc');
+  }
+  return rows.limit(read.limit).offset(read.offset).execute();
+}
+
+/**
+ * A page of events, newest first, by actor, target, action and time; with how many match (exact while few,
+ * else an estimate: `totalExact` false) and the cursors of the pages either side.
+ */
+export async function listAuditEvents(db: Kysely<DB>, query: AuditQuery) {
+  const [page, total] = await Promise.all([keysetPage(query, query.perPage, (read) => pageOfEvents(db, query, read)), countRows(db, matchingEvents(db, query))]);
+  return {
+    items: page.items,
+    total: total.count,
+    totalExact: total.exact,
+    ...(query.cursor ? {} : { page: query.page ?? 1 }),
+    perPage: query.perPage,
+    next: page.next,
+    previous: page.previous,
+  };
 }

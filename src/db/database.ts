@@ -41,11 +41,16 @@ export async function openDatabase({ databaseUrl, dataDir, onIdleConnectionError
   const unlock = lockDataDir(dataDir);
   try {
     // Loaded only here: a node on PostgreSQL never holds the embedded database's code.
-    const [{ PGlite }, { PGliteDialect }] = await Promise.all([import('@electric-sql/pglite'), import('./pglite-dialect.ts')]);
+    const [{ PGlite }, { pg_trgm }, { PGliteDialect }] = await Promise.all([
+      import('@electric-sql/pglite'),
+      import('@electric-sql/pglite/contrib/pg_trgm'),
+      import('./pglite-dialect.ts'),
+    ]);
     const folder = path.join(dataDir, 'pgdata');
     const startParams = [...PGlite.defaultStartParams, ...EMBEDDED_SETTINGS];
     await createPgliteFolderIfMissing(folder, startParams);
-    const pglite = await PGlite.create(folder, { startParams });
+    // pg_trgm: the trigram index behind the admin's substring search (migration 018).
+    const pglite = await PGlite.create(folder, { startParams, extensions: { pg_trgm } });
     const db = new Kysely<DB>({ dialect: new PGliteDialect(pglite) });
     return {
       db,
