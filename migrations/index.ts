@@ -14,6 +14,7 @@ import * as grantsByClient from './015_grants_by_client.ts';
 import * as reauthentications from './010_reauthentications.ts';
 import * as secretsAtRest from './014_secrets_at_rest.ts';
 import * as auditActorKind from './017_audit_actor_kind.ts';
+import * as webhooks from './019_webhooks.ts';
 
 /** Every migration, in order. Names are the file names; a test checks none is missing here. */
 export const migrations: Record<string, Migration> = {
@@ -31,4 +32,5 @@ export const migrations: Record<string, Migration> = {
   '014_secrets_at_rest': secretsAtRest,
   '015_grants_by_client': grantsByClient,
   '017_audit_actor_kind': auditActorKind,
+  '019_webhooks': webhooks,
 };

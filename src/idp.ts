@@ -61,13 +61,22 @@ import {
 import { googleCallbackRoute, interactionRoutes, signInCompletion } from './interactions/index.ts';
 import { liveJwks, loadSecrets } from './keys/index.ts';
 import type { Logger } from './logger.ts';
-import { accountSessions, createProvider, endEverythingOf, openModelStore, replaceProviderSigningKeys, revokeGrantsOfClient } from './oidc/index.ts';
+import {
+  accountSessions,
+  createProvider,
+  endEverythingOf,
+  openModelStore,
+  recordProviderEvents,
+  replaceProviderSigningKeys,
+  revokeGrantsOfClient,
+} from './oidc/index.ts';
 import { viewsDir } from './paths.ts';
 import type { RedisConnection } from './redis/index.ts';
 import { accountApiRoutes, accountClient, accountPage, accountPageRoutes, accountSignIn, homeRoutes, mailedLinkRoutes } from './self-service/index.ts';
 import { createGoogleClient } from './upstream/index.ts';
 import { deviceOf } from './web/index.ts';
 import { createViews, type Views } from './views/index.ts';
+import { countPendingDeliveries, createWebhookSubscriptions, type DeliveryWorker, eventRecorder, startDeliveryWorker, type WebhookSubscriptions } from './webhooks/index.ts';
 
 export interface Idp {
   app: Koa;
@@ -81,6 +90,9 @@ export interface Idp {
   /** Undefined when the issuer's host is an IP address (WebAuthn needs a domain name). */
   passkeys: Passkeys | undefined;
   mailer: Mailer;
+  /** Webhook subscriptions, and this node's delivery worker. */
+  webhooks: WebhookSubscriptions;
+  webhookWorker: DeliveryWorker;
   /** The node is stopping: from now on /readyz answers 503 (everything else is still served). */
   startDraining(): void;
   close(): Promise<void>;
@@ -145,6 +157,14 @@ export async function createIdp(config: Config, log: Logger, options: IdpOptions
       routers: createRouters(config, stores, services, oidc),
       provider: oidc.provider,
     });
+    // Last: nothing after it can fail with the worker running.
+    const webhookWorker = startDeliveryWorker({
+      db: stores.database.db,
+      secretBox: stores.secretBox,
+      settings: { ...config.webhooks, allowPrivateNetwork: config.allowPrivateNetworkRequests },
+      log,
+      observe: services.metrics,
+    });
     return {
       app,
       metricsApp: config.metricsPort === undefined ? undefined : createMetricsApp(services.metrics),
@@ -155,10 +175,13 @@ export async function createIdp(config: Config, log: Logger, options: IdpOptions
       secondFactors: services.secondFactors,
       passkeys: services.passkeys,
       mailer: services.mailer,
+      webhooks: services.webhooks,
+      webhookWorker,
       startDraining() {
         draining = true;
       },
       async close() {
+        await webhookWorker.stop();
         await services.mailer.drain();
         await services.verificationFloor.stop();
         await stores.close();
@@ -237,6 +260,8 @@ async function createServices(config: Config, log: Logger, { database, secretBox
   const audit = auditRecorder(db);
   const metrics = createMetrics();
   if (database.pool) metrics.watchPool(database.pool);
+  metrics.watchWebhookBacklog(() => countPendingDeliveries(db));
+  const recordEvent = eventRecorder(db, (err, type) => log.warn({ err, type }, 'could not record a webhook event'));
   const rateLimits = createRateLimits(limiters, config.rateLimits);
   const views = createViews({ dir: viewsDir, cache: config.env === 'production', brand: config.brand, passwordMinLength: config.passwordMinLength });
   const { outbox, ...mail } = createMail(config, log, views, metrics);
@@ -281,6 +306,10 @@ async function createServices(config: Config, log: Logger, { database, secretBox
     const ended = await endEverythingOf(db, models.byStorageKey, accountId);
     const consoleSessions = await deleteConsoleSessionsOf(db, accountId);
     log.info({ accountId, ended, consoleSessions }, 'ended every session and grant of the account');
+    if (ended) {
+      await recordEvent({ type: 'session.ended', actor: { type: 'system' }, accountId, data: { reason: 'all_sessions_ended' } });
+      await recordEvent({ type: 'grant.revoked', actor: { type: 'system' }, accountId, data: { reason: 'all_grants_revoked' } });
+    }
   };
   return {
     audit,
@@ -309,7 +338,9 @@ async function createServices(config: Config, log: Logger, { database, secretBox
     }),
     administration: createAccountAdministration(db),
     selfService: createSelfService({ db, hasher, passwordPolicy, ...mail, audit, notices, endEverythingOf: endEverything }),
-    sessions: accountSessions(db, models.byStorageKey),
+    sessions: accountSessions(db, models.byStorageKey, recordEvent),
+    recordEvent,
+    webhooks: createWebhookSubscriptions({ db, secretBox, allowPrivateNetwork: config.allowPrivateNetworkRequests, overlapMs: config.webhooks.secretOverlapMs }),
     reauthentication: createReauthentication({ db, accounts, secondFactors, passkeys, audit, maxAgeSeconds: config.reauthMaxAge }),
   };
 }
@@ -369,6 +400,7 @@ async function createOidcProvider(config: Config, log: Logger, { secrets, signin
     },
   });
   await checkClients(config.clientsFile, fileClients, (metadata) => provider.Client.validate(metadata));
+  recordProviderEvents(provider, services.recordEvent);
   signingKeys.onChange((jwks) => replaceProviderSigningKeys(provider, jwks));
   // JWKS_FILE changed while the services were created: the provider was made with the set read at start.
   if (signingKeys.current() !== secrets.jwks) replaceProviderSigningKeys(provider, signingKeys.current());

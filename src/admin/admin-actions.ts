@@ -70,6 +70,7 @@ export function createAdminActions(deps: {
   }
   const record = (actor: Actor, action: string, targetId: string, changes?: Record<string, unknown>, targetType = 'account') =>
     audit({ actorId: actor.accountId, action, targetType, targetId, ip: actor.ip, changes });
+  const by = (actor: Actor) => ({ type: 'admin' as const, id: actor.accountId });
   const user = async (id: string) => {
     if (!UUID.test(id)) throw new AccountNotFoundError();
     return administration.getAccount(id);
@@ -96,6 +97,7 @@ export function createAdminActions(deps: {
         emailVerified: input.emailVerified ?? false,
         // The admin, not the person, chose this address: no provider may link in on its strength.
         emailAdminAsserted: true,
+        actor: by(actor),
       });
       if (input.invite) await deps.lifecycle.invite(account.id);
       await record(actor, 'users.create', account.id, { email: account.email, roles, invited: Boolean(input.invite) });
@@ -107,7 +109,7 @@ export function createAdminActions(deps: {
       const asked = { dryRun: options.dryRun, onConflict: options.onConflict };
       let report;
       try {
-        report = await importUsers(deps.database.db, records, options);
+        report = await importUsers(deps.database.db, records, { ...options, actor: by(actor) });
       } catch (error) {
         // An unreadable file or a body cut short: rolled back, and still on the record.
         await audit({ actorId: actor.accountId, action: 'users.import', ip: actor.ip, changes: { ...asked, written: false, failed: true } });
@@ -122,7 +124,7 @@ export function createAdminActions(deps: {
       const target = await user(id);
       await allow(actor, 'users.update', target.id);
       if (changes.email !== undefined && changes.email.trim().toLowerCase() !== target.email.toLowerCase()) await allow(actor, 'users.email', target.id);
-      const { before, after } = await administration.updateProfile(target.id, changes, expectedVersion);
+      const { before, after } = await administration.updateProfile(target.id, changes, expectedVersion, by(actor));
       await record(actor, 'users.update', target.id, diff(before, after));
       if (after.email.toLowerCase() !== before.email.toLowerCase()) {
         notices.notify(target.id, { kind: 'email-changed', email: after.email }, { byAdministrator: true, to: before.email });
@@ -133,7 +135,7 @@ export function createAdminActions(deps: {
       const target = await user(id);
       const action = status === 'disabled' ? 'users.disable' : 'users.enable';
       await allow(actor, action, target.id);
-      await administration.setStatus(target.id, status);
+      await administration.setStatus(target.id, status, by(actor));
       if (status === 'disabled') await deps.endEverythingOf(target.id);
       await record(actor, action, target.id, { status: [target.status, status] });
       if (status === 'disabled' && target.status !== 'disabled') notices.notify(target.id, { kind: 'account-disabled' }, { byAdministrator: true });
@@ -142,22 +144,22 @@ export function createAdminActions(deps: {
     async deleteUser(actor: Actor, id: string) {
       const target = await user(id);
       await allow(actor, 'users.delete', target.id);
-      await administration.setDeleted(target.id, true);
+      await administration.setDeleted(target.id, true, by(actor));
       await deps.endEverythingOf(target.id);
       await record(actor, 'users.delete', target.id);
     },
     async restoreUser(actor: Actor, id: string) {
       const target = await user(id);
       await allow(actor, 'users.restore', target.id);
-      await administration.setDeleted(target.id, false);
+      await administration.setDeleted(target.id, false, by(actor));
       await record(actor, 'users.restore', target.id);
       return administration.getAccount(target.id);
     },
     async setRole(actor: Actor, id: string, role: string, granted: boolean) {
       const target = await user(id);
       await allow(actor, 'users.roles', target.id, role);
-      if (granted) await administration.grantRole(target.id, role);
-      else await administration.revokeRole(target.id, role);
+      if (granted) await administration.grantRole(target.id, role, by(actor));
+      else await administration.revokeRole(target.id, role, by(actor));
       await record(actor, granted ? 'users.roles.grant' : 'users.roles.revoke', target.id, { role });
       return administration.getAccount(target.id);
     },
@@ -173,7 +175,7 @@ export function createAdminActions(deps: {
     async resetSecondFactors(actor: Actor, id: string) {
       const target = await user(id);
       await allow(actor, 'users.second-factors.reset', target.id);
-      const removed = await deps.secondFactors.reset(target.id);
+      const removed = await deps.secondFactors.reset(target.id, by(actor));
       await record(actor, 'users.second-factors.reset', target.id, { removed });
       return administration.getAccount(target.id);
     },

@@ -129,6 +129,7 @@ async function createUser(config: Config, args: string[]): Promise<string> {
       name: values.name,
       roles: values.role,
       emailVerified: values.verified ?? false,
+      actor: { type: 'cli' },
     });
     const roles = await accounts.rolesOf(account.id);
     await auditRecorder(db)({ actorId: null, actorKind: 'cli', action: 'users.create', targetType: 'account', targetId: account.id, changes: { email: account.email, roles } });

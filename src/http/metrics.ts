@@ -25,6 +25,7 @@ export function createMetrics() {
   const logins = counter('login_attempts_total', 'Sign-in attempts by outcome and method', ['outcome', 'method']);
   const lockouts = counter('login_lockouts_total', 'Password sign-in lockouts', []);
   const mails = counter('mail_messages_total', 'Mail by outcome', ['outcome']);
+  const webhookDeliveries = counter('webhook_deliveries_total', 'Webhook delivery attempts by outcome (delivered, retry, failed)', ['outcome']);
 
   return {
     registry,
@@ -39,6 +40,18 @@ export function createMetrics() {
     loginAttempt: (outcome: string, method: string) => logins.inc({ outcome, method }),
     lockout: () => lockouts.inc(),
     mail: (outcome: 'sent' | 'failed') => mails.inc({ outcome }),
+    delivery: (outcome: 'delivered' | 'retry' | 'failed') => webhookDeliveries.inc({ outcome }),
+    /** The webhook outbox backlog (deliveries still to make), counted when scraped. */
+    watchWebhookBacklog(count: () => Promise<number>) {
+      new Gauge({
+        name: 'webhook_backlog',
+        help: 'Webhook deliveries waiting to be made or retried',
+        registers: [registry],
+        async collect() {
+          this.set(await count());
+        },
+      });
+    },
     /** Connection pool gauges, read when scraped. */
     watchPool(pool: pg.Pool) {
       const gauge = (name: string, help: string, read: () => number) =>
