@@ -5,6 +5,7 @@ import type { AdapterConstructor } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 
 import {
+  type AccountAdministration,
   type AccountService,
   accountVersions,
   createAccountAdministration,
@@ -86,6 +87,7 @@ export interface Idp {
   database: Database;
   redis: RedisConnection | undefined;
   accounts: AccountService;
+  administration: AccountAdministration;
   secondFactors: SecondFactors;
   /** Undefined when the issuer's host is an IP address (WebAuthn needs a domain name). */
   passkeys: Passkeys | undefined;
@@ -172,6 +174,7 @@ export async function createIdp(config: Config, log: Logger, options: IdpOptions
       database: stores.database,
       redis: stores.models.redis,
       accounts: services.accounts,
+      administration: services.administration,
       secondFactors: services.secondFactors,
       passkeys: services.passkeys,
       mailer: services.mailer,

@@ -49,7 +49,7 @@ export function retryDelay(attempt: number, settings: Pick<DeliverySettings, 're
 export function startDeliveryWorker(deps: { db: Kysely<DB>; secretBox: SecretBox; settings: DeliverySettings; log: Log; observe?: DeliveryObserver }) {
   const { db, secretBox, settings, log, observe } = deps;
   // Longer than an attempt can take, so a live node always finishes before its claim lapses.
-  const leaseMs = settings.timeoutMs * 3 + 5_000;
+  const leaseMs = settings.timeoutMs * 2 + 1_000;
   const inFlight = new Set<Promise<void>>();
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
