@@ -490,6 +490,7 @@ function adminRouters(config: Config, { database, secrets, signingKeys, models }
     usersImported: () => void services.verificationFloor.refresh(),
     revokeGrantsOfClient: (clientId) => revokeGrantsOfClient(database.db, models.byStorageKey, clientId),
     clientPrivileges: (metadata) => privilegesOf(metadata, new Map(resourceServers.map((server) => [server.indicator, server]))),
+    webhooks: services.webhooks,
   });
   const auth = adminBearerAuth({
     issuer: config.issuer,

@@ -14,6 +14,7 @@ import {
 import { type AuditQuery, diff, listAuditEvents, type RecordAudit } from '../audit/index.ts';
 import type { ClientRegistry } from '../clients/index.ts';
 import type { Database } from '../db/index.ts';
+import type { WebhookSubscriptions } from '../webhooks/index.ts';
 import { type AdminAction, authorize, ForbiddenError } from './permissions.ts';
 
 /** Who is acting, and from where (for the audit log). */
@@ -54,6 +55,7 @@ export function createAdminActions(deps: {
   revokeGrantsOfClient(clientId: string): Promise<number>;
   /** What in a client registration only a super admin may grant (first_party, the admin API). */
   clientPrivileges(metadata: Record<string, unknown>): string[];
+  webhooks: WebhookSubscriptions;
 }) {
   const { administration, audit, clients, notices } = deps;
 
@@ -238,6 +240,49 @@ export function createAdminActions(deps: {
       const secret = await clients.rotateSecret(id);
       await record(actor, 'clients.rotate-secret', id, undefined, 'client');
       return secret;
+    },
+    async listWebhooks(actor: Actor) {
+      await allow(actor, 'webhooks.manage');
+      return deps.webhooks.list();
+    },
+    async getWebhook(actor: Actor, id: string) {
+      await allow(actor, 'webhooks.manage');
+      return deps.webhooks.get(id);
+    },
+    /** The signing secret is in the answer this once. */
+    async createWebhook(actor: Actor, input: unknown) {
+      await allow(actor, 'webhooks.manage');
+      const created = await deps.webhooks.create(input);
+      const { id, url, events, enabled } = created.subscription;
+      await record(actor, 'webhooks.create', id, { url, events, enabled }, 'webhook');
+      return created;
+    },
+    async updateWebhook(actor: Actor, id: string, input: unknown) {
+      await allow(actor, 'webhooks.manage');
+      const before = await deps.webhooks.get(id);
+      const after = await deps.webhooks.update(id, input);
+      await record(actor, 'webhooks.update', id, diff({ url: before.url, events: before.events, enabled: before.enabled }, { url: after.url, events: after.events, enabled: after.enabled }), 'webhook');
+      return after;
+    },
+    async rotateWebhookSecret(actor: Actor, id: string) {
+      await allow(actor, 'webhooks.manage');
+      const rotated = await deps.webhooks.rotateSecret(id);
+      await record(actor, 'webhooks.rotate-secret', id, undefined, 'webhook');
+      return rotated;
+    },
+    async deleteWebhook(actor: Actor, id: string) {
+      await allow(actor, 'webhooks.manage');
+      await deps.webhooks.remove(id);
+      await record(actor, 'webhooks.delete', id, undefined, 'webhook');
+    },
+    async webhookDeliveries(actor: Actor, id: string) {
+      await allow(actor, 'webhooks.manage');
+      return deps.webhooks.deliveries(id);
+    },
+    async resendWebhookDelivery(actor: Actor, id: string, deliveryId: string) {
+      await allow(actor, 'webhooks.manage');
+      await deps.webhooks.resend(id, deliveryId);
+      await record(actor, 'webhooks.resend', id, { delivery: deliveryId }, 'webhook');
     },
     async auditLog(actor: Actor, query: AuditQuery) {
       await allow(actor, 'audit.read');

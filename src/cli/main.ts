@@ -23,6 +23,7 @@ import { connectRedis } from '../redis/index.ts';
 import { clientMetadataCheck } from './client-metadata-check.ts';
 import { keysCommand, KeysUsageError } from './keys-command.ts';
 import { exportUsersCommand, importUsersCommand, TransferInputError } from './user-transfer-commands.ts';
+import { webhookCommand, WebhookUsageError } from './webhook-commands.ts';
 
 const usage = `Usage: npm run admin -- <command> [options]
 
@@ -43,6 +44,12 @@ Commands:
                                import people from JSON Lines (or CSV with a header row), password hashes as they
                                are; with any invalid line nothing is written unless --skip-invalid (exit code 2)
   export-users [--file F]      every person as JSON Lines (hashes, roles, Google links), to F (mode 0600) or stdout
+  create-webhook --url U [--events a,b] [--description D] [--disabled] [--json]
+                               send these events (default: every event) to U, signed; prints the secret once
+  list-webhooks [--json]       the webhook subscriptions
+  rotate-webhook-secret ID     a new signing secret (printed once); the old one signs too for
+                               WEBHOOK_SECRET_OVERLAP_HOURS
+  delete-webhook ID            delete a subscription and its deliveries
   keys list                    the signing keys of JWKS_FILE (or JWKS) and what each does now
   keys rotate [--activate-in 1h]
                                add a new key per algorithm, published at once and signing after the delay;
@@ -243,6 +250,13 @@ async function run(argv: string[]): Promise<string> {
       const config = loadConfig();
       return exportUsersCommand(args, (work) => withDatabase(config, work));
     }
+    case 'create-webhook':
+    case 'list-webhooks':
+    case 'rotate-webhook-secret':
+    case 'delete-webhook': {
+      const config = loadConfig();
+      return webhookCommand(command, args, config, (work) => withDatabase(config, work));
+    }
     case undefined:
     case 'help':
     case '--help':
@@ -252,7 +266,7 @@ async function run(argv: string[]): Promise<string> {
   }
 }
 
-const expected = [UsageError, KeysUsageError, TransferInputError, SigningKeysError, ConfigError, DataDirLockedError, DuplicateEmailError, FirstAdminEmailTakenError, UnknownRoleError, WeakPasswordError, InvalidAccountInputError];
+const expected = [UsageError, WebhookUsageError, KeysUsageError, TransferInputError, SigningKeysError, ConfigError, DataDirLockedError, DuplicateEmailError, FirstAdminEmailTakenError, UnknownRoleError, WeakPasswordError, InvalidAccountInputError];
 
 run(process.argv.slice(2)).then(
   (output) => {

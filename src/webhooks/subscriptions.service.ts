@@ -30,7 +30,7 @@ export const webhookInputSchema = z.object({
   events: z.array(z.enum(WEBHOOK_EVENT_TYPES, { error: `events: each one of ${WEBHOOK_EVENT_TYPES.join(', ')}` })).max(WEBHOOK_EVENT_TYPES.length).default([]),
   description: z.string().trim().max(200).default(''),
   enabled: z.boolean().default(true),
-});
+}).strict();
 export type WebhookInput = z.input<typeof webhookInputSchema>;
 
 const UUID = z.uuid();
@@ -44,7 +44,9 @@ export function createWebhookSubscriptions(deps: { db: Kysely<DB>; secretBox: Se
 
   function parse(input: unknown) {
     const parsed = webhookInputSchema.safeParse(input);
-    if (!parsed.success) throw new InvalidWebhookError(parsed.error.issues.map((issue) => issue.message).join('; '));
+    if (!parsed.success) {
+      throw new InvalidWebhookError(parsed.error.issues.map((issue) => (issue.code === 'unrecognized_keys' ? `unknown fields: ${issue.keys.join(', ')}` : issue.message)).join('; '));
+    }
     return parsed.data;
   }
 
@@ -74,7 +76,8 @@ export function createWebhookSubscriptions(deps: { db: Kysely<DB>; secretBox: Se
 
     async update(id: string, input: unknown) {
       const current = await get(id);
-      const { url, events, description, enabled } = parse({ ...current, ...(input as object) });
+      if (!input || typeof input !== 'object' || Array.isArray(input)) throw new InvalidWebhookError('body: a JSON object');
+      const { url, events, description, enabled } = parse({ url: current.url, events: current.events, description: current.description, enabled: current.enabled, ...input });
       if (url !== current.url) await checkTarget(url);
       const updated = await updateSubscription(db, id, { url, events: [...new Set(events)], description, enabled });
       if (!updated) throw new WebhookNotFoundError();
