@@ -2,15 +2,8 @@ import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 
 import { backends, startTestIdp, type TestIdp } from '../support/idp.ts';
-import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
+import { fastWebhooks, startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
 
-/** Fast retries so that a test sees several attempts in a second or two. */
-export const fastWebhooks = {
-  WEBHOOK_POLL_MS: '50',
-  WEBHOOK_RETRY_BASE_MS: '100',
-  WEBHOOK_RETRY_MAX_DELAY_MS: '200',
-  WEBHOOK_TIMEOUT_MS: '700',
-};
 
 async function deliveriesOf(idp: TestIdp, subscriptionId: string) {
   return idp.idp.webhooks.deliveries(subscriptionId);

@@ -74,3 +74,11 @@ export async function startWebhookReceiver(initially: Answer = 204) {
 }
 
 export type WebhookReceiver = Awaited<ReturnType<typeof startWebhookReceiver>>;
+
+/** Settings for fast retries, so that a test sees several attempts in a second or two. */
+export const fastWebhooks = {
+  WEBHOOK_POLL_MS: '50',
+  WEBHOOK_RETRY_BASE_MS: '100',
+  WEBHOOK_RETRY_MAX_DELAY_MS: '200',
+  WEBHOOK_TIMEOUT_MS: '700',
+};
