@@ -6,6 +6,7 @@ import type Provider from 'oidc-provider';
 
 import {
   type AccountAdministration,
+  type AccountLifecycle,
   type AccountService,
   accountVersions,
   createAccountAdministration,
@@ -19,12 +20,14 @@ import {
   createSecurityNotices,
   createSelfService,
   createVerificationFloor,
+  type Federation,
   hasUsableSecondFactor,
   keepVerificationFloorCurrent,
   type Passkeys,
   relyingPartyOf,
   resealTotpSecrets,
   type SecondFactors,
+  type SelfService,
 } from './accounts/index.ts';
 import {
   adminApiRoutes,
@@ -63,6 +66,7 @@ import { googleCallbackRoute, interactionRoutes, signInCompletion } from './inte
 import { liveJwks, loadSecrets } from './keys/index.ts';
 import type { Logger } from './logger.ts';
 import {
+  type AccountSessions,
   accountSessions,
   createProvider,
   endEverythingOf,
@@ -88,6 +92,10 @@ export interface Idp {
   redis: RedisConnection | undefined;
   accounts: AccountService;
   administration: AccountAdministration;
+  lifecycle: AccountLifecycle;
+  selfService: SelfService;
+  federation: Federation;
+  sessions: AccountSessions;
   secondFactors: SecondFactors;
   /** Undefined when the issuer's host is an IP address (WebAuthn needs a domain name). */
   passkeys: Passkeys | undefined;
@@ -175,6 +183,10 @@ export async function createIdp(config: Config, log: Logger, options: IdpOptions
       redis: stores.models.redis,
       accounts: services.accounts,
       administration: services.administration,
+      lifecycle: services.lifecycle,
+      selfService: services.selfService,
+      federation: services.federation,
+      sessions: services.sessions,
       secondFactors: services.secondFactors,
       passkeys: services.passkeys,
       mailer: services.mailer,
