@@ -34,31 +34,41 @@ describe.each(backends)('webhooks (%s)', (backend) => {
   }
 
   it('retries a receiver that fails, then times out, until it answers 2xx; every attempt is signed for the standardwebhooks library', async () => {
-    const { receiver, node } = await setUp();
+    const { receiver, node } = await setUp({ WEBHOOK_TIMEOUT_MS: '3000' });
     const { subscription, secret } = await node.idp.webhooks.create({ url: receiver.url, events: ['account.created'] });
     expect(secret).toMatch(/^whsec_/);
     receiver.answer(500, 'hang');
 
-    const account = await node.idp.accounts.createAccount({ email: 'ada@example.com', password: 'ada passphrase 1', name: 'Ada' });
+    const account = await node.idp.accounts.createAccount({ email: 'ada@example.com', password: 'ada passphrase 1', name: 'Ada', emailVerified: true });
+    await receiver.waitFor(2);
+    // While the receiver holds the second attempt, the IdP answers as quickly as ever and stays ready.
+    const asked = Date.now();
+    expect((await fetch(`${node.issuer}/readyz`)).status).toBe(200);
+    await node.idp.accounts.authenticate('ada@example.com', 'ada passphrase 1', { ip: null, userAgent: null });
+    expect(Date.now() - asked).toBeLessThan(2000);
     const [failed, timedOut, delivered] = await receiver.waitFor(3);
 
     // One event, three attempts, one idempotency key.
     const ids = new Set([failed, timedOut, delivered].map((request) => request!.headers['webhook-id']));
     expect(ids.size).toBe(1);
-    expect(delivered!.at - timedOut!.at).toBeGreaterThanOrEqual(700);
+    expect(delivered!.at - timedOut!.at).toBeGreaterThanOrEqual(3000);
     const verified = new Webhook(secret).verify(delivered!.body, delivered!.headers as Record<string, string>) as Record<string, any>;
     expect(verified).toMatchObject({
       id: delivered!.headers['webhook-id'],
       type: 'account.created',
       actor: { type: 'system' },
       subject: { type: 'account', id: account.id },
-      data: { email: 'ada@example.com', name: 'Ada', roles: ['user'], email_verified: false },
+      data: { email: 'ada@example.com', name: 'Ada', roles: ['user'], email_verified: true },
     });
     expect(() => new Webhook(`whsec_${Buffer.alloc(24, 1).toString('base64')}`).verify(delivered!.body, delivered!.headers as Record<string, string>)).toThrow();
 
     const [row] = await eventually(() => deliveriesOf(node, subscription.id), (rows) => rows[0]?.status === 'delivered');
     expect(row).toMatchObject({ status: 'delivered', attempts: 3, last_status_code: 204, event_type: 'account.created' });
     expect(row!.last_latency_ms).toBeGreaterThanOrEqual(0);
+    const metrics = await (await fetch(`${node.issuer}/metrics`)).text();
+    expect(metrics).toMatch(/webhook_deliveries_total\{outcome="retry"\} 2/);
+    expect(metrics).toMatch(/webhook_deliveries_total\{outcome="delivered"\} 1/);
+    expect(metrics).toMatch(/webhook_backlog 0/);
   });
 
   it('does not follow a redirect, and marks a delivery failed once its retry window is over; resend sends it again', async () => {
