@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser } from '../support/browser.ts';
 import { runAdmin } from '../support/cli.ts';
 import { adminCliClient, backends, startTestIdp, type TestIdp } from '../support/idp.ts';
-import { relyingParty, signIn, startAuthorization } from '../support/rp.ts';
+import { newBrowser, relyingParty, signIn, startAuthorization, submitLogin } from '../support/rp.ts';
 import { fastWebhooks, startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
 
 const backend = backends.at(-1)!;
@@ -150,4 +150,68 @@ describe('webhooks from npm run admin', () => {
       await receiver.close();
     }
   }, 240_000);
+});
+
+describe(`webhooks in the admin console (${backend})`, () => {
+  let idp: TestIdp;
+  let receiver: WebhookReceiver;
+  beforeAll(async () => {
+    receiver = await startWebhookReceiver();
+    idp = await startTestIdp({ backend, env: fastWebhooks });
+    for (const role of ['admin', 'super_admin'] as const) {
+      await idp.idp.accounts.createAccount({ email: `${role}@example.com`, password: `${role} passphrase 1`, roles: [role], emailVerified: true });
+    }
+  });
+  afterAll(async () => {
+    await idp?.destroy();
+    await receiver?.close();
+  });
+
+  async function signInToConsole(role: string) {
+    const browser = newBrowser();
+    const login = await browser.open(`${idp.issuer}/admin`);
+    const result = await submitLogin(browser, login, `${role}@example.com`, `${role} passphrase 1`);
+    return { browser, page: result.page! };
+  }
+
+  it('lets a super admin create a webhook (secret shown once), see its deliveries and send one again', async () => {
+    const { browser } = await signInToConsole('super_admin');
+    const list = await browser.open(`${idp.issuer}/admin/webhooks`);
+    expect(list.$('h1').text()).toBe('Webhooks');
+
+    const refused = await browser.submit(list, 'form[action="/admin/webhooks"]', { url: 'not a url' });
+    expect(refused.page!.status).toBe(400);
+
+    const created = (await browser.submit(list, 'form[action="/admin/webhooks"]', { url: receiver.url, description: 'CRM', events: 'account.created' })).page!;
+    expect(created.status).toBe(201);
+    const secret = created.$('code.webhook-secret').text();
+    expect(secret).toMatch(/^whsec_/);
+
+    const account = await idp.idp.accounts.createAccount({ email: 'jo@example.com', password: 'jo passphrase 123' });
+    const [request] = await receiver.waitFor(1);
+    expect(new Webhook(secret).verify(request!.body, request!.headers as Record<string, string>)).toMatchObject({ subject: { id: account.id } });
+
+    const again = await browser.open(`${idp.issuer}/admin/webhooks`);
+    expect(again.html).not.toContain(secret);
+    let detail = await browser.open(new URL(again.$('tbody a').first().attr('href')!, again.url).href);
+    for (let i = 0; i < 50 && !detail.$('tr.delivery.delivered').length; i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      detail = await browser.open(detail.url);
+    }
+    const row = detail.$('tr.delivery').first();
+    expect(row.text()).toContain('account.created');
+    expect(row.text()).toContain('delivered');
+    expect(row.find('td').eq(3).text().trim()).toBe('204');
+    expect(row.find('td').eq(4).text()).toMatch(/\d+ ms/);
+
+    await browser.submit(detail, 'tr.delivery form[action$="/resend"]');
+    const [, resent] = await receiver.waitFor(2);
+    expect(resent!.headers['webhook-id']).toBe(request!.headers['webhook-id']);
+  });
+
+  it('refuses an admin who is not a super admin', async () => {
+    const { browser } = await signInToConsole('admin');
+    const page = await browser.open(`${idp.issuer}/admin/webhooks`);
+    expect(page.status).toBe(403);
+  });
 });
