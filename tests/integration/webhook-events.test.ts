@@ -1,10 +1,11 @@
 import path from 'node:path';
 
+import * as oidc from 'openid-client';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { WEBHOOK_EVENT_TYPES } from '../../src/webhooks/index.ts';
-import { backends, startTestIdp, type TestIdp, webAppClient } from '../support/idp.ts';
+import { backends, RP_LOGOUT, startTestIdp, type TestIdp, webAppClient } from '../support/idp.ts';
 import { freePort } from '../support/ports.ts';
 import { exchangeCode, newBrowser, relyingParty, signIn, startAuthorization } from '../support/rp.ts';
 import { startServerProcess } from '../support/server-process.ts';
@@ -114,6 +115,23 @@ describe(`the webhook event catalogue (${backend})`, () => {
       expect(logs).not.toContain(value);
     }
   }, 120_000);
+
+  it('sends session.ended and grant.revoked when a person signs out at the IdP from an app', async () => {
+    const { idp } = node;
+    const account = await idp.accounts.createAccount({ email: 'kim@example.com', password: 'kim passphrase 12', emailVerified: true });
+    const rp = await relyingParty(node.issuer, webAppClient);
+    const browser = newBrowser();
+    const start = await startAuthorization(rp, { scope: 'openid email', prompt: 'consent' });
+    const tokens = await exchangeCode(rp, await signIn(browser, start.url, { email: 'kim@example.com', password: 'kim passphrase 12' }), start);
+    const confirm = await browser.open(oidc.buildEndSessionUrl(rp, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: RP_LOGOUT }).href);
+    expect((await browser.submit(confirm, 'form', {}, 'logout=yes')).leftTo?.href).toBe(RP_LOGOUT);
+
+    const about = (type: string) => receiver.received.map((request) => JSON.parse(request.body)).find((event) => event.type === type && event.subject.id === account.id);
+    const deadline = Date.now() + 15_000;
+    while (!(about('session.ended') && about('grant.revoked')) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(about('session.ended')).toMatchObject({ actor: { type: 'account', id: account.id }, data: { reason: 'signed_out', client_id: webAppClient.client_id } });
+    expect(about('grant.revoked')).toMatchObject({ data: { client_id: webAppClient.client_id } });
+  });
 });
 
 describe.skipIf(!backends.includes('postgres'))('a node killed mid-delivery', () => {
