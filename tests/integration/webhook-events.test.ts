@@ -4,6 +4,7 @@ import * as oidc from 'openid-client';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { importUsers } from '../../src/accounts/index.ts';
 import { WEBHOOK_EVENT_TYPES } from '../../src/webhooks/index.ts';
 import { backends, RP_LOGOUT, startTestIdp, type TestIdp, webAppClient } from '../support/idp.ts';
 import { freePort } from '../support/ports.ts';
@@ -115,6 +116,29 @@ describe(`the webhook event catalogue (${backend})`, () => {
       expect(logs).not.toContain(value);
     }
   }, 120_000);
+
+  it('sends account.created and account.updated for an import, in its transaction, without the imported hashes; nothing for a dry run', async () => {
+    const { idp } = node;
+    const existing = await idp.accounts.createAccount({ email: 'lou@example.com', password: 'lou passphrase 12' });
+    const hash = '$2b$10$abcdefghijklmnopqrstuu5dWxqvFN3d0rYbS8tR1k7Z1r3eYkQ2C';
+    async function* records() {
+      yield { line: 1, fields: { email: 'mo@example.com', name: 'Mo', password_hash: hash } };
+      yield { line: 2, fields: { email: 'lou@example.com', name: 'Lou Imported' } };
+    }
+    const options = { onConflict: 'update' as const, dryRun: false, skipInvalid: false, createRoles: false, roleMap: new Map<string, string>() };
+    const before = receiver.received.length;
+    await importUsers(idp.database.db, records(), { ...options, dryRun: true });
+    expect((await importUsers(idp.database.db, records(), options)).written).toBe(true);
+
+    const imported = () => receiver.received.slice(before).map((request) => JSON.parse(request.body)).filter((event) => event.data?.imported);
+    const deadline = Date.now() + 15_000;
+    while (imported().length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    const events = imported();
+    expect(events).toHaveLength(2);
+    expect(events.find((event) => event.type === 'account.created')).toMatchObject({ actor: { type: 'cli' }, data: { email: 'mo@example.com', name: 'Mo' } });
+    expect(events.find((event) => event.type === 'account.updated')).toMatchObject({ subject: { id: existing.id }, data: { fields: { name: 'Lou Imported' } } });
+    expect(JSON.stringify(events)).not.toContain(hash);
+  });
 
   it('sends session.ended and grant.revoked when a person signs out at the IdP from an app', async () => {
     const { idp } = node;
