@@ -1,4 +1,8 @@
+import dns from 'node:dns';
 import { lookup } from 'node:dns/promises';
+import http from 'node:http';
+import https from 'node:https';
+import type { LookupFunction } from 'node:net';
 
 import { Webhook } from 'standardwebhooks';
 
@@ -60,30 +64,57 @@ export async function sendWebhook(url: string, eventId: string, body: string, se
     const refusal = await targetRefusal(url, options.allowPrivateNetwork);
     if (refusal) throw new RefusedTargetError(`${refusal}, which the IdP does not call`);
     const at = new Date();
-    const response = await fetch(url, {
-      method: 'POST',
-      redirect: 'manual',
-      signal: AbortSignal.timeout(options.timeoutMs),
-      headers: {
-        'content-type': 'application/json',
-        'user-agent': 'idp-webhooks/1',
-        'webhook-id': eventId,
-        'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
-        'webhook-signature': signatureHeader(secrets, eventId, at, body),
-      },
-      body,
+    const status = await post(new URL(url), body, options, {
+      'content-type': 'application/json',
+      'user-agent': 'idp-webhooks/1',
+      'webhook-id': eventId,
+      'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+      'webhook-signature': signatureHeader(secrets, eventId, at, body),
     });
-    await response.body?.cancel().catch(() => undefined);
-    const ok = response.status >= 200 && response.status < 300;
-    return { statusCode: response.status, error: ok ? null : `answered ${response.status}`, latencyMs: elapsed(), ok };
+    const ok = status >= 200 && status < 300;
+    return { statusCode: status, error: ok ? null : `answered ${status}`, latencyMs: elapsed(), ok };
   } catch (error) {
     return { statusCode: null, error: describe(error, options.timeoutMs), latencyMs: elapsed(), ok: false };
   }
 }
 
+/**
+ * Resolves the name as the connection does and refuses the address it would connect to: a name that
+ * resolved to a public address when checked and to a private one a moment later (DNS rebinding) gains nothing.
+ */
+export function checkedLookup(allowPrivateNetwork: boolean): LookupFunction {
+  return (hostname, options, callback) => {
+    dns.lookup(hostname, { ...options, all: true }, (err, addresses) => {
+      if (err) return callback(err, '', 4);
+      const refused = addresses.find(({ address }) => addressRefusal(address, allowPrivateNetwork));
+      if (refused) return callback(new RefusedTargetError(`${hostname} is ${addressRefusal(refused.address, allowPrivateNetwork)}, which the IdP does not call`), '', 4);
+      if (options.all) return (callback as unknown as (e: null, a: dns.LookupAddress[]) => void)(null, addresses);
+      return callback(null, addresses[0]!.address, addresses[0]!.family);
+    });
+  };
+}
+
+/** One POST; resolves with the status (a redirect is an answer, not followed); the body is not read. */
+function post(target: URL, body: string, options: SendOptions, headers: Record<string, string>): Promise<number> {
+  const client = target.protocol === 'https:' ? https : http;
+  return new Promise((resolve, reject) => {
+    const request = client.request(
+      target,
+      { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, lookup: checkedLookup(options.allowPrivateNetwork), signal: AbortSignal.timeout(options.timeoutMs), agent: false },
+      (response) => {
+        resolve(response.statusCode ?? 0);
+        response.resume();
+        response.on('error', () => undefined);
+      },
+    );
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
 function describe(error: unknown, timeoutMs: number): string {
   const err = error as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (err.name === 'TimeoutError') return `no answer within ${timeoutMs} ms`;
+  if (err.name === 'TimeoutError' || err.name === 'AbortError') return `no answer within ${timeoutMs} ms`;
   if (error instanceof RefusedTargetError) return err.message ?? 'refused target';
   return (err.cause?.code ?? err.cause?.message ?? err.message ?? 'request failed').slice(0, 200);
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { retryDelay, targetRefusal, withoutSecrets } from '../../src/webhooks/index.ts';
+import { checkedLookup, RefusedTargetError } from '../../src/webhooks/webhook-sender.ts';
 
 describe('webhook delivery rules', () => {
   it('refuses loopback and private targets unless private network requests are allowed, and metadata addresses always', async () => {
@@ -28,5 +29,17 @@ describe('webhook delivery rules', () => {
       name: 'A',
       nested: { kept: [{ ok: true }] },
     });
+  });
+});
+
+describe('the address a webhook connection uses', () => {
+  const resolve = (allowPrivateNetwork: boolean, all: boolean) =>
+    new Promise<unknown>((done) => checkedLookup(allowPrivateNetwork)('localhost', { all }, (err, address) => done(err ?? address)));
+
+  it('is checked when the connection resolves the name, not only when the subscription was made (DNS rebinding)', async () => {
+    expect(await resolve(false, false)).toBeInstanceOf(RefusedTargetError);
+    expect(await resolve(false, true)).toBeInstanceOf(RefusedTargetError);
+    expect(await resolve(true, false)).toMatch(/^(127\.0\.0\.1|::1)$/);
+    expect(await resolve(true, true)).toEqual(expect.arrayContaining([expect.objectContaining({ address: expect.stringMatching(/^(127\.0\.0\.1|::1)$/) })]));
   });
 });
