@@ -5,7 +5,7 @@
  */
 const pages = '^src/(interactions|self-service|admin)/';
 const plumbing = '^src/(http|web|oidc)/';
-const domain = '^src/(accounts|audit|email|views|clients|upstream|retention)/';
+const domain = '^src/(accounts|audit|email|views|clients|upstream|retention|webhooks)/';
 const storage = '^src/(db|redis|keys|crypto)/';
 const entryPoints = '^src/(main|idp|app)\\.ts$|^src/cli/';
 

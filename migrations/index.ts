@@ -15,6 +15,7 @@ import * as reauthentications from './010_reauthentications.ts';
 import * as secretsAtRest from './014_secrets_at_rest.ts';
 import * as auditActorKind from './017_audit_actor_kind.ts';
 import * as scaleIndexes from './018_scale_indexes.ts';
+import * as webhooks from './019_webhooks.ts';
 
 /** Every migration, in order. Names are the file names; a test checks none is missing here. */
 export const migrations: Record<string, Migration> = {
@@ -33,4 +34,5 @@ export const migrations: Record<string, Migration> = {
   '015_grants_by_client': grantsByClient,
   '017_audit_actor_kind': auditActorKind,
   '018_scale_indexes': scaleIndexes,
+  '019_webhooks': webhooks,
 };

@@ -127,7 +127,7 @@ export const settings = {
   ALLOW_PRIVATE_NETWORK_REQUESTS: {
     whenUnset: '`true, except in production`',
     parser: flag,
-    doc: 'Whether client URIs the IdP calls (back-channel logout, JWKS, request and sector identifier URIs, logo) may be on loopback or private addresses, at registration and at fetch time. `false` blocks them against SSRF. Link-local and cloud metadata addresses are refused either way.',
+    doc: 'Whether client URIs the IdP calls (back-channel logout, JWKS, request and sector identifier URIs, logo) and webhook targets may be on loopback or private addresses, at registration and at fetch time. `false` blocks them against SSRF. Link-local and cloud metadata addresses are refused either way.',
   },
   TRUST_PROXY: {
     default: 'false',
@@ -260,7 +260,43 @@ export const settings = {
     doc: 'Admin API requests per minute, by the caller\'s highest role.',
   },
 
-  // Operations
+  // Webhooks
+  WEBHOOK_TIMEOUT_MS: {
+    default: '10000',
+    parser: integer(100, 60_000),
+    doc: 'How long the IdP waits for a webhook receiver to answer before the attempt counts as failed (10 s).',
+  },
+  WEBHOOK_RETRY_BASE_MS: {
+    default: '10000',
+    parser: integer(1, 3_600_000),
+    doc: 'Delay before the first retry of a failed webhook delivery; each next retry waits twice as long (up to `WEBHOOK_RETRY_MAX_DELAY_MS`), with random jitter.',
+  },
+  WEBHOOK_RETRY_MAX_DELAY_MS: {
+    default: '3600000',
+    parser: integer(1, 86_400_000),
+    doc: 'Longest wait between two attempts of one webhook delivery (1 hour).',
+  },
+  WEBHOOK_RETRY_WINDOW_SECONDS: {
+    default: '93600',
+    parser: integer(1, 30 * 86_400),
+    doc: 'How long after its event a webhook delivery is retried before it is marked failed (26 hours). It can be sent again from the console.',
+  },
+  WEBHOOK_POLL_MS: {
+    default: '1000',
+    parser: integer(10, 60_000),
+    doc: 'How often each node looks for webhook deliveries that are due.',
+  },
+  WEBHOOK_CONCURRENCY: {
+    default: '8',
+    parser: integer(1, 256),
+    doc: 'Webhook deliveries one node sends at once.',
+  },
+  WEBHOOK_SECRET_OVERLAP_HOURS: {
+    default: '24',
+    parser: integer(0, 24 * 30),
+    doc: 'After a webhook secret is rotated, deliveries carry a signature with the old secret too for this long, so receivers can switch without losing events.',
+  },
+
   METRICS_PORT: {
     whenUnset: '(unset: /metrics on PORT in development, nowhere in production)',
     parser: integer(0, 65535),
@@ -402,6 +438,16 @@ export interface Config {
   brand: BrandSettings;
   /** undefined means no Google sign-in. */
   google: { clientId: string; clientSecret: string; issuer: string; hostedDomain: string | undefined } | undefined;
+  /** Webhook delivery (targets on private addresses follow allowPrivateNetworkRequests). */
+  webhooks: {
+    timeoutMs: number;
+    retryBaseMs: number;
+    maxRetryDelayMs: number;
+    retryWindowMs: number;
+    pollMs: number;
+    concurrency: number;
+    secretOverlapMs: number;
+  };
   rateLimits: {
     loginMaxFailures: number;
     loginLockoutSeconds: number;
@@ -651,5 +697,14 @@ export function loadConfig(environment: Env = process.env): Config {
       parallelism: env.ARGON2_PARALLELISM,
     },
     argon2Concurrency: env.ARGON2_CONCURRENCY ?? availableParallelism(),
+    webhooks: {
+      timeoutMs: env.WEBHOOK_TIMEOUT_MS,
+      retryBaseMs: env.WEBHOOK_RETRY_BASE_MS,
+      maxRetryDelayMs: env.WEBHOOK_RETRY_MAX_DELAY_MS,
+      retryWindowMs: env.WEBHOOK_RETRY_WINDOW_SECONDS * 1000,
+      pollMs: env.WEBHOOK_POLL_MS,
+      concurrency: env.WEBHOOK_CONCURRENCY,
+      secretOverlapMs: env.WEBHOOK_SECRET_OVERLAP_HOURS * 3_600_000,
+    },
   };
 }

@@ -5,6 +5,8 @@ import type { AdapterConstructor } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 
 import {
+  type AccountAdministration,
+  type AccountLifecycle,
   type AccountService,
   accountVersions,
   createAccountAdministration,
@@ -18,12 +20,14 @@ import {
   createSecurityNotices,
   createSelfService,
   createVerificationFloor,
+  type Federation,
   hasUsableSecondFactor,
   keepVerificationFloorCurrent,
   type Passkeys,
   relyingPartyOf,
   resealTotpSecrets,
   type SecondFactors,
+  type SelfService,
 } from './accounts/index.ts';
 import {
   adminApiRoutes,
@@ -61,7 +65,16 @@ import {
 import { googleCallbackRoute, interactionRoutes, signInCompletion } from './interactions/index.ts';
 import { liveJwks, loadSecrets } from './keys/index.ts';
 import type { Logger } from './logger.ts';
-import { accountSessions, createProvider, endEverythingOf, openModelStore, replaceProviderSigningKeys, revokeGrantsOfClient } from './oidc/index.ts';
+import {
+  type AccountSessions,
+  accountSessions,
+  createProvider,
+  endEverythingOf,
+  openModelStore,
+  recordProviderEvents,
+  replaceProviderSigningKeys,
+  revokeGrantsOfClient,
+} from './oidc/index.ts';
 import { viewsDir } from './paths.ts';
 import type { RedisConnection } from './redis/index.ts';
 import { createRetentionJob, type RetentionJob } from './retention/index.ts';
@@ -69,6 +82,7 @@ import { accountApiRoutes, accountClient, accountPage, accountPageRoutes, accoun
 import { createGoogleClient } from './upstream/index.ts';
 import { deviceOf } from './web/index.ts';
 import { createViews, type Views } from './views/index.ts';
+import { countPendingDeliveries, createWebhookSubscriptions, type DeliveryWorker, eventRecorder, startDeliveryWorker, type WebhookSubscriptions } from './webhooks/index.ts';
 
 export interface Idp {
   app: Koa;
@@ -78,12 +92,20 @@ export interface Idp {
   database: Database;
   redis: RedisConnection | undefined;
   accounts: AccountService;
+  administration: AccountAdministration;
+  lifecycle: AccountLifecycle;
+  selfService: SelfService;
+  federation: Federation;
+  sessions: AccountSessions;
   secondFactors: SecondFactors;
   /** Undefined when the issuer's host is an IP address (WebAuthn needs a domain name). */
   passkeys: Passkeys | undefined;
   mailer: Mailer;
   /** Removes old sign-in history and audit events and expired rows; runs on its own every ten minutes. */
   retention: RetentionJob;
+  /** Webhook subscriptions, and this node's delivery worker. */
+  webhooks: WebhookSubscriptions;
+  webhookWorker: DeliveryWorker;
   /** The node is stopping: from now on /readyz answers 503 (everything else is still served). */
   startDraining(): void;
   close(): Promise<void>;
@@ -148,6 +170,14 @@ export async function createIdp(config: Config, log: Logger, options: IdpOptions
       routers: createRouters(config, stores, services, oidc),
       provider: oidc.provider,
     });
+    // Last: nothing after them can fail with the worker and the retention job running.
+    const webhookWorker = startDeliveryWorker({
+      db: stores.database.db,
+      secretBox: stores.secretBox,
+      settings: { ...config.webhooks, allowPrivateNetwork: config.allowPrivateNetworkRequests },
+      log,
+      observe: services.metrics,
+    });
     const retention = createRetentionJob({ database: stores.database, policy: config.retention, log, observe: services.metrics });
     retention.start();
     return {
@@ -157,15 +187,23 @@ export async function createIdp(config: Config, log: Logger, options: IdpOptions
       database: stores.database,
       redis: stores.models.redis,
       accounts: services.accounts,
+      administration: services.administration,
+      lifecycle: services.lifecycle,
+      selfService: services.selfService,
+      federation: services.federation,
+      sessions: services.sessions,
       secondFactors: services.secondFactors,
       passkeys: services.passkeys,
       mailer: services.mailer,
       retention,
+      webhooks: services.webhooks,
+      webhookWorker,
       startDraining() {
         draining = true;
       },
       async close() {
         await retention.stop();
+        await webhookWorker.stop();
         await services.mailer.drain();
         await services.verificationFloor.stop();
         await stores.close();
@@ -250,6 +288,8 @@ async function createServices(config: Config, log: Logger, { database, secretBox
   const audit = auditRecorder(db);
   const metrics = createMetrics();
   if (database.pool) metrics.watchPool(database.pool);
+  metrics.watchWebhookBacklog(() => countPendingDeliveries(db));
+  const recordEvent = eventRecorder(db, (err, type) => log.warn({ err, type }, 'could not record a webhook event'));
   const rateLimits = createRateLimits(limiters, config.rateLimits);
   const views = createViews({ dir: viewsDir, cache: config.env === 'production', brand: config.brand, passwordMinLength: config.passwordMinLength });
   const { outbox, ...mail } = createMail(config, log, views, metrics);
@@ -294,6 +334,10 @@ async function createServices(config: Config, log: Logger, { database, secretBox
     const ended = await endEverythingOf(db, models.byStorageKey, accountId);
     const consoleSessions = await deleteConsoleSessionsOf(db, accountId);
     log.info({ accountId, ended, consoleSessions }, 'ended every session and grant of the account');
+    if (ended) {
+      await recordEvent({ type: 'session.ended', actor: { type: 'system' }, accountId, data: { reason: 'all_sessions_ended' } });
+      await recordEvent({ type: 'grant.revoked', actor: { type: 'system' }, accountId, data: { reason: 'all_grants_revoked' } });
+    }
   };
   return {
     audit,
@@ -322,7 +366,9 @@ async function createServices(config: Config, log: Logger, { database, secretBox
     }),
     administration: createAccountAdministration(db),
     selfService: createSelfService({ db, hasher, passwordPolicy, ...mail, audit, notices, endEverythingOf: endEverything }),
-    sessions: accountSessions(db, models.byStorageKey),
+    sessions: accountSessions(db, models.byStorageKey, recordEvent),
+    recordEvent,
+    webhooks: createWebhookSubscriptions({ db, secretBox, allowPrivateNetwork: config.allowPrivateNetworkRequests, overlapMs: config.webhooks.secretOverlapMs }),
     reauthentication: createReauthentication({ db, accounts, secondFactors, passkeys, audit, maxAgeSeconds: config.reauthMaxAge }),
   };
 }
@@ -382,6 +428,7 @@ async function createOidcProvider(config: Config, log: Logger, { secrets, signin
     },
   });
   await checkClients(config.clientsFile, fileClients, (metadata) => provider.Client.validate(metadata));
+  recordProviderEvents(provider, services.recordEvent);
   signingKeys.onChange((jwks) => replaceProviderSigningKeys(provider, jwks));
   // JWKS_FILE changed while the services were created: the provider was made with the set read at start.
   if (signingKeys.current() !== secrets.jwks) replaceProviderSigningKeys(provider, signingKeys.current());
@@ -468,6 +515,7 @@ function adminRouters(config: Config, { database, secrets, signingKeys, models }
     usersImported: () => void services.verificationFloor.refresh(),
     revokeGrantsOfClient: (clientId) => revokeGrantsOfClient(database.db, models.byStorageKey, clientId),
     clientPrivileges: (metadata) => privilegesOf(metadata, new Map(resourceServers.map((server) => [server.indicator, server]))),
+    webhooks: services.webhooks,
   });
   const auth = adminBearerAuth({
     issuer: config.issuer,

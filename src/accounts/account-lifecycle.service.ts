@@ -5,6 +5,7 @@ import type { Kysely, Transaction } from 'kysely';
 import type { RecordAudit } from '../audit/index.ts';
 import type { DB } from '../db/index.ts';
 import type { Mailer, Messages } from '../email/index.ts';
+import { recordEvent } from '../webhooks/index.ts';
 import { emailIsTaken, findAccountByEmail, findAccountById, insertAccount, markEmailVerified, updatePasswordHash } from './account.repository.ts';
 import { DEFAULT_ROLE, emailSchema, type LoginThrottle } from './account.service.ts';
 import { issueEmailToken, findLiveEmailToken, useEmailToken } from './email-token.repository.ts';
@@ -119,6 +120,12 @@ export function createAccountLifecycle(deps: {
         }
         const account = await insertAccount(trx, { email, password_hash: passwordHash, name: input.name?.trim() || null });
         await grantRoles(trx, account.id, [DEFAULT_ROLE]);
+        await recordEvent(trx, {
+          type: 'account.created',
+          actor: { type: 'account', id: account.id },
+          accountId: account.id,
+          data: { email: account.email, email_verified: false, name: account.name, roles: [DEFAULT_ROLE] },
+        });
         return { accountId: account.id, mail: await verificationMail(account, input.returnTo, input.locale, trx) };
       });
       mailer.sendInBackground(mail);
@@ -137,6 +144,7 @@ export function createAccountLifecycle(deps: {
       return db.transaction().execute(async (trx) => {
         const used = await useEmailToken(trx, token, 'verify_email');
         if (!used || !(await markEmailVerified(trx, used.account_id, used.email))) throw new InvalidLinkError();
+        await recordEvent(trx, { type: 'account.email_verified', actor: { type: 'account', id: used.account_id }, accountId: used.account_id, data: { email: used.email } });
         return { accountId: used.account_id, email: used.email, returnTo: used.return_to };
       });
     },
@@ -200,7 +208,14 @@ export function createAccountLifecycle(deps: {
         if (!row || !account || account.status !== 'active') throw new InvalidLinkError();
         await updatePasswordHash(trx, account.id, passwordHash);
         await markEmailVerified(trx, account.id, row.email);
-        return { ...row, removed: await removeUnkept(trx, account.id, keep), accountEmail: account.email };
+        const removed = await removeUnkept(trx, account.id, keep);
+        await recordEvent(trx, {
+          type: 'account.password_reset',
+          actor: { type: 'account', id: account.id },
+          accountId: account.id,
+          data: { removed_passkeys: removed.passkeys, removed_identities: removed.identities },
+        });
+        return { ...row, removed, accountEmail: account.email };
       });
       const accountId = used.account_id;
       await deps.loginThrottle.clear(used.accountEmail);

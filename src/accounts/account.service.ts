@@ -3,6 +3,7 @@ import { z } from 'zod';
 
 import type { RecordAudit } from '../audit/index.ts';
 import type { DB, LoginOutcome } from '../db/index.ts';
+import { type EventActor, recordEvent } from '../webhooks/index.ts';
 import {
   AccountDisabledError,
   AccountLockedError,
@@ -18,8 +19,6 @@ import {
   findAccountByEmail,
   findAccountById,
   insertAccount,
-  recordLoginAttempt,
-  recordSignIn,
   updatePasswordHash,
   type AccountRow,
 } from './account.repository.ts';
@@ -28,6 +27,7 @@ import { activeAccountCache } from './active-account-cache.ts';
 import type { PasswordHasher } from './password-hasher.ts';
 import { checkPassword, type PasswordPolicy } from './password-policy.ts';
 import { anyoneHasRole, existingRoleNames, grantRoles, rolesOf } from './role.repository.ts';
+import { signedIn, signInRefused } from './sign-in-history.ts';
 
 export type Account = AccountRow;
 
@@ -45,6 +45,8 @@ export interface NewAccount {
   emailVerified?: boolean | undefined;
   /** An admin set the address, not its owner: not trusted for linking another provider until the owner proves it. */
   emailAdminAsserted?: boolean | undefined;
+  /** Who makes it, for the `account.created` event (the IdP itself when unset). */
+  actor?: EventActor | undefined;
 }
 
 export const DEFAULT_ROLE = 'user';
@@ -136,6 +138,12 @@ export function createAccountService(deps: {
         name: input.name?.trim() || null,
       });
       await grantRoles(trx, account.id, roles);
+      await recordEvent(trx, {
+        type: 'account.created',
+        actor: input.actor ?? { type: 'system' },
+        accountId: account.id,
+        data: { email: account.email, email_verified: account.email_verified, name: account.name, roles },
+      });
       return account;
     });
   }
@@ -146,9 +154,9 @@ export function createAccountService(deps: {
     async authenticate(email, password, context, options = {}) {
       const key = email.trim().toLowerCase();
       const account = await findAccountByEmail(db, key);
-      const record = (outcome: LoginOutcome) => {
+      const record = (outcome: Exclude<LoginOutcome, 'success'>) => {
         observe?.loginAttempt(outcome, 'password');
-        return recordLoginAttempt(db, { accountId: account?.id ?? null, outcome, ...context });
+        return signInRefused(db, { accountId: account?.id ?? null, outcome, ...context });
       };
 
       const lockedFor = (await loginThrottle?.lockedFor(key)) ?? 0;
@@ -171,6 +179,7 @@ export function createAccountService(deps: {
         if (lockedNow > 0) {
           observe?.lockout();
           await audit?.({ actorId: null, action: 'account.lockout', targetType: 'account', targetId: account?.id, ip: context.ip, changes: { lockedSeconds: lockedNow } });
+          if (account) await recordEvent(db, { type: 'account.locked', actor: { type: 'system' }, accountId: account.id, data: { locked_seconds: lockedNow, ip: context.ip } });
           throw new AccountLockedError(lockedNow);
         }
         throw new InvalidCredentialsError();
@@ -187,7 +196,7 @@ export function createAccountService(deps: {
       }
       if (needsRehash) await updatePasswordHash(db, account.id, await hasher.hash(password));
       observe?.loginAttempt('success', 'password');
-      await recordSignIn(db, { accountId: account.id, ...context });
+      await signedIn(db, { accountId: account.id, ...context });
       return account;
     },
 
@@ -196,7 +205,7 @@ export function createAccountService(deps: {
       const account = await findAccountById(db, accountId);
       if (account?.status !== 'active' || !account.email_verified) return undefined;
       observe?.loginAttempt('success', 'password');
-      await recordSignIn(db, { accountId: account.id, ...context });
+      await signedIn(db, { accountId: account.id, ...context });
       return account;
     },
 
@@ -214,7 +223,7 @@ export function createAccountService(deps: {
       const roles = ['super_admin', DEFAULT_ROLE];
       let account: Account;
       try {
-        account = await createAccount({ email, password, roles, emailVerified: true });
+        account = await createAccount({ email, password, roles, emailVerified: true, actor: { type: 'system' } });
       } catch (error) {
         // Another node (or a bootstrap job) starting at the same moment created it first: not an error.
         if (!(error instanceof DuplicateEmailError || isUniqueViolation(error))) throw error;

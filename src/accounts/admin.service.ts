@@ -1,6 +1,8 @@
 import type { Kysely, Updateable } from 'kysely';
 
+import { diff } from '../audit/index.ts';
 import type { AccountsTable, DB } from '../db/index.ts';
+import { type EventActor, recordEvent } from '../webhooks/index.ts';
 import { type AccountListQuery, emailsOfAccounts, findAccountOverview, findPublicAccount, listAccounts, loginHistoryOf } from './account-query.repository.ts';
 import { findAccountByEmail, restoreAccount, setAccountStatus, softDeleteAccount, updateAccount } from './account.repository.ts';
 import { emailSchema } from './account.service.ts';
@@ -51,7 +53,7 @@ export function createAccountAdministration(db: Kysely<DB>) {
     emailsOf: (ids: string[]) => emailsOfAccounts(db, [...new Set(ids)]),
 
     /** Applies the changes when `expectedVersion` (updated_at in ms) is still current; returns before and after. */
-    async updateProfile(id: string, changes: ProfileChanges, expectedVersion: number | undefined) {
+    async updateProfile(id: string, changes: ProfileChanges, expectedVersion: number | undefined, actor: EventActor = { type: 'system' }) {
       return db.transaction().execute(async (trx) => {
         const before = await findPublicAccount(trx, id, { forUpdate: true });
         if (!before) throw new AccountNotFoundError();
@@ -72,28 +74,50 @@ export function createAccountAdministration(db: Kysely<DB>) {
         await updateAccount(trx, id, values);
         const after = await findPublicAccount(trx, id);
         if (!after) throw new AccountNotFoundError();
+        const changed = diff(before, after);
+        const { email, ...others } = changed;
+        if (email) await recordEvent(trx, { type: 'account.email_changed', actor, accountId: id, data: { changes: { email }, email_verified: after.email_verified } });
+        delete others.email_verified;
+        delete others.email_admin_asserted;
+        delete others.updated_at;
+        if (Object.keys(others).length) await recordEvent(trx, { type: 'account.updated', actor, accountId: id, data: { changes: others } });
         return { before, after };
       });
     },
 
-    async setStatus(id: string, status: 'active' | 'disabled') {
-      if (!(await setAccountStatus(db, id, status))) throw new AccountNotFoundError();
+    async setStatus(id: string, status: 'active' | 'disabled', actor: EventActor = { type: 'system' }) {
+      await db.transaction().execute(async (trx) => {
+        if (!(await setAccountStatus(trx, id, status))) throw new AccountNotFoundError();
+        await recordEvent(trx, { type: status === 'disabled' ? 'account.disabled' : 'account.enabled', actor, accountId: id });
+      });
     },
 
-    async setDeleted(id: string, deleted: boolean) {
-      if (!(await (deleted ? softDeleteAccount(db, id) : restoreAccount(db, id)))) throw new AccountNotFoundError();
+    /** Deleting is `account.deleted`; restoring the account is `account.enabled` with `restored: true`. */
+    async setDeleted(id: string, deleted: boolean, actor: EventActor = { type: 'system' }) {
+      await db.transaction().execute(async (trx) => {
+        if (!(await (deleted ? softDeleteAccount(trx, id) : restoreAccount(trx, id)))) throw new AccountNotFoundError();
+        await recordEvent(trx, deleted ? { type: 'account.deleted', actor, accountId: id } : { type: 'account.enabled', actor, accountId: id, data: { restored: true } });
+      });
     },
 
-    async grantRole(id: string, role: string) {
+    async grantRole(id: string, role: string, actor: EventActor = { type: 'system' }) {
       await getAccount(id);
       await requireRole(role);
-      await grantRoles(db, id, [role]);
+      await db.transaction().execute(async (trx) => {
+        const before = await rolesOf(trx, id);
+        await grantRoles(trx, id, [role]);
+        if (!before.includes(role)) await recordEvent(trx, { type: 'account.role_granted', actor, accountId: id, data: { role } });
+      });
     },
 
-    async revokeRole(id: string, role: string) {
+    async revokeRole(id: string, role: string, actor: EventActor = { type: 'system' }) {
       await getAccount(id);
       await requireRole(role);
-      await revokeRole(db, id, role);
+      await db.transaction().execute(async (trx) => {
+        const before = await rolesOf(trx, id);
+        await revokeRole(trx, id, role);
+        if (before.includes(role)) await recordEvent(trx, { type: 'account.role_revoked', actor, accountId: id, data: { role } });
+      });
     },
 
     loginHistory: async (id: string, limit = 50) => {

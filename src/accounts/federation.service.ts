@@ -1,7 +1,8 @@
 import type { Kysely } from 'kysely';
 
 import type { DB } from '../db/index.ts';
-import { findAccountByEmail, findAccountById, insertAccount, markEmailVerified, recordSignIn, type AccountRow } from './account.repository.ts';
+import { recordEvent } from '../webhooks/index.ts';
+import { findAccountByEmail, findAccountById, insertAccount, markEmailVerified, type AccountRow } from './account.repository.ts';
 import type { LoginContext, LoginObserver } from './account.service.ts';
 import { DEFAULT_ROLE } from './account.service.ts';
 import {
@@ -14,6 +15,7 @@ import {
 import { deleteIdentity, findIdentity, identitiesOf, insertIdentity, type FederatedIdentityRow } from './federated-identity.repository.ts';
 import { grantRoles } from './role.repository.ts';
 import type { SecurityNotices } from './security-notice.ts';
+import { signedIn } from './sign-in-history.ts';
 
 /** What a provider (Google) told us about the person, after its ID token was validated. */
 export interface FederatedProfile {
@@ -66,6 +68,7 @@ export function createFederation(deps: {
           // An address an admin set is no proof the person at the provider owns this account.
           if (!local.email_verified || local.email_admin_asserted) return { kind: 'password-needed', email: local.email };
           await insertIdentity(trx, { provider: profile.provider, subject: profile.subject, accountId: local.id, email: profile.email });
+          await recordEvent(trx, { type: 'account.identity_linked', actor: { type: 'account', id: local.id }, accountId: local.id, data: { provider: profile.provider, email: profile.email } });
           return { kind: 'signed-in', account: local, linked: true, created: false };
         }
 
@@ -82,11 +85,19 @@ export function createFederation(deps: {
         });
         await grantRoles(trx, account.id, [DEFAULT_ROLE]);
         await insertIdentity(trx, { provider: profile.provider, subject: profile.subject, accountId: account.id, email: profile.email });
+        const actor = { type: 'account' as const, id: account.id };
+        await recordEvent(trx, {
+          type: 'account.created',
+          actor,
+          accountId: account.id,
+          data: { email: account.email, email_verified: true, name: account.name, roles: [DEFAULT_ROLE], provider: profile.provider },
+        });
+        await recordEvent(trx, { type: 'account.identity_linked', actor, accountId: account.id, data: { provider: profile.provider, email: profile.email } });
         return { kind: 'signed-in', account, linked: true, created: true };
       });
 
       if (result.kind === 'signed-in') {
-        await recordSignIn(db, { accountId: result.account.id, method: profile.provider, ...context });
+        await signedIn(db, { accountId: result.account.id, method: profile.provider, ...context });
         deps.observe?.loginAttempt('success', profile.provider);
         if (result.linked && !result.created) notices.notify(result.account.id, { kind: 'identity-linked', provider: profile.provider });
       }
@@ -105,6 +116,7 @@ export function createFederation(deps: {
         await deleteIdentity(trx, accountId, profile.provider);
         await insertIdentity(trx, { provider: profile.provider, subject: profile.subject, accountId, email: profile.email });
         if (profile.emailVerified) await markEmailVerified(trx, accountId, profile.email);
+        await recordEvent(trx, { type: 'account.identity_linked', actor: { type: 'account', id: accountId }, accountId, data: { provider: profile.provider, email: profile.email } });
         return true;
       });
       if (linked) notices.notify(accountId, { kind: 'identity-linked', provider: profile.provider });
@@ -116,7 +128,9 @@ export function createFederation(deps: {
         const account = ensureActive(await findAccountById(trx, accountId));
         const others = (await identitiesOf(trx, accountId)).filter((identity) => identity.provider !== provider);
         if (!account.password_hash && others.length === 0) throw new LastSignInMethodError();
-        return deleteIdentity(trx, accountId, provider);
+        const deleted = await deleteIdentity(trx, accountId, provider);
+        if (deleted) await recordEvent(trx, { type: 'account.identity_unlinked', actor: { type: 'account', id: accountId }, accountId, data: { provider } });
+        return deleted;
       });
       if (unlinked) notices.notify(accountId, { kind: 'identity-unlinked', provider });
     },

@@ -9,7 +9,8 @@ import type { Kysely } from 'kysely';
 
 import type { RecordAudit } from '../audit/index.ts';
 import type { DB, WebauthnPurpose } from '../db/index.ts';
-import { findAccountById, lockAccount, recordLoginAttempt, recordSignIn } from './account.repository.ts';
+import { recordEvent } from '../webhooks/index.ts';
+import { findAccountById, lockAccount } from './account.repository.ts';
 import type { LoginContext, LoginThrottle } from './account.service.ts';
 import {
   AccountDisabledError,
@@ -33,6 +34,7 @@ import {
   takeChallenge,
 } from './passkey.repository.ts';
 import { findTotp } from './second-factor.repository.ts';
+import { signedIn, signInRefused } from './sign-in-history.ts';
 import type { SecurityNotices } from './security-notice.ts';
 
 /** Who we are to authenticators: the issuer's host (RP ID), its origin, and the product name. */
@@ -249,13 +251,19 @@ export function createPasskeys(deps: { db: Kysely<DB>; relyingParty: PasskeyRely
       const saved =
         verification.verified &&
         credential &&
-        (await insertPasskey(db, {
-          id: credential.id,
-          accountId,
-          publicKey: base64url(credential.publicKey),
-          counter: credential.counter,
-          transports: credential.transports ?? [],
-          name: label,
+        (await db.transaction().execute(async (trx) => {
+          const inserted = await insertPasskey(trx, {
+            id: credential.id,
+            accountId,
+            publicKey: base64url(credential.publicKey),
+            counter: credential.counter,
+            transports: credential.transports ?? [],
+            name: label,
+          });
+          if (inserted) {
+            await recordEvent(trx, { type: 'account.second_factor_added', actor: { type: 'account', id: accountId }, accountId, data: { method: 'passkey', name: label } });
+          }
+          return inserted;
         }));
       if (!saved) {
         await audit({ actorId: accountId, action: 'mfa.passkey.added', targetType: 'account', targetId: accountId, outcome: 'denied', ip });
@@ -283,6 +291,7 @@ export function createPasskeys(deps: { db: Kysely<DB>; relyingParty: PasskeyRely
           name = passkey.name;
           const othersLeft = (await countPasskeys(trx, accountId)) > 0 || Boolean((await findTotp(trx, accountId))?.confirmed_at);
           if (mfaRequired && !othersLeft) throw new SecondFactorRequiredError();
+          await recordEvent(trx, { type: 'account.second_factor_removed', actor: { type: 'account', id: accountId }, accountId, data: { method: 'passkey', name } });
         });
       } catch (error) {
         if (error instanceof SecondFactorRequiredError) {
@@ -320,10 +329,10 @@ export function createPasskeys(deps: { db: Kysely<DB>; relyingParty: PasskeyRely
       await throttle.clear(accountId);
       const account = await findAccountById(db, accountId);
       if (account?.status !== 'active') {
-        await recordLoginAttempt(db, { accountId, outcome: 'account_disabled', method: 'passkey', ...context });
+        await signInRefused(db, { accountId, outcome: 'account_disabled', method: 'passkey', ...context });
         throw new AccountDisabledError();
       }
-      await recordSignIn(db, { accountId, method: 'passkey', ...context });
+      await signedIn(db, { accountId, method: 'passkey', ...context });
       return accountId;
     },
   };

@@ -4,6 +4,7 @@ import type { Kysely } from 'kysely';
 import type { RecordAudit } from '../audit/index.ts';
 import type { SecretBox } from '../crypto/index.ts';
 import type { DB } from '../db/index.ts';
+import { type EventActor, recordEvent } from '../webhooks/index.ts';
 import { lockAccount } from './account.repository.ts';
 import type { LoginThrottle } from './account.service.ts';
 import { SecondFactorLockedError, SecondFactorRequiredError, TotpAlreadyEnabledError, WrongSecondFactorCodeError } from './errors.ts';
@@ -114,7 +115,7 @@ export interface SecondFactors {
   /** The person removes their authenticator; refused when policy requires a second factor and no passkey is left. */
   removeTotp(accountId: string, mfaRequired: boolean, ip: string | null): Promise<void>;
   /** An admin clears every second factor of an account, passkeys too (audited by the admin action). */
-  reset(accountId: string): Promise<boolean>;
+  reset(accountId: string, actor?: EventActor): Promise<boolean>;
   withSecondFactor(accountIds: string[]): Promise<Set<string>>;
   /** The code the app shows now (tests and the CLI use it; never exposed over HTTP). */
   currentCode(secret: string): Promise<string>;
@@ -141,7 +142,12 @@ export function createSecondFactors(deps: {
     if (!result.valid) return false;
     // otplib's result type covers HOTP too; a TOTP result has the step that matched.
     const { timeStep } = result as typeof result & { timeStep: number };
-    return acceptTimeStep(db, accountId, timeStep, confirm);
+    if (!confirm) return acceptTimeStep(db, accountId, timeStep, false);
+    return db.transaction().execute(async (trx) => {
+      const confirmed = await acceptTimeStep(trx, accountId, timeStep, true);
+      if (confirmed) await recordEvent(trx, { type: 'account.second_factor_added', actor: { type: 'account', id: accountId }, accountId, data: { method: 'totp' } });
+      return confirmed;
+    });
   }
 
   async function issueRecoveryCodes(accountId: string): Promise<string[]> {
@@ -213,7 +219,9 @@ export function createSecondFactors(deps: {
       const removed = await db.transaction().execute(async (trx) => {
         await lockAccount(trx, accountId);
         if (mfaRequired && (await countPasskeys(trx, accountId)) === 0) return undefined;
-        return deleteTotp(trx, accountId);
+        const deleted = await deleteTotp(trx, accountId);
+        if (deleted) await recordEvent(trx, { type: 'account.second_factor_removed', actor: { type: 'account', id: accountId }, accountId, data: { method: 'totp' } });
+        return deleted;
       });
       if (removed === undefined) {
         await audit({ actorId: accountId, action: 'mfa.totp.removed', targetType: 'account', targetId: accountId, outcome: 'denied', ip, changes: { reason: 'last second factor' } });
@@ -225,9 +233,14 @@ export function createSecondFactors(deps: {
       }
     },
 
-    async reset(accountId) {
-      const totp = await deleteTotp(db, accountId);
-      const removed = (await deletePasskeysOf(db, accountId)) > 0 || totp;
+    async reset(accountId, actor: EventActor = { type: 'system' }) {
+      const removed = await db.transaction().execute(async (trx) => {
+        const totp = await deleteTotp(trx, accountId);
+        const passkeys = await deletePasskeysOf(trx, accountId);
+        const methods = [...(totp ? ['totp'] : []), ...(passkeys > 0 ? ['passkey'] : [])];
+        if (methods.length) await recordEvent(trx, { type: 'account.second_factor_removed', actor, accountId, data: { methods } });
+        return methods.length > 0;
+      });
       if (removed) notices.notify(accountId, { kind: 'second-factors-reset' }, { byAdministrator: true });
       return removed;
     },

@@ -3,6 +3,7 @@ import type { Kysely, Updateable } from 'kysely';
 import { diff, type RecordAudit } from '../audit/index.ts';
 import type { AccountsTable, DB } from '../db/index.ts';
 import type { Mailer, Messages } from '../email/index.ts';
+import { recordEvent } from '../webhooks/index.ts';
 import {
   findAccountByEmail,
   findAccountById,
@@ -48,8 +49,8 @@ export function createSelfService(deps: {
 }) {
   const { db, hasher, mailer, messages, links, audit, notices } = deps;
 
-  async function accountOf(accountId: string) {
-    const account = await findAccountById(db, accountId);
+  async function accountOf(accountId: string, from: Kysely<DB> = db) {
+    const account = await findAccountById(from, accountId);
     if (!account || account.status !== 'active' || account.deleted_at) throw new InvalidCredentialsError();
     return account;
   }
@@ -64,13 +65,19 @@ export function createSelfService(deps: {
   return {
     async updateProfile(self: Self, fields: ProfileFields) {
       const changes: Updateable<AccountsTable> = Object.fromEntries(PROFILE_FIELDS.filter((column) => fields[column] !== undefined).map((column) => [column, fields[column] || null]));
-      const before = await accountOf(self.accountId);
-      if (Object.keys(changes).length) await updateAccount(db, self.accountId, changes);
-      const after = await accountOf(self.accountId);
-      const changed = diff(
-        Object.fromEntries(PROFILE_FIELDS.map((column) => [column, before[column]])),
-        Object.fromEntries(PROFILE_FIELDS.map((column) => [column, after[column]])),
-      );
+      const { after, changed } = await db.transaction().execute(async (trx) => {
+        const before = await accountOf(self.accountId, trx);
+        if (Object.keys(changes).length) await updateAccount(trx, self.accountId, changes);
+        const after = await accountOf(self.accountId, trx);
+        const changed = diff(
+          Object.fromEntries(PROFILE_FIELDS.map((column) => [column, before[column]])),
+          Object.fromEntries(PROFILE_FIELDS.map((column) => [column, after[column]])),
+        );
+        if (Object.keys(changed).length) {
+          await recordEvent(trx, { type: 'account.updated', actor: { type: 'account', id: self.accountId }, accountId: self.accountId, data: { changes: changed } });
+        }
+        return { after, changed };
+      });
       if (Object.keys(changed).length) await audit({ actorId: self.accountId, action: 'account.profile.update', targetType: 'account', targetId: self.accountId, ip: self.ip, changes: changed });
       return after;
     },
@@ -81,7 +88,11 @@ export function createSelfService(deps: {
       await confirmCurrentPassword(account, current);
       checkPassword(deps.passwordPolicy, password);
       if (password !== confirmation) throw new PasswordMismatchError();
-      await updatePasswordHash(db, account.id, await hasher.hash(password));
+      const passwordHash = await hasher.hash(password);
+      await db.transaction().execute(async (trx) => {
+        await updatePasswordHash(trx, account.id, passwordHash);
+        await recordEvent(trx, { type: 'account.password_changed', actor: { type: 'account', id: account.id }, accountId: account.id });
+      });
       await audit({ actorId: account.id, action: 'account.password.change', targetType: 'account', targetId: account.id, ip: self.ip });
       notices.notify(account.id, { kind: 'password-changed' });
     },
@@ -121,6 +132,7 @@ export function createSelfService(deps: {
         await updateAccount(trx, account.id, { email: row.email });
         await markEmailVerified(trx, account.id, row.email);
         await deleteLinksToOldAddress(trx, account.id);
+        await recordEvent(trx, { type: 'account.email_changed', actor: { type: 'account', id: account.id }, accountId: account.id, data: { changes: { email: [account.email, row.email] }, email_verified: true } });
         return { accountId: account.id, from: account.email, email: row.email };
       });
       await audit({ actorId: changed.accountId, action: 'account.email.change', targetType: 'account', targetId: changed.accountId, changes: { email: [changed.from, changed.email] } });
@@ -130,7 +142,10 @@ export function createSelfService(deps: {
     /** Soft delete: the account can no longer sign in, every session and grant ends; an admin can restore it. */
     async deleteAccount(self: Self) {
       const account = await accountOf(self.accountId);
-      await softDeleteAccount(db, account.id);
+      await db.transaction().execute(async (trx) => {
+        await softDeleteAccount(trx, account.id);
+        await recordEvent(trx, { type: 'account.deleted', actor: { type: 'account', id: account.id }, accountId: account.id });
+      });
       await deps.endEverythingOf(account.id);
       await audit({ actorId: account.id, action: 'account.delete', targetType: 'account', targetId: account.id, ip: self.ip });
     },

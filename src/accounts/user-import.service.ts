@@ -1,6 +1,7 @@
 import type { Insertable, Kysely, Updateable } from 'kysely';
 
 import type { AccountsTable, DB } from '../db/index.ts';
+import { type AccountEvent, type EventActor, recordEvents } from '../webhooks/index.ts';
 import { DEFAULT_ROLE } from './account.service.ts';
 import { type ImportedUser, parseImportedUser, ROLE_NAME, type RowError } from './imported-user.ts';
 import { insertRole, listRoles } from './role.repository.ts';
@@ -34,6 +35,8 @@ export interface ImportOptions {
   roleMap: ReadonlyMap<string, string>;
   /** Called after each batch with the number of lines read so far. */
   onProgress?: ((lines: number) => void) | undefined;
+  /** Who imports, for the webhook events (`cli` when unset). */
+  actor?: EventActor | undefined;
 }
 
 export interface ImportReport {
@@ -113,6 +116,7 @@ function accountColumns(user: ImportedUser): Updateable<AccountsTable> {
  * they are; sign-in verifies them and replaces them with ours.
  */
 export async function importUsers(db: Kysely<DB>, records: AsyncIterable<UserRecord>, options: ImportOptions): Promise<ImportReport> {
+  const actor = options.actor ?? { type: 'cli' };
   const report: ImportReport = { imported: 0, updated: 0, skipped: 0, invalid: 0, errors: [], moreErrors: 0, createdRoles: [], written: false };
   const reject = (line: number, errors: RowError[]) => {
     report.invalid += 1;
@@ -197,13 +201,21 @@ export async function importUsers(db: Kysely<DB>, records: AsyncIterable<UserRec
         await insertAccountRoles(trx, inserts.flatMap((row) => (row.roles ?? [DEFAULT_ROLE]).map((role_name) => ({ account_id: idOf(row), role_name }))));
         await insertGoogleLinks(trx, inserts.flatMap((row) => (row.user.google_sub ? [{ account_id: idOf(row), subject: row.user.google_sub, email: row.user.email }] : [])));
         report.imported += inserts.length;
+        const events: AccountEvent[] = inserts.map((row) => ({
+          type: 'account.created',
+          actor,
+          accountId: idOf(row),
+          data: { ...accountColumns(row.user), email: row.user.email, roles: row.roles ?? [DEFAULT_ROLE], imported: true },
+        }));
 
         for (const { row, id } of updates) {
           const columns = accountColumns(row.user);
           if (Object.keys(columns).length) await updateImportedAccount(trx, id, columns);
           if (row.roles) await replaceAccountRoles(trx, id, row.roles);
           if (row.user.google_sub && linked.get(row.user.google_sub) !== id) await replaceGoogleLink(trx, { account_id: id, subject: row.user.google_sub, email: row.user.email });
+          events.push({ type: 'account.updated', actor, accountId: id, data: { fields: { ...columns, ...(row.roles ? { roles: row.roles } : {}) }, imported: true } });
         }
+        await recordEvents(trx, events);
         report.updated += updates.length;
       }
 

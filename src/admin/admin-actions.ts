@@ -14,6 +14,7 @@ import {
 import { type AuditQuery, diff, listAuditEvents, type RecordAudit } from '../audit/index.ts';
 import type { ClientRegistry } from '../clients/index.ts';
 import type { Database } from '../db/index.ts';
+import type { WebhookSubscriptions } from '../webhooks/index.ts';
 import { type AdminAction, authorize, ForbiddenError } from './permissions.ts';
 import { withCursorText } from './page-cursor.ts';
 
@@ -55,6 +56,7 @@ export function createAdminActions(deps: {
   revokeGrantsOfClient(clientId: string): Promise<number>;
   /** What in a client registration only a super admin may grant (first_party, the admin API). */
   clientPrivileges(metadata: Record<string, unknown>): string[];
+  webhooks: WebhookSubscriptions;
 }) {
   const { administration, audit, clients, notices } = deps;
 
@@ -71,6 +73,7 @@ export function createAdminActions(deps: {
   }
   const record = (actor: Actor, action: string, targetId: string, changes?: Record<string, unknown>, targetType = 'account') =>
     audit({ actorId: actor.accountId, action, targetType, targetId, ip: actor.ip, changes });
+  const by = (actor: Actor) => ({ type: 'admin' as const, id: actor.accountId });
   const user = async (id: string) => {
     if (!UUID.test(id)) throw new AccountNotFoundError();
     return administration.getAccount(id);
@@ -97,6 +100,7 @@ export function createAdminActions(deps: {
         emailVerified: input.emailVerified ?? false,
         // The admin, not the person, chose this address: no provider may link in on its strength.
         emailAdminAsserted: true,
+        actor: by(actor),
       });
       if (input.invite) await deps.lifecycle.invite(account.id);
       await record(actor, 'users.create', account.id, { email: account.email, roles, invited: Boolean(input.invite) });
@@ -108,7 +112,7 @@ export function createAdminActions(deps: {
       const asked = { dryRun: options.dryRun, onConflict: options.onConflict };
       let report;
       try {
-        report = await importUsers(deps.database.db, records, options);
+        report = await importUsers(deps.database.db, records, { ...options, actor: by(actor) });
       } catch (error) {
         // An unreadable file or a body cut short: rolled back, and still on the record.
         await audit({ actorId: actor.accountId, action: 'users.import', ip: actor.ip, changes: { ...asked, written: false, failed: true } });
@@ -123,7 +127,7 @@ export function createAdminActions(deps: {
       const target = await user(id);
       await allow(actor, 'users.update', target.id);
       if (changes.email !== undefined && changes.email.trim().toLowerCase() !== target.email.toLowerCase()) await allow(actor, 'users.email', target.id);
-      const { before, after } = await administration.updateProfile(target.id, changes, expectedVersion);
+      const { before, after } = await administration.updateProfile(target.id, changes, expectedVersion, by(actor));
       await record(actor, 'users.update', target.id, diff(before, after));
       if (after.email.toLowerCase() !== before.email.toLowerCase()) {
         notices.notify(target.id, { kind: 'email-changed', email: after.email }, { byAdministrator: true, to: before.email });
@@ -134,7 +138,7 @@ export function createAdminActions(deps: {
       const target = await user(id);
       const action = status === 'disabled' ? 'users.disable' : 'users.enable';
       await allow(actor, action, target.id);
-      await administration.setStatus(target.id, status);
+      await administration.setStatus(target.id, status, by(actor));
       if (status === 'disabled') await deps.endEverythingOf(target.id);
       await record(actor, action, target.id, { status: [target.status, status] });
       if (status === 'disabled' && target.status !== 'disabled') notices.notify(target.id, { kind: 'account-disabled' }, { byAdministrator: true });
@@ -143,22 +147,22 @@ export function createAdminActions(deps: {
     async deleteUser(actor: Actor, id: string) {
       const target = await user(id);
       await allow(actor, 'users.delete', target.id);
-      await administration.setDeleted(target.id, true);
+      await administration.setDeleted(target.id, true, by(actor));
       await deps.endEverythingOf(target.id);
       await record(actor, 'users.delete', target.id);
     },
     async restoreUser(actor: Actor, id: string) {
       const target = await user(id);
       await allow(actor, 'users.restore', target.id);
-      await administration.setDeleted(target.id, false);
+      await administration.setDeleted(target.id, false, by(actor));
       await record(actor, 'users.restore', target.id);
       return administration.getAccount(target.id);
     },
     async setRole(actor: Actor, id: string, role: string, granted: boolean) {
       const target = await user(id);
       await allow(actor, 'users.roles', target.id, role);
-      if (granted) await administration.grantRole(target.id, role);
-      else await administration.revokeRole(target.id, role);
+      if (granted) await administration.grantRole(target.id, role, by(actor));
+      else await administration.revokeRole(target.id, role, by(actor));
       await record(actor, granted ? 'users.roles.grant' : 'users.roles.revoke', target.id, { role });
       return administration.getAccount(target.id);
     },
@@ -174,7 +178,7 @@ export function createAdminActions(deps: {
     async resetSecondFactors(actor: Actor, id: string) {
       const target = await user(id);
       await allow(actor, 'users.second-factors.reset', target.id);
-      const removed = await deps.secondFactors.reset(target.id);
+      const removed = await deps.secondFactors.reset(target.id, by(actor));
       await record(actor, 'users.second-factors.reset', target.id, { removed });
       return administration.getAccount(target.id);
     },
@@ -237,6 +241,49 @@ export function createAdminActions(deps: {
       const secret = await clients.rotateSecret(id);
       await record(actor, 'clients.rotate-secret', id, undefined, 'client');
       return secret;
+    },
+    async listWebhooks(actor: Actor) {
+      await allow(actor, 'webhooks.manage');
+      return deps.webhooks.list();
+    },
+    async getWebhook(actor: Actor, id: string) {
+      await allow(actor, 'webhooks.manage');
+      return deps.webhooks.get(id);
+    },
+    /** The signing secret is in the answer this once. */
+    async createWebhook(actor: Actor, input: unknown) {
+      await allow(actor, 'webhooks.manage');
+      const created = await deps.webhooks.create(input);
+      const { id, url, events, enabled } = created.subscription;
+      await record(actor, 'webhooks.create', id, { url, events, enabled }, 'webhook');
+      return created;
+    },
+    async updateWebhook(actor: Actor, id: string, input: unknown) {
+      await allow(actor, 'webhooks.manage');
+      const before = await deps.webhooks.get(id);
+      const after = await deps.webhooks.update(id, input);
+      await record(actor, 'webhooks.update', id, diff({ url: before.url, events: before.events, enabled: before.enabled }, { url: after.url, events: after.events, enabled: after.enabled }), 'webhook');
+      return after;
+    },
+    async rotateWebhookSecret(actor: Actor, id: string) {
+      await allow(actor, 'webhooks.manage');
+      const rotated = await deps.webhooks.rotateSecret(id);
+      await record(actor, 'webhooks.rotate-secret', id, undefined, 'webhook');
+      return rotated;
+    },
+    async deleteWebhook(actor: Actor, id: string) {
+      await allow(actor, 'webhooks.manage');
+      await deps.webhooks.remove(id);
+      await record(actor, 'webhooks.delete', id, undefined, 'webhook');
+    },
+    async webhookDeliveries(actor: Actor, id: string) {
+      await allow(actor, 'webhooks.manage');
+      return deps.webhooks.deliveries(id);
+    },
+    async resendWebhookDelivery(actor: Actor, id: string, deliveryId: string) {
+      await allow(actor, 'webhooks.manage');
+      await deps.webhooks.resend(id, deliveryId);
+      await record(actor, 'webhooks.resend', id, { delivery: deliveryId }, 'webhook');
     },
     async auditLog(actor: Actor, query: AuditQuery) {
       await allow(actor, 'audit.read');

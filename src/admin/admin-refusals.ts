@@ -10,6 +10,7 @@ import {
   WeakPasswordError,
 } from '../accounts/index.ts';
 import { ClientNotFoundError, InvalidClientError } from '../clients/index.ts';
+import { InvalidWebhookError, WebhookNotFoundError } from '../webhooks/index.ts';
 import { ForbiddenError } from './permissions.ts';
 
 export interface AdminRefusal {
@@ -24,13 +25,14 @@ export function adminRefusal(error: unknown): AdminRefusal | undefined {
   if (!(error instanceof Error)) return undefined;
   const { message } = error;
   if (error instanceof InvalidClientError) return { status: 400, code: 'invalid_client_metadata', message, field: error.field };
-  if (error instanceof InvalidAccountInputError || error instanceof WeakPasswordError) return { status: 400, code: 'invalid_request', message };
+  if (error instanceof InvalidAccountInputError || error instanceof WeakPasswordError || error instanceof InvalidWebhookError) return { status: 400, code: 'invalid_request', message };
   if (error instanceof ForbiddenError) return { status: 403, code: 'forbidden', message };
   if (
     error instanceof AccountNotFoundError ||
     error instanceof ClientNotFoundError ||
     error instanceof RoleNotFoundError ||
-    error instanceof UnknownRoleError
+    error instanceof UnknownRoleError ||
+    error instanceof WebhookNotFoundError
   ) {
     return { status: 404, code: 'not_found', message };
   }

@@ -272,6 +272,38 @@ export function adminApiRoutes(deps: { auth: Middleware; actions: AdminActions; 
     ctx.body = { client_id: ctx.params.id, client_secret: await actions.rotateClientSecret(actor(ctx), ctx.params.id!) };
   });
 
+  router.get('/webhooks', async (ctx) => {
+    ctx.body = { items: await actions.listWebhooks(actor(ctx)) };
+  });
+  router.post('/webhooks', async (ctx) => {
+    const { subscription, secret } = await actions.createWebhook(actor(ctx), ctx.request.body);
+    ctx.status = 201;
+    // The signing secret is shown this once; it is kept sealed.
+    ctx.body = { ...subscription, secret };
+  });
+  router.get('/webhooks/:id', async (ctx) => {
+    ctx.body = await actions.getWebhook(actor(ctx), ctx.params.id!);
+  });
+  router.patch('/webhooks/:id', async (ctx) => {
+    ctx.body = await actions.updateWebhook(actor(ctx), ctx.params.id!, ctx.request.body);
+  });
+  router.delete('/webhooks/:id', async (ctx) => {
+    await actions.deleteWebhook(actor(ctx), ctx.params.id!);
+    ctx.status = 204;
+  });
+  router.post('/webhooks/:id/rotate-secret', async (ctx) => {
+    const { subscription, secret } = await actions.rotateWebhookSecret(actor(ctx), ctx.params.id!);
+    ctx.body = { ...subscription, secret };
+  });
+  router.get('/webhooks/:id/deliveries', async (ctx) => {
+    ctx.body = { items: await actions.webhookDeliveries(actor(ctx), ctx.params.id!) };
+  });
+  router.post('/webhooks/:id/deliveries/:delivery/resend', async (ctx) => {
+    await actions.resendWebhookDelivery(actor(ctx), ctx.params.id!, ctx.params.delivery!);
+    ctx.status = 202;
+    ctx.body = { status: 'the delivery is due again' };
+  });
+
   router.get('/audit', async (ctx) => {
     const position = pagePosition(parse(pageSchema, { page: ctx.query.page, per_page: ctx.query.per_page, cursor: ctx.query.cursor }), EVENT_ID);
     let audit;

@@ -8,6 +8,7 @@ import { actionLabelKey, AUDITED_ACTIONS, changeLines } from '../audit/index.ts'
 import { csrfProtection, formBody, PageError } from '../http/index.ts';
 import { type AccountSessions, currentSession } from '../oidc/index.ts';
 import { message, type Message, type Views } from '../views/index.ts';
+import { WEBHOOK_EVENT_TYPES } from '../webhooks/index.ts';
 import { deviceOf } from '../web/index.ts';
 import type { Actor, AdminActions } from './admin-actions.ts';
 import { adminRefusal } from './admin-refusals.ts';
@@ -333,6 +334,50 @@ export function adminConsoleRoutes(deps: {
     if (!actor || needsConfirmation(ctx, 'admin.confirm.deleteClient')) return;
     await actions.deleteClient(actor, ctx.params.id!);
     back(ctx, '/admin/clients');
+  });
+
+  router.get('/webhooks', async (ctx) => {
+    const actor = await actorOf(ctx);
+    if (!actor) return;
+    render(ctx, 'webhooks', { webhooks: await actions.listWebhooks(actor), eventTypes: WEBHOOK_EVENT_TYPES });
+  });
+  router.post('/webhooks', async (ctx) => {
+    const actor = await actorOf(ctx);
+    if (!actor) return;
+    const events = [body(ctx).events].flat().filter((event): event is string => typeof event === 'string');
+    // The service checks the form (zod): a wrong URL or event is a readable refusal page.
+    const { subscription, secret } = await actions.createWebhook(actor, { url: text(body(ctx).url, 2048), description: text(body(ctx).description, 200), events });
+    render(ctx, 'webhook-secret', { webhook: subscription, secret }, 201);
+  });
+  router.get('/webhooks/:id', async (ctx) => {
+    const actor = await actorOf(ctx);
+    if (!actor) return;
+    const webhook = await actions.getWebhook(actor, ctx.params.id!);
+    render(ctx, 'webhook', { webhook, deliveries: await actions.webhookDeliveries(actor, webhook.id) });
+  });
+  router.post('/webhooks/:id', async (ctx) => {
+    const actor = await actorOf(ctx);
+    if (!actor) return;
+    await actions.updateWebhook(actor, ctx.params.id!, { enabled: body(ctx).enabled === 'yes' });
+    back(ctx, `/admin/webhooks/${ctx.params.id}`);
+  });
+  router.post('/webhooks/:id/rotate-secret', async (ctx) => {
+    const actor = await actorOf(ctx);
+    if (!actor || needsConfirmation(ctx, 'admin.confirm.rotateWebhookSecret')) return;
+    const { subscription, secret } = await actions.rotateWebhookSecret(actor, ctx.params.id!);
+    render(ctx, 'webhook-secret', { webhook: subscription, secret });
+  });
+  router.post('/webhooks/:id/delete', async (ctx) => {
+    const actor = await actorOf(ctx);
+    if (!actor || needsConfirmation(ctx, 'admin.confirm.deleteWebhook')) return;
+    await actions.deleteWebhook(actor, ctx.params.id!);
+    back(ctx, '/admin/webhooks');
+  });
+  router.post('/webhooks/:id/deliveries/:delivery/resend', async (ctx) => {
+    const actor = await actorOf(ctx);
+    if (!actor) return;
+    await actions.resendWebhookDelivery(actor, ctx.params.id!, ctx.params.delivery!);
+    back(ctx, `/admin/webhooks/${ctx.params.id}`);
   });
 
   router.get('/audit', async (ctx) => {

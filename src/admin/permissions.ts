@@ -19,7 +19,8 @@ export type AdminAction =
   | 'clients.read'
   | 'clients.write'
   | 'clients.privileged'
-  | 'audit.read';
+  | 'audit.read'
+  | 'webhooks.manage';
 
 const minimumRank: Record<AdminAction, number> = {
   'users.read': RANK.moderator,
@@ -42,6 +43,8 @@ const minimumRank: Record<AdminAction, number> = {
   'audit.read': RANK.admin,
   /** Sets anyone's roles, super_admin included, and their password hashes. */
   'users.import': RANK.super_admin,
+  /** Webhooks send every account change to a URL of the admin's choice. */
+  'webhooks.manage': RANK.super_admin,
 };
 
 const selfForbidden = new Set<AdminAction>(['users.disable', 'users.enable', 'users.delete', 'users.roles', 'users.second-factors.reset']);

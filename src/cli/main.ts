@@ -24,6 +24,7 @@ import { clientMetadataCheck } from './client-metadata-check.ts';
 import { keysCommand, KeysUsageError } from './keys-command.ts';
 import { purgeCommand } from './purge-command.ts';
 import { exportUsersCommand, importUsersCommand, TransferInputError } from './user-transfer-commands.ts';
+import { webhookCommand, WebhookUsageError } from './webhook-commands.ts';
 
 const usage = `Usage: npm run admin -- <command> [options]
 
@@ -47,6 +48,12 @@ Commands:
   purge                        remove sign-in history and audit events older than LOGIN_HISTORY_DAYS and AUDIT_DAYS,
                                and expired sessions, tokens and links, now (the server does it every ten minutes);
                                prints how many rows went from each table
+  create-webhook --url U [--events a,b] [--description D] [--disabled] [--json]
+                               send these events (default: every event) to U, signed; prints the secret once
+  list-webhooks [--json]       the webhook subscriptions
+  rotate-webhook-secret ID     a new signing secret (printed once); the old one signs too for
+                               WEBHOOK_SECRET_OVERLAP_HOURS
+  delete-webhook ID            delete a subscription and its deliveries
   keys list                    the signing keys of JWKS_FILE (or JWKS) and what each does now
   keys rotate [--activate-in 1h]
                                add a new key per algorithm, published at once and signing after the delay;
@@ -133,6 +140,7 @@ async function createUser(config: Config, args: string[]): Promise<string> {
       name: values.name,
       roles: values.role,
       emailVerified: values.verified ?? false,
+      actor: { type: 'cli' },
     });
     const roles = await accounts.rolesOf(account.id);
     await auditRecorder(db)({ actorId: null, actorKind: 'cli', action: 'users.create', targetType: 'account', targetId: account.id, changes: { email: account.email, roles } });
@@ -251,6 +259,13 @@ async function run(argv: string[]): Promise<string> {
       const config = loadConfig();
       return purgeCommand(config, (work) => withDatabase(config, work));
     }
+    case 'create-webhook':
+    case 'list-webhooks':
+    case 'rotate-webhook-secret':
+    case 'delete-webhook': {
+      const config = loadConfig();
+      return webhookCommand(command, args, config, (work) => withDatabase(config, work));
+    }
     case undefined:
     case 'help':
     case '--help':
@@ -260,7 +275,7 @@ async function run(argv: string[]): Promise<string> {
   }
 }
 
-const expected = [UsageError, KeysUsageError, TransferInputError, SigningKeysError, ConfigError, DataDirLockedError, DuplicateEmailError, FirstAdminEmailTakenError, UnknownRoleError, WeakPasswordError, InvalidAccountInputError];
+const expected = [UsageError, WebhookUsageError, KeysUsageError, TransferInputError, SigningKeysError, ConfigError, DataDirLockedError, DuplicateEmailError, FirstAdminEmailTakenError, UnknownRoleError, WeakPasswordError, InvalidAccountInputError];
 
 run(process.argv.slice(2)).then(
   (output) => {

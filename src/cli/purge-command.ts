@@ -12,6 +12,7 @@ const described: Record<PurgedTable, string> = {
   webauthn_challenges: 'expired passkey challenges',
   console_sessions: 'expired admin console sessions',
   reauthentications: 'stale re-authentications',
+  webhook_events: 'webhook events older than 30 days, none pending',
 };
 
 const kept = (days: number | undefined) => (days === undefined ? 'kept for ever' : `kept ${days} days`);

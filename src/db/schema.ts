@@ -177,7 +177,48 @@ export interface ConsoleSessionsTable {
   last_seen_at: Timestamp;
 }
 
+export interface WebhookSubscriptionsTable {
+  id: Generated<string>;
+  url: string;
+  description: Generated<string>;
+  /** Event types sent; empty: every event. */
+  events: ColumnType<string[], string[] | undefined, string[]>;
+  enabled: Generated<boolean>;
+  secret_sealed: string;
+  previous_secret_sealed: string | null;
+  previous_secret_expires_at: NullableTimestamp;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface WebhookEventsTable {
+  id: string;
+  type: string;
+  occurred_at: Timestamp;
+  payload: JSONColumnType<Record<string, unknown>, string, string>;
+}
+
+export type WebhookDeliveryStatus = 'pending' | 'delivered' | 'failed';
+
+export interface WebhookDeliveriesTable {
+  id: Generated<string>;
+  event_id: string;
+  subscription_id: string;
+  status: Generated<WebhookDeliveryStatus>;
+  attempts: Generated<number>;
+  next_attempt_at: Timestamp;
+  last_attempt_at: NullableTimestamp;
+  last_status_code: number | null;
+  last_error: string | null;
+  last_latency_ms: number | null;
+  created_at: Timestamp;
+  finished_at: NullableTimestamp;
+}
+
 export interface DB {
+  webhook_subscriptions: WebhookSubscriptionsTable;
+  webhook_events: WebhookEventsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
   console_sessions: ConsoleSessionsTable;
   reauthentications: ReauthenticationsTable;
   webauthn_credentials: WebauthnCredentialsTable;

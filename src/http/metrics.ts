@@ -27,6 +27,7 @@ export function createMetrics() {
   const mails = counter('mail_messages_total', 'Mail by outcome', ['outcome']);
   const purged = counter('retention_rows_deleted_total', 'Rows the retention job removed, by table', ['table']);
   const retentionRuns = counter('retention_runs_total', 'Retention job runs by outcome (skipped: another node was running it)', ['outcome']);
+  const webhookDeliveries = counter('webhook_deliveries_total', 'Webhook delivery attempts by outcome (delivered, retry, failed)', ['outcome']);
 
   return {
     registry,
@@ -43,6 +44,18 @@ export function createMetrics() {
     mail: (outcome: 'sent' | 'failed') => mails.inc({ outcome }),
     rowsPurged: (table: string, count: number) => purged.inc({ table }, count),
     retentionRun: (outcome: 'done' | 'skipped' | 'failed') => retentionRuns.inc({ outcome }),
+    delivery: (outcome: 'delivered' | 'retry' | 'failed') => webhookDeliveries.inc({ outcome }),
+    /** The webhook outbox backlog (deliveries still to make), counted when scraped. */
+    watchWebhookBacklog(count: () => Promise<number>) {
+      new Gauge({
+        name: 'webhook_backlog',
+        help: 'Webhook deliveries waiting to be made or retried',
+        registers: [registry],
+        async collect() {
+          this.set(await count());
+        },
+      });
+    },
     /** Connection pool gauges, read when scraped. */
     watchPool(pool: pg.Pool) {
       const gauge = (name: string, help: string, read: () => number) =>

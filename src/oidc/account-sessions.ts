@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import type { AdapterConstructor, AdapterPayload } from 'oidc-provider';
 
 import type { DB } from '../db/index.ts';
+import type { RecordEvent } from '../webhooks/index.ts';
 import { liveIndexEntries } from './adapters/account-index.ts';
 import { storageKeyOf } from './adapters/hashed-ids.ts';
 
@@ -34,7 +35,7 @@ type Authorizations = Record<string, { grantId?: string }>;
  * `Adapter` addresses items by storage key, as the index records them; the session ids this takes
  * (a browser's cookie value) are turned into theirs.
  */
-export function accountSessions(db: Kysely<DB>, Adapter: AdapterConstructor) {
+export function accountSessions(db: Kysely<DB>, Adapter: AdapterConstructor, record: RecordEvent = async () => undefined) {
   const sessions = new Adapter('Session');
   const grants = new Adapter('Grant');
   // Either adapter removes every token of a grant, whatever its model, in one call.
@@ -86,6 +87,7 @@ export function accountSessions(db: Kysely<DB>, Adapter: AdapterConstructor) {
       const row = (await live(accountId, 'Session')).find((candidate) => handleOf(candidate.id) === handle);
       if (!row) return false;
       await endSession(row.id, await sessions.find(row.id));
+      await record({ type: 'session.ended', actor: { type: 'account', id: accountId }, accountId, data: { reason: 'ended_by_owner', sessions: 1 } });
       return true;
     },
 
@@ -103,6 +105,7 @@ export function accountSessions(db: Kysely<DB>, Adapter: AdapterConstructor) {
       for (const row of await live(accountId, 'Grant')) {
         if (!keptGrants.has(row.id)) await revokeGrant(row.id);
       }
+      if (ended) await record({ type: 'session.ended', actor: { type: 'account', id: accountId }, accountId, data: { reason: 'other_sessions_ended_by_owner', sessions: ended } });
       return ended;
     },
 
@@ -128,6 +131,7 @@ export function accountSessions(db: Kysely<DB>, Adapter: AdapterConstructor) {
         await revokeGrant(row.id);
         revoked = true;
       }
+      if (revoked) await record({ type: 'grant.revoked', actor: { type: 'account', id: accountId }, accountId, data: { client_id: clientId, reason: 'revoked_by_owner' } });
       return revoked;
     },
   };

@@ -8,5 +8,6 @@ export { acrFor, requestsMultiFactor } from './acr.ts';
 export { endEverythingOf, revokeGrantsOfClient } from './adapters/account-index.ts';
 export { currentSession, sessionByUid, type SignedInSession } from './current-session.ts';
 export { accountSessions, type AccountSessions, type SessionView, type AuthorizedApp } from './account-sessions.ts';
+export { recordProviderEvents } from './session-events.ts';
 export { authenticateChallenge, checkSenderConstraint, presentedToken, type PresentedToken, type ReplayStore } from './dpop-proof.ts';
 export { openModelStore, type ModelStore } from './model-store.ts';

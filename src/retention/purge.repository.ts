@@ -6,11 +6,20 @@ import type { DB } from '../db/index.ts';
 export type HistoryTable = 'login_history' | 'audit_events';
 
 /** Tables whose rows stop meaning anything at a moment of their own (expiry, use). */
-export type ExpiringTable = 'oidc_models' | 'oidc_account_index' | 'email_tokens' | 'webauthn_challenges' | 'console_sessions' | 'reauthentications';
+export type ExpiringTable =
+  | 'oidc_models'
+  | 'oidc_account_index'
+  | 'email_tokens'
+  | 'webauthn_challenges'
+  | 'console_sessions'
+  | 'reauthentications'
+  | 'webhook_events';
 
 /**
  * When a row of each expiring table is dead. Reauthentications count for REAUTH_MAX_AGE, at most a day
- * (the same day after which recordReauthentication lets an account's older proofs go).
+ * (the same day after which recordReauthentication lets an account's older proofs go). A webhook event stays
+ * 30 days after it happened, for the console's delivery list and resends, and as long as a delivery is pending
+ * (its deliveries go with it).
  */
 const dead: Record<ExpiringTable, RawBuilder<SqlBool>> = {
   oidc_models: sql`expires_at <= now()`,
@@ -19,6 +28,8 @@ const dead: Record<ExpiringTable, RawBuilder<SqlBool>> = {
   webauthn_challenges: sql`expires_at <= now()`,
   console_sessions: sql`expires_at <= now()`,
   reauthentications: sql`authenticated_at < now() - interval '1 day'`,
+  webhook_events: sql`occurred_at < now() - interval '30 days'
+    and not exists (select 1 from webhook_deliveries where event_id = webhook_events.id and status = 'pending')`,
 };
 
 /** Any value PostgreSQL never assigned to another advisory lock of ours (the migrator's start-up lock is another). */

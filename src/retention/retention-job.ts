@@ -47,7 +47,15 @@ export interface RetentionJobOptions {
   statementTimeoutMs?: number;
 }
 
-const EXPIRING_TABLES: ExpiringTable[] = ['oidc_models', 'oidc_account_index', 'email_tokens', 'webauthn_challenges', 'console_sessions', 'reauthentications'];
+const EXPIRING_TABLES: ExpiringTable[] = [
+  'oidc_models',
+  'oidc_account_index',
+  'email_tokens',
+  'webauthn_challenges',
+  'console_sessions',
+  'reauthentications',
+  'webhook_events',
+];
 
 /** Every node tries; the purge lock lets one of them run. */
 export const RETENTION_INTERVAL_MS = 10 * 60 * 1000;
@@ -63,6 +71,7 @@ const noneRemoved = (): PurgeCounts => ({
   webauthn_challenges: 0,
   console_sessions: 0,
   reauthentications: 0,
+  webhook_events: 0,
 });
 
 export type RetentionJob = ReturnType<typeof createRetentionJob>;

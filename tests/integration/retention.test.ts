@@ -78,6 +78,12 @@ describe.each(backends)('retention job (%s)', (backend) => {
       { session_uid: 'yesterday', account_id: aliceId, authenticated_at: ago(2 * DAY) },
       { session_uid: 'now', account_id: aliceId, authenticated_at: new Date() },
     ]).execute();
+    const subscription = await db.insertInto('webhook_subscriptions').values({ url: 'https://receiver.example/hook', secret_sealed: 'sealed' }).returning('id').executeTakeFirstOrThrow();
+    const event = (id: string, occurred: Date, status: 'pending' | 'delivered') => ({ id, occurred, status });
+    for (const { id, occurred, status } of [event('old-sent', ago(40 * DAY), 'delivered'), event('old-pending', ago(40 * DAY), 'pending'), event('recent', ago(DAY), 'delivered')]) {
+      await db.insertInto('webhook_events').values({ id, type: 'account.updated', occurred_at: occurred, payload: JSON.stringify({ id }) }).execute();
+      await db.insertInto('webhook_deliveries').values({ event_id: id, subscription_id: subscription.id, status, next_attempt_at: later(DAY) }).execute();
+    }
 
     const result = await idp.idp.retention.run();
 
@@ -93,6 +99,7 @@ describe.each(backends)('retention job (%s)', (backend) => {
         webauthn_challenges: 1,
         console_sessions: 1,
         reauthentications: 1,
+        webhook_events: 1,
       },
     });
     expect(await countOf(db, 'login_history')).toBe(3);
@@ -103,6 +110,9 @@ describe.each(backends)('retention job (%s)', (backend) => {
     expect((await db.selectFrom('webauthn_challenges').select('key_hash').execute()).map((r) => r.key_hash)).toEqual(['new']);
     expect((await db.selectFrom('console_sessions').select('id_hash').execute()).map((r) => r.id_hash)).toEqual(['open']);
     expect((await db.selectFrom('reauthentications').select('session_uid').execute()).map((r) => r.session_uid)).toEqual(['now']);
+    // A webhook event goes 30 days on, with its deliveries, unless one is still pending.
+    expect((await db.selectFrom('webhook_events').select('id').orderBy('id').execute()).map((r) => r.id)).toEqual(['old-pending', 'recent']);
+    expect((await db.selectFrom('webhook_deliveries').select('event_id').orderBy('event_id').execute()).map((r) => r.event_id)).toEqual(['old-pending', 'recent']);
 
     // One log line per run, with the counts and nothing about anybody.
     const line = idp.logs.lines.find((entry) => entry.msg?.startsWith('retention:'));
