@@ -15,7 +15,7 @@ import { deleteIdentity, findIdentity, identitiesOf, insertIdentity, type Federa
 import { grantRoles } from './role.repository.ts';
 import type { SecurityNotices } from './security-notice.ts';
 
-/** What a provider (Google) told us about the person, after its ID token was validated. */
+/** What an upstream provider told us about the person, after its ID token was validated. */
 export interface FederatedProfile {
   provider: string;
   subject: string;
@@ -45,6 +45,8 @@ export function createFederation(deps: {
   registrationOpen: boolean;
   notices: SecurityNotices;
   observe?: LoginObserver;
+  /** A provider's display name, for the mail that tells the owner (`google` is "Google"). */
+  providerName: (id: string) => string;
 }) {
   const { db, notices } = deps;
 
@@ -88,7 +90,7 @@ export function createFederation(deps: {
       if (result.kind === 'signed-in') {
         await recordSignIn(db, { accountId: result.account.id, method: profile.provider, ...context });
         deps.observe?.loginAttempt('success', profile.provider);
-        if (result.linked && !result.created) notices.notify(result.account.id, { kind: 'identity-linked', provider: profile.provider });
+        if (result.linked && !result.created) notices.notify(result.account.id, { kind: 'identity-linked', provider: deps.providerName(profile.provider) });
       }
       return result;
     },
@@ -107,7 +109,7 @@ export function createFederation(deps: {
         if (profile.emailVerified) await markEmailVerified(trx, accountId, profile.email);
         return true;
       });
-      if (linked) notices.notify(accountId, { kind: 'identity-linked', provider: profile.provider });
+      if (linked) notices.notify(accountId, { kind: 'identity-linked', provider: deps.providerName(profile.provider) });
     },
 
     /** Refuses to remove the last way to sign in (no password and no other identity). */
@@ -118,7 +120,7 @@ export function createFederation(deps: {
         if (!account.password_hash && others.length === 0) throw new LastSignInMethodError();
         return deleteIdentity(trx, accountId, provider);
       });
-      if (unlinked) notices.notify(accountId, { kind: 'identity-unlinked', provider });
+      if (unlinked) notices.notify(accountId, { kind: 'identity-unlinked', provider: deps.providerName(provider) });
     },
 
     identitiesOf: (accountId: string): Promise<FederatedIdentityRow[]> => identitiesOf(db, accountId),
