@@ -26,9 +26,11 @@ interface Discovery {
  * refuse every token, so the ID token is checked here as Microsoft documents it, its `iss` being that
  * template with the token's own `tid`, its signature one of the keys Microsoft publishes.
  *
- * Entra's `email` claim is not verified by Microsoft (any tenant admin can set it): an address counts
- * as verified only when the token says its domain is verified for the tenant (`xms_edov`, an optional
- * claim the app registration adds), otherwise the identity links through the password rule.
+ * Entra's `email` claim is not verified by Microsoft (any tenant admin can set it, the "nOAuth" takeover):
+ * an address counts as verified only when the token says its domain is verified for the tenant
+ * (`xms_edov`, an optional claim the app registration adds). Without it, the linking policy treats the
+ * address as unverified: it neither creates nor links an account, and only identities linked from the
+ * account page sign in.
  */
 export function createMicrosoftClient(settings: MicrosoftSettings, redirectUri: string): UpstreamProvider {
   const name = settings.name;
