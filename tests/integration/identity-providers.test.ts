@@ -273,3 +273,17 @@ describe(`Sign in with any OpenID provider, GitHub or Microsoft (${backend})`, (
     expect(refused.$('[role=alert]').text()).toBe('GitHub is the only way you sign in: set a password before you unlink it.');
   });
 });
+
+describe('bad identity provider configuration', () => {
+  it('stops the start with an error naming the entry whose issuer does not answer', async () => {
+    const file = path.join((await import('node:os')).tmpdir(), `providers-down-${process.pid}-${Date.now()}.json`);
+    writeFileSync(file, JSON.stringify([{ id: 'gone', name: 'Gone SSO', type: 'oidc', issuer: 'http://127.0.0.1:9/nowhere', client_id: 'x', client_secret: 'y' }]));
+    await expect(startTestIdp({ backend: 'pglite', env: { IDENTITY_PROVIDERS_FILE: file } })).rejects.toThrow(/identity provider "gone": issuer unreachable/);
+  });
+
+  it('stops the start with an error naming the entry and field of a bad entry', async () => {
+    const file = path.join((await import('node:os')).tmpdir(), `providers-bad-${process.pid}-${Date.now()}.json`);
+    writeFileSync(file, JSON.stringify([{ id: 'hub', name: 'Hub', type: 'github', client_id: 'x' }]));
+    await expect(startTestIdp({ backend: 'pglite', env: { IDENTITY_PROVIDERS_FILE: file } })).rejects.toThrow(/identity provider "hub": client_secret/);
+  });
+});
