@@ -301,7 +301,7 @@ async function createServices(config: Config, log: Logger, { database, secretBox
     secondFactors,
     passkeys,
     endEverything,
-    federation: createFederation({ db, registrationOpen: config.registration === 'open', notices, observe: metrics, providerName: upstream.nameOf }),
+    federation: createFederation({ db, registrationOpen: config.registration === 'open', notices, observe: metrics, audit, providerName: upstream.nameOf }),
     upstream,
     lifecycle: createAccountLifecycle({
       db,

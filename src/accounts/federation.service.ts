@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 
+import type { RecordAudit } from '../audit/index.ts';
 import type { DB } from '../db/index.ts';
 import { findAccountByEmail, findAccountById, insertAccount, markEmailVerified, recordSignIn, type AccountRow } from './account.repository.ts';
 import type { LoginContext, LoginObserver } from './account.service.ts';
@@ -45,6 +46,7 @@ export function createFederation(deps: {
   registrationOpen: boolean;
   notices: SecurityNotices;
   observe?: LoginObserver;
+  audit: RecordAudit;
   /** A provider's display name, for the mail that tells the owner (`google` is "Google"). */
   providerName: (id: string) => string;
 }) {
@@ -54,6 +56,10 @@ export function createFederation(deps: {
     if (!account || account.status !== 'active') throw new AccountDisabledError();
     return account;
   };
+
+  /** Which provider's identity was linked to or removed from the account: the provider by its id. */
+  const identityAudit = (accountId: string, action: string, provider: string, ip: string | null | undefined, extra: Record<string, unknown> = {}) =>
+    deps.audit({ actorId: accountId, action, targetType: 'account', targetId: accountId, ip: ip ?? null, changes: { provider, ...extra } });
 
   return {
     async signIn(profile: FederatedProfile, context: LoginContext): Promise<FederatedSignIn> {
@@ -89,6 +95,7 @@ export function createFederation(deps: {
 
       if (result.kind === 'signed-in') {
         await recordSignIn(db, { accountId: result.account.id, method: profile.provider, ...context });
+        if (result.linked) await identityAudit(result.account.id, 'account.identity.linked', profile.provider, context.ip, { created: result.created });
         deps.observe?.loginAttempt('success', profile.provider);
         if (result.linked && !result.created) notices.notify(result.account.id, { kind: 'identity-linked', provider: deps.providerName(profile.provider) });
       }
@@ -109,7 +116,10 @@ export function createFederation(deps: {
         if (profile.emailVerified) await markEmailVerified(trx, accountId, profile.email);
         return true;
       });
-      if (linked) notices.notify(accountId, { kind: 'identity-linked', provider: deps.providerName(profile.provider) });
+      if (linked) {
+        await identityAudit(accountId, 'account.identity.linked', profile.provider, null);
+        notices.notify(accountId, { kind: 'identity-linked', provider: deps.providerName(profile.provider) });
+      }
     },
 
     /** Refuses to remove the last way to sign in (no password and no other identity). */
@@ -120,7 +130,10 @@ export function createFederation(deps: {
         if (!account.password_hash && others.length === 0) throw new LastSignInMethodError();
         return deleteIdentity(trx, accountId, provider);
       });
-      if (unlinked) notices.notify(accountId, { kind: 'identity-unlinked', provider: deps.providerName(provider) });
+      if (unlinked) {
+        await identityAudit(accountId, 'account.identity.unlinked', provider, null);
+        notices.notify(accountId, { kind: 'identity-unlinked', provider: deps.providerName(provider) });
+      }
     },
 
     identitiesOf: (accountId: string): Promise<FederatedIdentityRow[]> => identitiesOf(db, accountId),

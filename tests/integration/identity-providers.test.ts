@@ -88,6 +88,8 @@ describe(`Sign in with any OpenID provider, GitHub or Microsoft (${backend})`, (
     const [account] = await accountsWithEmail('ada@acme.test');
     expect(account).toMatchObject({ id: claims.sub, email_verified: true, name: 'Ada Acme', password_hash: null });
     expect(await historyOf(account!.id)).toEqual([{ method: 'acme', outcome: 'success' }]);
+    const audit = await idp.idp.database.db.selectFrom('audit_events').select(['action', 'changes']).where('target_id', '=', account!.id).execute();
+    expect(audit).toMatchObject([{ action: 'account.identity.linked', changes: { provider: 'acme', created: true } }]);
   });
 
   it('refuses a tampered ID token from the OpenID provider, creating nothing, and logs why', async () => {
@@ -263,6 +265,12 @@ describe(`Sign in with any OpenID provider, GitHub or Microsoft (${backend})`, (
     expect(page.$('.github-email').text()).toBe('ola.dev@example.org');
     page = (await browser.submit(page, 'form[action="/account/github/unlink"]')).page!;
     expect(page.$('[role=status]').text()).toBe('GitHub is no longer linked to your account.');
+    const [ola] = await accountsWithEmail('ola@example.com');
+    const audit = await idp.idp.database.db.selectFrom('audit_events').select(['action', 'changes']).where('target_id', '=', ola!.id).where('action', 'like', 'account.identity.%').orderBy('id').execute();
+    expect(audit).toMatchObject([
+      { action: 'account.identity.linked', changes: { provider: 'github' } },
+      { action: 'account.identity.unlinked', changes: { provider: 'github' } },
+    ]);
 
     // Fay signed up through GitHub: it is her only way in.
     github.signInAs(501);
