@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { exportJWK, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -75,6 +75,7 @@ describe(`Sign in with any OpenID provider, GitHub or Microsoft (${backend})`, (
     await idp?.destroy();
     await smtp?.close();
     await Promise.allSettled([acme?.stop(), github?.stop(), microsoft?.stop()]);
+    rmSync(file, { force: true });
   });
 
   const accountsWithEmail = (email: string) => idp.idp.database.db.selectFrom('accounts').selectAll().where('email', 'ilike', email).execute();
@@ -287,11 +288,13 @@ describe('bad identity provider configuration', () => {
     const file = path.join((await import('node:os')).tmpdir(), `providers-down-${process.pid}-${Date.now()}.json`);
     writeFileSync(file, JSON.stringify([{ id: 'gone', name: 'Gone SSO', type: 'oidc', issuer: 'http://127.0.0.1:9/nowhere', client_id: 'x', client_secret: 'y' }]));
     await expect(startTestIdp({ backend: 'pglite', env: { IDENTITY_PROVIDERS_FILE: file } })).rejects.toThrow(/identity provider "gone": issuer unreachable/);
+    rmSync(file);
   });
 
   it('stops the start with an error naming the entry and field of a bad entry', async () => {
     const file = path.join((await import('node:os')).tmpdir(), `providers-bad-${process.pid}-${Date.now()}.json`);
     writeFileSync(file, JSON.stringify([{ id: 'hub', name: 'Hub', type: 'github', client_id: 'x' }]));
     await expect(startTestIdp({ backend: 'pglite', env: { IDENTITY_PROVIDERS_FILE: file } })).rejects.toThrow(/identity provider "hub": client_secret/);
+    rmSync(file);
   });
 });
