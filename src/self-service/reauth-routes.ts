@@ -39,10 +39,10 @@ export function reauthRoutes(deps: ReauthDeps): Router {
   async function render(ctx: Context, returnTo: string, error?: Message, status = 200) {
     const { account } = await page.signedIn(ctx);
     const methods = await reauthentication.methodsOf(account);
-    // Only the providers offered now can confirm it is you.
+    // Only providers offered now, and able to say when the person signed in (not GitHub), can confirm it is you.
     const providers = methods.federated.flatMap((id) => {
       const provider = upstream.get(id);
-      return provider ? [{ id, name: provider.name }] : [];
+      return provider?.reauthenticates ? [{ id, name: provider.name }] : [];
     });
     views.render(
       ctx,
@@ -89,7 +89,7 @@ export function reauthRoutes(deps: ReauthDeps): Router {
     const returnTo = returnTarget(field(ctx, 'return_to', 300));
     const { account, session } = await page.signedIn(ctx);
     const provider = upstream.get(String(ctx.params.provider));
-    if (!provider) throw new PageError(404, 'upstreamUnavailable', undefined, { provider: upstream.nameOf(String(ctx.params.provider)).slice(0, 60) });
+    if (!provider?.reauthenticates) throw new PageError(404, 'upstreamUnavailable', undefined, { provider: upstream.nameOf(String(ctx.params.provider)).slice(0, 60) });
     try {
       const { url, checks } = await provider.start({ reauthenticate: true });
       keepFlow(ctx, { mode: 'reauth', provider: provider.id, accountId: account.id, sessionUid: session.uid, askedAt: Date.now(), returnTo, checks });

@@ -32,6 +32,7 @@ export function createGithubClient(settings: GithubSettings, redirectUri: string
     icon: settings.icon,
     domains: settings.domains,
     enforce: settings.enforce,
+    reauthenticates: false,
 
     // Nothing is published to fetch ahead: GitHub's endpoints are fixed.
     async ready() {},

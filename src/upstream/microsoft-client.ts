@@ -80,6 +80,7 @@ export function createMicrosoftClient(settings: MicrosoftSettings, redirectUri: 
     icon: settings.icon,
     domains: settings.domains,
     enforce: settings.enforce,
+    reauthenticates: true,
 
     async ready() {
       await discover();

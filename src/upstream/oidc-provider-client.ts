@@ -54,6 +54,7 @@ export function createOidcProviderClient(settings: OidcSettings, redirectUri: st
     icon: settings.icon,
     domains: settings.domains,
     enforce: settings.enforce,
+    reauthenticates: true,
 
     async ready() {
       await discover();

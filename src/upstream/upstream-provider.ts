@@ -47,6 +47,8 @@ export interface UpstreamProvider {
   readonly domains: readonly string[];
   /** Password sign-in is refused for `domains`. */
   readonly enforce: boolean;
+  /** It can be asked to sign the person in again and says when (`auth_time`): it can confirm it is them. */
+  readonly reauthenticates: boolean;
   /** Fetches what the provider publishes (discovery, keys); an `UpstreamUnavailableError` when it does not answer. */
   ready(): Promise<void>;
   /** `reauthenticate`: the provider must sign the person in again and, where it can, say when. */

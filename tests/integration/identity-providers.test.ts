@@ -280,6 +280,10 @@ describe(`Sign in with any OpenID provider, GitHub or Microsoft (${backend})`, (
     const refused = (await fay.submit(await fay.open(`${idp.issuer}/account/security`), 'form[action="/account/github/unlink"]')).page!;
     expect(refused.status).toBe(409);
     expect(refused.$('[role=alert]').text()).toBe('GitHub is the only way you sign in: set a password before you unlink it.');
+    // GitHub never says when the person signed in: it cannot confirm it is her for a sensitive change.
+    const reauth = await fay.open(`${idp.issuer}/account/reauth`);
+    expect(reauth.$('form[action="/account/reauth/github"]').length).toBe(0);
+    expect(reauth.$('[role=alert]').text()).toContain('no way to confirm here');
   });
 });
 
