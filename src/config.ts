@@ -200,6 +200,13 @@ export const settings = {
     doc: 'Help or support page, linked in the footer of every page and mail. Must be https in production.',
   },
 
+  // Sign-in with other identity providers
+  IDENTITY_PROVIDERS_FILE: {
+    whenUnset: '(unset: none but Google from `GOOGLE_*`)',
+    parser: z.string().min(1),
+    doc: 'JSON array of upstream identity providers (`oidc`, `github`, `microsoft`; see "Sign in with other providers"). A bad entry or an unreachable issuer stops the start, naming the entry.',
+  },
+
   // Google sign-in
   GOOGLE_CLIENT_ID: {
     whenUnset: '(unset: no Google sign-in)',
@@ -436,6 +443,8 @@ export interface Config {
   /** Seconds an authentication counts for sensitive changes of one's own account. */
   reauthMaxAge: number;
   brand: BrandSettings;
+  /** The upstream identity providers' file (IDENTITY_PROVIDERS_FILE); read by src/upstream. */
+  identityProvidersFile: string | undefined;
   /** undefined means no Google sign-in. */
   google: { clientId: string; clientSecret: string; issuer: string; hostedDomain: string | undefined } | undefined;
   /** Webhook delivery (targets on private addresses follow allowPrivateNetworkRequests). */
@@ -669,6 +678,7 @@ export function loadConfig(environment: Env = process.env): Config {
       primaryColor: env.BRAND_PRIMARY_COLOR.toLowerCase(),
       links: { privacy: env.BRAND_PRIVACY_URL, terms: env.BRAND_TERMS_URL, help: env.BRAND_HELP_URL },
     },
+    identityProvidersFile: env.IDENTITY_PROVIDERS_FILE ? path.resolve(env.IDENTITY_PROVIDERS_FILE) : undefined,
     google:
       env.GOOGLE_CLIENT_ID && env.GOOGLE_CLIENT_SECRET
         ? {

@@ -62,7 +62,7 @@ import {
   type Metrics,
   type ReadinessCheck,
 } from './http/index.ts';
-import { googleCallbackRoute, interactionRoutes, signInCompletion } from './interactions/index.ts';
+import { interactionRoutes, signInCompletion, upstreamCallbackRoute } from './interactions/index.ts';
 import { liveJwks, loadSecrets } from './keys/index.ts';
 import type { Logger } from './logger.ts';
 import {
@@ -79,7 +79,7 @@ import { viewsDir } from './paths.ts';
 import type { RedisConnection } from './redis/index.ts';
 import { createRetentionJob, type RetentionJob } from './retention/index.ts';
 import { accountApiRoutes, accountClient, accountPage, accountPageRoutes, accountSignIn, homeRoutes, mailedLinkRoutes } from './self-service/index.ts';
-import { createGoogleClient } from './upstream/index.ts';
+import { configuredProviders, createProviderRegistry } from './upstream/index.ts';
 import { deviceOf } from './web/index.ts';
 import { createViews, type Views } from './views/index.ts';
 import { countPendingDeliveries, createWebhookSubscriptions, type DeliveryWorker, eventRecorder, startDeliveryWorker, type WebhookSubscriptions } from './webhooks/index.ts';
@@ -329,6 +329,12 @@ async function createServices(config: Config, log: Logger, { database, secretBox
     if (created) log.info({ email: config.bootstrapAdmin.email }, 'created the first super admin');
   }
 
+  // Upstream identity providers: a bad entry, or an issuer of IDENTITY_PROVIDERS_FILE that does not answer,
+  // stops the start, naming the entry. Google from GOOGLE_* is asked when first used, as it always was.
+  const providerEntries = configuredProviders(config);
+  const upstream = createProviderRegistry(config.issuer, providerEntries);
+  await upstream.checkReachable(providerEntries.filter((entry) => !(config.google && entry.id === 'google')).map((entry) => entry.id));
+
   /** Disable, delete and reset all come here: every session, grant, token and admin console session ends. */
   const endEverything = async (accountId: string) => {
     const ended = await endEverythingOf(db, models.byStorageKey, accountId);
@@ -352,8 +358,8 @@ async function createServices(config: Config, log: Logger, { database, secretBox
     secondFactors,
     passkeys,
     endEverything,
-    federation: createFederation({ db, registrationOpen: config.registration === 'open', notices, observe: metrics }),
-    google: config.google ? createGoogleClient(config.google, `${config.issuer}/interaction/callback/google`) : undefined,
+    federation: createFederation({ db, registrationOpen: config.registration === 'open', notices, observe: metrics, audit, providerName: upstream.nameOf }),
+    upstream,
     lifecycle: createAccountLifecycle({
       db,
       hasher,
@@ -449,19 +455,19 @@ function createRouters(config: Config, stores: Stores, services: Services, oidc:
   return routers;
 }
 
-/** Sign-in: login, registration, Google, second factor and consent. */
+/** Sign-in: login, registration, upstream identity providers, second factor and consent. */
 function interactionRouters(config: Config, { secrets }: Stores, services: Services, { provider, resourceServers }: Oidc): Router[] {
   const { accounts, secondFactors, passkeys, views } = services;
   const completion = signInCompletion({ provider, accounts, secondFactors, passkeys, mfa: config.mfa, views, resourceServers });
   return [
-    // The Google callback first: its path would otherwise match the interaction router's /interaction/:uid.
-    googleCallbackRoute(),
+    // The providers' callback first: its path would otherwise match the interaction router's /interaction/:uid.
+    upstreamCallbackRoute(services.upstream),
     interactionRoutes({
       provider,
       accounts,
       lifecycle: services.lifecycle,
       federation: services.federation,
-      google: services.google,
+      upstream: services.upstream,
       rateLimits: services.rateLimits,
       registrationOpen: config.registration === 'open',
       views,
@@ -476,7 +482,7 @@ function interactionRouters(config: Config, { secrets }: Stores, services: Servi
 
 /** The person's own pages and API, and the pages behind the links we mail. */
 function selfServiceRouters(config: Config, services: Services, { provider, replay }: Oidc): Router[] {
-  const { accounts, administration, federation, google, secondFactors, passkeys, sessions, selfService, reauthentication, rateLimits, views } = services;
+  const { accounts, administration, federation, upstream, secondFactors, passkeys, sessions, selfService, reauthentication, rateLimits, views } = services;
   const page = accountPage({
     provider,
     accounts,
@@ -486,15 +492,15 @@ function selfServiceRouters(config: Config, services: Services, { provider, repl
     passkeys,
     sessions,
     mfa: config.mfa,
-    googleEnabled: Boolean(google),
+    upstream,
     views,
   });
   const signIn = accountSignIn({ issuer: config.issuer });
   return [
-    mailedLinkRoutes({ lifecycle: services.lifecycle, rateLimits, views, devOutbox: Boolean(services.outbox) }),
+    mailedLinkRoutes({ upstream, lifecycle: services.lifecycle, rateLimits, views, devOutbox: Boolean(services.outbox) }),
     accountApiRoutes({ provider, accounts, selfService, sessions, issuer: config.issuer, replay, reauthentication }),
     signIn.router,
-    accountPageRoutes({ page, selfService, federation, google, secondFactors, passkeys, sessions, views, reauthentication, rateLimits, signInWhenSignedOut: signIn.signInWhenSignedOut }),
+    accountPageRoutes({ page, selfService, federation, upstream, secondFactors, passkeys, sessions, views, reauthentication, rateLimits, signInWhenSignedOut: signIn.signInWhenSignedOut }),
   ];
 }
 

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 
+import type { RecordAudit } from '../audit/index.ts';
 import type { DB } from '../db/index.ts';
 import { recordEvent } from '../webhooks/index.ts';
 import { findAccountByEmail, findAccountById, insertAccount, markEmailVerified, type AccountRow } from './account.repository.ts';
@@ -17,7 +18,7 @@ import { grantRoles } from './role.repository.ts';
 import type { SecurityNotices } from './security-notice.ts';
 import { signedIn } from './sign-in-history.ts';
 
-/** What a provider (Google) told us about the person, after its ID token was validated. */
+/** What an upstream provider told us about the person, after its ID token was validated. */
 export interface FederatedProfile {
   provider: string;
   subject: string;
@@ -47,6 +48,9 @@ export function createFederation(deps: {
   registrationOpen: boolean;
   notices: SecurityNotices;
   observe?: LoginObserver;
+  audit: RecordAudit;
+  /** A provider's display name, for the mail that tells the owner (`google` is "Google"). */
+  providerName: (id: string) => string;
 }) {
   const { db, notices } = deps;
 
@@ -54,6 +58,10 @@ export function createFederation(deps: {
     if (!account || account.status !== 'active') throw new AccountDisabledError();
     return account;
   };
+
+  /** Which provider's identity was linked to or removed from the account: the provider by its id. */
+  const identityAudit = (accountId: string, action: string, provider: string, ip: string | null | undefined, extra: Record<string, unknown> = {}) =>
+    deps.audit({ actorId: accountId, action, targetType: 'account', targetId: accountId, ip: ip ?? null, changes: { provider, ...extra } });
 
   return {
     async signIn(profile: FederatedProfile, context: LoginContext): Promise<FederatedSignIn> {
@@ -98,8 +106,9 @@ export function createFederation(deps: {
 
       if (result.kind === 'signed-in') {
         await signedIn(db, { accountId: result.account.id, method: profile.provider, ...context });
+        if (result.linked) await identityAudit(result.account.id, 'account.identity.linked', profile.provider, context.ip, { created: result.created });
         deps.observe?.loginAttempt('success', profile.provider);
-        if (result.linked && !result.created) notices.notify(result.account.id, { kind: 'identity-linked', provider: profile.provider });
+        if (result.linked && !result.created) notices.notify(result.account.id, { kind: 'identity-linked', provider: deps.providerName(profile.provider) });
       }
       return result;
     },
@@ -119,7 +128,10 @@ export function createFederation(deps: {
         await recordEvent(trx, { type: 'account.identity_linked', actor: { type: 'account', id: accountId }, accountId, data: { provider: profile.provider, email: profile.email } });
         return true;
       });
-      if (linked) notices.notify(accountId, { kind: 'identity-linked', provider: profile.provider });
+      if (linked) {
+        await identityAudit(accountId, 'account.identity.linked', profile.provider, null);
+        notices.notify(accountId, { kind: 'identity-linked', provider: deps.providerName(profile.provider) });
+      }
     },
 
     /** Refuses to remove the last way to sign in (no password and no other identity). */
@@ -132,7 +144,10 @@ export function createFederation(deps: {
         if (deleted) await recordEvent(trx, { type: 'account.identity_unlinked', actor: { type: 'account', id: accountId }, accountId, data: { provider } });
         return deleted;
       });
-      if (unlinked) notices.notify(accountId, { kind: 'identity-unlinked', provider });
+      if (unlinked) {
+        await identityAudit(accountId, 'account.identity.unlinked', provider, null);
+        notices.notify(accountId, { kind: 'identity-unlinked', provider: deps.providerName(provider) });
+      }
     },
 
     identitiesOf: (accountId: string): Promise<FederatedIdentityRow[]> => identitiesOf(db, accountId),

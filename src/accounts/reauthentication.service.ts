@@ -24,7 +24,7 @@ export interface SessionProof {
 
 /**
  * How this account may prove it is its owner, strongest first: a user-verified passkey; its password with
- * the authenticator code when one is set up; or, without a password, a fresh sign-in at Google.
+ * the authenticator code when one is set up; or, without a password, a fresh sign-in at a linked identity provider.
  * With passkeys but no authenticator app, the password alone is not enough: the passkey is the second factor.
  */
 export interface ReauthenticationMethods {
@@ -32,17 +32,18 @@ export interface ReauthenticationMethods {
   password: boolean;
   /** The password needs an authenticator or recovery code with it. */
   code: boolean;
-  google: boolean;
+  /** Without a password: the ids of the providers whose identities are linked to the account. */
+  federated: string[];
 }
 
-/** Google's answer to a re-authentication: who signed in there, and when (`auth_time`). */
+/** An upstream provider's answer to a re-authentication: who signed in there, and when (`auth_time`). */
 export interface FederatedReauthentication {
   provider: string;
   subject: string;
   authTime: number | undefined;
 }
 
-/** A sign-in at Google may be this many seconds older than the request that asked for it (clock skew). */
+/** A sign-in at the provider may be this many seconds older than the request that asked for it (clock skew). */
 const CLOCK_SKEW_SECONDS = 5;
 
 /**
@@ -80,7 +81,7 @@ export function createReauthentication(deps: {
       passkey,
       password: hasPassword && (status.totp || !passkey),
       code: status.totp,
-      google: !hasPassword && (await identitiesOf(db, account.id)).some((identity) => identity.provider === 'google'),
+      federated: hasPassword ? [] : (await identitiesOf(db, account.id)).map((identity) => identity.provider),
     };
   }
 
@@ -135,14 +136,18 @@ export function createReauthentication(deps: {
       await succeeded(accountId, session, 'passkey', ip);
     },
 
-    /** A sign-in at Google, of the identity linked to this account, that happened after `askedAt` (epoch ms). */
-    async withGoogle(account: Account, session: SessionProof, answer: FederatedReauthentication, askedAt: number, ip: string | null): Promise<void> {
-      if (!(await methodsOf(account)).google) return refused(account.id, 'google', 'method-not-allowed', ip);
+    /**
+     * A sign-in at an upstream provider, of the identity linked to this account, that happened after `askedAt`
+     * (epoch ms). The method audited is the provider's id. A provider that does not say when (GitHub) cannot prove it.
+     */
+    async withUpstream(account: Account, session: SessionProof, answer: FederatedReauthentication, askedAt: number, ip: string | null): Promise<void> {
+      const method = answer.provider;
+      if (!(await methodsOf(account)).federated.includes(method)) return refused(account.id, method, 'method-not-allowed', ip);
       const identity = await findIdentity(db, answer.provider, answer.subject);
-      if (identity?.account_id !== account.id) return refused(account.id, 'google', 'other-identity', ip);
+      if (identity?.account_id !== account.id) return refused(account.id, method, 'other-identity', ip);
       const fresh = answer.authTime !== undefined && answer.authTime >= askedAt / 1000 - CLOCK_SKEW_SECONDS && answer.authTime <= Date.now() / 1000 + CLOCK_SKEW_SECONDS;
-      if (!fresh) return refused(account.id, 'google', 'stale', ip);
-      await succeeded(account.id, session, 'google', ip);
+      if (!fresh) return refused(account.id, method, 'stale', ip);
+      await succeeded(account.id, session, method, ip);
     },
   };
 }

@@ -33,6 +33,8 @@ export const AUDITED_ACTIONS = [
   'account.profile.update',
   'account.email.change-requested',
   'account.email.change',
+  'account.identity.linked',
+  'account.identity.unlinked',
   'account.identity.removed',
   'account.reauthenticate',
   'account.delete',

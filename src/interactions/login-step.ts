@@ -2,21 +2,28 @@ import Router from '@koa/router';
 
 import { type AccountLifecycle, type AccountService, EmailNotVerifiedError, type Federation } from '../accounts/index.ts';
 import { PageError, type RateLimits } from '../http/index.ts';
-import type { Views } from '../views/index.ts';
+import type { ProviderRegistry } from '../upstream/index.ts';
+import { message, type Views } from '../views/index.ts';
 import { emailOnlyForm, fieldErrors, formErrorOf, interactionPath, keepRegistered, loginForm, refusal, takePendingLink, typed } from '../web/index.ts';
 import { type InteractionLoader, loadedInteraction } from './interaction-loader.ts';
 import type { KnownDevices } from './known-devices.ts';
+import { sendToProvider } from './federation-step.ts';
 import type { LoginPage } from './login-page.ts';
 import type { CheckEmailPage } from './register-step.ts';
 import type { SignInCompletion } from './second-factor-step.ts';
 
-/** Signing in with email and password, and asking again for the verification mail the password step found missing. */
+/**
+ * Signing in with email and password, and asking again for the verification mail the password step found missing.
+ * Home-realm discovery first: an email of a domain an upstream provider claims goes straight to that provider
+ * when no password was typed; with the provider's `enforce`, a password is refused for that domain.
+ */
 export function loginStep(deps: {
   load: InteractionLoader;
   loginPage: LoginPage;
   accounts: AccountService;
   lifecycle: AccountLifecycle;
   federation: Federation;
+  upstream: ProviderRegistry;
   devices: KnownDevices;
   rateLimits: RateLimits;
   completion: SignInCompletion;
@@ -30,6 +37,16 @@ export function loginStep(deps: {
     const { interaction } = loadedInteraction(ctx);
     const body = (ctx.request.body ?? {}) as Record<string, unknown>;
     const email = typed(body, 'email');
+
+    const realm = email.includes('@') ? deps.upstream.forEmail(email.trim()) : undefined;
+    if (realm) {
+      const password = typeof body.password === 'string' ? body.password : '';
+      if (!password) return sendToProvider(ctx, realm, loginPage, email.trim());
+      if (realm.enforce) {
+        ctx.state.log.info({ provider: realm.id }, 'password sign-in refused: the domain signs in with its provider');
+        return loginPage(ctx, { email, errors: { form: message('login.errors.upstreamEnforced', { provider: realm.name }) } }, 403);
+      }
+    }
 
     const form = loginForm.safeParse(body);
     if (!form.success) return loginPage(ctx, { email, errors: fieldErrors(form.error) }, 400);

@@ -3,10 +3,12 @@ import type { Context } from 'koa';
 
 import type { AccountLifecycle, AccountService } from '../accounts/index.ts';
 import { PageError, type RateLimits } from '../http/index.ts';
+import type { ProviderRegistry } from '../upstream/index.ts';
 import type { Message, Views } from '../views/index.ts';
 import { fieldErrors, forgetRegistered, formErrorOf, interactionPath, keepRegistered, refusal, registeredIn, registrationForm, typed } from '../web/index.ts';
 import { type InteractionLoader, loadedInteraction } from './interaction-loader.ts';
 import type { KnownDevices } from './known-devices.ts';
+import { offeredProviders } from './login-page.ts';
 import type { SignInCompletion } from './second-factor-step.ts';
 
 /** What the "check your email" page of an interaction shows: resend, "I've confirmed, continue", the outbox in development. */
@@ -34,7 +36,7 @@ export function checkEmailPage(views: Views, devOutbox: boolean): CheckEmailPage
 export function registerStep(deps: {
   load: InteractionLoader;
   registrationOpen: boolean;
-  google: boolean;
+  upstream: ProviderRegistry;
   accounts: AccountService;
   lifecycle: AccountLifecycle;
   devices: KnownDevices;
@@ -76,7 +78,7 @@ export function registerStep(deps: {
 
   router.get('/register', load('login'), (ctx) => {
     const { interaction, client } = loadedInteraction(ctx);
-    views.render(ctx, 'register', { uid: interaction.uid, client, google: deps.google, values: {}, errors: {} });
+    views.render(ctx, 'register', { uid: interaction.uid, client, providers: offeredProviders(deps.upstream), values: {}, errors: {} });
   });
 
   router.post('/register', load('login'), async (ctx) => {
@@ -84,7 +86,7 @@ export function registerStep(deps: {
     const body = (ctx.request.body ?? {}) as Record<string, unknown>;
     const values = { email: typed(body, 'email'), name: typed(body, 'name', 200) };
     const rerender = (errors: Record<string, Message>) =>
-      views.render(ctx, 'register', { uid: interaction.uid, client, google: deps.google, values, errors }, 400);
+      views.render(ctx, 'register', { uid: interaction.uid, client, providers: offeredProviders(deps.upstream), values, errors }, 400);
 
     const form = registrationForm.safeParse(body);
     if (!form.success) return rerender(fieldErrors(form.error));

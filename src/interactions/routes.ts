@@ -5,7 +5,7 @@ import type { AccountLifecycle, AccountService, Federation } from '../accounts/i
 import type { ResourceServer } from '../clients/index.ts';
 import type { AccountSessions } from '../oidc/index.ts';
 import { csrfProtection, formBody, type RateLimits } from '../http/index.ts';
-import type { GoogleClient } from '../upstream/index.ts';
+import type { ProviderRegistry } from '../upstream/index.ts';
 import type { Views } from '../views/index.ts';
 import { consentStep } from './consent-step.ts';
 import { expiredInteraction } from './expired-interaction.ts';
@@ -26,7 +26,7 @@ export function interactionRoutes(deps: {
   accounts: AccountService;
   lifecycle: AccountLifecycle;
   federation: Federation;
-  google: GoogleClient | undefined;
+  upstream: ProviderRegistry;
   rateLimits: RateLimits;
   registrationOpen: boolean;
   views: Views;
@@ -39,7 +39,7 @@ export function interactionRoutes(deps: {
 }): Router {
   const { completion } = deps;
   const load = interactionLoader(deps.provider);
-  const login = loginPage({ views: deps.views, registrationOpen: deps.registrationOpen, google: Boolean(deps.google), passkeys: completion.passkeysEnabled });
+  const login = loginPage({ views: deps.views, registrationOpen: deps.registrationOpen, upstream: deps.upstream, passkeys: completion.passkeysEnabled });
   const consent = consentStep({ ...deps, load });
   const devices = knownDevices(deps.cookieKeys);
   const checkEmail = checkEmailPage(deps.views, deps.devOutbox);
@@ -52,7 +52,7 @@ export function interactionRoutes(deps: {
     loginStep({ ...deps, load, loginPage: login, devices, checkEmail }).routes(),
     passkeyStep({ ...deps, load, loginPage: login }).routes(),
     federationStep({ ...deps, load, loginPage: login }).routes(),
-    registerStep({ ...deps, load, google: Boolean(deps.google), devices, checkEmail }).routes(),
+    registerStep({ ...deps, load, devices, checkEmail }).routes(),
     consent.router.routes(),
     switchAccountRoute({ ...deps, load }).routes(),
   );

@@ -14,7 +14,8 @@ import {
 } from '../accounts/index.ts';
 import { PageError } from '../http/index.ts';
 import { type AccountSessions, currentSession, type SignedInSession } from '../oidc/index.ts';
-import type { Message, Views } from '../views/index.ts';
+import type { ProviderRegistry } from '../upstream/index.ts';
+import type { Message, MessageParams, Views } from '../views/index.ts';
 import { deviceOf, type RefusedAction, refusal } from '../web/index.ts';
 
 
@@ -24,8 +25,8 @@ export interface Notice {
 }
 
 /** A refused change as the account page shows it: an error notice, with the refusal's status; any other error is thrown on. */
-export function refusalNotice(action: RefusedAction, error: unknown): { notice: Notice; status: number } {
-  const { text, status } = refusal(action, error);
+export function refusalNotice(action: RefusedAction, error: unknown, params?: MessageParams): { notice: Notice; status: number } {
+  const { text, status } = refusal(action, error, params);
   return { notice: { kind: 'error', text }, status };
 }
 
@@ -39,7 +40,7 @@ export interface AccountPageDeps {
   passkeys: Passkeys | undefined;
   sessions: AccountSessions;
   mfa: MfaPolicy;
-  googleEnabled: boolean;
+  upstream: ProviderRegistry;
   views: Views;
 }
 
@@ -100,8 +101,11 @@ export function accountPage(deps: AccountPageDeps) {
         ]);
         return {
           hasPassword: Boolean(account.password_hash),
-          googleEnabled: deps.googleEnabled,
-          googleIdentity: identities.find((identity) => identity.provider === 'google'),
+          // Every provider offered, linked or not, then identities of providers no longer offered (to unlink them).
+          providers: [
+            ...deps.upstream.all().map((provider) => ({ id: provider.id, name: provider.name, identity: identities.find((identity) => identity.provider === provider.id) })),
+            ...identities.filter((identity) => !deps.upstream.get(identity.provider)).map((identity) => ({ id: identity.provider, name: deps.upstream.nameOf(identity.provider), identity })),
+          ],
           twoStep,
           passkeys,
           passkeyScripts: Boolean(passkeys),
@@ -117,7 +121,7 @@ export function accountPage(deps: AccountPageDeps) {
         };
       }
       case 'activity':
-        return { history: await deps.administration.loginHistory(account.id, 10) };
+        return { history: await deps.administration.loginHistory(account.id, 10), methodName: deps.upstream.nameOf };
       case 'delete':
         return {};
     }

@@ -3,6 +3,7 @@ import type { Context } from 'koa';
 
 import { type AccountLifecycle, InvalidLinkError, type KeptSignInMethods } from '../accounts/index.ts';
 import { csrfProtection, formBody, type RateLimits } from '../http/index.ts';
+import type { ProviderRegistry } from '../upstream/index.ts';
 import type { Message, Views } from '../views/index.ts';
 import { emailOnlyForm, fieldErrors, formErrorOf, interactionPath, newPasswordForm, refusal, registeredIn, tokenForm, typed } from '../web/index.ts';
 
@@ -11,6 +12,7 @@ import { emailOnlyForm, fieldErrors, formErrorOf, interactionPath, newPasswordFo
  * (mail scanners open links); the page's button does, with a POST.
  */
 export function mailedLinkRoutes(deps: {
+  upstream: ProviderRegistry;
   lifecycle: AccountLifecycle;
   rateLimits: RateLimits;
   views: Views;
@@ -37,7 +39,7 @@ export function mailedLinkRoutes(deps: {
   async function renderReset(ctx: Context, token: string, errors: Record<string, Message>, status = 200, kept: KeptSignInMethods = { passkeys: [], identities: [] }) {
     const review = token ? await lifecycle.resetLinkReview(token) : undefined;
     if (!review) return invalidLink(ctx, 'reset');
-    views.render(ctx, 'reset-password', { token, review, kept, errors }, status);
+    views.render(ctx, 'reset-password', { token, review, kept, errors, providerName: deps.upstream.nameOf }, status);
   }
 
   router.get('/verify-email', async (ctx) => {

@@ -3,8 +3,8 @@ import type { Context, Middleware } from 'koa';
 
 import { type Federation, InvalidLinkError, PROFILE_FIELDS, profileFieldsSchema, type SelfService } from '../accounts/index.ts';
 import { csrfProtection, formBody, PageError } from '../http/index.ts';
-import type { GoogleClient } from '../upstream/index.ts';
-import type { Message } from '../views/index.ts';
+import type { ProviderRegistry } from '../upstream/index.ts';
+import { message, type Message } from '../views/index.ts';
 import { formErrorOf, keepFlow, refusal, takeFlow, typed } from '../web/index.ts';
 import { ACCOUNT_PAGES, type AccountPage, type AccountPageName, refusalNotice } from './account-page.ts';
 import { type PasskeyDeps, passkeyRoutes } from './passkey-routes.ts';
@@ -19,8 +19,8 @@ export const SIGN_IN_METHODS = `${ACCOUNT_PAGES.security}#methods-title`;
 const text = (body: Record<string, unknown>, field: string) => (typeof body[field] === 'string' ? (body[field] as string) : '');
 
 /**
- * The signed-in person's account pages (ACCOUNT_PAGES): profile; security (password, email address, Google
- * link, two-step verification, passkeys); devices and apps; recent sign-ins; deleting the account. A form's
+ * The signed-in person's account pages (ACCOUNT_PAGES): profile; security (password, email address, linked
+ * identity providers, two-step verification, passkeys); devices and apps; recent sign-ins; deleting the account. A form's
  * answer is the page the form is on. Every change of a
  * sign-in method, the email address or the password, and deleting the account, need a recent authentication.
  */
@@ -28,11 +28,11 @@ export function accountPageRoutes(deps: {
   page: AccountPage;
   selfService: SelfService;
   federation: Federation;
-  google: GoogleClient | undefined;
+  upstream: ProviderRegistry;
   /** A signed-out GET of a page: sign in first, then back (account-sign-in.ts). */
   signInWhenSignedOut: Middleware;
 } & Omit<TwoStepDeps, 'recent'> & Omit<PasskeyDeps, 'recent'> & ReauthDeps): Router {
-  const { page, selfService, federation, google } = deps;
+  const { page, selfService, federation, upstream } = deps;
   const recent = pageNeedsRecentAuthentication(deps);
   const router = new Router({ prefix: '/account' });
   router.use(deps.signInWhenSignedOut, formBody(), csrfProtection(), async (ctx, next) => {
@@ -108,43 +108,57 @@ export function accountPageRoutes(deps: {
     deps.views.render(ctx, 'account-deleted');
   });
 
-  router.post('/google/link', recent(SIGN_IN_METHODS), async (ctx) => {
+  /** A provider offered here, by the path's id; else the page that says it is not. */
+  const providerOf = (ctx: Context) => {
+    const provider = upstream.get(String(ctx.params.provider));
+    if (!provider) throw new PageError(404, 'upstreamUnavailable', undefined, { provider: upstream.nameOf(String(ctx.params.provider)).slice(0, 60) });
+    return provider;
+  };
+
+  router.post('/:provider/link', recent(SIGN_IN_METHODS), async (ctx) => {
     const { account } = await page.signedIn(ctx);
-    if (!google) throw new PageError(404, 'googleUnavailable');
+    const provider = providerOf(ctx);
     try {
-      const { url, checks } = await google.start();
-      keepFlow(ctx, { mode: 'link', accountId: account.id, checks });
+      const { url, checks } = await provider.start();
+      keepFlow(ctx, { mode: 'link', provider: provider.id, accountId: account.id, checks });
       ctx.status = 303;
       ctx.redirect(url.href);
     } catch (error) {
-      return page.render(ctx, 'security', refusalNotice('googleStart', error));
+      ctx.state.log.warn({ provider: provider.id, reason: (error as Error).message }, 'upstream provider unavailable');
+      return page.render(ctx, 'security', refusalNotice('upstreamStart', error, { provider: provider.name }));
     }
   });
 
-  router.get('/google/callback', async (ctx) => {
+  router.get('/:provider/callback', async (ctx) => {
     const { account } = await page.signedIn(ctx);
+    const provider = upstream.get(String(ctx.params.provider));
     const flow = takeFlow(ctx);
-    if (!google || flow?.mode !== 'link' || flow.accountId !== account.id) {
-      return page.render(ctx, 'security', { notice: { kind: 'error', text: 'account.notices.googleUnmatched' }, status: 400 });
+    const name = { provider: upstream.nameOf(String(ctx.params.provider)).slice(0, 60) };
+    if (!provider || flow?.mode !== 'link' || flow.provider !== provider.id || flow.accountId !== account.id) {
+      return page.render(ctx, 'security', { notice: { kind: 'error', text: message('account.notices.upstreamUnmatched', name) }, status: 400 });
     }
     try {
-      await federation.link(account.id, await google.finish(ctx.search, flow.checks));
+      const { authTime: _authTime, ...identity } = await provider.finish(ctx.search, flow.checks);
+      await federation.link(account.id, identity);
     } catch (error) {
-      const refused = refusalNotice('googleLink', error);
-      ctx.state.log.warn({ reason: (error as Error).message }, 'linking google refused');
+      const refused = refusalNotice('upstreamLink', error, name);
+      ctx.state.log.warn({ provider: provider.id, reason: (error as Error).message }, 'linking an upstream identity refused');
       return page.render(ctx, 'security', refused);
     }
-    return page.render(ctx, 'security', { notice: { kind: 'ok', text: 'account.notices.googleLinked' } });
+    return page.render(ctx, 'security', { notice: { kind: 'ok', text: message('account.notices.upstreamLinked', name) } });
   });
 
-  router.post('/google/unlink', recent(SIGN_IN_METHODS), async (ctx) => {
+  // Unlinking works also for a provider no longer offered: its identity stays listed until removed.
+  router.post('/:provider/unlink', recent(SIGN_IN_METHODS), async (ctx) => {
     const { account } = await page.signedIn(ctx);
+    const id = String(ctx.params.provider);
+    const name = { provider: upstream.nameOf(id).slice(0, 60) };
     try {
-      await federation.unlink(account.id, 'google');
+      await federation.unlink(account.id, id);
     } catch (error) {
-      return page.render(ctx, 'security', refusalNotice('googleUnlink', error));
+      return page.render(ctx, 'security', refusalNotice('upstreamUnlink', error, name));
     }
-    return page.render(ctx, 'security', { notice: { kind: 'ok', text: 'account.notices.googleUnlinked' } });
+    return page.render(ctx, 'security', { notice: { kind: 'ok', text: message('account.notices.upstreamUnlinked', name) } });
   });
 
   router.use(

@@ -3,8 +3,8 @@ import type { Context } from 'koa';
 
 import type { Reauthentication } from '../accounts/index.ts';
 import { PageError, type RateLimits } from '../http/index.ts';
-import type { GoogleClient } from '../upstream/index.ts';
-import type { Message, Views } from '../views/index.ts';
+import type { ProviderRegistry } from '../upstream/index.ts';
+import { message, type Message, type Views } from '../views/index.ts';
 import { keepFlow, passkeyAnswer, refusal, startCeremony, takeCeremonyKey, takeFlow } from '../web/index.ts';
 import { ACCOUNT_PAGES, type AccountPage } from './account-page.ts';
 import { returnTarget } from './recent-authentication.ts';
@@ -12,7 +12,7 @@ import { returnTarget } from './recent-authentication.ts';
 export interface ReauthDeps {
   page: AccountPage;
   reauthentication: Reauthentication;
-  google: GoogleClient | undefined;
+  upstream: ProviderRegistry;
   rateLimits: RateLimits;
   views: Views;
 }
@@ -33,17 +33,21 @@ function sendBack(ctx: Context, returnTo: string) {
 
 /** "Confirm it's you": the page sensitive changes send a person to, and each way of confirming. */
 export function reauthRoutes(deps: ReauthDeps): Router {
-  const { page, reauthentication, google, views } = deps;
+  const { page, reauthentication, upstream, views } = deps;
   const router = new Router();
 
   async function render(ctx: Context, returnTo: string, error?: Message, status = 200) {
     const { account } = await page.signedIn(ctx);
     const methods = await reauthentication.methodsOf(account);
-    const googleReady = methods.google && Boolean(google);
+    // Only providers offered now, and able to say when the person signed in (not GitHub), can confirm it is you.
+    const providers = methods.federated.flatMap((id) => {
+      const provider = upstream.get(id);
+      return provider?.reauthenticates ? [{ id, name: provider.name }] : [];
+    });
     views.render(
       ctx,
       'reauthenticate',
-      { returnTo, methods: { ...methods, google: googleReady }, none: !methods.password && !methods.passkey && !googleReady, passkeyScripts: methods.passkey, error },
+      { returnTo, methods, providers, none: !methods.password && !methods.passkey && providers.length === 0, passkeyScripts: methods.passkey, error },
       status,
     );
   }
@@ -81,32 +85,35 @@ export function reauthRoutes(deps: ReauthDeps): Router {
     sendBack(ctx, returnTo);
   });
 
-  router.post('/reauth/google', async (ctx) => {
+  router.post('/reauth/:provider', async (ctx) => {
     const returnTo = returnTarget(field(ctx, 'return_to', 300));
     const { account, session } = await page.signedIn(ctx);
-    if (!google) throw new PageError(404, 'googleUnavailable');
+    const provider = upstream.get(String(ctx.params.provider));
+    if (!provider?.reauthenticates) throw new PageError(404, 'upstreamUnavailable', undefined, { provider: upstream.nameOf(String(ctx.params.provider)).slice(0, 60) });
     try {
-      const { url, checks } = await google.start({ reauthenticate: true });
-      keepFlow(ctx, { mode: 'reauth', accountId: account.id, sessionUid: session.uid, askedAt: Date.now(), returnTo, checks });
+      const { url, checks } = await provider.start({ reauthenticate: true });
+      keepFlow(ctx, { mode: 'reauth', provider: provider.id, accountId: account.id, sessionUid: session.uid, askedAt: Date.now(), returnTo, checks });
       ctx.status = 303;
       ctx.redirect(url.href);
     } catch (error) {
-      const { text, status } = refusal('googleStart', error);
+      const { text, status } = refusal('upstreamStart', error, { provider: provider.name });
       return render(ctx, returnTo, text, status);
     }
   });
 
-  router.get('/reauth/google/callback', async (ctx) => {
+  router.get('/reauth/:provider/callback', async (ctx) => {
     const { account, session } = await page.signedIn(ctx);
+    const provider = upstream.get(String(ctx.params.provider));
     const flow = takeFlow(ctx);
-    if (!google || flow?.mode !== 'reauth' || flow.accountId !== account.id || flow.sessionUid !== session.uid) {
-      return render(ctx, '/account', 'account.notices.googleUnmatched', 400);
+    const name = { provider: upstream.nameOf(String(ctx.params.provider)).slice(0, 60) };
+    if (!provider || flow?.mode !== 'reauth' || flow.provider !== provider.id || flow.accountId !== account.id || flow.sessionUid !== session.uid) {
+      return render(ctx, '/account', message('account.notices.upstreamUnmatched', name), 400);
     }
     try {
-      await reauthentication.withGoogle(account, session, await google.finish(ctx.search, flow.checks), flow.askedAt, ctx.ip);
+      await reauthentication.withUpstream(account, session, await provider.finish(ctx.search, flow.checks), flow.askedAt, ctx.ip);
     } catch (error) {
-      const { text, status } = refusal('reauthGoogle', error);
-      ctx.state.log.warn({ reason: (error as Error).message }, 're-authentication with google refused');
+      const { text, status } = refusal('reauthUpstream', error, name);
+      ctx.state.log.warn({ provider: provider.id, reason: (error as Error).message }, 're-authentication with an upstream provider refused');
       return render(ctx, flow.returnTo, text, status);
     }
     sendBack(ctx, flow.returnTo);

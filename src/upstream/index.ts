@@ -1,1 +1,3 @@
-export * from './google-client.ts';
+export * from './upstream-provider.ts';
+export * from './provider-settings.ts';
+export * from './provider-registry.ts';

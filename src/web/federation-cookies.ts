@@ -1,17 +1,21 @@
 import type { Context } from 'koa';
 
 import type { FederatedProfile } from '../accounts/index.ts';
-import type { GoogleChecks } from '../upstream/index.ts';
+import type { UpstreamChecks } from '../upstream/index.ts';
 import { decodeCookieJson, encodeCookieJson } from './json-cookie.ts';
 
-/** Where a Google round trip started: a sign-in (an interaction), linking or re-authenticating from the account page. */
-export type GoogleFlow =
-  | { mode: 'login'; uid: string; checks: GoogleChecks }
-  | { mode: 'link'; accountId: string; checks: GoogleChecks }
-  | { mode: 'reauth'; accountId: string; sessionUid: string; askedAt: number; returnTo: string; checks: GoogleChecks };
+/**
+ * Where a round trip to an upstream provider (`provider`, its id) started: a sign-in (an interaction),
+ * linking or re-authenticating from the account page.
+ */
+export type UpstreamFlow = { provider: string; checks: UpstreamChecks } & (
+  | { mode: 'login'; uid: string }
+  | { mode: 'link'; accountId: string }
+  | { mode: 'reauth'; accountId: string; sessionUid: string; askedAt: number; returnTo: string }
+);
 
-const FLOW_COOKIE = 'google_flow';
-const PENDING_COOKIE = 'google_pending';
+const FLOW_COOKIE = 'upstream_flow';
+const PENDING_COOKIE = 'upstream_pending';
 const TEN_MINUTES = 10 * 60 * 1000;
 
 
@@ -19,18 +23,18 @@ const cookieOptions = (ctx: Context, path: string) =>
   ({ signed: true, httpOnly: true, sameSite: 'lax', secure: ctx.secure, path, maxAge: TEN_MINUTES }) as const;
 
 /** Signed and httpOnly: state, nonce and PKCE verifier never leave the server readable or forgeable. */
-export function keepFlow(ctx: Context, flow: GoogleFlow): void {
+export function keepFlow(ctx: Context, flow: UpstreamFlow): void {
   ctx.cookies.set(FLOW_COOKIE, encodeCookieJson(flow), cookieOptions(ctx, '/'));
 }
 
 /** The flow, once: the cookie is cleared as it is read. */
-export function takeFlow(ctx: Context): GoogleFlow | undefined {
-  const flow = decodeCookieJson<GoogleFlow>(ctx.cookies.get(FLOW_COOKIE, { signed: true }));
+export function takeFlow(ctx: Context): UpstreamFlow | undefined {
+  const flow = decodeCookieJson<UpstreamFlow>(ctx.cookies.get(FLOW_COOKIE, { signed: true }));
   ctx.cookies.set(FLOW_COOKIE, null, { path: '/' });
   return flow;
 }
 
-/** A Google identity waiting for its local account's password before it may be linked. */
+/** An upstream identity waiting for its local account's password before it may be linked. */
 export function keepPendingLink(ctx: Context, uid: string, profile: FederatedProfile): void {
   ctx.cookies.set(PENDING_COOKIE, encodeCookieJson(profile), cookieOptions(ctx, `/interaction/${uid}`));
 }
@@ -42,6 +46,6 @@ export function takePendingLink(ctx: Context, uid: string): FederatedProfile | u
 }
 
 /** The flow, left in place: the fixed callback only forwards the browser to where the flow is taken. */
-export function peekFlow(ctx: Context): GoogleFlow | undefined {
-  return decodeCookieJson<GoogleFlow>(ctx.cookies.get(FLOW_COOKIE, { signed: true }));
+export function peekFlow(ctx: Context): UpstreamFlow | undefined {
+  return decodeCookieJson<UpstreamFlow>(ctx.cookies.get(FLOW_COOKIE, { signed: true }));
 }

@@ -19,8 +19,8 @@ import {
   WeakPasswordError,
   WrongSecondFactorCodeError,
 } from '../accounts/index.ts';
-import { GoogleSignInError, GoogleUnavailableError } from '../upstream/index.ts';
-import { message, type Message } from '../views/index.ts';
+import { UpstreamSignInError, UpstreamUnavailableError } from '../upstream/index.ts';
+import { message, type Message, type MessageParams } from '../views/index.ts';
 
 /** A domain error as the person reads it on one of our pages. */
 export interface Refusal {
@@ -70,25 +70,25 @@ const passkeyExpired = when(PasskeyChallengeError, () => ({ status: 400, text: '
 const passkeyRejected = when(PasskeyRejectedError, () => ({ status: 400, text: 'passkeys.errors.rejected' }));
 const reauthFailed = when(ReauthenticationFailedError, (error) => ({ status: 400, text: error.reason === 'stale' ? 'reauth.errors.stale' : 'reauth.errors.wrong' }));
 
-const googleFailed = when(GoogleSignInError, (error) =>
+const upstreamFailed = when(UpstreamSignInError, (error) =>
   error.reason === 'cancelled'
-    ? { status: 400, text: 'login.errors.googleCancelled' }
+    ? { status: 400, text: 'login.errors.upstreamCancelled' }
     : error.reason === 'hosted-domain'
-      ? { status: 403, text: 'login.errors.googleHostedDomain' }
-      : { status: 400, text: 'login.errors.googleFailed' },
+      ? { status: 403, text: 'login.errors.upstreamHostedDomain' }
+      : { status: 400, text: 'login.errors.upstreamFailed' },
 );
-const googleUnavailable = when(GoogleUnavailableError, () => ({ status: 503, text: 'login.errors.googleUnavailable' }));
-const googleUnverified = when(UnverifiedFederatedEmailError, () => ({ status: 403, text: 'login.errors.googleUnverified' }));
-const googleNoAccount = when(RegistrationClosedError, () => ({ status: 403, text: 'login.errors.googleNoAccount' }));
-const googleInUse = when(IdentityInUseError, () => ({ status: 409, text: 'login.errors.googleInUse' }));
+const upstreamUnavailable = when(UpstreamUnavailableError, () => ({ status: 503, text: 'login.errors.upstreamUnavailable' }));
+const upstreamUnverified = when(UnverifiedFederatedEmailError, () => ({ status: 403, text: 'login.errors.upstreamUnverified' }));
+const upstreamNoAccount = when(RegistrationClosedError, () => ({ status: 403, text: 'login.errors.upstreamNoAccount' }));
+const upstreamInUse = when(IdentityInUseError, () => ({ status: 409, text: 'login.errors.upstreamInUse' }));
 
-const linkingGoogleFailed = when(GoogleSignInError, (error) => ({
+const linkingUpstreamFailed = when(UpstreamSignInError, (error) => ({
   status: 400,
-  text: error.reason === 'cancelled' ? 'account.notices.googleCancelled' : 'account.notices.googleFailed',
+  text: error.reason === 'cancelled' ? 'account.notices.upstreamCancelled' : 'account.notices.upstreamFailed',
 }));
-const reauthGoogleFailed = when(GoogleSignInError, () => ({ status: 400, text: 'account.notices.googleFailed' }));
-const accountGoogleUnavailable = when(GoogleUnavailableError, () => ({ status: 503, text: 'account.notices.googleUnavailable' }));
-const accountGoogleInUse = when(IdentityInUseError, () => ({ status: 409, text: 'account.notices.googleInUse' }));
+const reauthUpstreamFailed = when(UpstreamSignInError, () => ({ status: 400, text: 'account.notices.upstreamFailed' }));
+const accountUpstreamUnavailable = when(UpstreamUnavailableError, () => ({ status: 503, text: 'account.notices.upstreamUnavailable' }));
+const accountUpstreamInUse = when(IdentityInUseError, () => ({ status: 409, text: 'account.notices.upstreamInUse' }));
 const lastSignInMethod = when(LastSignInMethodError, () => ({ status: 409, text: 'account.notices.lastMethod' }));
 const passkeyName = when(PasskeyNameError, () => ({ status: 400, text: 'account.notices.passkeyName' }));
 const passkeyNotAdded = when(PasskeyRejectedError, () => ({ status: 400, text: 'account.notices.passkeyNotAdded' }));
@@ -106,8 +106,8 @@ const reauth = [reauthFailed, accountLocked, ...passkey];
 const refusalsOf = {
   // The sign-in pages (an interaction).
   signInPassword: [wrongCredentials, accountLocked, accountDisabled],
-  signInGoogleStart: [googleUnavailable],
-  signInGoogle: [googleFailed, googleUnavailable, googleUnverified, googleNoAccount, accountDisabled, googleInUse],
+  signInUpstreamStart: [upstreamUnavailable],
+  signInUpstream: [upstreamFailed, upstreamUnavailable, upstreamUnverified, upstreamNoAccount, accountDisabled, upstreamInUse],
   registration: [weakPassword, passwordMismatch, invalidEmail],
   /** A passkey's answer, to sign in, as a second factor or to re-authenticate. */
   passkey,
@@ -117,11 +117,11 @@ const refusalsOf = {
   passwordChange: [wrongCurrentPassword, weakPassword, passwordMismatch],
   passwordReset: [weakPassword, passwordMismatch],
   emailAddress: [invalidEmail],
-  googleStart: [accountGoogleUnavailable],
-  googleLink: [accountGoogleInUse, linkingGoogleFailed, accountGoogleUnavailable],
-  googleUnlink: [lastSignInMethod],
+  upstreamStart: [accountUpstreamUnavailable],
+  upstreamLink: [accountUpstreamInUse, linkingUpstreamFailed, accountUpstreamUnavailable],
+  upstreamUnlink: [lastSignInMethod],
   reauth,
-  reauthGoogle: [reauthGoogleFailed, accountGoogleUnavailable, ...reauth],
+  reauthUpstream: [reauthUpstreamFailed, accountUpstreamUnavailable, ...reauth],
   passkeyAdd: [passkeyName, passkeyNotAdded, ...passkey],
   passkeyRename: [passkeyName, passkeyGone],
   passkeyRemove: [passkeyGone, lastSecondFactor],
@@ -132,14 +132,20 @@ const refusalsOf = {
 
 export type RefusedAction = keyof typeof refusalsOf;
 
-/** The one mapping of domain errors to our pages: what the person reads when `action` was refused; any other error is thrown on. */
-export function refusal(action: RefusedAction, error: unknown): Refusal {
+/**
+ * The one mapping of domain errors to our pages: what the person reads when `action` was refused; any other error is thrown on.
+ * `params` fill the words' blanks (`{provider}`: which identity provider the person was using).
+ */
+export function refusal(action: RefusedAction, error: unknown, params?: MessageParams): Refusal {
   for (const rule of refusalsOf[action]) {
     const known = rule(error);
-    if (known) return known;
+    if (known) return params ? { ...known, text: withParams(known.text, params) } : known;
   }
   throw error;
 }
+
+const withParams = (text: Message, params: MessageParams): Message =>
+  typeof text === 'string' ? message(text, params) : message(text.key, { ...params, ...text.params });
 
 /** A refusal as a form's errors: beside its field, or above the form. */
 export const formErrorOf = (known: Refusal): Record<string, Message> => ({ [known.field ?? 'form']: known.text });

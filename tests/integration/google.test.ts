@@ -148,7 +148,7 @@ describe(`Google federation (${backend})`, () => {
     expect(result.page?.status).toBe(403);
     expect(result.page?.$('[role=alert]').text()).toContain('Google has not confirmed the email address');
     expect(await accountsWithEmail(idp, 'vic@gmail.test')).toEqual([]);
-    expect(idp.logs.lines.some((line) => line.msg === 'google sign-in refused' && line.requestId)).toBe(true);
+    expect(idp.logs.lines.some((line) => line.msg === 'upstream sign-in refused' && line.requestId)).toBe(true);
   });
 
   it('returns to the sign-in page when the person cancels at Google', async () => {
@@ -173,7 +173,7 @@ describe(`Google federation (${backend})`, () => {
       expect(result.page?.status).toBe(400);
       expect(result.page?.$('[role=alert]').text()).toBe('Google sign-in failed. Try again, or use your password.');
       const requestId = result.page!.headers.get('x-request-id');
-      expect(idp.logs.forRequest(requestId).find((line) => line.msg === 'google sign-in refused')?.reason).toMatch(reason);
+      expect(idp.logs.forRequest(requestId).find((line) => line.msg === 'upstream sign-in refused')?.reason).toMatch(reason);
     } finally {
       google.tamperIdTokens(undefined);
     }
