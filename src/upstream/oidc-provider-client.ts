@@ -18,7 +18,7 @@ async function clientAuth(settings: OidcSettings): Promise<oidc.ClientAuth> {
   const jwk = settings.private_key_jwt!;
   const alg = typeof jwk.alg === 'string' ? jwk.alg : jwk.kty === 'EC' ? 'ES256' : 'RS256';
   const key = await importJWK(jwk as Parameters<typeof importJWK>[0], alg);
-  return oidc.PrivateKeyJwt({ key: key as CryptoKey, kid: typeof jwk.kid === 'string' ? jwk.kid : undefined });
+  return oidc.PrivateKeyJwt({ key: key as oidc.CryptoKey, kid: typeof jwk.kid === 'string' ? jwk.kid : undefined });
 }
 
 /**
