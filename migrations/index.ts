@@ -14,8 +14,8 @@ import * as grantsByClient from './015_grants_by_client.ts';
 import * as reauthentications from './010_reauthentications.ts';
 import * as secretsAtRest from './014_secrets_at_rest.ts';
 import * as auditActorKind from './017_audit_actor_kind.ts';
-import * as scaleIndexes from './018_scale_indexes.ts';
-import * as webhooks from './019_webhooks.ts';
+import * as webhooks from './018_webhooks.ts';
+import * as scaleIndexes from './019_scale_indexes.ts';
 
 /** Every migration, in order. Names are the file names; a test checks none is missing here. */
 export const migrations: Record<string, Migration> = {
@@ -33,6 +33,6 @@ export const migrations: Record<string, Migration> = {
   '014_secrets_at_rest': secretsAtRest,
   '015_grants_by_client': grantsByClient,
   '017_audit_actor_kind': auditActorKind,
-  '018_scale_indexes': scaleIndexes,
-  '019_webhooks': webhooks,
+  '018_webhooks': webhooks,
+  '019_scale_indexes': scaleIndexes,
 };

@@ -72,7 +72,7 @@ async function rolesOfAccounts(db: Kysely<DB>, accountIds: string[]): Promise<Ma
 function matchingAccounts(db: Kysely<DB>, query: AccountListQuery) {
   let base = db.selectFrom('accounts');
   if (query.search) {
-    // Served by the trigram indexes of migration 018.
+    // Served by the trigram indexes of migration 019.
     const pattern = `%${query.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
     base = base.where((eb) => eb.or([eb('email', 'ilike', pattern), eb('name', 'ilike', pattern)]));
   }
@@ -91,7 +91,7 @@ function matchingAccounts(db: Kysely<DB>, query: AccountListQuery) {
 }
 
 /**
- * One page of the matches, newest first by (created_at, id), read from an index of migration 018 in that order.
+ * One page of the matches, newest first by (created_at, id), read from an index of migration 019 in that order.
  * The page's ids are found first and only its rows read whole, so rows skipped by an OFFSET cost an index entry.
  */
 function pageOfAccounts(db: Kysely<DB>, query: AccountListQuery, read: PageRead) {

@@ -67,7 +67,7 @@ function matchingEvents(db: Kysely<DB>, query: AuditQuery) {
   return base;
 }
 
-/** One page of the matches, newest first by id, read from the (filter, id) indexes of migration 018. */
+/** One page of the matches, newest first by id, read from the (filter, id) indexes of migration 019. */
 function pageOfEvents(db: Kysely<DB>, query: AuditQuery, read: PageRead) {
   let rows = matchingEvents(db, query).selectAll();
   if (read.newerThan !== undefined) rows = rows.where('id', '>', read.newerThan).orderBy('id', 'asc');

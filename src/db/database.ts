@@ -49,7 +49,7 @@ export async function openDatabase({ databaseUrl, dataDir, onIdleConnectionError
     const folder = path.join(dataDir, 'pgdata');
     const startParams = [...PGlite.defaultStartParams, ...EMBEDDED_SETTINGS];
     await createPgliteFolderIfMissing(folder, startParams);
-    // pg_trgm: the trigram index behind the admin's substring search (migration 018).
+    // pg_trgm: the trigram index behind the admin's substring search (migration 019).
     const pglite = await PGlite.create(folder, { startParams, extensions: { pg_trgm } });
     const db = new Kysely<DB>({ dialect: new PGliteDialect(pglite) });
     return {
