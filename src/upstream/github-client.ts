@@ -1,7 +1,7 @@
 import * as oidc from 'openid-client';
 
 import type { GithubSettings } from './provider-settings.ts';
-import { authorizationError, upstreamJson } from './upstream-http.ts';
+import { authorizationCode, upstreamJson } from './upstream-http.ts';
 import { textOf, type UpstreamChecks, type UpstreamProfile, type UpstreamProvider, UpstreamSignInError } from './upstream-provider.ts';
 
 interface GithubEmail {
@@ -54,12 +54,7 @@ export function createGithubClient(settings: GithubSettings, redirectUri: string
     },
 
     async finish(search: string, checks: UpstreamChecks): Promise<UpstreamProfile> {
-      const params = new URLSearchParams(search);
-      const refused = authorizationError(name, params);
-      if (refused) throw refused;
-      if (params.get('state') !== checks.state) throw new UpstreamSignInError(name, 'invalid', `${name} answered with another "state"`);
-      const code = params.get('code');
-      if (!code) throw new UpstreamSignInError(name, 'invalid', `${name} answered without a code`);
+      const code = authorizationCode(name, search, checks.state);
 
       const token = await upstreamJson(name, 'token request', `${web}/login/oauth/access_token`, {
         method: 'POST',

@@ -2,7 +2,7 @@ import { createRemoteJWKSet, errors as joseErrors, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 
 import type { MicrosoftSettings } from './provider-settings.ts';
-import { authorizationError, upstreamJson } from './upstream-http.ts';
+import { authorizationCode, upstreamJson } from './upstream-http.ts';
 import {
   isNetworkFailure,
   textOf,
@@ -108,12 +108,7 @@ export function createMicrosoftClient(settings: MicrosoftSettings, redirectUri: 
 
     async finish(search: string, checks: UpstreamChecks): Promise<UpstreamProfile> {
       const { metadata, keys } = await discover();
-      const params = new URLSearchParams(search);
-      const refused = authorizationError(name, params);
-      if (refused) throw refused;
-      if (params.get('state') !== checks.state) throw new UpstreamSignInError(name, 'invalid', `${name} answered with another "state"`);
-      const code = params.get('code');
-      if (!code) throw new UpstreamSignInError(name, 'invalid', `${name} answered without a code`);
+      const code = authorizationCode(name, search, checks.state);
 
       const tokens = (await upstreamJson(name, 'token request', metadata.token_endpoint, {
         method: 'POST',

@@ -27,8 +27,16 @@ export async function upstreamJson(providerName: string, what: string, url: stri
 }
 
 /** The error of an authorization response (`?error=`), as a refusal; nothing when there is none. */
-export function authorizationError(providerName: string, params: URLSearchParams): UpstreamSignInError | undefined {
+/**
+ * The code of a provider's answer to our authorization request, once it is no error and carries the state this
+ * browser was given; else the refusal to show.
+ */
+export function authorizationCode(providerName: string, search: string, expectedState: string): string {
+  const params = new URLSearchParams(search);
   const error = params.get('error');
-  if (!error) return undefined;
-  return new UpstreamSignInError(providerName, error === 'access_denied' ? 'cancelled' : 'refused', `${providerName} answered ${error.slice(0, 100)}`);
+  if (error) throw new UpstreamSignInError(providerName, error === 'access_denied' ? 'cancelled' : 'refused', `${providerName} answered ${error.slice(0, 100)}`);
+  if (params.get('state') !== expectedState) throw new UpstreamSignInError(providerName, 'invalid', `${providerName} answered with another "state"`);
+  const code = params.get('code');
+  if (!code) throw new UpstreamSignInError(providerName, 'invalid', `${providerName} answered without a code`);
+  return code;
 }
