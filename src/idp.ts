@@ -239,11 +239,11 @@ async function openStores(config: Config, log: Logger, { inProcessModelStore }: 
     const models = await openModelStore({ redis: config.redis, database, secretBox, log, inProcess: inProcessModelStore });
     // With Redis, every write of an account row through this database moves the account's version there,
     // so that nodes may keep accounts in memory (src/accounts/account-versions.ts); on the embedded database,
-    // the one process that can open it keeps the versions itself.
+    // the one process that can open it keeps the versions itself, as does the bench's host side (one process).
     const versions =
       models.redis && config.redis
         ? accountVersions({ redis: models.redis, prefix: config.redis.keyPrefix })
-        : database.embedded && !inProcessModelStore
+        : database.embedded || inProcessModelStore
           ? accountVersions('in-process')
           : undefined;
     const limiters = inProcessModelStore
