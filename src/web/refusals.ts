@@ -77,7 +77,8 @@ const upstreamFailed = when(UpstreamSignInError, (error) =>
       ? { status: 403, text: 'login.errors.upstreamHostedDomain' }
       : { status: 400, text: 'login.errors.upstreamFailed' },
 );
-const upstreamUnavailable = when(UpstreamUnavailableError, () => ({ status: 503, text: 'login.errors.upstreamUnavailable' }));
+/** 424 Failed Dependency, not a 5xx: this IdP is up and its other sign-in methods work; the upstream is not (#21). */
+const upstreamUnavailable = when(UpstreamUnavailableError, () => ({ status: 424, text: 'login.errors.upstreamUnavailable' }));
 const upstreamUnverified = when(UnverifiedFederatedEmailError, () => ({ status: 403, text: 'login.errors.upstreamUnverified' }));
 const upstreamNoAccount = when(RegistrationClosedError, () => ({ status: 403, text: 'login.errors.upstreamNoAccount' }));
 const upstreamInUse = when(IdentityInUseError, () => ({ status: 409, text: 'login.errors.upstreamInUse' }));
@@ -87,7 +88,7 @@ const linkingUpstreamFailed = when(UpstreamSignInError, (error) => ({
   text: error.reason === 'cancelled' ? 'account.notices.upstreamCancelled' : 'account.notices.upstreamFailed',
 }));
 const reauthUpstreamFailed = when(UpstreamSignInError, () => ({ status: 400, text: 'account.notices.upstreamFailed' }));
-const accountUpstreamUnavailable = when(UpstreamUnavailableError, () => ({ status: 503, text: 'account.notices.upstreamUnavailable' }));
+const accountUpstreamUnavailable = when(UpstreamUnavailableError, () => ({ status: 424, text: 'account.notices.upstreamUnavailable' }));
 const accountUpstreamInUse = when(IdentityInUseError, () => ({ status: 409, text: 'account.notices.upstreamInUse' }));
 const lastSignInMethod = when(LastSignInMethodError, () => ({ status: 409, text: 'account.notices.lastMethod' }));
 const passkeyName = when(PasskeyNameError, () => ({ status: 400, text: 'account.notices.passkeyName' }));

@@ -249,7 +249,7 @@ describe(`Google federation (${backend})`, () => {
     try {
       await offline.google.stop();
       const { result } = await continueWithGoogle(offline.idp);
-      expect(result.page?.status).toBe(503);
+      expect(result.page?.status).toBe(424);
       expect(result.page?.$('[role=alert]').text()).toContain('Google sign-in is unavailable right now');
     } finally {
       await offline.idp.destroy();

@@ -194,7 +194,7 @@ describe(`Sign in with any OpenID provider, GitHub or Microsoft (${backend})`, (
       github.signInAs(505);
       github.fail('api-down');
       const down = (await continueWith(idp, 'GitHub')).result.page!;
-      expect(down.status).toBe(503);
+      expect(down.status).toBe(424);
       expect(down.$('[role=alert]').text()).toContain('GitHub sign-in is unavailable right now');
     } finally {
       github.fail(undefined);
