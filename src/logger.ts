@@ -16,8 +16,33 @@ const redact = [
   'res.headers["set-cookie"]',
 ];
 
+interface LoggedError {
+  type: string;
+  message: string;
+  stack?: string | undefined;
+  code?: unknown;
+  cause?: LoggedError | undefined;
+}
+
+/**
+ * An error as a log line holds it: its kind, message, stack, code and cause, and nothing else. pino's own
+ * serializer copies every property, and libraries hang whole objects on their errors (pg a client with its
+ * connection settings, HTTP clients the request and its headers), which could carry a password or a token.
+ */
+function loggedError(err: unknown, depth = 0): LoggedError | undefined {
+  if (!(err instanceof Error)) return err === undefined ? undefined : { type: typeof err, message: String(err) };
+  const code = (err as { code?: unknown }).code;
+  return {
+    type: err.constructor?.name ?? 'Error',
+    message: err.message,
+    stack: err.stack,
+    ...(typeof code === 'string' || typeof code === 'number' ? { code } : {}),
+    ...(err.cause !== undefined && depth < 3 ? { cause: loggedError(err.cause, depth + 1) } : {}),
+  };
+}
+
 export function createLogger(level: string, destination?: DestinationStream): Logger {
-  const options = { level, redact: { paths: redact, censor: '[redacted]' } };
+  const options = { level, redact: { paths: redact, censor: '[redacted]' }, serializers: { err: loggedError } };
   return destination ? pino(options, destination) : pino(options);
 }
 
