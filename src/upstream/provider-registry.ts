@@ -5,7 +5,11 @@ import { IdentityProvidersError, type ProviderSettings } from './provider-settin
 import { domainOf, type UpstreamProvider } from './upstream-provider.ts';
 
 /** How the ids the README suggests read when their entry is gone (an identity linked before stays listed). */
-const WELL_KNOWN_NAMES: Record<string, string> = { google: 'Google', github: 'GitHub', microsoft: 'Microsoft' };
+const WELL_KNOWN_NAMES = new Map([
+  ['google', 'Google'],
+  ['github', 'GitHub'],
+  ['microsoft', 'Microsoft'],
+]);
 
 /** The one redirect URI a provider sends its answers to; what its app registration must name. */
 export const upstreamRedirectUri = (issuer: string, id: string) => `${issuer}/interaction/callback/${id}`;
@@ -42,7 +46,7 @@ export function createProviderRegistry(issuer: string, entries: ProviderSettings
       return [...providers.values()].find((provider) => provider.domains.includes(domain));
     },
     /** The display name of a provider id, also of one no longer offered (history, linked identities). */
-    nameOf: (id: string): string => providers.get(id)?.name ?? WELL_KNOWN_NAMES[id] ?? id,
+    nameOf: (id: string): string => providers.get(id)?.name ?? WELL_KNOWN_NAMES.get(id) ?? id,
     /** These providers answer their discovery: an unreachable issuer stops the start, naming the entry. */
     async checkReachable(ids: string[]): Promise<void> {
       for (const provider of providers.values()) {

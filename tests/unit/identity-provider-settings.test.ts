@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { IdentityProvidersError, parseProviderList } from '../../src/upstream/index.ts';
+import { createProviderRegistry, IdentityProvidersError, parseProviderList } from '../../src/upstream/index.ts';
 
 const github = { id: 'github', name: 'GitHub', type: 'github', client_id: 'id', client_secret: 'secret' };
 
@@ -34,5 +34,16 @@ describe('IDENTITY_PROVIDERS_FILE entries', () => {
   it('refuses an id used twice, and http URLs in production', () => {
     expect(() => parseProviderList([github, github], 'test')).toThrow('identity provider "github": id: used twice');
     expect(() => parseProviderList([{ ...github, github_url: 'http://github.test' }], 'test', true)).toThrow('identity provider "github": github_url: must be https in production');
+  });
+});
+
+describe('provider names', () => {
+  it('names a provider no longer configured by its id, and a well-known one by its name, whatever the id', () => {
+    const registry = createProviderRegistry('https://idp.example');
+    expect(registry.nameOf('github')).toBe('GitHub');
+    expect(registry.nameOf('acme-sso')).toBe('acme-sso');
+    // Ids come from URLs: an id that names a property of every object is still only an id.
+    expect(registry.nameOf('constructor')).toBe('constructor');
+    expect(registry.nameOf('__proto__')).toBe('__proto__');
   });
 });
