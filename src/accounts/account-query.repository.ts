@@ -1,6 +1,6 @@
 import { type ExpressionBuilder, type Kysely, sql } from 'kysely';
 
-import { countRows, type DB, keysetPage, type PageCursor, type PageRead } from '../db/index.ts';
+import { type DB, listPage, type PageCursor, type PageRead } from '../db/index.ts';
 
 export interface AccountListQuery {
   search?: string | undefined;
@@ -118,20 +118,9 @@ function pageOfAccounts(db: Kysely<DB>, query: AccountListQuery, read: PageRead)
  * match (exact while few, else an estimate: `totalExact` false) and the cursors of the pages either side.
  */
 export async function listAccounts(db: Kysely<DB>, query: AccountListQuery) {
-  const [page, total] = await Promise.all([
-    keysetPage(query, query.perPage, (read) => pageOfAccounts(db, query, read)),
-    countRows(db, matchingAccounts(db, query)),
-  ]);
+  const page = await listPage(db, query, (read) => pageOfAccounts(db, query, read), matchingAccounts(db, query));
   const roles = await rolesOfAccounts(db, page.items.map((item) => item.id));
-  return {
-    items: page.items.map((item) => ({ ...item, roles: roles.get(item.id) ?? [] })),
-    total: total.count,
-    totalExact: total.exact,
-    ...(query.cursor ? {} : { page: query.page ?? 1 }),
-    perPage: query.perPage,
-    next: page.next,
-    previous: page.previous,
-  };
+  return { ...page, items: page.items.map((item) => ({ ...item, roles: roles.get(item.id) ?? [] })) };
 }
 
 /** The email address of each of these accounts that exists, deleted or not, in one query (the actors of a page of the audit log). */

@@ -1,6 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 
-import { countRows, type DB, keysetPage, type PageCursor, type PageRead } from '../db/index.ts';
+import { type DB, listPage, type PageCursor, type PageRead } from '../db/index.ts';
 
 /** Who acted when no account did: the command line (`npm run admin`) or start-up (ADMIN_EMAIL). */
 export type ActorKind = 'cli' | 'startup';
@@ -83,14 +83,5 @@ function pageOfEvents(db: Kysely<DB>, query: AuditQuery, read: PageRead) {
  * else an estimate: `totalExact` false) and the cursors of the pages either side.
  */
 export async function listAuditEvents(db: Kysely<DB>, query: AuditQuery) {
-  const [page, total] = await Promise.all([keysetPage(query, query.perPage, (read) => pageOfEvents(db, query, read)), countRows(db, matchingEvents(db, query))]);
-  return {
-    items: page.items,
-    total: total.count,
-    totalExact: total.exact,
-    ...(query.cursor ? {} : { page: query.page ?? 1 }),
-    perPage: query.perPage,
-    next: page.next,
-    previous: page.previous,
-  };
+  return listPage(db, query, (read) => pageOfEvents(db, query, read), matchingEvents(db, query));
 }

@@ -4,4 +4,4 @@ export { migrateToLatest, migrateDatabase, underStartupLock, hasPendingMigration
 export type * from './schema.ts';
 export { missingDatabaseAdvice } from './missing-database.ts';
 export { StoreUnavailableError, isPostgresUnavailable, guardStore } from './store-unavailable.ts';
-export { countRows, keysetPage, EXACT_COUNT_LIMIT, type PageCursor, type PageRead, type RowCount } from './listing.ts';
+export { listPage, type PageCursor, type PagePosition, type PageRead, type RowCount } from './listing.ts';

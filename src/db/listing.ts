@@ -82,3 +82,33 @@ export async function keysetPage<Row extends { id: string }>(
     previous: cursor && items.length ? { before: items[0]!.id } : null,
   };
 }
+
+/** What a list query says about the page it wants: a cursor, or a page number, and the page's size. */
+export interface PagePosition {
+  cursor?: PageCursor | undefined;
+  page?: number | undefined;
+  perPage: number;
+}
+
+/**
+ * The page of a list the admin API and console show: its rows read by keyset (`fetch`, see keysetPage), how
+ * many rows `matching` selects (see countRows), the page number when paging by number, and the cursors of
+ * the pages either side.
+ */
+export async function listPage<Row extends { id: string }>(
+  db: Kysely<any>,
+  position: PagePosition,
+  fetch: (read: PageRead) => Promise<Row[]>,
+  matching: SelectQueryBuilder<any, any, any>,
+) {
+  const [page, total] = await Promise.all([keysetPage(position, position.perPage, fetch), countRows(db, matching)]);
+  return {
+    items: page.items,
+    total: total.count,
+    totalExact: total.exact,
+    ...(position.cursor ? {} : { page: position.page ?? 1 }),
+    perPage: position.perPage,
+    next: page.next,
+    previous: page.previous,
+  };
+}
