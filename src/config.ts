@@ -449,12 +449,18 @@ export interface Config {
   google: { clientId: string; clientSecret: string; issuer: string; hostedDomain: string | undefined } | undefined;
   /** Webhook delivery (targets on private addresses follow allowPrivateNetworkRequests). */
   webhooks: {
+    /** How long one attempt may take. */
     timeoutMs: number;
+    /** The first retry's delay; each next doubles, up to `maxRetryDelayMs`, with jitter. */
     retryBaseMs: number;
     maxRetryDelayMs: number;
+    /** How long after the event retries go on; then the delivery is failed. */
     retryWindowMs: number;
+    /** How often the worker looks for due deliveries. */
     pollMs: number;
+    /** Deliveries one node sends at once. */
     concurrency: number;
+    /** How long a rotated secret still signs beside the new one. */
     secretOverlapMs: number;
   };
   rateLimits: {

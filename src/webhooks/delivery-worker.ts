@@ -1,25 +1,14 @@
 import type { Kysely } from 'kysely';
 
+import type { Config } from '../config.ts';
 import type { SecretBox } from '../crypto/index.ts';
 import type { DB } from '../db/index.ts';
 import { claimDueDeliveries, type ClaimedDelivery, finishAttempt } from './outbox.repository.ts';
 import { secretContext } from './subscriptions.service.ts';
 import { sendWebhook } from './webhook-sender.ts';
 
-export interface DeliverySettings {
-  /** How long one attempt may take (10 s). */
-  timeoutMs: number;
-  /** The first retry's delay; each next doubles, up to `maxRetryDelayMs`, with jitter. */
-  retryBaseMs: number;
-  maxRetryDelayMs: number;
-  /** How long after the event retries go on; then the delivery is failed. */
-  retryWindowMs: number;
-  /** How often the worker looks for due deliveries. */
-  pollMs: number;
-  /** Deliveries one node sends at once. */
-  concurrency: number;
-  allowPrivateNetwork: boolean;
-}
+/** The WEBHOOK_* settings, and whether targets may be on private addresses (allowPrivateNetworkRequests). */
+export type DeliverySettings = Omit<Config['webhooks'], 'secretOverlapMs'> & { allowPrivateNetwork: boolean };
 
 export type DeliveryOutcome = 'delivered' | 'retry' | 'failed';
 
