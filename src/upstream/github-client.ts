@@ -1,8 +1,6 @@
-import * as oidc from 'openid-client';
-
 import type { GithubSettings } from './provider-settings.ts';
 import { authorizationCode, upstreamJson } from './upstream-http.ts';
-import { textOf, type UpstreamChecks, type UpstreamProfile, type UpstreamProvider, UpstreamSignInError } from './upstream-provider.ts';
+import { descriptionOf, newChecks, textOf, type UpstreamChecks, type UpstreamProfile, type UpstreamProvider, UpstreamSignInError } from './upstream-provider.ts';
 
 interface GithubEmail {
   email: string;
@@ -26,26 +24,20 @@ export function createGithubClient(settings: GithubSettings, redirectUri: string
     });
 
   return {
-    id: settings.id,
-    name,
-    type: 'github',
-    icon: settings.icon,
-    domains: settings.domains,
-    enforce: settings.enforce,
-    reauthenticates: false,
+    ...descriptionOf(settings, false),
 
     // Nothing is published to fetch ahead: GitHub's endpoints are fixed.
     async ready() {},
 
     async start(options = {}) {
-      const checks = { state: oidc.randomState(), nonce: '', verifier: oidc.randomPKCECodeVerifier() };
+      const { checks, codeChallenge } = await newChecks({ nonce: false });
       const url = new URL(`${web}/login/oauth/authorize`);
       url.search = new URLSearchParams({
         client_id: settings.client_id,
         redirect_uri: redirectUri,
         scope: 'read:user user:email',
         state: checks.state,
-        code_challenge: await oidc.calculatePKCECodeChallenge(checks.verifier),
+        code_challenge: codeChallenge,
         code_challenge_method: 'S256',
         ...(options.reauthenticate ? { prompt: 'select_account' } : {}),
         ...(options.loginHint ? { login: options.loginHint } : {}),

@@ -1,9 +1,9 @@
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify } from 'jose';
-import * as oidc from 'openid-client';
 
 import type { MicrosoftSettings } from './provider-settings.ts';
 import { authorizationCode, upstreamJson } from './upstream-http.ts';
 import {
+  descriptionOf,
   isNetworkFailure,
   textOf,
   type UpstreamChecks,
@@ -11,6 +11,7 @@ import {
   type UpstreamProvider,
   UpstreamSignInError,
   UpstreamUnavailableError,
+  newChecks,
 } from './upstream-provider.ts';
 
 interface Discovery {
@@ -74,13 +75,7 @@ export function createMicrosoftClient(settings: MicrosoftSettings, redirectUri: 
   }
 
   return {
-    id: settings.id,
-    name,
-    type: 'microsoft',
-    icon: settings.icon,
-    domains: settings.domains,
-    enforce: settings.enforce,
-    reauthenticates: true,
+    ...descriptionOf(settings, true),
 
     async ready() {
       await discover();
@@ -88,7 +83,7 @@ export function createMicrosoftClient(settings: MicrosoftSettings, redirectUri: 
 
     async start(options = {}) {
       const { metadata } = await discover();
-      const checks = { state: oidc.randomState(), nonce: oidc.randomNonce(), verifier: oidc.randomPKCECodeVerifier() };
+      const { checks, codeChallenge } = await newChecks({ nonce: true });
       const url = new URL(metadata.authorization_endpoint);
       url.search = new URLSearchParams({
         client_id: settings.client_id,
@@ -98,7 +93,7 @@ export function createMicrosoftClient(settings: MicrosoftSettings, redirectUri: 
         scope: 'openid email profile',
         state: checks.state,
         nonce: checks.nonce,
-        code_challenge: await oidc.calculatePKCECodeChallenge(checks.verifier),
+        code_challenge: codeChallenge,
         code_challenge_method: 'S256',
         ...(options.reauthenticate ? { prompt: 'login', max_age: '0' } : { prompt: 'select_account' }),
         ...(options.loginHint ? { login_hint: options.loginHint } : {}),

@@ -3,6 +3,7 @@ import * as oidc from 'openid-client';
 
 import type { OidcSettings } from './provider-settings.ts';
 import {
+  descriptionOf,
   domainOf,
   isNetworkFailure,
   textOf,
@@ -11,6 +12,7 @@ import {
   type UpstreamProvider,
   UpstreamSignInError,
   UpstreamUnavailableError,
+  newChecks,
 } from './upstream-provider.ts';
 
 async function clientAuth(settings: OidcSettings): Promise<oidc.ClientAuth> {
@@ -48,13 +50,7 @@ export function createOidcProviderClient(settings: OidcSettings, redirectUri: st
   const claim = (claims: Record<string, unknown>, key: string) => textOf(claims[key]);
 
   return {
-    id: settings.id,
-    name,
-    type: 'oidc',
-    icon: settings.icon,
-    domains: settings.domains,
-    enforce: settings.enforce,
-    reauthenticates: true,
+    ...descriptionOf(settings, true),
 
     async ready() {
       await discover();
@@ -62,14 +58,14 @@ export function createOidcProviderClient(settings: OidcSettings, redirectUri: st
 
     async start(options = {}) {
       const config = await discover();
-      const checks = { state: oidc.randomState(), nonce: oidc.randomNonce(), verifier: oidc.randomPKCECodeVerifier() };
+      const { checks, codeChallenge } = await newChecks({ nonce: true });
       const google = settings.id === 'google';
       const url = oidc.buildAuthorizationUrl(config, {
         redirect_uri: redirectUri,
         scope: settings.scopes.join(' '),
         state: checks.state,
         nonce: checks.nonce,
-        code_challenge: await oidc.calculatePKCECodeChallenge(checks.verifier),
+        code_challenge: codeChallenge,
         code_challenge_method: 'S256',
         ...(options.reauthenticate ? { prompt: 'login', max_age: '0' } : google ? { prompt: 'select_account' } : {}),
         ...(options.loginHint ? { login_hint: options.loginHint } : {}),

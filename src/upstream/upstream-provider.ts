@@ -1,4 +1,7 @@
+import * as oidc from 'openid-client';
+
 import type { FederatedProfile } from '../accounts/index.ts';
+import type { ProviderSettings } from './provider-settings.ts';
 
 /** The provider did not answer (discovery, token, keys or API): nothing the person did wrong. */
 export class UpstreamUnavailableError extends Error {
@@ -65,3 +68,20 @@ export const textOf = (value: unknown) => (typeof value === 'string' && value ? 
 
 /** An email address's domain, lower case. */
 export const domainOf = (email: string) => email.slice(email.lastIndexOf('@') + 1).toLowerCase();
+
+/** What every provider is, whatever its protocol: the settings each entry has, its type, and whether it can re-authenticate. */
+export const descriptionOf = (settings: ProviderSettings, reauthenticates: boolean) => ({
+  id: settings.id,
+  name: settings.name,
+  type: settings.type,
+  icon: settings.icon,
+  domains: settings.domains,
+  enforce: settings.enforce,
+  reauthenticates,
+});
+
+/** New one-time values for an authorization request (no nonce where the protocol has no ID token) and the PKCE challenge to send. */
+export async function newChecks(options: { nonce: boolean }): Promise<{ checks: UpstreamChecks; codeChallenge: string }> {
+  const checks = { state: oidc.randomState(), nonce: options.nonce ? oidc.randomNonce() : '', verifier: oidc.randomPKCECodeVerifier() };
+  return { checks, codeChallenge: await oidc.calculatePKCECodeChallenge(checks.verifier) };
+}
