@@ -71,6 +71,8 @@ import {
   createProvider,
   endEverythingOf,
   openModelStore,
+  prefetchingVersions,
+  type PrefetchingVersions,
   recordProviderEvents,
   replaceProviderSigningKeys,
   revokeGrantsOfClient,
@@ -236,16 +238,23 @@ async function openStores(config: Config, log: Logger, { inProcessModelStore }: 
     const resealed = await resealTotpSecrets(database.db, secretBox);
     if (resealed) log.info({ resealed }, 'authenticator secrets encrypted with the current SECRETS_KEY');
 
-    const models = await openModelStore({ redis: config.redis, database, secretBox, log, inProcess: inProcessModelStore });
+    // Reading a presented token starts the read of its account's version too (src/oidc/request-prefetch.ts).
+    let versions: PrefetchingVersions | undefined;
+    const models = await openModelStore({
+      redis: config.redis,
+      database,
+      secretBox,
+      log,
+      inProcess: inProcessModelStore,
+      readsWithToken: (token) => {
+        if (typeof token.accountId === 'string') versions?.prefetch(token.accountId);
+      },
+    });
     // With Redis, every write of an account row through this database moves the account's version there,
     // so that nodes may keep accounts in memory (src/accounts/account-versions.ts); on the embedded database,
     // the one process that can open it keeps the versions itself, as does the bench's host side (one process).
-    const versions =
-      models.redis && config.redis
-        ? accountVersions({ redis: models.redis, prefix: config.redis.keyPrefix })
-        : database.embedded || inProcessModelStore
-          ? accountVersions('in-process')
-          : undefined;
+    const where = models.redis && config.redis ? { redis: models.redis, prefix: config.redis.keyPrefix } : database.embedded || inProcessModelStore ? 'in-process' : undefined;
+    versions = where && prefetchingVersions(accountVersions(where));
     const limiters = inProcessModelStore
       ? ({ kind: 'memory' } as const)
       : limiterStoreFor(database, config.redis && models.redis && { client: models.redis, keyPrefix: config.redis.keyPrefix });

@@ -11,3 +11,4 @@ export { accountSessions, type AccountSessions, type SessionView, type Authorize
 export { recordProviderEvents } from './session-events.ts';
 export { authenticateChallenge, checkSenderConstraint, presentedToken, type PresentedToken, type ReplayStore } from './dpop-proof.ts';
 export { openModelStore, type ModelStore } from './model-store.ts';
+export { prefetchingVersions, type PrefetchingVersions } from './request-prefetch.ts';

@@ -1,4 +1,4 @@
-import type { AdapterConstructor } from 'oidc-provider';
+import type { AdapterConstructor, AdapterPayload } from 'oidc-provider';
 
 import { withClientsFromSql } from '../clients/index.ts';
 import type { RedisSettings } from '../config.ts';
@@ -12,6 +12,7 @@ import { guardedAdapter } from './adapters/guarded.ts';
 import { hashedIds } from './adapters/hashed-ids.ts';
 import { createRedisAdapter } from './adapters/redis.ts';
 import { createSqlAdapter } from './adapters/sql.ts';
+import { prefetchingAdapter } from './request-prefetch.ts';
 
 const REDIS_STARTUP_WAIT_MS = 5000;
 
@@ -33,15 +34,17 @@ interface ModelStoreOptions {
   log: Logger;
   /** Set (by the bench only): the models live in this store of the process, whatever `redis` says. */
   inProcess?: AdapterConstructor | undefined;
+  /** Reads to start as soon as a presented token is read, beside its session and grant (request-prefetch.ts). */
+  readsWithToken?: (token: AdapterPayload) => void;
 }
 
 /** Sessions, grants and tokens: in Redis when configured, else in the SQL database (expired rows purged by src/retention). */
-export async function openModelStore({ redis: settings, database, secretBox, log, inProcess }: ModelStoreOptions): Promise<ModelStore> {
+export async function openModelStore({ redis: settings, database, secretBox, log, inProcess, readsWithToken }: ModelStoreOptions): Promise<ModelStore> {
   /** The one chain of decorators over the raw store; its failures answer 503 while the store is unreachable. */
   const adapters = (store: AdapterConstructor, name: string, isUnavailable: (error: unknown) => boolean) => {
     const indexed = indexedByAccount(store, database.db);
     return {
-      adapter: guardedAdapter(withClientsFromSql(hashedIds(indexed, secretBox), database.db), name, isUnavailable),
+      adapter: guardedAdapter(prefetchingAdapter(withClientsFromSql(hashedIds(indexed, secretBox), database.db), readsWithToken), name, isUnavailable),
       byStorageKey: guardedAdapter(indexed, name, isUnavailable),
     };
   };
