@@ -1,9 +1,10 @@
 import path from 'node:path';
+import v8 from 'node:v8';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 
 import { lockDataDir } from './data-dir-lock.ts';
-import { createPgliteFolderIfMissing } from './pglite-initdb.ts';
+import { BASELINE_WEBASSEMBLY_ONLY, createPgliteFolderIfMissing } from './pglite-initdb.ts';
 import type { DB } from './schema.ts';
 
 export interface Database {
@@ -40,6 +41,7 @@ export async function openDatabase({ databaseUrl, dataDir, onIdleConnectionError
 
   const unlock = lockDataDir(dataDir);
   try {
+    v8.setFlagsFromString(BASELINE_WEBASSEMBLY_ONLY);
     // Loaded only here: a node on PostgreSQL never holds the embedded database's code.
     const [{ PGlite }, { pg_trgm }, { PGliteDialect }] = await Promise.all([
       import('@electric-sql/pglite'),

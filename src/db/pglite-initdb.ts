@@ -4,6 +4,14 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
+/**
+ * PGlite's Postgres is 9 MB of WebAssembly. V8 compiles it with its baseline compiler (Liftoff), then again,
+ * optimized, function by function as they get hot, and keeps both: some 60 MB more resident, for queries that
+ * are not measurably faster (one-row lookups: the same speed, measured). Baseline only, for the WebAssembly
+ * a process compiles after it is set: the embedded database is the only WebAssembly it runs (argon2 and bcrypt are native).
+ */
+export const BASELINE_WEBASSEMBLY_ONLY = '--liftoff-only';
+
 /** Runs in the child: PGlite creates the database in the folder (its initdb) and closes it. */
 const createInChild = `
 const [pglite, folder, startParams] = process.argv.slice(1);
@@ -22,7 +30,7 @@ export async function createPgliteFolderIfMissing(folder: string, startParams: s
   if (existsSync(path.join(folder, 'PG_VERSION'))) return;
   const pglite = createRequire(import.meta.url).resolve('@electric-sql/pglite');
   try {
-    await promisify(execFile)(process.execPath, ['-e', createInChild, pglite, folder, JSON.stringify(startParams)]);
+    await promisify(execFile)(process.execPath, [BASELINE_WEBASSEMBLY_ONLY, '-e', createInChild, pglite, folder, JSON.stringify(startParams)]);
   } catch (error) {
     const stderr = (error as { stderr?: string }).stderr?.trim();
     throw new Error(`Could not create the embedded database in ${folder}${stderr ? `: ${stderr}` : ''}`, { cause: error });
