@@ -36,7 +36,7 @@ function accountIdOf(where: OperationNode | undefined): string {
 }
 
 /** The account a write changes (ANY: possibly several), or undefined when it writes no account row. */
-function changedAccount(node: OperationNode): string | undefined {
+export function changedAccount(node: OperationNode): string | undefined {
   const table = UpdateQueryNode.is(node) ? node.table : DeleteQueryNode.is(node) ? node.from.froms[0] : undefined;
   if (!table || !TableNode.is(table) || table.table.identifier.name !== 'accounts') return undefined;
   return accountIdOf((node as UpdateQueryNode | DeleteQueryNode).where?.where);

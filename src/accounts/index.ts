@@ -8,7 +8,7 @@ export {
   type PasswordSignInOptions,
   type NewAccount,
 } from './account.service.ts';
-export { accountVersions, type AccountVersions } from './account-versions.ts';
+export { accountVersions, changedAccount, type AccountVersions } from './account-versions.ts';
 export { createPasswordHasher, type PasswordHasher, type Argon2Parameters } from './password-hasher.ts';
 export { createVerificationFloor, keepVerificationFloorCurrent, type FloorRefresh, type VerificationFloor } from './verification-floor.ts';
 export { passwordHashFormat, type PasswordHashFormat } from './password-hash-formats.ts';

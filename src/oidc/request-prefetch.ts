@@ -1,6 +1,6 @@
 import Provider, { type Adapter, type AdapterConstructor, type AdapterPayload } from 'oidc-provider';
 
-import type { AccountVersions } from '../accounts/index.ts';
+import { changedAccount, type AccountVersions } from '../accounts/index.ts';
 
 /**
  * Reads one protocol request is about to make, started together. A bearer token names what the endpoint reads
@@ -109,13 +109,21 @@ export function prefetchingAdapter(Inner: AdapterConstructor, readsWithToken: (t
  */
 export function prefetchingVersions(versions: AccountVersions) {
   const keyOf = (accountId: string) => `account-version:${accountId}`;
+  const accountWrites = new WeakSet<object>();
   return {
     ...versions,
     plugin: {
-      transformQuery: versions.plugin.transformQuery.bind(versions.plugin),
+      // Dropped when an account write starts and again when it is done: a read started in between is not kept either.
+      transformQuery(args: Parameters<AccountVersions['plugin']['transformQuery']>[0]) {
+        if (changedAccount(args.node)) {
+          accountWrites.add(args.queryId);
+          forget('account-version:');
+        }
+        return versions.plugin.transformQuery(args);
+      },
       async transformResult(args: Parameters<AccountVersions['plugin']['transformResult']>[0]) {
         const result = await versions.plugin.transformResult(args);
-        forget('account-version:');
+        if (accountWrites.has(args.queryId)) forget('account-version:');
         return result;
       },
     },

@@ -1,9 +1,12 @@
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 // node-oidc-provider's request context (Provider.ctx), entered here the way it enters it for each request.
 import als from 'oidc-provider/lib/helpers/als.js';
+import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler } from 'kysely';
 import { describe, expect, it } from 'vitest';
 
-import { prefetchingAdapter } from '../../src/oidc/request-prefetch.ts';
+import type { AccountVersions } from '../../src/accounts/index.ts';
+import type { DB } from '../../src/db/index.ts';
+import { prefetchingAdapter, prefetchingVersions } from '../../src/oidc/request-prefetch.ts';
 
 /** A store in memory that records each read it answers. */
 function recordingStore() {
@@ -87,5 +90,50 @@ describe('reads a presented token starts', () => {
     await new Adapter('AccessToken').upsert('token-2', { accountId: 'a1', grantId: 'grant-1', sessionUid: 'session-uid' } as AdapterPayload);
     await inRequest(() => new Adapter('AccessToken').find('token-2'));
     expect(reads.slice(1)).toEqual(['AccessToken:token-2', 'Grant:grant-1']);
+  });
+});
+
+describe('the account version read with a presented token', () => {
+  /** Versions that count their reads, behind a database whose statements go nowhere (only their shape matters). */
+  function countedVersions() {
+    let reads = 0;
+    let version = 1;
+    const inner = {
+      plugin: { transformQuery: ({ node }: { node: unknown }) => node, transformResult: async ({ result }: { result: unknown }) => result },
+      current: async () => {
+        reads += 1;
+        return `v${version}`;
+      },
+    } as unknown as AccountVersions;
+    const versions = prefetchingVersions(inner);
+    const db = new Kysely<DB>({
+      dialect: {
+        createAdapter: () => new PostgresAdapter(),
+        createDriver: () => new DummyDriver(),
+        createIntrospector: (kysely) => new PostgresIntrospector(kysely),
+        createQueryCompiler: () => new PostgresQueryCompiler(),
+      },
+      plugins: [versions.plugin],
+    });
+    return { versions, db, reads: () => reads, change: () => (version += 1) };
+  }
+
+  it('is used by the request once, and kept past a read of an account but not past a write of one', async () => {
+    const { versions, db, reads, change } = countedVersions();
+    await inRequest(async () => {
+      versions.prefetch('a1');
+      await db.selectFrom('accounts').selectAll().where('id', '=', 'a1').execute();
+      expect(await versions.current('a1')).toBe('v1');
+      expect(reads()).toBe(1);
+    });
+
+    await inRequest(async () => {
+      versions.prefetch('a1');
+      change();
+      await db.updateTable('accounts').set({ name: 'Renamed' }).where('id', '=', 'a1').execute();
+      // Read again after the write: the version the write made, not the one prefetched before it.
+      expect(await versions.current('a1')).toBe('v2');
+      expect(reads()).toBe(3);
+    });
   });
 });
