@@ -571,5 +571,5 @@ function adminRouters(config: Config, { database, secrets, signingKeys, models }
     administration,
   });
   const session = createConsoleSession({ issuer: config.issuer, cookieKeys: secrets.cookieKeys, db: database.db, accounts });
-  return [adminApiRoutes({ auth, actions, rateLimits }), adminConsoleRoutes({ actions, administration, session, fileClients: oidc.fileClients, views: services.views, provider, sessions: services.sessions })];
+  return [adminApiRoutes({ auth, actions, rateLimits }), adminConsoleRoutes({ actions, administration, session, fileClients: oidc.fileClients, views: services.views, provider, sessions: services.sessions, issuer: config.issuer })];
 }

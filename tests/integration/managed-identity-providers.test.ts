@@ -1,0 +1,158 @@
+import { rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import * as oidc from 'openid-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { Browser, type Page } from '../support/browser.ts';
+import { type FakeOidc, startFakeOidc } from '../support/fake-oidc.ts';
+import { adminCliClient, backends, startTestIdp, type TestIdp, webAppClient } from '../support/idp.ts';
+import { exchangeCode, newBrowser, relyingParty, signIn, startAuthorization, submitLogin } from '../support/rp.ts';
+
+const CLI_REDIRECT = 'http://127.0.0.1:53682/callback';
+const backend = backends.at(-1)!;
+
+/** A bearer token for the admin API, signed in through the admin CLI's client. */
+async function adminToken(idp: TestIdp, email: string, password: string) {
+  const cli = await relyingParty(idp.issuer, adminCliClient);
+  const start = await startAuthorization(cli, { redirect_uri: CLI_REDIRECT, scope: 'openid admin', resource: `${idp.issuer}/admin/api` });
+  const callback = await signIn(new Browser([CLI_REDIRECT]), start.url, { email, password });
+  return (await oidc.authorizationCodeGrant(cli, callback, { pkceCodeVerifier: start.verifier, expectedState: start.state, expectedNonce: start.nonce })).access_token;
+}
+
+/** Calls the admin API at `base` (a node's own address, or the issuer). */
+async function call(base: string, token: string, method: string, route: string, body?: unknown) {
+  const response = await fetch(`${base}/admin/api${route}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : undefined, text };
+}
+
+/** The "Continue with" buttons of a fresh sign-in page, served by the node at `base`. */
+async function offeredAt(idp: TestIdp, base: string): Promise<string[]> {
+  const browser = newBrowser();
+  const start = await startAuthorization(await relyingParty(idp.issuer, webAppClient));
+  const login = await browser.open(start.url.href);
+  const page = await browser.open(`${base}${new URL(login.url).pathname}`);
+  // Each button is the provider's initial (its icon) and its words.
+  return page.$('form.federated button').map((_i, button) => /Continue with .*/.exec(page.$(button).text())?.[0]).get();
+}
+
+/** Waits (a node checks for changes at most once a second) until the node offers what is expected. */
+async function eventuallyOffered(idp: TestIdp, base: string, expected: (buttons: string[]) => boolean) {
+  let buttons: string[] = [];
+  for (let attempt = 0; attempt < 30; attempt += 1) {
+    buttons = await offeredAt(idp, base);
+    if (expected(buttons)) return buttons;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`${base} offers ${JSON.stringify(buttons)}`);
+}
+
+describe(`identity providers managed through the admin API and console (${backend})`, () => {
+  let idp: TestIdp;
+  let corp: FakeOidc;
+  let file: string;
+  const tokens = { admin: '', super_admin: '' };
+  const secret = 'corp-secret-0123456789abcdef';
+
+  beforeAll(async () => {
+    corp = await startFakeOidc({ clientId: 'idp-at-corp', clientSecret: secret, cookiePrefix: 'corp' });
+    file = path.join(tmpdir(), `managed-providers-${process.pid}-${Date.now()}.json`);
+    writeFileSync(file, JSON.stringify([{ id: 'acme', name: 'Acme SSO', type: 'oidc', issuer: corp.issuer, client_id: 'x', client_secret: 'file-secret-value' }]));
+    idp = await startTestIdp({ backend, env: { IDENTITY_PROVIDERS_FILE: file } });
+    corp.register(`${idp.issuer}/interaction/callback/corp`);
+    for (const role of ['admin', 'super_admin'] as const) {
+      await idp.idp.accounts.createAccount({ email: `${role}@example.com`, password: `${role} passphrase 1`, roles: [role], emailVerified: true });
+      tokens[role] = await adminToken(idp, `${role}@example.com`, `${role} passphrase 1`);
+    }
+  });
+  afterAll(async () => {
+    await idp?.destroy();
+    await corp?.stop();
+    rmSync(file, { force: true });
+  });
+
+  const api = (token: string, method: string, route: string, body?: unknown) => call(idp.issuer, token, method, route, body);
+  const corpEntry = () => ({ id: 'corp', name: 'Corp SSO', type: 'oidc', issuer: corp.issuer, client_id: corp.clientId, client_secret: secret, domains: ['corp.test'] });
+
+  it('lets only super admins manage providers, refuses bad entries naming the field, and never returns a secret', async () => {
+    expect(await api(tokens.admin, 'GET', '/identity-providers')).toMatchObject({ status: 403, body: { error: 'forbidden' } });
+    expect((await api(tokens.admin, 'POST', '/identity-providers', corpEntry())).status).toBe(403);
+
+    expect(await api(tokens.super_admin, 'POST', '/identity-providers', { ...corpEntry(), type: 'saml' })).toMatchObject({ status: 400, body: { error: 'invalid_request', field: 'type' } });
+    expect(await api(tokens.super_admin, 'POST', '/identity-providers', { ...corpEntry(), id: 'Bad Id' })).toMatchObject({ status: 400, body: { field: 'id' } });
+    expect(await api(tokens.super_admin, 'POST', '/identity-providers', { ...corpEntry(), issuer: 'not a url' })).toMatchObject({ status: 400, body: { field: 'issuer' } });
+    expect(await api(tokens.super_admin, 'POST', '/identity-providers', { ...corpEntry(), client_secret: undefined })).toMatchObject({ status: 400, body: { field: 'client_secret' } });
+    expect(await api(tokens.super_admin, 'POST', '/identity-providers', { ...corpEntry(), colour: 'blue' })).toMatchObject({ status: 400, body: { field: 'colour' } });
+    expect(await api(tokens.super_admin, 'POST', '/identity-providers', { ...corpEntry(), name: 'two\u0000parts' })).toMatchObject({ status: 400, body: { field: 'name' } });
+    // The issuer must answer its discovery.
+    const unreachable = await api(tokens.super_admin, 'POST', '/identity-providers', { ...corpEntry(), issuer: 'http://127.0.0.1:9/nobody' });
+    expect(unreachable).toMatchObject({ status: 422, body: { error: 'unreachable_issuer', field: 'issuer' } });
+    expect(unreachable.body.error_description).toContain('http://127.0.0.1:9/nobody');
+    // The file's entries are listed, read-only.
+    const fromFile = await api(tokens.super_admin, 'POST', '/identity-providers', { ...corpEntry(), id: 'acme' });
+    expect(fromFile).toMatchObject({ status: 409, body: { error: 'conflict' } });
+    expect(fromFile.body.error_description).toContain('IDENTITY_PROVIDERS_FILE');
+    expect(await api(tokens.super_admin, 'PATCH', '/identity-providers/acme', { name: 'Renamed' })).toMatchObject({ status: 409 });
+    expect(await api(tokens.super_admin, 'DELETE', '/identity-providers/acme')).toMatchObject({ status: 409 });
+
+    const created = await api(tokens.super_admin, 'POST', '/identity-providers', corpEntry());
+    expect(created).toMatchObject({ status: 201, body: { id: 'corp', name: 'Corp SSO', source: 'database', read_only: false, has_client_secret: true, has_private_key_jwt: false } });
+    expect(await api(tokens.super_admin, 'POST', '/identity-providers', corpEntry())).toMatchObject({ status: 409 });
+    const listed = await api(tokens.super_admin, 'GET', '/identity-providers');
+    expect(listed.body.items.map((item: { id: string; source: string }) => `${item.id}:${item.source}`)).toEqual(['acme:file', 'corp:database']);
+    const got = await api(tokens.super_admin, 'GET', '/identity-providers/corp');
+    for (const answer of [created, listed, got]) {
+      expect(answer.text).not.toContain(secret);
+      expect(answer.text).not.toContain('file-secret-value');
+    }
+    // Sealed at rest.
+    const row = await idp.idp.database.db.selectFrom('identity_providers').selectAll().where('id', '=', 'corp').executeTakeFirstOrThrow();
+    expect(JSON.stringify(row)).not.toContain(secret);
+    expect(row.client_secret_sealed).toBeTruthy();
+
+    expect(await api(tokens.super_admin, 'PATCH', '/identity-providers/corp', { id: 'other' })).toMatchObject({ status: 400, body: { field: 'id' } });
+    expect(await api(tokens.super_admin, 'PATCH', '/identity-providers/corp', { domains: ['not a domain'] })).toMatchObject({ status: 400, body: { field: 'domains.0' } });
+    const renamed = await api(tokens.super_admin, 'PATCH', '/identity-providers/corp', { name: 'Corp Login', client_secret: 'a-new-secret-value' });
+    expect(renamed).toMatchObject({ status: 200, body: { name: 'Corp Login', has_client_secret: true } });
+    expect(renamed.text).not.toContain('a-new-secret-value');
+    expect(await api(tokens.super_admin, 'PATCH', '/identity-providers/corp', { client_secret: secret })).toMatchObject({ status: 200 });
+    expect(await api(tokens.super_admin, 'GET', '/identity-providers/nobody')).toMatchObject({ status: 404, body: { error: 'not_found' } });
+
+    const audit = await idp.idp.database.db.selectFrom('audit_events').select(['action', 'changes', 'target_type']).where('target_id', '=', 'corp').orderBy('id').execute();
+    expect(audit.map((event) => event.action)).toEqual(['identity-providers.create', 'identity-providers.update', 'identity-providers.update']);
+    expect(audit[0]).toMatchObject({ target_type: 'identity_provider', changes: { name: 'Corp SSO', issuer: corp.issuer, has_client_secret: true } });
+    expect(audit[1]!.changes).toMatchObject({ name: ['Corp SSO', 'Corp Login'], secrets_replaced: ['client_secret'] });
+    expect(JSON.stringify(audit)).not.toContain(secret);
+    expect(JSON.stringify(audit)).not.toContain('a-new-secret-value');
+  });
+
+  it('offers a provider added through the API at once, signs a person in through it, and drops it when disabled or deleted', async () => {
+    expect(await offeredAt(idp, idp.issuer)).toEqual(['Continue with Acme SSO', 'Continue with Corp Login']);
+
+    corp.addAccount('corp-1', { email: 'dora@corp.test', email_verified: true, name: 'Dora Corp' });
+    corp.signInAs('corp-1');
+    const config = await relyingParty(idp.issuer, webAppClient);
+    const browser = newBrowser();
+    const start = await startAuthorization(config);
+    const login = await browser.open(start.url.href);
+    const consent = (await browser.submit(login, 'form[action$="/federated/corp"]')).page!;
+    expect(consent.$('h1').text(), consent.$('[role=alert]').text()).toBe('Allow access?');
+    const signedIn = await exchangeCode(config, (await browser.submit(consent, 'form[action$="/confirm"]')).leftTo!, start);
+    expect(signedIn.claims()).toMatchObject({ email: 'dora@corp.test', amr: ['fed'] });
+
+    expect(await api(tokens.super_admin, 'PATCH', '/identity-providers/corp', { enabled: false })).toMatchObject({ status: 200, body: { enabled: false } });
+    expect(await offeredAt(idp, idp.issuer)).toEqual(['Continue with Acme SSO']);
+    expect(await api(tokens.super_admin, 'PATCH', '/identity-providers/corp', { enabled: true })).toMatchObject({ status: 200 });
+    expect(await offeredAt(idp, idp.issuer)).toEqual(['Continue with Acme SSO', 'Continue with Corp Login']);
+    expect((await api(tokens.super_admin, 'DELETE', '/identity-providers/corp')).status).toBe(204);
+    expect(await offeredAt(idp, idp.issuer)).toEqual(['Continue with Acme SSO']);
+    expect(await api(tokens.super_admin, 'GET', '/identity-providers/corp')).toMatchObject({ status: 404 });
+    const deleted = await idp.idp.database.db.selectFrom('audit_events').select('action').where('target_id', '=', 'corp').orderBy('id', 'desc').executeTakeFirstOrThrow();
+    expect(deleted.action).toBe('identity-providers.delete');
+  });
+});
