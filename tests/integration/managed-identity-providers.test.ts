@@ -156,3 +156,120 @@ describe(`identity providers managed through the admin API and console (${backen
     expect(deleted.action).toBe('identity-providers.delete');
   });
 });
+
+describe(`the identity providers' admin console (${backend})`, () => {
+  let idp: TestIdp;
+  let corp: FakeOidc;
+
+  beforeAll(async () => {
+    corp = await startFakeOidc({ clientId: 'idp-at-corp', clientSecret: 'corp-console-secret-0123456789', cookiePrefix: 'corpconsole' });
+    idp = await startTestIdp({ backend });
+    await idp.idp.accounts.createAccount({ email: 'root@example.com', password: 'root passphrase 1', roles: ['super_admin'], emailVerified: true });
+  });
+  afterAll(async () => {
+    await idp?.destroy();
+    await corp?.stop();
+  });
+
+  it('adds a provider from the console; a refused form comes back with its words and what was typed, never the secret', async () => {
+    const browser = newBrowser();
+    await submitLogin(browser, await browser.open(`${idp.issuer}/admin`), 'root@example.com', 'root passphrase 1');
+    const list = await browser.open(`${idp.issuer}/admin/identity-providers`);
+    expect(list.$('h1').text()).toBe('Identity providers');
+    expect(list.$('nav a[aria-current=page]').text()).toBe('Identity providers');
+    expect(list.$('.muted').text()).toContain('No identity providers yet.');
+
+    const fields = { id: 'corp', name: 'Corp SSO', type: 'oidc', issuer: 'not a url', client_id: corp.clientId, client_secret: corp.clientSecret, domains: 'corp.test', enabled: 'yes' };
+    const refused = (await browser.submit(list, 'form.new-provider', fields)).page!;
+    expect(refused.status).toBe(400);
+    expect(refused.$('#issuer').attr('aria-invalid')).toBe('true');
+    expect(refused.$('#issuer-error').text()).toContain('Invalid URL');
+    expect(refused.$('#name').val()).toBe('Corp SSO');
+    expect(refused.$('#domains').val()).toBe('corp.test');
+    expect(refused.$('#client_secret').val() ?? '').toBe('');
+    expect(refused.html).not.toContain(corp.clientSecret);
+
+    const unreachable = (await browser.submit(refused, 'form.new-provider', { ...fields, issuer: 'http://127.0.0.1:9/nobody' })).page!;
+    expect(unreachable.status).toBe(422);
+    expect(unreachable.$('#issuer-error').text()).toContain('does not answer its discovery');
+
+    const added = (await browser.submit(unreachable, 'form.new-provider', { ...fields, issuer: corp.issuer })).page!;
+    expect(added.url).toBe(`${idp.issuer}/admin/identity-providers/corp`);
+    expect(added.$('h1').text()).toBe('Corp SSO');
+    expect(added.$('.facts').text()).toContain(`${idp.issuer}/interaction/callback/corp`);
+    expect(added.html).not.toContain(corp.clientSecret);
+    expect(await offeredAt(idp, idp.issuer)).toEqual(['Continue with Corp SSO']);
+
+    // Saving the edit form with the secret left blank keeps it.
+    const renamed = (await browser.submit(added, 'form.edit-provider', { name: 'Corp Login' })).page!;
+    expect(renamed.$('h1').text()).toBe('Corp Login');
+    const row = await idp.idp.database.db.selectFrom('identity_providers').select('client_secret_sealed').where('id', '=', 'corp').executeTakeFirstOrThrow();
+    expect(row.client_secret_sealed).toBeTruthy();
+
+    const listed = await browser.open(`${idp.issuer}/admin/identity-providers`);
+    const disabled = (await browser.submit(listed, 'form[action$="/corp/disable"]')).page!;
+    expect(disabled.$('tbody tr').text()).toContain('disabled');
+    expect(await offeredAt(idp, idp.issuer)).toEqual([]);
+    const confirm = (await browser.submit(disabled, 'form[action$="/corp/delete"]')).page!;
+    expect(confirm.$('p').first().text()).toContain('Delete the identity provider corp?');
+    const gone = (await browser.submit(confirm, 'main form')).page!;
+    expect(gone.$('tbody tr').length).toBe(0);
+  });
+});
+
+const shared = backends.includes('postgres+redis') && backends.includes('postgres');
+if (!shared) console.warn('TEST_DATABASE_URL and TEST_REDIS_URL are needed for the two-node tests: skipped.');
+
+describe.skipIf(!shared).each(['postgres+redis', 'postgres'] as const)('two nodes on one database (%s): a provider managed on one is offered by the other', (nodeBackend) => {
+  const nodes: TestIdp[] = [];
+  let corp: FakeOidc;
+
+  beforeAll(async () => {
+    corp = await startFakeOidc({ clientId: 'idp-at-corp', clientSecret: 'corp-shared-secret-0123456789', cookiePrefix: `corp${nodeBackend.length}` });
+    const first = await startTestIdp({ backend: nodeBackend });
+    nodes.push(first);
+    nodes.push(
+      await startTestIdp({
+        backend: nodeBackend,
+        env: { ISSUER: first.issuer, DATA_DIR: first.dataDir, DATABASE_URL: first.shared.databaseUrl!, REDIS_KEY_PREFIX: first.shared.redisKeyPrefix },
+      }),
+    );
+    corp.register(`${first.issuer}/interaction/callback/corp`);
+  });
+  afterAll(async () => {
+    for (const node of nodes.reverse()) await node.destroy();
+    await corp?.stop();
+  });
+
+  it('adds on node B, signs a person in on node A, disables and deletes on node A, gone on both', async () => {
+    const [first, second] = nodes as [TestIdp, TestIdp];
+    await first.idp.accounts.createAccount({ email: 'root@example.com', password: 'root passphrase 1', roles: ['super_admin'], emailVerified: true });
+    const token = await adminToken(first, 'root@example.com', 'root passphrase 1');
+    // Both nodes have read the (empty) list of providers.
+    expect(await offeredAt(first, first.listening)).toEqual([]);
+    expect(await offeredAt(first, second.listening)).toEqual([]);
+
+    const entry = { id: 'corp', name: 'Corp SSO', type: 'oidc', issuer: corp.issuer, client_id: corp.clientId, client_secret: corp.clientSecret };
+    expect((await call(second.listening, token, 'POST', '/identity-providers', entry)).status).toBe(201);
+    await eventuallyOffered(first, first.listening, (buttons) => buttons.includes('Continue with Corp SSO'));
+
+    corp.addAccount('corp-9', { email: 'eve@corp.test', email_verified: true });
+    corp.signInAs('corp-9');
+    const config = await relyingParty(first.issuer, webAppClient);
+    const browser = newBrowser();
+    const start = await startAuthorization(config);
+    const login = await browser.open(start.url.href);
+    const consent = (await browser.submit(login, 'form[action$="/federated/corp"]')).page!;
+    expect(consent.$('h1').text(), consent.$('[role=alert]').text()).toBe('Allow access?');
+    const signedIn = await exchangeCode(config, (await browser.submit(consent, 'form[action$="/confirm"]')).leftTo!, start);
+    expect(signedIn.claims()).toMatchObject({ email: 'eve@corp.test', amr: ['fed'] });
+
+    expect((await call(first.listening, token, 'PATCH', '/identity-providers/corp', { enabled: false })).status).toBe(200);
+    await eventuallyOffered(first, second.listening, (buttons) => buttons.length === 0);
+    expect((await call(first.listening, token, 'PATCH', '/identity-providers/corp', { enabled: true })).status).toBe(200);
+    await eventuallyOffered(first, second.listening, (buttons) => buttons.includes('Continue with Corp SSO'));
+    expect((await call(first.listening, token, 'DELETE', '/identity-providers/corp')).status).toBe(204);
+    await eventuallyOffered(first, second.listening, (buttons) => buttons.length === 0);
+    expect(await offeredAt(first, first.listening)).toEqual([]);
+  });
+});
