@@ -7,7 +7,7 @@ import { type AccountAdministration, emailSchema, PROFILE_FIELDS, profileFieldsS
 import { actionLabelKey, AUDITED_ACTIONS, changeLines } from '../audit/index.ts';
 import { csrfProtection, formBody, PageError } from '../http/index.ts';
 import { type AccountSessions, currentSession } from '../oidc/index.ts';
-import { unknownProviderFields } from '../upstream/index.ts';
+import { unknownProviderFields, upstreamRedirectUri } from '../upstream/index.ts';
 import { message, type Message, type Views } from '../views/index.ts';
 import { WEBHOOK_EVENT_TYPES } from '../webhooks/index.ts';
 import { deviceOf } from '../web/index.ts';
@@ -426,7 +426,7 @@ export function adminConsoleRoutes(deps: {
 
   /** The list with the form to add one; a refused form comes back with its words beside the field, as typed. */
   async function providersPage(ctx: Context, actor: Actor, form: { values?: Record<string, unknown>; errors?: Record<string, string> } = {}, status = 200) {
-    render(ctx, 'identity-providers', { providers: await actions.listIdentityProviders(actor), types: PROVIDER_TYPES, values: form.values ?? { type: 'oidc', enabled: true }, errors: form.errors ?? {}, issuer: deps.issuer }, status);
+    render(ctx, 'identity-providers', { providers: await actions.listIdentityProviders(actor), types: PROVIDER_TYPES, values: form.values ?? { type: 'oidc', enabled: true }, errors: form.errors ?? {}, redirectUri: upstreamRedirectUri(deps.issuer, '<id>') }, status);
   }
   /** A refusal of the form's content (not a permission): its field and words, to show on the form. */
   function formRefusal(error: unknown): { status: number; errors: Record<string, string> } | undefined {
@@ -459,7 +459,7 @@ export function adminConsoleRoutes(deps: {
     if (!actor) return;
     const provider = await actions.getIdentityProvider(actor, ctx.params.id!);
     const values = Object.fromEntries(Object.entries(provider).map(([key, value]) => [key, Array.isArray(value) ? value.join(' ') : value]));
-    render(ctx, 'identity-provider', { provider, types: PROVIDER_TYPES, values, errors: {}, issuer: deps.issuer });
+    render(ctx, 'identity-provider', { provider, types: PROVIDER_TYPES, values, errors: {}, redirectUri: upstreamRedirectUri(deps.issuer, provider.id) });
   });
   router.post('/identity-providers/:id', async (ctx) => {
     const actor = await actorOf(ctx);
@@ -471,7 +471,7 @@ export function adminConsoleRoutes(deps: {
       const refused = formRefusal(error);
       if (!refused) throw error;
       const provider = await actions.getIdentityProvider(actor, ctx.params.id!);
-      render(ctx, 'identity-provider', { provider, types: PROVIDER_TYPES, values: { ...providerFormValues(body(ctx)), id: provider.id }, errors: refused.errors, issuer: deps.issuer }, refused.status);
+      render(ctx, 'identity-provider', { provider, types: PROVIDER_TYPES, values: { ...providerFormValues(body(ctx)), id: provider.id }, errors: refused.errors, redirectUri: upstreamRedirectUri(deps.issuer, provider.id) }, refused.status);
     }
   });
   for (const [path, enabled] of [['enable', true], ['disable', false]] as const) {
