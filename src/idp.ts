@@ -355,6 +355,8 @@ async function createServices(config: Config, log: Logger, { database, secretBox
     production: config.env === 'production',
     onUnusable: (provider, reason) => log.warn({ provider, reason }, 'a stored identity provider cannot be used; it is not offered'),
   });
+  const resealedProviders = await managedProviders.resealSecrets();
+  if (resealedProviders) log.info({ resealed: resealedProviders }, 'identity provider secrets encrypted with the current SECRETS_KEY');
   await managedProviders.load();
 
   /** Disable, delete and reset all come here: every session, grant, token and admin console session ends. */

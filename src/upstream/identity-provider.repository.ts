@@ -18,6 +18,9 @@ export const insertProviderRow = (db: Kysely<DB>, row: Omit<Insertable<IdentityP
 export const updateProviderRow = (db: Kysely<DB>, id: string, changes: Updateable<IdentityProvidersTable>) =>
   db.updateTable('identity_providers').set({ ...changes, updated_at: new Date() }).where('id', '=', id).returningAll().executeTakeFirst();
 
+export const resealProviderRow = (db: Kysely<DB>, id: string, sealed: Pick<Updateable<IdentityProvidersTable>, 'client_secret_sealed' | 'private_key_jwt_sealed'>) =>
+  db.updateTable('identity_providers').set(sealed).where('id', '=', id).execute();
+
 export async function deleteProviderRow(db: Kysely<DB>, id: string): Promise<boolean> {
   const result = await db.deleteFrom('identity_providers').where('id', '=', id).executeTakeFirst();
   return result.numDeletedRows > 0n;

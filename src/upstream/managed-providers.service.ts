@@ -2,7 +2,7 @@ import type { Kysely, Selectable } from 'kysely';
 
 import type { SecretBox } from '../crypto/index.ts';
 import type { DB, IdentityProvidersTable } from '../db/index.ts';
-import { deleteProviderRow, findProviderRow, insertProviderRow, listProviderRows, updateProviderRow } from './identity-provider.repository.ts';
+import { deleteProviderRow, findProviderRow, insertProviderRow, listProviderRows, resealProviderRow, updateProviderRow } from './identity-provider.repository.ts';
 import { clientFor, type ProviderRegistry } from './provider-registry.ts';
 import { plainHttpField, type ProviderSettings, providerSettingsSchema, SECRET_FIELDS, unknownProviderFields } from './provider-settings.ts';
 import type { ProvidersVersion } from './providers-version.ts';
@@ -285,6 +285,27 @@ export function createManagedProviders(deps: {
 
     /** At start: the stored entries join the file's. */
     load: reload,
+
+    /** At start: secrets sealed with an older SECRETS_KEY entry are sealed again with the current one (how many). */
+    async resealSecrets(): Promise<number> {
+      let resealed = 0;
+      for (const row of await listProviderRows(db)) {
+        const stale = [row.client_secret_sealed, row.private_key_jwt_sealed].some((sealed) => sealed && !sealed.startsWith(secretBox.currentPrefix));
+        if (!stale) continue;
+        let entry: Record<string, unknown>;
+        try {
+          entry = rawEntryOf(row);
+        } catch (error) {
+          deps.onUnusable(row.id, (error as Error).message);
+          continue;
+        }
+        const { client_secret_sealed, private_key_jwt_sealed } = rowOf(entry as ProviderSettings);
+        // Written without moving updated_at: the entry itself did not change.
+        await resealProviderRow(db, row.id, { client_secret_sealed, private_key_jwt_sealed });
+        resealed += 1;
+      }
+      return resealed;
+    },
   };
 }
 

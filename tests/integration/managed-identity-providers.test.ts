@@ -273,3 +273,37 @@ describe.skipIf(!shared).each(['postgres+redis', 'postgres'] as const)('two node
     expect(await offeredAt(first, first.listening)).toEqual([]);
   });
 });
+
+describe(`a stored provider's secrets under a rotated SECRETS_KEY (${backends[0]})`, () => {
+  let idp: TestIdp;
+  let corp: FakeOidc;
+  const key = (kid: string) => `${kid}:${Buffer.alloc(32, kid).toString('base64')}`;
+  afterAll(async () => {
+    await idp?.destroy();
+    await corp?.stop();
+  });
+
+  it('seals them again under the new first key at start, so the old key can go', async () => {
+    corp = await startFakeOidc({ clientId: 'idp-at-corp', clientSecret: 'corp-rotated-secret-0123456789', cookiePrefix: 'corprotated' });
+    idp = await startTestIdp({ backend: backends[0]!, env: { SECRETS_KEY: key('k1') } });
+    await idp.idp.accounts.createAccount({ email: 'root@example.com', password: 'root passphrase 1', roles: ['super_admin'], emailVerified: true });
+    const token = await adminToken(idp, 'root@example.com', 'root passphrase 1');
+    const entry = { id: 'corp', name: 'Corp SSO', type: 'oidc', issuer: corp.issuer, client_id: corp.clientId, client_secret: corp.clientSecret };
+    expect((await call(idp.issuer, token, 'POST', '/identity-providers', entry)).status).toBe(201);
+    const sealed = () => idp.idp.database.db.selectFrom('identity_providers').select('client_secret_sealed').where('id', '=', 'corp').executeTakeFirstOrThrow();
+    expect((await sealed()).client_secret_sealed).toMatch(/^k1\./);
+
+    await idp.stop();
+    await idp.start({ SECRETS_KEY: `${key('k2')},${key('k1')}` });
+    expect((await sealed()).client_secret_sealed).toMatch(/^k2\./);
+    await idp.stop();
+    await idp.start({ SECRETS_KEY: key('k2') });
+    expect(await offeredAt(idp, idp.issuer)).toEqual(['Continue with Corp SSO']);
+
+    // A key that opens nothing: the entry is left out, said why, and the IdP starts all the same.
+    await idp.stop();
+    await idp.start({ SECRETS_KEY: key('k3') });
+    expect(await offeredAt(idp, idp.issuer)).toEqual([]);
+    expect(idp.logs.lines.find((line) => line.msg === 'a stored identity provider cannot be used; it is not offered')).toMatchObject({ provider: 'corp' });
+  });
+});
