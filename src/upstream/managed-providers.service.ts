@@ -204,8 +204,10 @@ export function createManagedProviders(deps: {
     return loading;
   }
 
+  /** After a write: this node offers the change at once (a load begun before the write is let finish, then redone). */
   async function changed() {
     await deps.version.bump();
+    await loading;
     checkedAt = Date.now();
     loaded = undefined;
     await reload();
