@@ -16,6 +16,7 @@ import * as secretsAtRest from './014_secrets_at_rest.ts';
 import * as auditActorKind from './017_audit_actor_kind.ts';
 import * as webhooks from './018_webhooks.ts';
 import * as scaleIndexes from './019_scale_indexes.ts';
+import * as identityProviders from './020_identity_providers.ts';
 
 /** Every migration, in order. Names are the file names; a test checks none is missing here. */
 export const migrations: Record<string, Migration> = {
@@ -35,4 +36,5 @@ export const migrations: Record<string, Migration> = {
   '017_audit_actor_kind': auditActorKind,
   '018_webhooks': webhooks,
   '019_scale_indexes': scaleIndexes,
+  '020_identity_providers': identityProviders,
 };

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type Router from '@koa/router';
-import Koa from 'koa';
+import Koa, { type Middleware } from 'koa';
 import compose from 'koa-compose';
 import mount from 'koa-mount';
 import serve from 'koa-static';
@@ -48,6 +48,8 @@ export interface AppDependencies {
   rateLimits: RateLimits;
   /** Our pages and APIs, in the order a request meets them (after the brand assets and health checks). */
   routers: Router[];
+  /** Run before any router or the provider sees the request (keeping shared settings current). */
+  beforeRouting?: Middleware[];
   /** What no router answered: the OpenID Connect protocol. */
   provider: Provider;
 }
@@ -69,6 +71,8 @@ export function createApp(deps: AppDependencies): Koa {
   app.use(securityHeaders({ production: deps.production }));
   app.use(refuseControlCharactersInPath());
   app.use(onlyUnder('/static/', compose([webauthnBrowserScript(), mount('/static', serve(path.join(viewsDir, 'static'), { maxage: 3600_000 }))])));
+
+  for (const middleware of deps.beforeRouting ?? []) app.use(middleware);
 
   // Our pages, found by the first segment of the path (in the request's context, for the security notices they cause).
   const routers = [brandRoutes(deps.brand), languageChoiceRoutes(deps.views.catalogues.locales), healthRoutes(deps.readinessChecks), ...deps.routers];

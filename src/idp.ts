@@ -1,5 +1,5 @@
 import type Router from '@koa/router';
-import type Koa from 'koa';
+import type { default as Koa, Middleware } from 'koa';
 import { sql } from 'kysely';
 import type { AdapterConstructor } from 'oidc-provider';
 import type Provider from 'oidc-provider';
@@ -81,7 +81,7 @@ import { viewsDir } from './paths.ts';
 import type { RedisConnection } from './redis/index.ts';
 import { createRetentionJob, type RetentionJob } from './retention/index.ts';
 import { accountApiRoutes, accountClient, accountPage, accountPageRoutes, accountSignIn, homeRoutes, mailedLinkRoutes } from './self-service/index.ts';
-import { configuredProviders, createProviderRegistry } from './upstream/index.ts';
+import { configuredProviders, createManagedProviders, createProviderRegistry, type ManagedProviders, providersVersion } from './upstream/index.ts';
 import { deviceOf } from './web/index.ts';
 import { createViews, type Views } from './views/index.ts';
 import { countPendingDeliveries, createWebhookSubscriptions, type DeliveryWorker, eventRecorder, startDeliveryWorker, type WebhookSubscriptions } from './webhooks/index.ts';
@@ -170,6 +170,7 @@ export async function createIdp(config: Config, log: Logger, options: IdpOptions
       },
       rateLimits: services.rateLimits,
       routers: createRouters(config, stores, services, oidc),
+      beforeRouting: [keepProvidersCurrent(services.managedProviders, log)],
       provider: oidc.provider,
     });
     // Last: nothing after them can fail with the worker and the retention job running.
@@ -343,6 +344,20 @@ async function createServices(config: Config, log: Logger, { database, secretBox
   const providerEntries = configuredProviders(config);
   const upstream = createProviderRegistry(config.issuer, providerEntries);
   await upstream.checkReachable(providerEntries.filter((entry) => !(config.google && entry.id === 'google')).map((entry) => entry.id));
+  // Those of the admin API and console join them; every node follows their changes (managed-providers.service.ts).
+  const managedProviders = createManagedProviders({
+    db,
+    secretBox,
+    registry: upstream,
+    fileEntries: providerEntries,
+    version: providersVersion(models.redis && config.redis ? { redis: models.redis, prefix: config.redis.keyPrefix } : database.embedded ? 'in-process' : { db }),
+    issuer: config.issuer,
+    production: config.env === 'production',
+    onUnusable: (provider, reason) => log.warn({ provider, reason }, 'a stored identity provider cannot be used; it is not offered'),
+  });
+  const resealedProviders = await managedProviders.resealSecrets();
+  if (resealedProviders) log.info({ resealed: resealedProviders }, 'identity provider secrets encrypted with the current SECRETS_KEY');
+  await managedProviders.load();
 
   /** Disable, delete and reset all come here: every session, grant, token and admin console session ends. */
   const endEverything = async (accountId: string) => {
@@ -369,6 +384,7 @@ async function createServices(config: Config, log: Logger, { database, secretBox
     endEverything,
     federation: createFederation({ db, registrationOpen: config.registration === 'open', notices, observe: metrics, audit, providerName: upstream.nameOf }),
     upstream,
+    managedProviders,
     lifecycle: createAccountLifecycle({
       db,
       hasher,
@@ -385,6 +401,20 @@ async function createServices(config: Config, log: Logger, { database, secretBox
     recordEvent,
     webhooks: createWebhookSubscriptions({ db, secretBox, allowPrivateNetwork: config.allowPrivateNetworkRequests, overlapMs: config.webhooks.secretOverlapMs }),
     reauthentication: createReauthentication({ db, accounts, secondFactors, passkeys, audit, maxAgeSeconds: config.reauthMaxAge }),
+  };
+}
+
+/** Sign-in and account pages offer the providers every node has now (checked at most once a second). */
+function keepProvidersCurrent(providers: ManagedProviders, log: Logger): Middleware {
+  return async (ctx, next) => {
+    if (ctx.path.startsWith('/interaction/') || ctx.path.startsWith('/account')) {
+      try {
+        await providers.keepCurrent();
+      } catch (err) {
+        log.warn({ err }, 'could not read whether the identity providers changed; this node offers the ones it has');
+      }
+    }
+    await next();
   };
 }
 
@@ -531,6 +561,7 @@ function adminRouters(config: Config, { database, secrets, signingKeys, models }
     revokeGrantsOfClient: (clientId) => revokeGrantsOfClient(database.db, models.byStorageKey, clientId),
     clientPrivileges: (metadata) => privilegesOf(metadata, new Map(resourceServers.map((server) => [server.indicator, server]))),
     webhooks: services.webhooks,
+    identityProviders: services.managedProviders,
   });
   const auth = adminBearerAuth({
     issuer: config.issuer,
@@ -542,5 +573,5 @@ function adminRouters(config: Config, { database, secrets, signingKeys, models }
     administration,
   });
   const session = createConsoleSession({ issuer: config.issuer, cookieKeys: secrets.cookieKeys, db: database.db, accounts });
-  return [adminApiRoutes({ auth, actions, rateLimits }), adminConsoleRoutes({ actions, administration, session, fileClients: oidc.fileClients, views: services.views, provider, sessions: services.sessions })];
+  return [adminApiRoutes({ auth, actions, rateLimits }), adminConsoleRoutes({ actions, administration, session, fileClients: oidc.fileClients, views: services.views, provider, sessions: services.sessions, issuer: config.issuer })];
 }

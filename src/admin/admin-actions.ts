@@ -14,6 +14,7 @@ import {
 import { type AuditQuery, diff, listAuditEvents, type RecordAudit } from '../audit/index.ts';
 import type { ClientRegistry } from '../clients/index.ts';
 import type { Database } from '../db/index.ts';
+import type { ManagedProviders } from '../upstream/index.ts';
 import type { WebhookSubscriptions } from '../webhooks/index.ts';
 import { type AdminAction, authorize, ForbiddenError } from './permissions.ts';
 import { withCursorText } from './page-cursor.ts';
@@ -33,6 +34,9 @@ export interface NewUser {
   roles?: string[] | undefined;
   emailVerified?: boolean | undefined;
 }
+
+/** A provider's settings for the audit log: what it is, without when it was written (its secrets are never in it). */
+const auditedProvider = ({ created_at: _created, updated_at: _updated, source: _source, read_only: _readOnly, ...settings }: Record<string, unknown>) => settings;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -57,6 +61,7 @@ export function createAdminActions(deps: {
   /** What in a client registration only a super admin may grant (first_party, the admin API). */
   clientPrivileges(metadata: Record<string, unknown>): string[];
   webhooks: WebhookSubscriptions;
+  identityProviders: ManagedProviders;
 }) {
   const { administration, audit, clients, notices } = deps;
 
@@ -284,6 +289,33 @@ export function createAdminActions(deps: {
       await allow(actor, 'webhooks.manage');
       await deps.webhooks.resend(id, deliveryId);
       await record(actor, 'webhooks.resend', id, { delivery: deliveryId }, 'webhook');
+    },
+    async listIdentityProviders(actor: Actor) {
+      await allow(actor, 'identity-providers.manage');
+      return deps.identityProviders.list();
+    },
+    async getIdentityProvider(actor: Actor, id: string) {
+      await allow(actor, 'identity-providers.manage');
+      return deps.identityProviders.get(id);
+    },
+    async createIdentityProvider(actor: Actor, input: unknown) {
+      await allow(actor, 'identity-providers.manage');
+      const created = await deps.identityProviders.create(input);
+      await record(actor, 'identity-providers.create', created.id, auditedProvider(created), 'identity_provider');
+      return created;
+    },
+    async updateIdentityProvider(actor: Actor, id: string, changes: unknown) {
+      await allow(actor, 'identity-providers.manage');
+      const { before, after } = await deps.identityProviders.update(id, changes);
+      const secrets = Object.keys(changes as object).filter((key) => key === 'client_secret' || key === 'private_key_jwt');
+      await record(actor, 'identity-providers.update', id, { ...diff(auditedProvider(before), auditedProvider(after)), ...(secrets.length ? { secrets_replaced: secrets } : {}) }, 'identity_provider');
+      return after;
+    },
+    async deleteIdentityProvider(actor: Actor, id: string) {
+      await allow(actor, 'identity-providers.manage');
+      const before = await deps.identityProviders.get(id);
+      await deps.identityProviders.remove(id);
+      await record(actor, 'identity-providers.delete', id, { name: before.name, type: before.type }, 'identity_provider');
     },
     async auditLog(actor: Actor, query: AuditQuery) {
       await allow(actor, 'audit.read');

@@ -304,6 +304,25 @@ export function adminApiRoutes(deps: { auth: Middleware; actions: AdminActions; 
     ctx.body = { status: 'the delivery is due again' };
   });
 
+  // Secrets are write-only: an answer says has_client_secret / has_private_key_jwt, never the value.
+  router.get('/identity-providers', async (ctx) => {
+    ctx.body = { items: await actions.listIdentityProviders(actor(ctx)) };
+  });
+  router.post('/identity-providers', async (ctx) => {
+    ctx.status = 201;
+    ctx.body = await actions.createIdentityProvider(actor(ctx), ctx.request.body);
+  });
+  router.get('/identity-providers/:id', async (ctx) => {
+    ctx.body = await actions.getIdentityProvider(actor(ctx), ctx.params.id!);
+  });
+  router.patch('/identity-providers/:id', async (ctx) => {
+    ctx.body = await actions.updateIdentityProvider(actor(ctx), ctx.params.id!, ctx.request.body);
+  });
+  router.delete('/identity-providers/:id', async (ctx) => {
+    await actions.deleteIdentityProvider(actor(ctx), ctx.params.id!);
+    ctx.status = 204;
+  });
+
   router.get('/audit', async (ctx) => {
     const position = pagePosition(parse(pageSchema, { page: ctx.query.page, per_page: ctx.query.per_page, cursor: ctx.query.cursor }), EVENT_ID);
     let audit;

@@ -7,6 +7,7 @@ import { type AccountAdministration, emailSchema, PROFILE_FIELDS, profileFieldsS
 import { actionLabelKey, AUDITED_ACTIONS, changeLines } from '../audit/index.ts';
 import { csrfProtection, formBody, PageError } from '../http/index.ts';
 import { type AccountSessions, currentSession } from '../oidc/index.ts';
+import { unknownProviderFields, upstreamRedirectUri } from '../upstream/index.ts';
 import { message, type Message, type Views } from '../views/index.ts';
 import { WEBHOOK_EVENT_TYPES } from '../webhooks/index.ts';
 import { deviceOf } from '../web/index.ts';
@@ -63,6 +64,47 @@ function languageNamer(locale: string) {
   };
 }
 
+/** The identity provider form's fields: one line of text, a list (by spaces, commas or lines), or a secret (blank keeps it). */
+const PROVIDER_TEXT_FIELDS = ['id', 'name', 'icon', 'issuer', 'client_id', 'hosted_domain', 'tenant', 'authority', 'github_url', 'api_url'] as const;
+const PROVIDER_LIST_FIELDS = ['scopes', 'domains', 'allowed_domains', 'allowed_tenants'] as const;
+const PROVIDER_TYPES = ['oidc', 'github', 'microsoft'] as const;
+
+/** What the form says, as typed (to show it again), never its secrets. */
+function providerFormValues(form: Record<string, unknown>) {
+  const values: Record<string, string | boolean> = { type: text(form.type, 20), enforce: form.enforce === 'yes', enabled: form.enabled === 'yes' };
+  for (const name of [...PROVIDER_TEXT_FIELDS, ...PROVIDER_LIST_FIELDS]) values[name] = text(form[name], 2048);
+  return values;
+}
+
+/** A provider entry from the form: blank fields are left out (on an edit: removed), secrets only when given. */
+function providerFromForm(form: Record<string, unknown>, editing: boolean): Record<string, unknown> {
+  const entry: Record<string, unknown> = { type: text(form.type, 20), enforce: form.enforce === 'yes', enabled: form.enabled === 'yes' };
+  for (const name of PROVIDER_TEXT_FIELDS) {
+    const value = text(form[name], 2048);
+    if (value) entry[name] = value;
+    else if (editing) entry[name] = null;
+  }
+  for (const name of PROVIDER_LIST_FIELDS) {
+    const items = text(form[name], 4000).split(/[\s,]+/).filter(Boolean);
+    if (items.length) entry[name] = items;
+    else if (editing) entry[name] = null;
+  }
+  if (editing) delete entry.id;
+  const secret = text(form.client_secret, 4000);
+  if (secret) entry.client_secret = secret;
+  const jwk = text(form.private_key_jwt, 20_000);
+  if (jwk) {
+    try {
+      entry.private_key_jwt = JSON.parse(jwk);
+    } catch {
+      entry.private_key_jwt = jwk;
+    }
+  }
+  // The form has every type's fields: an entry keeps its own type's only.
+  for (const key of unknownProviderFields(entry)) delete entry[key];
+  return entry;
+}
+
 /** Refusals and mistakes as readable pages, with the status the API would give (a stale edit: 409). */
 async function consoleErrors(ctx: Context, next: () => Promise<unknown>) {
   try {
@@ -97,6 +139,8 @@ export function adminConsoleRoutes(deps: {
   /** To end this browser's IdP session too when the person leaves or switches account. */
   provider: Provider;
   sessions: Pick<AccountSessions, 'endById'>;
+  /** For the redirect URI an upstream provider's app registration must name. */
+  issuer: string;
 }): Router {
   const { actions, session, views } = deps;
   const fileClients = deps.fileClients.map(({ client_id, client_name, redirect_uris }) => ({ client_id, client_name, redirect_uris }));
@@ -378,6 +422,71 @@ export function adminConsoleRoutes(deps: {
     if (!actor) return;
     await actions.resendWebhookDelivery(actor, ctx.params.id!, ctx.params.delivery!);
     back(ctx, `/admin/webhooks/${ctx.params.id}`);
+  });
+
+  /** The list with the form to add one; a refused form comes back with its words beside the field, as typed. */
+  async function providersPage(ctx: Context, actor: Actor, form: { values?: Record<string, unknown>; errors?: Record<string, string> } = {}, status = 200) {
+    render(ctx, 'identity-providers', { providers: await actions.listIdentityProviders(actor), types: PROVIDER_TYPES, values: form.values ?? { type: 'oidc', enabled: true }, errors: form.errors ?? {}, redirectUri: upstreamRedirectUri(deps.issuer, '<id>') }, status);
+  }
+  /** A refusal of the form's content (not a permission): its field and words, to show on the form. */
+  function formRefusal(error: unknown): { status: number; errors: Record<string, string> } | undefined {
+    const refused = adminRefusal(error);
+    if (!refused || ![400, 409, 422].includes(refused.status)) return undefined;
+    const field = refused.field?.split('.')[0];
+    const known = field && [...PROVIDER_TEXT_FIELDS, ...PROVIDER_LIST_FIELDS, 'type', 'client_secret', 'private_key_jwt'].includes(field);
+    return { status: refused.status, errors: known ? { [field]: refused.message } : { form: refused.field ? `${refused.field}: ${refused.message}` : refused.message } };
+  }
+
+  router.get('/identity-providers', async (ctx) => {
+    const actor = await actorOf(ctx);
+    if (!actor) return;
+    await providersPage(ctx, actor);
+  });
+  router.post('/identity-providers', async (ctx) => {
+    const actor = await actorOf(ctx);
+    if (!actor) return;
+    try {
+      const created = await actions.createIdentityProvider(actor, providerFromForm(body(ctx), false));
+      back(ctx, `/admin/identity-providers/${encodeURIComponent(created.id)}`);
+    } catch (error) {
+      const refused = formRefusal(error);
+      if (!refused) throw error;
+      await providersPage(ctx, actor, { values: providerFormValues(body(ctx)), errors: refused.errors }, refused.status);
+    }
+  });
+  router.get('/identity-providers/:id', async (ctx) => {
+    const actor = await actorOf(ctx);
+    if (!actor) return;
+    const provider = await actions.getIdentityProvider(actor, ctx.params.id!);
+    const values = Object.fromEntries(Object.entries(provider).map(([key, value]) => [key, Array.isArray(value) ? value.join(' ') : value]));
+    render(ctx, 'identity-provider', { provider, types: PROVIDER_TYPES, values, errors: {}, redirectUri: upstreamRedirectUri(deps.issuer, provider.id) });
+  });
+  router.post('/identity-providers/:id', async (ctx) => {
+    const actor = await actorOf(ctx);
+    if (!actor) return;
+    try {
+      await actions.updateIdentityProvider(actor, ctx.params.id!, providerFromForm(body(ctx), true));
+      back(ctx, `/admin/identity-providers/${encodeURIComponent(ctx.params.id!)}`);
+    } catch (error) {
+      const refused = formRefusal(error);
+      if (!refused) throw error;
+      const provider = await actions.getIdentityProvider(actor, ctx.params.id!);
+      render(ctx, 'identity-provider', { provider, types: PROVIDER_TYPES, values: { ...providerFormValues(body(ctx)), id: provider.id }, errors: refused.errors, redirectUri: upstreamRedirectUri(deps.issuer, provider.id) }, refused.status);
+    }
+  });
+  for (const [path, enabled] of [['enable', true], ['disable', false]] as const) {
+    router.post(`/identity-providers/:id/${path}`, async (ctx) => {
+      const actor = await actorOf(ctx);
+      if (!actor) return;
+      await actions.updateIdentityProvider(actor, ctx.params.id!, { enabled });
+      back(ctx, '/admin/identity-providers');
+    });
+  }
+  router.post('/identity-providers/:id/delete', async (ctx) => {
+    const actor = await actorOf(ctx);
+    if (!actor || needsConfirmation(ctx, message('admin.confirm.deleteIdentityProvider', { provider: ctx.params.id!.slice(0, 40) }))) return;
+    await actions.deleteIdentityProvider(actor, ctx.params.id!);
+    back(ctx, '/admin/identity-providers');
   });
 
   router.get('/audit', async (ctx) => {

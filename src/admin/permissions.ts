@@ -20,7 +20,8 @@ export type AdminAction =
   | 'clients.write'
   | 'clients.privileged'
   | 'audit.read'
-  | 'webhooks.manage';
+  | 'webhooks.manage'
+  | 'identity-providers.manage';
 
 const minimumRank: Record<AdminAction, number> = {
   'users.read': RANK.moderator,
@@ -45,6 +46,8 @@ const minimumRank: Record<AdminAction, number> = {
   'users.import': RANK.super_admin,
   /** Webhooks send every account change to a URL of the admin's choice. */
   'webhooks.manage': RANK.super_admin,
+  /** Who may sign in, and which accounts an upstream's verified emails link to. */
+  'identity-providers.manage': RANK.super_admin,
 };
 
 const selfForbidden = new Set<AdminAction>(['users.disable', 'users.enable', 'users.delete', 'users.roles', 'users.second-factors.reset']);

@@ -191,6 +191,18 @@ export interface WebhookSubscriptionsTable {
   updated_at: Timestamp;
 }
 
+/** An upstream identity provider managed from the admin API or console (src/upstream). */
+export interface IdentityProvidersTable {
+  id: string;
+  position: Generated<number>;
+  /** The entry without its secrets. */
+  settings: JSONColumnType<Record<string, unknown>, string, string>;
+  client_secret_sealed: string | null;
+  private_key_jwt_sealed: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
 export interface WebhookEventsTable {
   id: string;
   type: string;
@@ -217,6 +229,7 @@ export interface WebhookDeliveriesTable {
 
 export interface DB {
   webhook_subscriptions: WebhookSubscriptionsTable;
+  identity_providers: IdentityProvidersTable;
   webhook_events: WebhookEventsTable;
   webhook_deliveries: WebhookDeliveriesTable;
   console_sessions: ConsoleSessionsTable;

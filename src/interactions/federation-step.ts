@@ -65,7 +65,7 @@ export function federationStep(deps: {
         keepPendingLink(ctx, interaction.uid, identity);
         return loginPage(ctx, { email: result.email, errors: { form: { key: 'login.errors.upstreamPasswordNeeded', params: { provider: provider.name } } } }, 409);
       }
-      return await completion.afterFirstFactor(ctx, interaction, result.account.id, 'fed');
+      return await completion.afterFirstFactor(ctx, interaction, result.account.id, { fed: provider.id });
     } catch (error) {
       const { text, status } = refusal('signInUpstream', error, { provider: provider.name });
       return refuse(status, text, (error as Error).message);

@@ -26,6 +26,8 @@ interface FirstFactor {
   uid: string;
   accountId: string;
   amr: string[];
+  /** The upstream identity provider of a federated first factor. */
+  idp?: string;
   enrolled?: boolean;
 }
 
@@ -55,7 +57,7 @@ function firstFactorOf(ctx: Context, interaction: Interaction): FirstFactor {
 
 export interface SignInCompletion {
   /** After the first factor: finishes the sign-in, or sends the person on to their second factor. */
-  afterFirstFactor(ctx: Context, interaction: Interaction, accountId: string, method: 'pwd' | 'fed'): Promise<void>;
+  afterFirstFactor(ctx: Context, interaction: Interaction, accountId: string, method: 'pwd' | { fed: string }): Promise<void>;
   /** Whether passkeys can be used here (the issuer has a domain name). */
   passkeysEnabled: boolean;
   /** Passwordless: starts a ceremony with any passkey of ours the authenticator holds. */
@@ -87,8 +89,9 @@ export function signInCompletion(deps: {
     return policyRequiresSecondFactor(deps.mfa, () => accounts.rolesOf(accountId));
   }
 
-  const finish = (ctx: Context, accountId: string, amr: string[]) => {
-    const login = { accountId, amr, acr: acrFor(amr) };
+  /** `idp`: the upstream provider, which node-oidc-provider keeps in the interaction's result for the ID token (src/oidc/upstream-sign-ins.ts). */
+  const finish = (ctx: Context, accountId: string, amr: string[], idp?: string) => {
+    const login = { accountId, amr, acr: acrFor(amr), ...(idp ? { idp } : {}) };
     const result = consentGoesWithSignIn(loadedInteraction(ctx)) ? { login, consent: {} } : { login };
     return provider.interactionFinished(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
   };
@@ -117,9 +120,10 @@ export function signInCompletion(deps: {
 
   return {
     async afterFirstFactor(ctx, interaction, accountId, method) {
+      const first = method === 'pwd' ? { amr: ['pwd'] } : { amr: ['fed'], idp: method.fed };
       const has = await hasSecondFactor(accountId);
-      if (!has && !(await mustHaveSecondFactor(accountId, interaction))) return finish(ctx, accountId, [method]);
-      keepFirstFactor(ctx, interaction.uid, { uid: interaction.uid, accountId, amr: [method] });
+      if (!has && !(await mustHaveSecondFactor(accountId, interaction))) return finish(ctx, accountId, first.amr, first.idp);
+      keepFirstFactor(ctx, interaction.uid, { uid: interaction.uid, accountId, ...first });
       ctx.status = 303;
       ctx.redirect(`${path(interaction.uid)}/${has ? 'second-factor' : 'second-factor/setup'}`);
     },
@@ -159,7 +163,7 @@ export function signInCompletion(deps: {
           return renderSecondStep(ctx, interaction, first.accountId, text, status);
         }
         ctx.cookies.set(COOKIE, null, { path: path(interaction.uid) });
-        return finish(ctx, first.accountId, [...first.amr, 'otp']);
+        return finish(ctx, first.accountId, [...first.amr, 'otp'], first.idp);
       });
 
       // "Use a passkey": the script asks for options, the authenticator answers, the form posts the answer.
@@ -179,7 +183,7 @@ export function signInCompletion(deps: {
             return renderSecondStep(ctx, interaction, first.accountId, text, status);
           }
           ctx.cookies.set(COOKIE, null, { path: path(interaction.uid) });
-          return finish(ctx, first.accountId, [...first.amr, 'hwk']);
+          return finish(ctx, first.accountId, [...first.amr, 'hwk'], first.idp);
         });
       } else {
         // Refused before any interaction is loaded: this issuer cannot have passkeys, whatever the interaction.
@@ -215,7 +219,7 @@ export function signInCompletion(deps: {
         const first = firstFactorOf(ctx, interaction);
         if (!first.enrolled) throw new PageError(400, 'stepDone');
         ctx.cookies.set(COOKIE, null, { path: path(interaction.uid) });
-        return finish(ctx, first.accountId, [...first.amr, 'otp']);
+        return finish(ctx, first.accountId, [...first.amr, 'otp'], first.idp);
       });
       return router;
     },

@@ -36,6 +36,7 @@ import { isFirstParty } from './first-party.ts';
 import { guardedFetch } from './guarded-fetch.ts';
 import { pushedRequestOfItsClient } from './pushed-request-client.ts';
 import { providerSigningKeys } from './scheduled-signing-key.ts';
+import { upstreamSignIns } from './upstream-sign-ins.ts';
 
 export interface ProviderOptions {
   issuer: string;
@@ -189,6 +190,7 @@ export function createProvider(options: ProviderOptions): Provider {
   const { accounts, views, log, metrics } = options;
   const resourceServers = new Map(options.resourceServers.map((server) => [server.indicator, server]));
   const fromPostgres = <T>(operation: () => Promise<T>) => guardStore('PostgreSQL', isPostgresUnavailable, operation);
+  const signIns = upstreamSignIns(options.adapter, tokenLifetimes.Session);
 
   const configuration: Configuration = {
     adapter: options.adapter,
@@ -200,15 +202,20 @@ export function createProvider(options: ProviderOptions): Provider {
       long: { httpOnly: true, sameSite: 'lax' },
       short: { httpOnly: true, sameSite: 'lax' },
     },
-    async findAccount(_ctx, sub) {
+    async findAccount(_ctx, sub, token) {
       const account = await fromPostgres(() => accounts.findActiveAccount(sub));
       if (!account) return undefined;
       return {
         accountId: account.id,
         // Roles cost a query of their own: read them only when the scope or the claims asked for release them.
-        async claims(_use, scope, claims) {
+        async claims(use, scope, claims) {
           const wantsRoles = scope.split(' ').includes('roles') || Object.hasOwn(claims ?? {}, 'roles');
-          return claimsOf(account, wantsRoles ? await fromPostgres(() => accounts.rolesOf(account.id)) : undefined) as { sub: string };
+          const [roles, idp] = await Promise.all([
+            wantsRoles ? fromPostgres(() => accounts.rolesOf(account.id)) : undefined,
+            // The ID token names the upstream provider of the sign-in its code or refresh token came from.
+            use === 'id_token' ? signIns.of(token as Parameters<typeof signIns.of>[0]) : undefined,
+          ]);
+          return claimsOf(account, roles, idp) as { sub: string };
         },
       };
     },
@@ -323,6 +330,7 @@ export function createProvider(options: ProviderOptions): Provider {
 
   const provider = new Provider(options.issuer, configuration);
   provider.use(pushedRequestOfItsClient(views));
+  provider.use(signIns.recorder);
   provider.use(deviceFlowLimits({ rateLimits: options.rateLimits, views }));
   compareHashedClientSecrets(provider);
 

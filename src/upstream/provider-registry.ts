@@ -14,7 +14,7 @@ const WELL_KNOWN_NAMES = new Map([
 /** The one redirect URI a provider sends its answers to; what its app registration must name. */
 export const upstreamRedirectUri = (issuer: string, id: string) => `${issuer}/interaction/callback/${id}`;
 
-function clientFor(settings: ProviderSettings, issuer: string): UpstreamProvider {
+export function clientFor(settings: ProviderSettings, issuer: string): UpstreamProvider {
   const redirectUri = upstreamRedirectUri(issuer, settings.id);
   switch (settings.type) {
     case 'oidc':
@@ -33,10 +33,16 @@ function clientFor(settings: ProviderSettings, issuer: string): UpstreamProvider
  */
 export function createProviderRegistry(issuer: string, entries: ProviderSettings[] = []) {
   let providers = new Map<string, UpstreamProvider>();
+  /** Each offered provider's settings as they were read: an unchanged entry keeps its client (and what it discovered). */
+  let settingsOf = new Map<string, string>();
 
   const registry = {
     replace(next: ProviderSettings[]) {
-      providers = new Map(next.filter((entry) => entry.enabled).map((entry) => [entry.id, clientFor(entry, issuer)]));
+      const enabled = next.filter((entry) => entry.enabled);
+      const kept = (entry: ProviderSettings, text: string) => (settingsOf.get(entry.id) === text ? providers.get(entry.id) : undefined);
+      const texts = new Map(enabled.map((entry) => [entry.id, JSON.stringify(entry)]));
+      providers = new Map(enabled.map((entry) => [entry.id, kept(entry, texts.get(entry.id)!) ?? clientFor(entry, issuer)]));
+      settingsOf = texts;
     },
     get: (id: string): UpstreamProvider | undefined => providers.get(id),
     all: (): UpstreamProvider[] => [...providers.values()],

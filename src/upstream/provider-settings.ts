@@ -102,14 +102,25 @@ export function parseProviderSettings(raw: unknown, where: string, production = 
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || 'entry'}: ${issue.message}`);
     throw new IdentityProvidersError(`identity provider ${id}: ${problems.join('; ')}`);
   }
-  if (production) {
-    const urls = Object.entries(parsed.data).filter(([key]) => ['issuer', 'github_url', 'api_url', 'authority'].includes(key));
-    for (const [key, value] of urls) {
-      if (!String(value).startsWith('https:')) throw new IdentityProvidersError(`identity provider ${id}: ${key}: must be https in production`);
-    }
-  }
+  const insecure = production ? plainHttpField(parsed.data) : undefined;
+  if (insecure) throw new IdentityProvidersError(`identity provider ${id}: ${insecure}: must be https in production`);
   return parsed.data;
 }
+
+/** The first of an entry's provider addresses that is plain http (only a test's fake provider may be). */
+export const plainHttpField = (entry: ProviderSettings): string | undefined =>
+  Object.entries(entry).find(([key, value]) => ['issuer', 'github_url', 'api_url', 'authority'].includes(key) && !String(value).startsWith('https:'))?.[0];
+
+const shapes = { oidc: oidcSettings.shape, github: githubSettings.shape, microsoft: microsoftSettings.shape };
+
+/** Fields an entry of its type does not have (a typo would otherwise be dropped without a word). */
+export function unknownProviderFields(raw: Record<string, unknown>): string[] {
+  const shape = shapes[raw.type as keyof typeof shapes];
+  return shape ? Object.keys(raw).filter((key) => !Object.hasOwn(shape, key)) : [];
+}
+
+/** The fields that hold secrets: never stored in the clear, never shown. */
+export const SECRET_FIELDS = ['client_secret', 'private_key_jwt'] as const;
 
 /** Every entry of a list, checked, with ids unique. */
 export function parseProviderList(raw: unknown, source: string, production = false): ProviderSettings[] {

@@ -1,6 +1,7 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { exportJWK, generateKeyPair } from 'jose';
+import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Browser, type Page } from '../support/browser.ts';
@@ -86,11 +87,36 @@ describe(`Sign in with any OpenID provider, GitHub or Microsoft (${backend})`, (
     acme.signInAs('acme-1');
     const claims = await finishAtRp(await continueWith(idp, 'Acme SSO'));
     expect(claims.amr).toEqual(['fed']);
+    expect(claims.idp).toBe('acme');
     const [account] = await accountsWithEmail('ada@acme.test');
     expect(account).toMatchObject({ id: claims.sub, email_verified: true, name: 'Ada Acme', password_hash: null });
     expect(await historyOf(account!.id)).toEqual([{ method: 'acme', outcome: 'success' }]);
     const audit = await idp.idp.database.db.selectFrom('audit_events').select(['action', 'changes']).where('target_id', '=', account!.id).execute();
     expect(audit).toMatchObject([{ action: 'account.identity.linked', changes: { provider: 'acme', created: true } }]);
+  });
+
+  it('the ID token names the upstream provider (idp), also after a refresh; a password sign-in of the same browser then names none', async () => {
+    // GitHub's verified address of a verified local account: the identity links, and the person signs in.
+    await idp.idp.accounts.createAccount({ email: 'ida@example.com', password: 'ida passphrase 1', emailVerified: true });
+    github.addUser({ id: 601, login: 'ida', emails: [{ email: 'ida@example.com', primary: true, verified: true }] });
+    github.signInAs(601);
+    const flow = await continueWith(idp, 'GitHub');
+    expect(flow.result.page?.$('h1').text(), flow.result.page?.$('[role=alert]').text()).toBe('Allow access?');
+    const start = await startAuthorization(flow.config, { scope: 'openid email offline_access', prompt: 'consent' });
+    const again = (await flow.browser.navigate(start.url.href)).page!;
+    const tokens = await exchangeCode(flow.config, (await flow.browser.submit(again, 'form[action$="/confirm"]')).leftTo!, start);
+    expect(tokens.claims()).toMatchObject({ amr: ['fed'], idp: 'github' });
+    const refreshed = await oidc.refreshTokenGrant(flow.config, tokens.refresh_token!);
+    expect(refreshed.claims()).toMatchObject({ amr: ['fed'], idp: 'github' });
+
+    // The same browser's session signs in again, with the password.
+    const byPassword = await startAuthorization(flow.config, { prompt: 'login' });
+    const login = (await flow.browser.navigate(byPassword.url.href)).page!;
+    let step = await submitLogin(flow.browser, login, 'ida@example.com', 'ida passphrase 1');
+    if (step.page) step = await flow.browser.submit(step.page, 'form[action$="/confirm"]');
+    const passwordTokens = await exchangeCode(flow.config, step.leftTo!, byPassword);
+    expect(passwordTokens.claims()?.amr).toEqual(['pwd']);
+    expect(passwordTokens.claims()).not.toHaveProperty('idp');
   });
 
   it('refuses a tampered ID token from the OpenID provider, creating nothing, and logs why', async () => {
@@ -144,6 +170,7 @@ describe(`Sign in with any OpenID provider, GitHub or Microsoft (${backend})`, (
     ] });
     github.signInAs(501);
     const claims = await finishAtRp(await continueWith(idp, 'GitHub'));
+    expect(claims.idp).toBe('github');
     const [account] = await accountsWithEmail('fay@example.org');
     expect(account).toMatchObject({ id: claims.sub, name: 'Fay Hub', email_verified: true });
     expect(await idp.idp.database.db.selectFrom('federated_identities').select(['provider', 'subject']).where('account_id', '=', account!.id).execute()).toEqual([{ provider: 'github', subject: '501' }]);
