@@ -46,6 +46,10 @@ function forget(keyStart: string): void {
 
 /** Tokens presented as bearer values to userinfo, introspection, the token endpoint (refresh) and resource servers. */
 const PRESENTED_TOKENS = new Set(['AccessToken', 'RefreshToken']);
+/** Endpoints that read the token's account after it (introspection reads only the session and the grant). */
+const READS_ACCOUNT = new Set(['userinfo', 'token']);
+
+const currentRoute = () => (Provider.ctx as { oidc?: { route?: string } } | undefined)?.oidc?.route;
 
 /**
  * node-oidc-provider's models, where reading a presented token starts the reads of its session and grant, and
@@ -73,7 +77,7 @@ export function prefetchingAdapter(Inner: AdapterConstructor, readsWithToken: (t
           const grantId = found.grantId;
           prefetch(`Grant:${grantId}`, () => grants.find(grantId));
         }
-        readsWithToken(found);
+        if (READS_ACCOUNT.has(currentRoute() ?? '')) readsWithToken(found);
       }
       return found;
     }

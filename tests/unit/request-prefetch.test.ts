@@ -37,7 +37,8 @@ function recordingStore() {
   return { Store, reads };
 }
 
-const inRequest = <T>(work: () => Promise<T>) => als.run({}, work);
+/** A request to `route` (userinfo unless said), as node-oidc-provider's context holds it. */
+const inRequest = <T>(work: () => Promise<T>, route = 'userinfo') => als.run({ oidc: { route } }, work);
 
 async function seeded() {
   const { Store, reads } = recordingStore();
@@ -81,6 +82,13 @@ describe('reads a presented token starts', () => {
       await new Adapter('Session').destroy('session-id');
       expect(await new Adapter('Session').findByUid('session-uid')).toBeUndefined();
     });
+  });
+
+  it('reads no account version for introspection, which reads no account', async () => {
+    const { Adapter, reads, accounts } = await seeded();
+    await inRequest(() => new Adapter('AccessToken').find('token-1'), 'introspection');
+    expect(reads).toEqual(['AccessToken:token-1', 'Session:uid:session-uid', 'Grant:grant-1']);
+    expect(accounts).toEqual([]);
   });
 
   it('starts nothing outside a protocol request, nor for a token that ends without its session', async () => {
