@@ -27,13 +27,20 @@ export function upstreamSignIns(Adapter: AdapterConstructor, ttlSeconds: number)
     await next();
     const { oidc } = ctx as unknown as Partial<KoaContextWithOIDC>;
     if (oidc?.route !== 'resume') return;
-    const login = oidc.result?.login as { idp?: unknown } | undefined;
+    const login = oidc.result?.login as { idp?: unknown; amr?: unknown } | undefined;
     const session = oidc.session as { uid?: string; loginTs?: number } | undefined;
     if (!login || !session?.uid || !session.loginTs) return;
+    // A second factor asked of a session signed in upstream (a step-up) keeps that first factor, and its provider.
+    const idp = typeof login.idp === 'string' ? login.idp : Array.isArray(login.amr) && login.amr.includes('fed') ? await providerOfSession(session.uid) : undefined;
     // A sign-in by another method replaces the session's record too (its time alone could be the same second).
-    if (typeof login.idp === 'string') await store.upsert(session.uid, { idp: login.idp, loginTs: session.loginTs } as AdapterPayload, ttlSeconds);
+    if (idp) await store.upsert(session.uid, { idp, loginTs: session.loginTs } as AdapterPayload, ttlSeconds);
     else await store.destroy(session.uid);
   };
+
+  async function providerOfSession(sessionUid: string): Promise<string | undefined> {
+    const found = (await store.find(sessionUid)) as { idp?: unknown } | undefined;
+    return typeof found?.idp === 'string' ? found.idp : undefined;
+  }
 
   return {
     recorder,

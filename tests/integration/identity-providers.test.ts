@@ -2,6 +2,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { exportJWK, generateKeyPair } from 'jose';
 import * as oidc from 'openid-client';
+import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Browser, type Page } from '../support/browser.ts';
@@ -117,6 +118,24 @@ describe(`Sign in with any OpenID provider, GitHub or Microsoft (${backend})`, (
     const passwordTokens = await exchangeCode(flow.config, step.leftTo!, byPassword);
     expect(passwordTokens.claims()?.amr).toEqual(['pwd']);
     expect(passwordTokens.claims()).not.toHaveProperty('idp');
+  });
+
+  it('keeps naming the upstream provider when the client later asks the session for a second factor (step-up)', async () => {
+    await idp.idp.accounts.createAccount({ email: 'ivo@example.com', password: 'ivo passphrase 1', emailVerified: true });
+    github.addUser({ id: 602, login: 'ivo', emails: [{ email: 'ivo@example.com', primary: true, verified: true }] });
+    github.signInAs(602);
+    const flow = await continueWith(idp, 'GitHub');
+    expect((await finishAtRp(flow)).idp).toBe('github');
+
+    const stepUp = await startAuthorization(flow.config, { scope: 'openid', acr_values: 'urn:idp:acr:2fa' });
+    const setup = (await flow.browser.navigate(stepUp.url.href)).page!;
+    expect(setup.$('h1').text()).toBe('Set up two-step verification');
+    const code = await generate({ secret: setup.$('code.secret').text(), epoch: Math.floor(Date.now() / 1000) });
+    let step = await flow.browser.submit(setup, 'form[action$="/second-factor/setup"]', { code });
+    step = await flow.browser.submit(step.page!, 'form');
+    while (step.page?.$('form[action$="/confirm"]').length) step = await flow.browser.submit(step.page, 'form[action$="/confirm"]');
+    const stepped = await exchangeCode(flow.config, step.leftTo!, stepUp);
+    expect(stepped.claims()).toMatchObject({ amr: ['fed', 'otp'], acr: 'urn:idp:acr:2fa', idp: 'github' });
   });
 
   it('refuses a tampered ID token from the OpenID provider, creating nothing, and logs why', async () => {
