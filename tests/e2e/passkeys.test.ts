@@ -48,7 +48,8 @@ describe.skipIf(chromiumMissing())('passkeys in Chromium, with a virtual authent
     await page.waitForURL(`${stack.rp.origin}/logged-out`);
   }
 
-  it('registers a passkey on the account page, signs in with password + passkey, then with the passkey alone, and removes it', async () => {
+  // Four sign-ins and four accessibility checks in one browser: about 18 s on a quiet 2-core machine, over 30 s on a busy one.
+  it('registers a passkey on the account page, signs in with password + passkey, then with the passkey alone, and removes it', { timeout: 90_000 }, async () => {
     const page = await stack.newPage();
     const { cdp, authenticatorId } = await virtualAuthenticator(page);
 
