@@ -12,6 +12,7 @@ import { loadConfig } from '../../src/config.ts';
 import { createIdp, type Idp } from '../../src/idp.ts';
 import { createLogger } from '../../src/logger.ts';
 import type { RedisConnection } from '../../src/redis/index.ts';
+import { copyMigratedPglite } from './pglite-template.ts';
 
 /** Where accounts live, and where sessions and tokens live: the embedded default, Postgres alone, Postgres with Redis. */
 export type Backend = 'pglite' | 'postgres' | 'postgres+redis';
@@ -192,6 +193,7 @@ export async function startTestIdp(options: {
   const clientsFile = path.join(dataDir, 'clients.json');
   writeFileSync(clientsFile, JSON.stringify(options.clients ?? testClients));
   const database = options.backend === 'pglite' ? undefined : await createPostgresDatabase(options.postgresPort);
+  if (!database) await copyMigratedPglite(dataDir);
   const redisKeyPrefix = `test:${randomBytes(6).toString('hex')}:`;
   const logs = new LogCapture();
 
