@@ -4,7 +4,7 @@
  * then the compiled server's resident memory; prints the tables and writes bench/results/.
  * Settings: BENCH_SECONDS (per side, split over BENCH_ROUNDS alternating rounds), BENCH_WARMUP_SECONDS, BENCH_CONNECTIONS, BENCH_BROWSERS, BENCH_LOGIN_CONCURRENCY,
  * BENCH_SCENARIOS (comma-separated subset of the scenarios, `login` and `memory`: the compiled server) and BENCH_SIDES
- * (of baseline, host, ours, embedded), BENCH_PROFILE=1 (CPU profiles of our IdP), BENCH_POSTGRES_URL, BENCH_REDIS_URL,
+ * (of baseline, host, ours, embedded), BENCH_PROFILE=1 (CPU profiles of every side, one folder each), BENCH_POSTGRES_URL, BENCH_REDIS_URL,
  * and the IdP's own ARGON2_* settings. `npm run bench -- --scale` runs bench/scale.ts (the data-size bench) instead.
  */
 import { randomBytes } from 'node:crypto';
@@ -156,7 +156,7 @@ async function main() {
       sides.map(async (side) => {
         const script = side === 'baseline' ? 'baseline' : 'ours';
         const logFile = path.join(work, `${side}.log`);
-        servers.set(side, await startServer(script, { env: environments[side], logFile, ...(side !== 'baseline' && profileDir ? { profileDir } : {}) }));
+        servers.set(side, await startServer(script, { env: environments[side], logFile, ...(profileDir ? { profileDir: path.join(profileDir, side) } : {}) }));
       }),
     );
     const failed = started.find((outcome) => outcome.status === 'rejected');

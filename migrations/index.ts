@@ -17,6 +17,7 @@ import * as auditActorKind from './017_audit_actor_kind.ts';
 import * as webhooks from './018_webhooks.ts';
 import * as scaleIndexes from './019_scale_indexes.ts';
 import * as identityProviders from './020_identity_providers.ts';
+import * as clientChangeNotices from './021_client_change_notices.ts';
 
 /** Every migration, in order. Names are the file names; a test checks none is missing here. */
 export const migrations: Record<string, Migration> = {
@@ -37,4 +38,5 @@ export const migrations: Record<string, Migration> = {
   '018_webhooks': webhooks,
   '019_scale_indexes': scaleIndexes,
   '020_identity_providers': identityProviders,
+  '021_client_change_notices': clientChangeNotices,
 };

@@ -551,7 +551,7 @@ function adminRouters(config: Config, { database, secrets, signingKeys, models }
     database,
     accounts,
     administration,
-    clients: createClientRegistry(database.db, (metadata) => provider.Client.validate(metadata as never), oidc.clientUriRules),
+    clients: createClientRegistry(database.db, (metadata) => provider.Client.validate(metadata as never), oidc.clientUriRules, models.clients),
     lifecycle: services.lifecycle,
     secondFactors: services.secondFactors,
     audit: services.audit,

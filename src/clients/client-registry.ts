@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import type { Adapter, AdapterConstructor, AdapterPayload } from 'oidc-provider';
 
 import type { DB } from '../db/index.ts';
+import type { ClientCache } from './client-cache.ts';
 import { deleteClient, findClientMetadata, findClientRow, insertClient, listClientRows, replaceClientMetadata } from './client.repository.ts';
 import { checkClientUris, ClientUriError, type ClientUriRules } from './client-uris.ts';
 import { hashClientSecret, newClientSecret, symmetricUseOfSecret } from './client-secrets.ts';
@@ -30,7 +31,13 @@ const withoutSecret = ({ client_secret: _secret, ...metadata }: Record<string, u
  * adapter on every lookup, so changes apply at once. `validate` is node-oidc-provider's own check;
  * `uriRules` are ours for every URI field (src/oidc/client-uris.ts).
  */
-export function createClientRegistry(db: Kysely<DB>, validate: (metadata: Record<string, unknown>) => Promise<void>, uriRules: ClientUriRules) {
+export function createClientRegistry(
+  db: Kysely<DB>,
+  validate: (metadata: Record<string, unknown>) => Promise<void>,
+  uriRules: ClientUriRules,
+  /** This node's client cache: a change applies here before the call returns (other nodes: migration 021's notice). */
+  cache?: ClientCache,
+) {
   async function checked(metadata: Record<string, unknown>) {
     try {
       checkClientUris(metadata, uriRules);
@@ -78,11 +85,13 @@ export function createClientRegistry(db: Kysely<DB>, validate: (metadata: Record
       const current = (await row(clientId)).metadata;
       const metadata = await checked({ ...current, ...changes, client_id: clientId, client_secret: current.client_secret });
       await replaceClientMetadata(db, clientId, metadata);
+      cache?.changed(clientId);
       return { before: withoutSecret(current), after: withoutSecret(metadata) };
     },
 
     async remove(clientId: string) {
       if (!(await deleteClient(db, clientId))) throw new ClientNotFoundError();
+      cache?.changed(clientId);
     },
 
     /** A new secret, returned once and stored only as a hash; the old one stops working at once. */
@@ -91,6 +100,7 @@ export function createClientRegistry(db: Kysely<DB>, validate: (metadata: Record
       if (current.token_endpoint_auth_method === 'none') throw new InvalidClientError('token_endpoint_auth_method', 'a public client has no secret');
       const secret = newClientSecret();
       await replaceClientMetadata(db, clientId, { ...current, client_secret: hashClientSecret(secret) });
+      cache?.changed(clientId);
       return secret;
     },
   };
@@ -98,11 +108,15 @@ export function createClientRegistry(db: Kysely<DB>, validate: (metadata: Record
 
 export type ClientRegistry = ReturnType<typeof createClientRegistry>;
 
-/** node-oidc-provider's Client model answered from the clients table, whichever store holds the rest. */
-export function withClientsFromSql(Inner: AdapterConstructor, db: Kysely<DB>): AdapterConstructor {
+/**
+ * node-oidc-provider's Client model answered from the clients table (through `cache` when given), whichever
+ * store holds the rest.
+ */
+export function withClientsFromSql(Inner: AdapterConstructor, db: Kysely<DB>, cache?: ClientCache): AdapterConstructor {
+  const read = (id: string) => findClientMetadata(db, id);
   class SqlClients implements Adapter {
     async find(id: string): Promise<AdapterPayload | undefined> {
-      return (await findClientMetadata(db, id)) as AdapterPayload | undefined;
+      return (await (cache ? cache.find(id, read) : read(id))) as AdapterPayload | undefined;
     }
     async upsert() {}
     async findByUid() {

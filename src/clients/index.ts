@@ -1,3 +1,4 @@
+export * from './client-cache.ts';
 export * from './client-registry.ts';
 export * from './client-resources.ts';
 export * from './client-secrets.ts';

@@ -4,6 +4,7 @@ import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 
 import { lockDataDir } from './data-dir-lock.ts';
+import { listenForNotices, type NoticeHandlers } from './notice-listener.ts';
 import { BASELINE_WEBASSEMBLY_ONLY, createPgliteFolderIfMissing } from './pglite-initdb.ts';
 import type { DB } from './schema.ts';
 
@@ -12,6 +13,11 @@ export interface Database {
   embedded: boolean;
   /** The pg pool behind db, for libraries that speak pg themselves (rate limiting); absent when embedded. */
   pool?: pg.Pool;
+  /**
+   * Hands each NOTIFY on `channel` to `handlers` (on PostgreSQL over a connection of its own, which is
+   * re-established after a drop; embedded, in this process). Resolves to the function that stops it.
+   */
+  listen(channel: string, handlers: NoticeHandlers, onError?: (error: Error) => void): () => Promise<void>;
   close(): Promise<void>;
 }
 
@@ -36,7 +42,13 @@ export async function openDatabase({ databaseUrl, dataDir, onIdleConnectionError
     // Without a listener, pg rethrows an idle connection's error and the process dies.
     pool.on('error', (error) => onIdleConnectionError?.(error));
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
-    return { db, embedded: false, pool, close: () => db.destroy() };
+    return {
+      db,
+      embedded: false,
+      pool,
+      listen: (channel, handlers, onError) => listenForNotices(databaseUrl, channel, handlers, { onError }),
+      close: () => db.destroy(),
+    };
   }
 
   const unlock = lockDataDir(dataDir);
@@ -57,6 +69,17 @@ export async function openDatabase({ databaseUrl, dataDir, onIdleConnectionError
     return {
       db,
       embedded: true,
+      listen(channel, handlers) {
+        // In this process: a notice comes while the statement that caused it is answered, and never goes missing.
+        const listening = pglite.listen(channel, handlers.notice).then((unlisten) => {
+          handlers.following(true);
+          return unlisten;
+        });
+        return async () => {
+          handlers.following(false);
+          await (await listening)();
+        };
+      },
       async close() {
         try {
           await db.destroy();

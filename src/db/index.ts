@@ -1,4 +1,5 @@
 export { openDatabase, type Database, type DatabaseOptions } from './database.ts';
+export type { NoticeHandlers } from './notice-listener.ts';
 export { DataDirLockedError } from './data-dir-lock.ts';
 export { migrateToLatest, migrateDatabase, underStartupLock, hasPendingMigrations, MigrationError } from './migrator.ts';
 export type * from './schema.ts';

@@ -1,6 +1,6 @@
 import type { AdapterConstructor, AdapterPayload } from 'oidc-provider';
 
-import { withClientsFromSql } from '../clients/index.ts';
+import { type ClientCache, followClientChanges, withClientsFromSql } from '../clients/index.ts';
 import type { RedisSettings } from '../config.ts';
 import type { SecretBox } from '../crypto/index.ts';
 import { type Database, isPostgresUnavailable } from '../db/index.ts';
@@ -22,6 +22,8 @@ export interface ModelStore {
   /** Addressed by storage key, as the account index records items (ending sessions and grants of an account). */
   byStorageKey: AdapterConstructor;
   redis: RedisConnection | undefined;
+  /** The clients this node has read (src/clients/client-cache.ts). */
+  clients: ClientCache;
   readiness: Record<string, ReadinessCheck>;
   close(): Promise<void>;
 }
@@ -41,16 +43,18 @@ interface ModelStoreOptions {
 /** Sessions, grants and tokens: in Redis when configured, else in the SQL database (expired rows purged by src/retention). */
 export async function openModelStore({ redis: settings, database, secretBox, log, inProcess, readsWithToken }: ModelStoreOptions): Promise<ModelStore> {
   /** The one chain of decorators over the raw store; its failures answer 503 while the store is unreachable. */
+  const clients = followClientChanges(database, log);
   const adapters = (store: AdapterConstructor, name: string, isUnavailable: (error: unknown) => boolean) => {
     const indexed = indexedByAccount(store, database.db);
     return {
-      adapter: guardedAdapter(prefetchingAdapter(withClientsFromSql(hashedIds(indexed, secretBox), database.db), readsWithToken), name, isUnavailable),
+      adapter: guardedAdapter(prefetchingAdapter(withClientsFromSql(hashedIds(indexed, secretBox), database.db, clients.cache), readsWithToken), name, isUnavailable),
       byStorageKey: guardedAdapter(indexed, name, isUnavailable),
+      clients: clients.cache,
     };
   };
 
   if (inProcess) {
-    return { ...adapters(inProcess, 'memory', () => false), redis: undefined, readiness: {}, close: async () => undefined };
+    return { ...adapters(inProcess, 'memory', () => false), redis: undefined, readiness: {}, close: clients.stop };
   }
 
   if (!settings) {
@@ -58,7 +62,7 @@ export async function openModelStore({ redis: settings, database, secretBox, log
       ...adapters(createSqlAdapter(database.db, { rowsInMemory: database.embedded }), 'PostgreSQL', isPostgresUnavailable),
       redis: undefined,
       readiness: {},
-      close: async () => undefined,
+      close: clients.stop,
     };
   }
 
@@ -69,6 +73,7 @@ export async function openModelStore({ redis: settings, database, secretBox, log
     readiness: { redis: async () => void (await redis.ping()) },
     close: async () => {
       redis.disconnect();
+      await clients.stop();
     },
   };
 }
