@@ -70,6 +70,56 @@ describe('the embedded database keeps its sessions and tokens in memory too', ()
     expect(await again.find(destroyed.id)).toBeUndefined();
   });
 
+  it('writes what many requests ask at once as they asked, in order; a row the table refuses fails alone', async () => {
+    const tokens = node!.adapter('AccessToken');
+    const awkward = 'quote " backslash \\ braces {} comma , é 😀 line\nbreak NULL';
+    const many = Array.from({ length: 40 }, (_, n) => {
+      const { id, payload } = token(randomUUID());
+      return { id, payload: { ...payload, scope: `${awkward} ${n}` } };
+    });
+    const [rewritten, consumed, destroyed] = many;
+    const refused = token(randomUUID());
+    // Asked for in one turn of the event loop, as by concurrent requests: they share statements.
+    const writes = [
+      ...many.slice(0, 20).map(({ id, payload }) => tokens.upsert(id, payload, 3600)),
+      tokens.upsert(refused.id, { ...refused.payload, scope: 'nul \u0000 in jsonb' }, 3600),
+      ...many.slice(20).map(({ id, payload }) => tokens.upsert(id, payload, 3600)),
+      tokens.upsert(rewritten!.id, { ...rewritten!.payload, scope: 'second write' }, 3600),
+      tokens.consume(consumed!.id),
+      tokens.destroy(destroyed!.id),
+    ];
+    const outcomes = await Promise.allSettled(writes);
+    expect(outcomes.map((outcome) => outcome.status).filter((status) => status === 'rejected')).toHaveLength(1);
+    expect(outcomes[20]?.status).toBe('rejected');
+
+    await node!.close();
+    node = await openNode({ databaseUrl: undefined, dataDir });
+    const again = node.adapter('AccessToken');
+    for (const { id, payload } of many.slice(3)) expect(await again.find(id)).toEqual(payload);
+    expect(await again.find(rewritten!.id)).toEqual({ ...rewritten!.payload, scope: 'second write' });
+    expect(await again.find(consumed!.id)).toEqual({ ...consumed!.payload, consumed: expect.any(Number) });
+    expect(await again.find(destroyed!.id)).toBeUndefined();
+    expect(await again.find(refused.id)).toBeUndefined();
+  });
+
+  it('finds a token written under an id it had looked for and not found, as introspection looks in every model', async () => {
+    const { id, payload } = token(randomUUID());
+    const [accessTokens, refreshTokens] = [node!.adapter('AccessToken'), node!.adapter('RefreshToken')];
+    expect(await accessTokens.find(id)).toBeUndefined();
+    expect(await accessTokens.find(id)).toBeUndefined();
+    await accessTokens.upsert(id, payload, 3600);
+    expect(await accessTokens.find(id)).toEqual(payload);
+    expect(await refreshTokens.find(id)).toBeUndefined();
+    // Still found once more tokens than the memory holds have pushed it out: from the table.
+    const others = Array.from({ length: 10_001 }, () => token(randomUUID()));
+    await Promise.all(others.map((other) => accessTokens.upsert(other.id, other.payload, 3600)));
+    expect(await accessTokens.find(id)).toEqual(payload);
+    await accessTokens.destroy(id);
+    expect(await accessTokens.find(id)).toBeUndefined();
+    await accessTokens.upsert(id, payload, 3600);
+    expect(await accessTokens.find(id)).toEqual(payload);
+  });
+
   it('forgets a session once it expires, by id and by uid', async () => {
     const sessions = node!.adapter('Session');
     const [id, uid] = [randomBytes(16).toString('base64url'), randomUUID()];

@@ -24,13 +24,16 @@ const keyOf = (model: string, id: string) => `${model}\u0000${id}`;
  * The embedded database admits one process (its DATA_DIR lock), this process reaches the table only through
  * the one SQL adapter that owns this cache (one cache per database handle), and that adapter changes the
  * memory first, then the table, for every write; so the table never holds what the memory contradicts.
- * A row missing here is read from the table: the memory is never taken as proof that a row is absent.
+ * A row missing here is read from the table; an id the table did not have either is remembered as absent
+ * (introspection looks a token up as an access token, client credentials and refresh token at once), until
+ * this process writes a row under it: only its own writes can add one.
  */
 export class EmbeddedRowCache {
   readonly #rows = new Map<string, CachedRow>();
   readonly #byUid = new Map<string, string>();
   readonly #byUserCode = new Map<string, string>();
   readonly #byGrant = new Map<string, Set<string>>();
+  readonly #absent = new Set<string>();
   #writesStarted = 0;
   #writesInFlight = 0;
 
@@ -45,6 +48,16 @@ export class EmbeddedRowCache {
     return row;
   }
 
+  /** Whether the table was found without a row of `model` and `id`, and none was written since. */
+  isAbsent(model: string, id: string): boolean {
+    return this.#absent.has(keyOf(model, id));
+  }
+
+  markAbsent(model: string, id: string) {
+    this.#absent.add(keyOf(model, id));
+    if (this.#absent.size > MAX_ROWS) this.#absent.delete(this.#absent.values().next().value!);
+  }
+
   idByUid(model: string, uid: string): string | undefined {
     return this.#byUid.get(keyOf(model, uid));
   }
@@ -56,6 +69,7 @@ export class EmbeddedRowCache {
   set(model: string, id: string, row: CachedRow) {
     const key = keyOf(model, id);
     this.#delete(key);
+    this.#absent.delete(key);
     this.#rows.set(key, row);
     if (row.uid) this.#byUid.set(keyOf(model, row.uid), id);
     if (row.userCode) this.#byUserCode.set(keyOf(model, row.userCode), id);

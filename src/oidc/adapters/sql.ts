@@ -2,18 +2,38 @@ import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 
 import type { DB } from '../../db/index.ts';
+import { BatchedWrites } from './batched-writes.ts';
 import { type CachedRow, EmbeddedRowCache } from './embedded-row-cache.ts';
 import { grantableModels } from './grantable.ts';
 
 const epochSeconds = (date: Date) => Math.floor(date.getTime() / 1000);
 
-/** One cache per database handle, however many adapters are made over it. */
+/** One cache and one queue of writes per database handle, however many adapters are made over it. */
 const caches = new WeakMap<Kysely<DB>, EmbeddedRowCache>();
+const queues = new WeakMap<Kysely<DB>, BatchedWrites<ModelRow>>();
 
 function cacheOf(db: Kysely<DB>): EmbeddedRowCache {
   let cache = caches.get(db);
   if (!cache) caches.set(db, (cache = new EmbeddedRowCache()));
   return cache;
+}
+
+function writesOf(db: Kysely<DB>, upsertRows: (rows: ModelRow[]) => Promise<void>): BatchedWrites<ModelRow> {
+  let writes = queues.get(db);
+  if (!writes) queues.set(db, (writes = new BatchedWrites(upsertRows)));
+  return writes;
+}
+
+interface ModelRow {
+  model: string;
+  id: string;
+  /** JSON. */
+  payload: string;
+  grant_id: string | null;
+  user_code: string | null;
+  uid: string | null;
+  expires_at: Date | null;
+  consumed_at: null;
 }
 
 function payloadOf(row: Pick<CachedRow, 'payload' | 'consumed'>): AdapterPayload {
@@ -33,6 +53,17 @@ export interface SqlAdapterOptions {
 export function createSqlAdapter(db: Kysely<DB>, { rowsInMemory = false }: SqlAdapterOptions = {}) {
   const notExpired = sql<boolean>`(expires_at is null or expires_at > now())`;
   const cache = rowsInMemory ? cacheOf(db) : undefined;
+  // One statement for any number of rows (one array per column), so that one prepared plan serves them all.
+  const upsertRows = async (rows: ModelRow[]) => {
+    const column = <K extends keyof ModelRow>(name: K) => rows.map((row) => row[name]);
+    await sql`
+      insert into oidc_models (model, id, payload, grant_id, user_code, uid, expires_at, consumed_at)
+      select * from unnest(${column('model')}::text[], ${column('id')}::text[], ${column('payload')}::jsonb[], ${column('grant_id')}::text[],
+        ${column('user_code')}::text[], ${column('uid')}::text[], ${column('expires_at')}::timestamptz[], ${column('consumed_at')}::timestamptz[])
+      on conflict (model, id) do update set payload = excluded.payload, grant_id = excluded.grant_id, user_code = excluded.user_code,
+        uid = excluded.uid, expires_at = excluded.expires_at, consumed_at = excluded.consumed_at`.execute(db);
+  };
+  const writes = cache ? writesOf(db, upsertRows) : undefined;
 
   return class SqlAdapter implements Adapter {
     constructor(private readonly model: string) {}
@@ -40,6 +71,8 @@ export function createSqlAdapter(db: Kysely<DB>, { rowsInMemory = false }: SqlAd
     async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
       const expiresAt = expiresIn ? Date.now() + expiresIn * 1000 : undefined;
       const values = {
+        model: this.model,
+        id,
         payload: JSON.stringify(payload),
         grant_id: payload.grantId ?? null,
         user_code: payload.userCode ?? null,
@@ -47,14 +80,7 @@ export function createSqlAdapter(db: Kysely<DB>, { rowsInMemory = false }: SqlAd
         expires_at: expiresAt === undefined ? null : new Date(expiresAt),
         consumed_at: null,
       };
-      const inTable = async () => {
-        await db
-          .insertInto('oidc_models')
-          .values({ model: this.model, id, ...values })
-          .onConflict((oc) => oc.columns(['model', 'id']).doUpdateSet(values))
-          .execute();
-      };
-      if (!cache) return inTable();
+      if (!cache) return upsertRows([values]);
       const row: CachedRow = {
         payload: values.payload,
         expiresAt: expiresAt ?? Infinity,
@@ -62,7 +88,8 @@ export function createSqlAdapter(db: Kysely<DB>, { rowsInMemory = false }: SqlAd
         ...(payload.uid ? { uid: payload.uid } : {}),
         ...(payload.userCode ? { userCode: payload.userCode } : {}),
       };
-      await cache.write(() => cache.set(this.model, id, row), inTable, () => cache.delete(this.model, id));
+      const key = `${this.model}\u0000${id}`;
+      await cache.write(() => cache.set(this.model, id, row), () => writes!.upsert(key, values), () => cache.delete(this.model, id));
     }
 
     private async findWhere(column: 'id' | 'uid' | 'user_code', value: string): Promise<AdapterPayload | undefined> {
@@ -82,8 +109,10 @@ export function createSqlAdapter(db: Kysely<DB>, { rowsInMemory = false }: SqlAd
       const id = column === 'id' ? value : column === 'uid' ? cache.idByUid(this.model, value) : cache.idByUserCode(this.model, value);
       const cached = id === undefined ? undefined : cache.get(this.model, id);
       if (cached) return payloadOf(cached);
+      if (column === 'id' && cache.isAbsent(this.model, value)) return undefined;
       const found = await cache.read(fromTable, (row) => {
         if (row) cache.set(this.model, row.id, rowFromTable(row));
+        else if (column === 'id') cache.markAbsent(this.model, value);
       });
       return found ? payloadOf(rowFromTable(found)) : undefined;
     }
@@ -107,7 +136,7 @@ export function createSqlAdapter(db: Kysely<DB>, { rowsInMemory = false }: SqlAd
       // Without memory: the database's clock, which every node shares.
       if (!cache) return markConsumed(sql<Date>`now()`);
       const at = new Date();
-      await cache.write(() => cache.consume(this.model, id, epochSeconds(at)), () => markConsumed(at), () => cache.delete(this.model, id));
+      await cache.write(() => cache.consume(this.model, id, epochSeconds(at)), () => writes!.run(() => markConsumed(at)), () => cache.delete(this.model, id));
     }
 
     async destroy(id: string): Promise<void> {
@@ -115,7 +144,7 @@ export function createSqlAdapter(db: Kysely<DB>, { rowsInMemory = false }: SqlAd
         await db.deleteFrom('oidc_models').where('model', '=', this.model).where('id', '=', id).execute();
       };
       if (!cache) return inTable();
-      await cache.write(() => cache.delete(this.model, id), inTable, () => {});
+      await cache.write(() => cache.delete(this.model, id), () => writes!.run(inTable), () => {});
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
@@ -123,7 +152,7 @@ export function createSqlAdapter(db: Kysely<DB>, { rowsInMemory = false }: SqlAd
         await db.deleteFrom('oidc_models').where('model', 'in', grantableModels).where('grant_id', '=', grantId).execute();
       };
       if (!cache) return inTable();
-      await cache.write(() => cache.deleteGrant(grantId), inTable, () => {});
+      await cache.write(() => cache.deleteGrant(grantId), () => writes!.run(inTable), () => {});
     }
   };
 }
