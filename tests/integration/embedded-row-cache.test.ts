@@ -77,7 +77,7 @@ describe('the embedded database keeps its sessions and tokens in memory too', ()
       const { id, payload } = token(randomUUID());
       return { id, payload: { ...payload, scope: `${awkward} ${n}` } };
     });
-    const [rewritten, consumed, destroyed] = many;
+    const [rewritten, consumed, consumedToo, destroyed, destroyedToo] = many;
     const refused = token(randomUUID());
     // Asked for in one turn of the event loop, as by concurrent requests: they share statements.
     const writes = [
@@ -86,7 +86,9 @@ describe('the embedded database keeps its sessions and tokens in memory too', ()
       ...many.slice(20).map(({ id, payload }) => tokens.upsert(id, payload, 3600)),
       tokens.upsert(rewritten!.id, { ...rewritten!.payload, scope: 'second write' }, 3600),
       tokens.consume(consumed!.id),
+      tokens.consume(consumedToo!.id),
       tokens.destroy(destroyed!.id),
+      tokens.destroy(destroyedToo!.id),
     ];
     const outcomes = await Promise.allSettled(writes);
     expect(outcomes.map((outcome) => outcome.status).filter((status) => status === 'rejected')).toHaveLength(1);
@@ -95,10 +97,10 @@ describe('the embedded database keeps its sessions and tokens in memory too', ()
     await node!.close();
     node = await openNode({ databaseUrl: undefined, dataDir });
     const again = node.adapter('AccessToken');
-    for (const { id, payload } of many.slice(3)) expect(await again.find(id)).toEqual(payload);
+    for (const { id, payload } of many.slice(5)) expect(await again.find(id)).toEqual(payload);
     expect(await again.find(rewritten!.id)).toEqual({ ...rewritten!.payload, scope: 'second write' });
-    expect(await again.find(consumed!.id)).toEqual({ ...consumed!.payload, consumed: expect.any(Number) });
-    expect(await again.find(destroyed!.id)).toBeUndefined();
+    for (const token of [consumed!, consumedToo!]) expect(await again.find(token.id)).toEqual({ ...token.payload, consumed: expect.any(Number) });
+    for (const token of [destroyed!, destroyedToo!]) expect(await again.find(token.id)).toBeUndefined();
     expect(await again.find(refused.id)).toBeUndefined();
   });
 

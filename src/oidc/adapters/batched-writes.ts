@@ -1,38 +1,45 @@
-/** At most this many rows in one INSERT (8 parameters each). */
+/** At most this many rows in one statement. */
 const MAX_ROWS_PER_STATEMENT = 64;
 
-interface Pending<Row> {
-  /** An upsert of one row, under its key; or any other write, run on its own. */
-  upsert?: { key: string; row: Row };
+/** The statement that writes a batch of one kind of write (upserts, deletes...), whatever its length. */
+export type BatchStatement<Item> = (items: Item[]) => Promise<unknown>;
+
+interface Pending {
+  /** A write of a batchable kind, of the row under `key`; or (kind undefined) any other write, run on its own. */
+  kind?: string;
+  key?: string;
+  item?: unknown;
   run?: () => Promise<unknown>;
   resolve(): void;
   reject(error: unknown): void;
 }
 
 /**
- * The embedded database's writes of node-oidc-provider's models, in the order they were asked for, with the
- * upserts that come one after another sent as one multi-row statement. PGlite runs every statement on the event
- * loop, and a statement's fixed cost (parse, plan, commit) is several times a row's: under load the rows of many
- * requests share one. Each caller's promise settles when its own row's statement has, as before: nothing is
- * acknowledged before it is in the table, and a row the table refuses fails its own write only. A batch starts on the next turn of the event loop after the first
- * write is asked for, or when the previous batch ends, so a lone write waits no longer than it did.
+ * The embedded database's writes of node-oidc-provider's models, in the order they were asked for, with writes of
+ * one kind that come one after another (upserts, say) sent as one statement. PGlite runs every statement on the
+ * event loop, and a statement's fixed cost (parse, plan, commit) is several times a row's: under load the rows of
+ * many requests share one. Each caller's promise settles when its own row's statement has, as before: nothing is
+ * acknowledged before it is in the table, and a row the table refuses fails its own write only. A batch starts on
+ * the next turn of the event loop after the first write is asked for, or when the previous batch ends, so a lone
+ * write waits no longer than it did.
  */
-export class BatchedWrites<Row> {
-  readonly #queue: Pending<Row>[] = [];
+export class BatchedWrites<Kinds extends object> {
+  readonly #queue: Pending[] = [];
   #flushing = false;
 
-  constructor(private readonly upsertRows: (rows: Row[]) => Promise<unknown>) {}
+  constructor(private readonly statements: { [K in keyof Kinds]: BatchStatement<Kinds[K]> }) {}
 
-  upsert(key: string, row: Row): Promise<void> {
-    return this.#enqueue({ upsert: { key, row } });
+  /** A write of `kind` of the row under `key`. */
+  write<K extends keyof Kinds & string>(kind: K, key: string, item: Kinds[K]): Promise<void> {
+    return this.#enqueue({ kind, key, item });
   }
 
-  /** Any other write (consume, delete), after every write asked for before it. */
+  /** Any other write, after every write asked for before it and before those asked for after it. */
   run(write: () => Promise<unknown>): Promise<void> {
     return this.#enqueue({ run: write });
   }
 
-  #enqueue(work: Omit<Pending<Row>, 'resolve' | 'reject'>): Promise<void> {
+  #enqueue(work: Pick<Pending, 'kind' | 'key' | 'item' | 'run'>): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.#queue.push({ ...work, resolve, reject });
       if (!this.#flushing) {
@@ -48,25 +55,26 @@ export class BatchedWrites<Row> {
       let next = 0;
       while (next < batch.length) {
         const first = batch[next]!;
-        if (!first.upsert) {
+        if (first.kind === undefined) {
           await settle([first], first.run!);
           next += 1;
           continue;
         }
-        // Consecutive upserts of distinct rows: PostgreSQL refuses to update one row twice in one statement.
-        const statement: Pending<Row>[] = [];
+        // Consecutive writes of one kind to distinct rows: PostgreSQL changes a row at most once per statement.
+        const statement: Pending[] = [];
         const keys = new Set<string>();
-        for (let item = batch[next]; item?.upsert && !keys.has(item.upsert.key) && statement.length < MAX_ROWS_PER_STATEMENT; item = batch[next]) {
-          keys.add(item.upsert.key);
+        for (let item = batch[next]; item?.kind === first.kind && !keys.has(item.key!) && statement.length < MAX_ROWS_PER_STATEMENT; item = batch[next]) {
+          keys.add(item.key!);
           statement.push(item);
           next += 1;
         }
+        const write = this.statements[first.kind as keyof Kinds] as BatchStatement<unknown>;
         try {
-          await this.upsertRows(statement.map((item) => item.upsert!.row));
-          for (const item of statement) item.resolve();
+          await write(statement.map((pending) => pending.item));
+          for (const pending of statement) pending.resolve();
         } catch {
           // One row the table refuses (a payload PostgreSQL cannot store) must not fail the others: each on its own.
-          for (const item of statement) await settle([item], () => this.upsertRows([item.upsert!.row]));
+          for (const pending of statement) await settle([pending], () => write([pending.item]));
         }
       }
     }
@@ -74,7 +82,7 @@ export class BatchedWrites<Row> {
   }
 }
 
-async function settle<Row>(items: Pending<Row>[], write: () => Promise<unknown>): Promise<void> {
+async function settle(items: Pending[], write: () => Promise<unknown>): Promise<void> {
   try {
     await write();
     for (const item of items) item.resolve();

@@ -16,7 +16,7 @@ export interface CachedRow {
   userCode?: string;
 }
 
-const keyOf = (model: string, id: string) => `${model}\u0000${id}`;
+export const keyOf = (model: string, id: string) => `${model}\u0000${id}`;
 
 /**
  * The oidc_models rows of the embedded database, in memory, so that finding a session or token costs no

@@ -1,16 +1,16 @@
-import { type Kysely, type RawBuilder, sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 
 import type { DB } from '../../db/index.ts';
 import { BatchedWrites } from './batched-writes.ts';
-import { type CachedRow, EmbeddedRowCache } from './embedded-row-cache.ts';
+import { type CachedRow, EmbeddedRowCache, keyOf } from './embedded-row-cache.ts';
 import { grantableModels } from './grantable.ts';
 
 const epochSeconds = (date: Date) => Math.floor(date.getTime() / 1000);
 
 /** One cache and one queue of writes per database handle, however many adapters are made over it. */
 const caches = new WeakMap<Kysely<DB>, EmbeddedRowCache>();
-const queues = new WeakMap<Kysely<DB>, BatchedWrites<ModelRow>>();
+const queues = new WeakMap<Kysely<DB>, BatchedWrites<ModelWrites>>();
 
 function cacheOf(db: Kysely<DB>): EmbeddedRowCache {
   let cache = caches.get(db);
@@ -18,10 +18,44 @@ function cacheOf(db: Kysely<DB>): EmbeddedRowCache {
   return cache;
 }
 
-function writesOf(db: Kysely<DB>, upsertRows: (rows: ModelRow[]) => Promise<void>): BatchedWrites<ModelRow> {
+function writesOf(db: Kysely<DB>): BatchedWrites<ModelWrites> {
   let writes = queues.get(db);
-  if (!writes) queues.set(db, (writes = new BatchedWrites(upsertRows)));
+  if (!writes) queues.set(db, (writes = new BatchedWrites(modelStatements(db))));
   return writes;
+}
+
+interface ModelKey {
+  model: string;
+  id: string;
+}
+
+interface ModelWrites {
+  upsert: ModelRow;
+  destroy: ModelKey;
+  consume: ModelKey & { at: Date };
+}
+
+/** Each write for any number of rows as one statement (one array per column), so that one prepared plan serves them all. */
+function modelStatements(db: Kysely<DB>): { [K in keyof ModelWrites]: (items: ModelWrites[K][]) => Promise<unknown> } {
+  const column = <T, K extends keyof T>(items: T[], name: K) => items.map((item) => item[name]);
+  return {
+    upsert: (rows) =>
+      sql`
+        insert into oidc_models (model, id, payload, grant_id, user_code, uid, expires_at, consumed_at)
+        select * from unnest(${column(rows, 'model')}::text[], ${column(rows, 'id')}::text[], ${column(rows, 'payload')}::jsonb[],
+          ${column(rows, 'grant_id')}::text[], ${column(rows, 'user_code')}::text[], ${column(rows, 'uid')}::text[],
+          ${column(rows, 'expires_at')}::timestamptz[], ${column(rows, 'consumed_at')}::timestamptz[])
+        on conflict (model, id) do update set payload = excluded.payload, grant_id = excluded.grant_id, user_code = excluded.user_code,
+          uid = excluded.uid, expires_at = excluded.expires_at, consumed_at = excluded.consumed_at`.execute(db),
+    destroy: (keys) =>
+      sql`
+        delete from oidc_models where (model, id) in (select * from unnest(${column(keys, 'model')}::text[], ${column(keys, 'id')}::text[]))`.execute(db),
+    consume: (keys) =>
+      sql`
+        update oidc_models m set consumed_at = c.at
+        from unnest(${column(keys, 'model')}::text[], ${column(keys, 'id')}::text[], ${column(keys, 'at')}::timestamptz[]) as c(model, id, at)
+        where m.model = c.model and m.id = c.id`.execute(db),
+  };
 }
 
 interface ModelRow {
@@ -53,17 +87,8 @@ export interface SqlAdapterOptions {
 export function createSqlAdapter(db: Kysely<DB>, { rowsInMemory = false }: SqlAdapterOptions = {}) {
   const notExpired = sql<boolean>`(expires_at is null or expires_at > now())`;
   const cache = rowsInMemory ? cacheOf(db) : undefined;
-  // One statement for any number of rows (one array per column), so that one prepared plan serves them all.
-  const upsertRows = async (rows: ModelRow[]) => {
-    const column = <K extends keyof ModelRow>(name: K) => rows.map((row) => row[name]);
-    await sql`
-      insert into oidc_models (model, id, payload, grant_id, user_code, uid, expires_at, consumed_at)
-      select * from unnest(${column('model')}::text[], ${column('id')}::text[], ${column('payload')}::jsonb[], ${column('grant_id')}::text[],
-        ${column('user_code')}::text[], ${column('uid')}::text[], ${column('expires_at')}::timestamptz[], ${column('consumed_at')}::timestamptz[])
-      on conflict (model, id) do update set payload = excluded.payload, grant_id = excluded.grant_id, user_code = excluded.user_code,
-        uid = excluded.uid, expires_at = excluded.expires_at, consumed_at = excluded.consumed_at`.execute(db);
-  };
-  const writes = cache ? writesOf(db, upsertRows) : undefined;
+  const statements = modelStatements(db);
+  const writes = cache ? writesOf(db) : undefined;
 
   return class SqlAdapter implements Adapter {
     constructor(private readonly model: string) {}
@@ -80,7 +105,7 @@ export function createSqlAdapter(db: Kysely<DB>, { rowsInMemory = false }: SqlAd
         expires_at: expiresAt === undefined ? null : new Date(expiresAt),
         consumed_at: null,
       };
-      if (!cache) return upsertRows([values]);
+      if (!cache) return void (await statements.upsert([values]));
       const row: CachedRow = {
         payload: values.payload,
         expiresAt: expiresAt ?? Infinity,
@@ -88,8 +113,7 @@ export function createSqlAdapter(db: Kysely<DB>, { rowsInMemory = false }: SqlAd
         ...(payload.uid ? { uid: payload.uid } : {}),
         ...(payload.userCode ? { userCode: payload.userCode } : {}),
       };
-      const key = `${this.model}\u0000${id}`;
-      await cache.write(() => cache.set(this.model, id, row), () => writes!.upsert(key, values), () => cache.delete(this.model, id));
+      await cache.write(() => cache.set(this.model, id, row), () => writes!.write('upsert', keyOf(this.model, id), values), () => cache.delete(this.model, id));
     }
 
     private async findWhere(column: 'id' | 'uid' | 'user_code', value: string): Promise<AdapterPayload | undefined> {
@@ -130,21 +154,19 @@ export function createSqlAdapter(db: Kysely<DB>, { rowsInMemory = false }: SqlAd
     }
 
     async consume(id: string): Promise<void> {
-      const markConsumed = async (at: Date | RawBuilder<Date>) => {
-        await db.updateTable('oidc_models').set({ consumed_at: at }).where('model', '=', this.model).where('id', '=', id).execute();
-      };
       // Without memory: the database's clock, which every node shares.
-      if (!cache) return markConsumed(sql<Date>`now()`);
+      if (!cache) {
+        await db.updateTable('oidc_models').set({ consumed_at: sql<Date>`now()` }).where('model', '=', this.model).where('id', '=', id).execute();
+        return;
+      }
       const at = new Date();
-      await cache.write(() => cache.consume(this.model, id, epochSeconds(at)), () => writes!.run(() => markConsumed(at)), () => cache.delete(this.model, id));
+      const write = () => writes!.write('consume', keyOf(this.model, id), { model: this.model, id, at });
+      await cache.write(() => cache.consume(this.model, id, epochSeconds(at)), write, () => cache.delete(this.model, id));
     }
 
     async destroy(id: string): Promise<void> {
-      const inTable = async () => {
-        await db.deleteFrom('oidc_models').where('model', '=', this.model).where('id', '=', id).execute();
-      };
-      if (!cache) return inTable();
-      await cache.write(() => cache.delete(this.model, id), () => writes!.run(inTable), () => {});
+      if (!cache) return void (await statements.destroy([{ model: this.model, id }]));
+      await cache.write(() => cache.delete(this.model, id), () => writes!.write('destroy', keyOf(this.model, id), { model: this.model, id }), () => {});
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
