@@ -35,6 +35,13 @@ interface ModelWrites {
   consume: ModelKey & { at: Date };
 }
 
+/** Runs `write` once for each model among `keys`, with its ids (and its items, in the same order). */
+async function eachModel<T extends ModelKey>(keys: T[], write: (model: string, ids: string[], items: T[]) => Promise<unknown>): Promise<void> {
+  const byModel = new Map<string, T[]>();
+  for (const key of keys) byModel.set(key.model, [...(byModel.get(key.model) ?? []), key]);
+  for (const [model, items] of byModel) await write(model, items.map((item) => item.id), items);
+}
+
 /** Each write for any number of rows as one statement (one array per column), so that one prepared plan serves them all. */
 function modelStatements(db: Kysely<DB>): { [K in keyof ModelWrites]: (items: ModelWrites[K][]) => Promise<unknown> } {
   const column = <T, K extends keyof T>(items: T[], name: K) => items.map((item) => item[name]);
@@ -47,14 +54,17 @@ function modelStatements(db: Kysely<DB>): { [K in keyof ModelWrites]: (items: Mo
           ${column(rows, 'expires_at')}::timestamptz[], ${column(rows, 'consumed_at')}::timestamptz[])
         on conflict (model, id) do update set payload = excluded.payload, grant_id = excluded.grant_id, user_code = excluded.user_code,
           uid = excluded.uid, expires_at = excluded.expires_at, consumed_at = excluded.consumed_at`.execute(db),
+    // By model, with `id = any(...)`: PostgreSQL then looks each id up in the primary key, where a join with the
+    // arrays would be planned (once, for every batch size) as a scan of the whole table.
     destroy: (keys) =>
-      sql`
-        delete from oidc_models where (model, id) in (select * from unnest(${column(keys, 'model')}::text[], ${column(keys, 'id')}::text[]))`.execute(db),
+      eachModel(keys, (model, ids) => sql`delete from oidc_models where model = ${model} and id = any(${ids}::text[])`.execute(db)),
     consume: (keys) =>
-      sql`
-        update oidc_models m set consumed_at = c.at
-        from unnest(${column(keys, 'model')}::text[], ${column(keys, 'id')}::text[], ${column(keys, 'at')}::timestamptz[]) as c(model, id, at)
-        where m.model = c.model and m.id = c.id`.execute(db),
+      eachModel(keys, (model, ids, items) =>
+        sql`
+          update oidc_models m set consumed_at = c.at
+          from unnest(${ids}::text[], ${column(items, 'at')}::timestamptz[]) as c(id, at)
+          where m.model = ${model} and m.id = any(${ids}::text[]) and m.id = c.id`.execute(db),
+      ),
   };
 }
 
