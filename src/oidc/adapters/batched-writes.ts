@@ -1,5 +1,5 @@
 /** At most this many rows in one statement. */
-const MAX_ROWS_PER_STATEMENT = 64;
+const MAX_ROWS_PER_STATEMENT = 16;
 
 /** The statement that writes a batch of one kind of write (upserts, deletes...), whatever its length. */
 export type BatchStatement<Item> = (items: Item[]) => Promise<unknown>;
