@@ -70,26 +70,28 @@ describe.skipIf(!shared)('client changes on two nodes sharing PostgreSQL and Red
     return [first, second] as const;
   }
 
-  it("applies one node's change on the other: a rotated secret and a deleted client stop working there too", async () => {
+  /** Two nodes, and a client registered through the first that the second has answered for (and so keeps). */
+  async function clientKeptBySecondNode() {
     const [first, second] = await twoNodes();
     const registry = registryOver(first);
     const { client, clientSecret } = await registry.create(robot);
     const id = client.client_id as string;
     expect(await clientCredentials(second, id, clientSecret!)).toBe('200');
+    return { first, second, registry, id, secret: clientSecret! };
+  }
+
+  it("applies one node's change on the other: a rotated secret and a deleted client stop working there too", async () => {
+    const { second, registry, id, secret: clientSecret } = await clientKeptBySecondNode();
 
     const rotated = await registry.rotateSecret(id);
-    await expect.poll(() => clientCredentials(second, id, clientSecret!), soon).toBe('401 invalid_client');
+    await expect.poll(() => clientCredentials(second, id, clientSecret), soon).toBe('401 invalid_client');
     expect(await clientCredentials(second, id, rotated)).toBe('200');
     await registry.remove(id);
     await expect.poll(() => clientCredentials(second, id, rotated), soon).toBe('401 invalid_client');
   });
 
   it('reads every client from the database while it cannot hear of changes, and keeps them again once it can', async () => {
-    const [first, second] = await twoNodes();
-    const registry = registryOver(first);
-    const { client, clientSecret } = await registry.create(robot);
-    const id = client.client_id as string;
-    expect(await clientCredentials(second, id, clientSecret!)).toBe('200');
+    const { first, second, registry, id, secret: clientSecret } = await clientKeptBySecondNode();
 
     // The connections that listen for changes are cut (as a network fault or a PostgreSQL restart would).
     const listeners = sql`
@@ -100,7 +102,7 @@ describe.skipIf(!shared)('client changes on two nodes sharing PostgreSQL and Red
 
     // A change the node cannot hear of: it answers from the database.
     const rotated = await registry.rotateSecret(id);
-    expect(await clientCredentials(second, id, clientSecret!)).toBe('401 invalid_client');
+    expect(await clientCredentials(second, id, clientSecret)).toBe('401 invalid_client');
     expect(await clientCredentials(second, id, rotated)).toBe('200');
 
     await expect.poll(() => second.logs.lines.some((line) => line.msg?.startsWith('following client changes again')), { timeout: 10_000 }).toBe(true);
