@@ -15,7 +15,7 @@ export interface Database {
   pool?: pg.Pool;
   /**
    * Hands each NOTIFY on `channel` to `handlers` (on PostgreSQL over a connection of its own, which is
-   * re-established after a drop; embedded, in this process). Resolves to the function that stops it.
+   * re-established after a drop; embedded, in this process). Returns the function that stops it.
    */
   listen(channel: string, handlers: NoticeHandlers, onError?: (error: Error) => void): () => Promise<void>;
   close(): Promise<void>;

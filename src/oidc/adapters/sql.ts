@@ -54,8 +54,8 @@ function modelStatements(db: Kysely<DB>): { [K in keyof ModelWrites]: (items: Mo
           ${column(rows, 'expires_at')}::timestamptz[], ${column(rows, 'consumed_at')}::timestamptz[])
         on conflict (model, id) do update set payload = excluded.payload, grant_id = excluded.grant_id, user_code = excluded.user_code,
           uid = excluded.uid, expires_at = excluded.expires_at, consumed_at = excluded.consumed_at`.execute(db),
-    // By model, with `id = any(...)`: PostgreSQL then looks each id up in the primary key, where a join with the
-    // arrays would be planned (once, for every batch size) as a scan of the whole table.
+    // By model, with `id = any(...)`: an index condition on the primary key, whichever plan PostgreSQL keeps for
+    // the prepared statement (a join with the arrays leaves the choice of plan to its estimate of their length).
     destroy: (keys) =>
       eachModel(keys, (model, ids) => sql`delete from oidc_models where model = ${model} and id = any(${ids}::text[])`.execute(db)),
     consume: (keys) =>
