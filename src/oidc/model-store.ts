@@ -45,7 +45,7 @@ export async function openModelStore({ redis: settings, database, secretBox, log
   /** The one chain of decorators over the raw store; its failures answer 503 while the store is unreachable. */
   const clients = followClientChanges(database, log);
   const adapters = (store: AdapterConstructor, name: string, isUnavailable: (error: unknown) => boolean) => {
-    const indexed = indexedByAccount(store, database.db);
+    const indexed = indexedByAccount(store, database.db, { batched: database.embedded });
     return {
       adapter: guardedAdapter(prefetchingAdapter(withClientsFromSql(hashedIds(indexed, secretBox), database.db, clients.cache), readsWithToken), name, isUnavailable),
       byStorageKey: guardedAdapter(indexed, name, isUnavailable),

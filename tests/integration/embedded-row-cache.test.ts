@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createSecretBox, newSecretsKey, parseSecretsKeys } from '../../src/crypto/index.ts';
 import { DataDirLockedError, migrateToLatest, openDatabase, type Database } from '../../src/db/index.ts';
 import { createLogger } from '../../src/logger.ts';
+import { liveIndexEntries } from '../../src/oidc/adapters/account-index.ts';
 import { openModelStore } from '../../src/oidc/index.ts';
 import { createPostgresDatabase } from '../support/idp.ts';
 
@@ -90,6 +91,16 @@ describe('the embedded database keeps its sessions and tokens in memory too', ()
       tokens.destroy(destroyed!.id),
       tokens.destroy(destroyedToo!.id),
     ];
+    // Ended, then written again under the same id: the row's writes reach the table in the order asked.
+    const reborn = token(randomUUID());
+    await tokens.upsert(reborn.id, reborn.payload, 3600);
+    writes.push(tokens.destroy(reborn.id), tokens.upsert(reborn.id, { ...reborn.payload, scope: 'written again' }, 3600));
+    // Sessions of one person, indexed by account (its own table), saved and half of them ended in the same turn.
+    const person = randomUUID();
+    const sessions = node!.adapter('Session');
+    const sessionIds = Array.from({ length: 10 }, () => randomUUID());
+    writes.push(...sessionIds.map((id) => sessions.upsert(id, { jti: id, kind: 'Session', uid: randomUUID(), accountId: person }, 3600)));
+    writes.push(...sessionIds.slice(0, 5).map((id) => sessions.destroy(id)));
     const outcomes = await Promise.allSettled(writes);
     expect(outcomes.map((outcome) => outcome.status).filter((status) => status === 'rejected')).toHaveLength(1);
     expect(outcomes[20]?.status).toBe('rejected');
@@ -102,6 +113,9 @@ describe('the embedded database keeps its sessions and tokens in memory too', ()
     for (const token of [consumed!, consumedToo!]) expect(await again.find(token.id)).toEqual({ ...token.payload, consumed: expect.any(Number) });
     for (const token of [destroyed!, destroyedToo!]) expect(await again.find(token.id)).toBeUndefined();
     expect(await again.find(refused.id)).toBeUndefined();
+    expect(await again.find(reborn.id)).toEqual({ ...reborn.payload, scope: 'written again' });
+    expect(await liveIndexEntries(node.database.db, person, 'Session')).toHaveLength(5);
+    for (const id of sessionIds.slice(5)) expect(await node.adapter('Session').find(id)).toMatchObject({ accountId: person });
   });
 
   it('finds a token written under an id it had looked for and not found, as introspection looks in every model', async () => {

@@ -2,6 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import Provider, { type Adapter, type AdapterConstructor, type AdapterPayload } from 'oidc-provider';
 
 import type { DB } from '../../db/index.ts';
+import { BatchedWrites } from './batched-writes.ts';
 
 const INDEXED = new Set(['Session', 'Grant']);
 
@@ -40,14 +41,53 @@ function writtenRows() {
   };
 }
 
+interface IndexRow {
+  account_id: string;
+  model: string;
+  id: string;
+  expires_at: Date | null;
+  ip: string | null;
+  user_agent: string | null;
+  client_id: string | null;
+}
+
+interface IndexWrites {
+  index: IndexRow;
+  unindex: { model: string; id: string };
+}
+
+/** Each write for any number of rows as one statement (one array per column). */
+function indexStatements(db: Kysely<DB>): { [K in keyof IndexWrites]: (items: IndexWrites[K][]) => Promise<unknown> } {
+  const column = <T, K extends keyof T>(items: T[], name: K) => items.map((item) => item[name]);
+  return {
+    index: (rows) =>
+      sql`
+        insert into oidc_account_index (account_id, model, id, expires_at, ip, user_agent, client_id)
+        select * from unnest(${column(rows, 'account_id')}::uuid[], ${column(rows, 'model')}::text[], ${column(rows, 'id')}::text[],
+          ${column(rows, 'expires_at')}::timestamptz[], ${column(rows, 'ip')}::text[], ${column(rows, 'user_agent')}::text[], ${column(rows, 'client_id')}::text[])
+        on conflict (model, id) do update set account_id = excluded.account_id, expires_at = excluded.expires_at, seen_at = now(),
+          ip = coalesce(excluded.ip, oidc_account_index.ip), user_agent = coalesce(excluded.user_agent, oidc_account_index.user_agent)`.execute(db),
+    // Sessions and grants, each an index condition on the primary key.
+    unindex: async (entries) => {
+      for (const model of new Set(entries.map((entry) => entry.model))) {
+        const ids = entries.filter((entry) => entry.model === model).map((entry) => entry.id);
+        await sql`delete from oidc_account_index where model = ${model} and id = any(${ids}::text[])`.execute(db);
+      }
+    },
+  };
+}
+
 /**
  * Records in SQL which sessions and grants belong to which account, whichever store holds them, by the
  * keys they are stored under (below hashedIds: a session's hashed id, never the cookie value),
  * so that a password reset (or a disabled account) can end them all; for sessions, also where and
  * when each was last used, for the person's list of their sessions.
  */
-export function indexedByAccount(Inner: AdapterConstructor, db: Kysely<DB>): AdapterConstructor {
+export function indexedByAccount(Inner: AdapterConstructor, db: Kysely<DB>, { batched = false }: { batched?: boolean } = {}): AdapterConstructor {
   const written = writtenRows();
+  const statements = indexStatements(db);
+  // The embedded database: writes of concurrent requests share statements (batched-writes.ts).
+  const writes = batched ? new BatchedWrites<IndexWrites>(statements) : undefined;
   return class AccountIndexedAdapter implements Adapter {
     readonly #inner: Adapter;
     readonly #indexed: boolean;
@@ -71,19 +111,8 @@ export function indexedByAccount(Inner: AdapterConstructor, db: Kysely<DB>): Ada
       const expires_at = Number.isFinite(recorded) ? new Date(recorded) : null;
       const user_agent = request?.get('user-agent')?.slice(0, 512) || null;
       const client_id = this.model === 'Grant' && typeof payload.clientId === 'string' ? payload.clientId : null;
-      await db
-        .insertInto('oidc_account_index')
-        .values({ account_id: accountId, model: this.model, id, expires_at, ip, user_agent, client_id })
-        .onConflict((oc) =>
-          oc.columns(['model', 'id']).doUpdateSet({
-            account_id: accountId,
-            expires_at,
-            seen_at: sql`now()`,
-            ip: sql`coalesce(excluded.ip, oidc_account_index.ip)`,
-            user_agent: sql`coalesce(excluded.user_agent, oidc_account_index.user_agent)`,
-          }),
-        )
-        .execute();
+      const row = { account_id: accountId, model: this.model, id, expires_at, ip, user_agent, client_id };
+      await (writes ? writes.write('index', key, row) : statements.index([row]));
       written.remember(key, accountId, recorded, ip);
     }
     find(id: string) {
@@ -101,7 +130,9 @@ export function indexedByAccount(Inner: AdapterConstructor, db: Kysely<DB>): Ada
     async destroy(id: string) {
       await this.#inner.destroy(id);
       written.forget(`${this.model}:${id}`);
-      if (this.#indexed) await db.deleteFrom('oidc_account_index').where('model', '=', this.model).where('id', '=', id).execute();
+      if (!this.#indexed) return;
+      const entry = { model: this.model, id };
+      await (writes ? writes.write('unindex', `${this.model}:${id}`, entry) : statements.unindex([entry]));
     }
     revokeByGrantId(grantId: string) {
       return this.#inner.revokeByGrantId(grantId);

@@ -15,13 +15,13 @@ interface Pending {
 }
 
 /**
- * The embedded database's writes of node-oidc-provider's models, in the order they were asked for, with writes of
- * one kind that come one after another (upserts, say) sent as one statement. PGlite runs every statement on the
- * event loop, and a statement's fixed cost (parse, plan, commit) is several times a row's: under load the rows of
- * many requests share one. Each caller's promise settles when its own row's statement has, as before: nothing is
- * acknowledged before it is in the table, and a row the table refuses fails its own write only. A batch starts on
- * the next turn of the event loop after the first write is asked for, or when the previous batch ends, so a lone
- * write waits no longer than it did.
+ * The embedded database's writes (node-oidc-provider's models, the account index), each row's in the order they
+ * were asked for, with the writes of one kind (upserts, say) to distinct rows sent as one statement. PGlite runs
+ * every statement on the event loop, and a statement's fixed cost (parse, plan, commit) is several times a row's:
+ * under load the rows of many requests share one. Each caller's promise settles when its own row's statement has,
+ * as before: nothing is acknowledged before it is in the table, and a row the table refuses fails its own write
+ * only. A batch starts on the next turn of the event loop after the first write is asked for, or when the previous
+ * batch ends, so a lone write waits no longer than it did.
  */
 export class BatchedWrites<Kinds extends object> {
   readonly #queue: Pending[] = [];
@@ -51,35 +51,64 @@ export class BatchedWrites<Kinds extends object> {
 
   async #flush() {
     while (this.#queue.length > 0) {
-      const batch = this.#queue.splice(0);
-      let next = 0;
-      while (next < batch.length) {
-        const first = batch[next]!;
-        if (first.kind === undefined) {
-          await settle([first], first.run!);
-          next += 1;
+      for (const wave of waves(this.#queue.splice(0))) {
+        if (wave[0]!.kind === undefined) {
+          await settle(wave, wave[0]!.run!);
           continue;
         }
-        // Consecutive writes of one kind to distinct rows: PostgreSQL changes a row at most once per statement.
-        const statement: Pending[] = [];
-        const keys = new Set<string>();
-        for (let item = batch[next]; item?.kind === first.kind && !keys.has(item.key!) && statement.length < MAX_ROWS_PER_STATEMENT; item = batch[next]) {
-          keys.add(item.key!);
-          statement.push(item);
-          next += 1;
-        }
-        const write = this.statements[first.kind as keyof Kinds] as BatchStatement<unknown>;
-        try {
-          await write(statement.map((pending) => pending.item));
-          for (const pending of statement) pending.resolve();
-        } catch {
-          // One row the table refuses (a payload PostgreSQL cannot store) must not fail the others: each on its own.
-          for (const pending of statement) await settle([pending], () => write([pending.item]));
+        for (const [kind, items] of byKind(wave)) {
+          for (let start = 0; start < items.length; start += MAX_ROWS_PER_STATEMENT) {
+            await this.#write(kind, items.slice(start, start + MAX_ROWS_PER_STATEMENT));
+          }
         }
       }
     }
     this.#flushing = false;
   }
+
+  async #write(kind: string, statement: Pending[]) {
+    const write = this.statements[kind as keyof Kinds] as BatchStatement<unknown>;
+    try {
+      await write(statement.map((pending) => pending.item));
+      for (const pending of statement) pending.resolve();
+    } catch {
+      // One row the table refuses (a payload PostgreSQL cannot store) must not fail the others: each on its own.
+      for (const pending of statement) await settle([pending], () => write([pending.item]));
+    }
+  }
+}
+
+/**
+ * The writes in the order they must reach the table: each write of a row after that row's earlier writes, and
+ * every other write (`run`) alone, after all asked before it and before all asked after it. Writes of distinct
+ * rows may go in any order (concurrent requests never had theirs ordered), so each wave gathers as many as it
+ * can: every row at most once.
+ */
+function waves(pending: Pending[]): Pending[][] {
+  const result: Pending[][] = [];
+  const waveOfRow = new Map<string, number>();
+  let first = 0;
+  for (const item of pending) {
+    if (item.kind === undefined) {
+      result.push([item]);
+      first = result.length;
+      continue;
+    }
+    const wave = Math.max(first, (waveOfRow.get(item.key!) ?? -1) + 1);
+    (result[wave] ??= []).push(item);
+    waveOfRow.set(item.key!, wave);
+  }
+  return result;
+}
+
+function byKind(wave: Pending[]): Map<string, Pending[]> {
+  const kinds = new Map<string, Pending[]>();
+  for (const item of wave) {
+    const items = kinds.get(item.kind!);
+    if (items) items.push(item);
+    else kinds.set(item.kind!, [item]);
+  }
+  return kinds;
 }
 
 async function settle(items: Pending[], write: () => Promise<unknown>): Promise<void> {
