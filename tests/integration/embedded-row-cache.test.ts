@@ -80,6 +80,8 @@ describe('the embedded database keeps its sessions and tokens in memory too', ()
     });
     const [rewritten, consumed, consumedToo, destroyed, destroyedToo] = many;
     const refused = token(randomUUID());
+    const reborn = token(randomUUID());
+    await tokens.upsert(reborn.id, reborn.payload, 3600);
     // Asked for in one turn of the event loop, as by concurrent requests: they share statements.
     const writes = [
       ...many.slice(0, 20).map(({ id, payload }) => tokens.upsert(id, payload, 3600)),
@@ -92,8 +94,6 @@ describe('the embedded database keeps its sessions and tokens in memory too', ()
       tokens.destroy(destroyedToo!.id),
     ];
     // Ended, then written again under the same id: the row's writes reach the table in the order asked.
-    const reborn = token(randomUUID());
-    await tokens.upsert(reborn.id, reborn.payload, 3600);
     writes.push(tokens.destroy(reborn.id), tokens.upsert(reborn.id, { ...reborn.payload, scope: 'written again' }, 3600));
     // Sessions of one person, indexed by account (its own table), saved and half of them ended in the same turn.
     const person = randomUUID();

@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import Provider, { type Adapter, type AdapterConstructor, type AdapterPayload } from 'oidc-provider';
 
 import type { DB } from '../../db/index.ts';
-import { BatchedWrites } from './batched-writes.ts';
+import { BatchedWrites, columnOf, eachModel } from './batched-writes.ts';
 
 const INDEXED = new Set(['Session', 'Grant']);
 
@@ -58,22 +58,15 @@ interface IndexWrites {
 
 /** Each write for any number of rows as one statement (one array per column). */
 function indexStatements(db: Kysely<DB>): { [K in keyof IndexWrites]: (items: IndexWrites[K][]) => Promise<unknown> } {
-  const column = <T, K extends keyof T>(items: T[], name: K) => items.map((item) => item[name]);
   return {
     index: (rows) =>
       sql`
         insert into oidc_account_index (account_id, model, id, expires_at, ip, user_agent, client_id)
-        select * from unnest(${column(rows, 'account_id')}::uuid[], ${column(rows, 'model')}::text[], ${column(rows, 'id')}::text[],
-          ${column(rows, 'expires_at')}::timestamptz[], ${column(rows, 'ip')}::text[], ${column(rows, 'user_agent')}::text[], ${column(rows, 'client_id')}::text[])
+        select * from unnest(${columnOf(rows, 'account_id')}::uuid[], ${columnOf(rows, 'model')}::text[], ${columnOf(rows, 'id')}::text[],
+          ${columnOf(rows, 'expires_at')}::timestamptz[], ${columnOf(rows, 'ip')}::text[], ${columnOf(rows, 'user_agent')}::text[], ${columnOf(rows, 'client_id')}::text[])
         on conflict (model, id) do update set account_id = excluded.account_id, expires_at = excluded.expires_at, seen_at = now(),
           ip = coalesce(excluded.ip, oidc_account_index.ip), user_agent = coalesce(excluded.user_agent, oidc_account_index.user_agent)`.execute(db),
-    // Sessions and grants, each an index condition on the primary key.
-    unindex: async (entries) => {
-      for (const model of new Set(entries.map((entry) => entry.model))) {
-        const ids = entries.filter((entry) => entry.model === model).map((entry) => entry.id);
-        await sql`delete from oidc_account_index where model = ${model} and id = any(${ids}::text[])`.execute(db);
-      }
-    },
+    unindex: (entries) => eachModel(entries, (model, ids) => sql`delete from oidc_account_index where model = ${model} and id = any(${ids}::text[])`.execute(db)),
   };
 }
 

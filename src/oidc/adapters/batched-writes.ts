@@ -119,3 +119,20 @@ async function settle(items: Pending[], write: () => Promise<unknown>): Promise<
     for (const item of items) item.reject(error);
   }
 }
+
+/** One column of a batch, as the array a statement unnests. */
+export const columnOf = <T, K extends keyof T>(items: T[], name: K): T[K][] => items.map((item) => item[name]);
+
+/**
+ * Runs `write` once for each model among `keys`, with its ids (and its items, in the same order): a statement
+ * with `model = $1 and id = any($2)` is an index condition on a (model, id) key, whichever plan PostgreSQL keeps
+ * for it (a join with the arrays leaves the plan to its estimate of their length).
+ */
+export async function eachModel<T extends { model: string; id: string }>(
+  keys: T[],
+  write: (model: string, ids: string[], items: T[]) => Promise<unknown>,
+): Promise<void> {
+  const byModel = new Map<string, T[]>();
+  for (const key of keys) byModel.set(key.model, [...(byModel.get(key.model) ?? []), key]);
+  for (const [model, items] of byModel) await write(model, items.map((item) => item.id), items);
+}

@@ -2,7 +2,7 @@ import { type Kysely, sql } from 'kysely';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 
 import type { DB } from '../../db/index.ts';
-import { BatchedWrites } from './batched-writes.ts';
+import { BatchedWrites, columnOf, eachModel } from './batched-writes.ts';
 import { type CachedRow, EmbeddedRowCache, keyOf } from './embedded-row-cache.ts';
 import { grantableModels } from './grantable.ts';
 
@@ -35,34 +35,24 @@ interface ModelWrites {
   consume: ModelKey & { at: Date };
 }
 
-/** Runs `write` once for each model among `keys`, with its ids (and its items, in the same order). */
-async function eachModel<T extends ModelKey>(keys: T[], write: (model: string, ids: string[], items: T[]) => Promise<unknown>): Promise<void> {
-  const byModel = new Map<string, T[]>();
-  for (const key of keys) byModel.set(key.model, [...(byModel.get(key.model) ?? []), key]);
-  for (const [model, items] of byModel) await write(model, items.map((item) => item.id), items);
-}
-
 /** Each write for any number of rows as one statement (one array per column), so that one prepared plan serves them all. */
 function modelStatements(db: Kysely<DB>): { [K in keyof ModelWrites]: (items: ModelWrites[K][]) => Promise<unknown> } {
-  const column = <T, K extends keyof T>(items: T[], name: K) => items.map((item) => item[name]);
   return {
     upsert: (rows) =>
       sql`
         insert into oidc_models (model, id, payload, grant_id, user_code, uid, expires_at, consumed_at)
-        select * from unnest(${column(rows, 'model')}::text[], ${column(rows, 'id')}::text[], ${column(rows, 'payload')}::jsonb[],
-          ${column(rows, 'grant_id')}::text[], ${column(rows, 'user_code')}::text[], ${column(rows, 'uid')}::text[],
-          ${column(rows, 'expires_at')}::timestamptz[], ${column(rows, 'consumed_at')}::timestamptz[])
+        select * from unnest(${columnOf(rows, 'model')}::text[], ${columnOf(rows, 'id')}::text[], ${columnOf(rows, 'payload')}::jsonb[],
+          ${columnOf(rows, 'grant_id')}::text[], ${columnOf(rows, 'user_code')}::text[], ${columnOf(rows, 'uid')}::text[],
+          ${columnOf(rows, 'expires_at')}::timestamptz[], ${columnOf(rows, 'consumed_at')}::timestamptz[])
         on conflict (model, id) do update set payload = excluded.payload, grant_id = excluded.grant_id, user_code = excluded.user_code,
           uid = excluded.uid, expires_at = excluded.expires_at, consumed_at = excluded.consumed_at`.execute(db),
-    // By model, with `id = any(...)`: an index condition on the primary key, whichever plan PostgreSQL keeps for
-    // the prepared statement (a join with the arrays leaves the choice of plan to its estimate of their length).
     destroy: (keys) =>
       eachModel(keys, (model, ids) => sql`delete from oidc_models where model = ${model} and id = any(${ids}::text[])`.execute(db)),
     consume: (keys) =>
       eachModel(keys, (model, ids, items) =>
         sql`
           update oidc_models m set consumed_at = c.at
-          from unnest(${ids}::text[], ${column(items, 'at')}::timestamptz[]) as c(id, at)
+          from unnest(${ids}::text[], ${columnOf(items, 'at')}::timestamptz[]) as c(id, at)
           where m.model = ${model} and m.id = any(${ids}::text[]) and m.id = c.id`.execute(db),
       ),
   };
