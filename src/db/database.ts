@@ -69,15 +69,21 @@ export async function openDatabase({ databaseUrl, dataDir, onIdleConnectionError
     return {
       db,
       embedded: true,
-      listen(channel, handlers) {
+      listen(channel, handlers, onError) {
         // In this process: a notice comes while the statement that caused it is answered, and never goes missing.
-        const listening = pglite.listen(channel, handlers.notice).then((unlisten) => {
-          handlers.following(true);
-          return unlisten;
-        });
+        const listening = pglite.listen(channel, handlers.notice).then(
+          (unlisten) => {
+            handlers.following(true);
+            return unlisten;
+          },
+          (error: Error) => {
+            onError?.(error);
+            return undefined;
+          },
+        );
         return async () => {
           handlers.following(false);
-          await (await listening)();
+          await (await listening)?.();
         };
       },
       async close() {
