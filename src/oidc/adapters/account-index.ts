@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import Provider, { type Adapter, type AdapterConstructor, type AdapterPayload } from 'oidc-provider';
 
 import type { DB } from '../../db/index.ts';
-import { BatchedWrites, columnOf, eachModel } from './batched-writes.ts';
+import { type BatchStatements, BatchedWrites, columnOf, eachModel } from './batched-writes.ts';
 
 const INDEXED = new Set(['Session', 'Grant']);
 
@@ -57,7 +57,7 @@ interface IndexWrites {
 }
 
 /** Each write for any number of rows as one statement (one array per column). */
-function indexStatements(db: Kysely<DB>): { [K in keyof IndexWrites]: (items: IndexWrites[K][]) => Promise<unknown> } {
+function indexStatements(db: Kysely<DB>): BatchStatements<IndexWrites> {
   return {
     index: (rows) =>
       sql`
@@ -122,10 +122,11 @@ export function indexedByAccount(Inner: AdapterConstructor, db: Kysely<DB>, { ba
     }
     async destroy(id: string) {
       await this.#inner.destroy(id);
-      written.forget(`${this.model}:${id}`);
+      const key = `${this.model}:${id}`;
+      written.forget(key);
       if (!this.#indexed) return;
       const entry = { model: this.model, id };
-      await (writes ? writes.write('unindex', `${this.model}:${id}`, entry) : statements.unindex([entry]));
+      await (writes ? writes.write('unindex', key, entry) : statements.unindex([entry]));
     }
     revokeByGrantId(grantId: string) {
       return this.#inner.revokeByGrantId(grantId);

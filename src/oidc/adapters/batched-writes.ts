@@ -4,6 +4,9 @@ const MAX_ROWS_PER_STATEMENT = 16;
 /** The statement that writes a batch of one kind of write (upserts, deletes...), whatever its length. */
 export type BatchStatement<Item> = (items: Item[]) => Promise<unknown>;
 
+/** One statement for each kind of write. */
+export type BatchStatements<Kinds> = { [K in keyof Kinds]: BatchStatement<Kinds[K]> };
+
 interface Pending {
   /** A write of a batchable kind, of the row under `key`; or (kind undefined) any other write, run on its own. */
   kind?: string;
@@ -27,7 +30,7 @@ export class BatchedWrites<Kinds extends object> {
   readonly #queue: Pending[] = [];
   #flushing = false;
 
-  constructor(private readonly statements: { [K in keyof Kinds]: BatchStatement<Kinds[K]> }) {}
+  constructor(private readonly statements: BatchStatements<Kinds>) {}
 
   /** A write of `kind` of the row under `key`. */
   write<K extends keyof Kinds & string>(kind: K, key: string, item: Kinds[K]): Promise<void> {

@@ -2,7 +2,7 @@ import { type Kysely, sql } from 'kysely';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 
 import type { DB } from '../../db/index.ts';
-import { BatchedWrites, columnOf, eachModel } from './batched-writes.ts';
+import { type BatchStatements, BatchedWrites, columnOf, eachModel } from './batched-writes.ts';
 import { type CachedRow, EmbeddedRowCache, keyOf } from './embedded-row-cache.ts';
 import { grantableModels } from './grantable.ts';
 
@@ -36,7 +36,7 @@ interface ModelWrites {
 }
 
 /** Each write for any number of rows as one statement (one array per column), so that one prepared plan serves them all. */
-function modelStatements(db: Kysely<DB>): { [K in keyof ModelWrites]: (items: ModelWrites[K][]) => Promise<unknown> } {
+function modelStatements(db: Kysely<DB>): BatchStatements<ModelWrites> {
   return {
     upsert: (rows) =>
       sql`
