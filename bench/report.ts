@@ -23,6 +23,8 @@ export interface SideMeasurement extends Measurement {
   peakRssMb?: number | undefined;
   /** PostgreSQL + Redis side, when the bench runs a Redis of its own: commands per request (per flow for the SSO round trip). */
   redisCommandsPerRequest?: number | undefined;
+  /** CPU time of the server process (every thread) per request (per flow for the SSO round trip), in µs, over the measured windows. */
+  cpuUsPerRequest?: number | undefined;
 }
 
 export interface ScenarioResult {
@@ -123,6 +125,36 @@ function protocolTable(results: Results): string[] {
   return lines;
 }
 
+/**
+ * CPU per request of each side, and the baseline's over each side's: how many of the side's requests one core
+ * serves for each of the baseline's. Unlike requests per second, it does not depend on whether the load generator
+ * kept the server busy.
+ */
+function cpuTable(results: Results): string[] {
+  const measured = SIDES.filter((side) => results.scenarios.some((result) => result.sides[side]?.cpuUsPerRequest !== undefined));
+  if (!measured.length) return [];
+  const header = ['Scenario'];
+  for (const side of measured) header.push(`${columnNames[side]} µs`, ...(side === 'baseline' ? [] : [`${ratioNames[side]}`]));
+  const lines = [
+    `CPU per request: user and system time of each server process (every thread; PostgreSQL's and Redis's own processes not counted)`,
+    `over the measured windows, per request (per round trip for SSO). The ratio is the baseline's CPU per request over the side's.`,
+    '',
+    `| ${header.join(' | ')} |`,
+    `| --- |${header.slice(1).map(() => ' ---: |').join('')}`,
+  ];
+  for (const result of results.scenarios) {
+    const baseline = result.sides.baseline?.cpuUsPerRequest;
+    const row = [result.title];
+    for (const side of measured) {
+      const us = result.sides[side]?.cpuUsPerRequest;
+      row.push(us === undefined ? '—' : Math.round(us).toString());
+      if (side !== 'baseline') row.push(us === undefined || baseline === undefined ? '—' : `${(baseline / us).toFixed(2)}x`);
+    }
+    lines.push(`| ${row.join(' | ')} |`);
+  }
+  return lines;
+}
+
 function loginTable(results: Results): string[] {
   const { settings } = results;
   const { argon2 } = settings;
@@ -211,6 +243,8 @@ function processEnvLine(processEnv: Record<string, string> | undefined): string[
   return pairs.length ? [`Every server, the baseline too, runs with the image's process settings (the Dockerfile's): ${pairs.join(', ')}.`] : [];
 }
 
+const withBlankLine = (lines: string[]) => (lines.length ? [...lines, ''] : []);
+
 export function toMarkdown(results: Results): string {
   const { settings, machine } = results;
   const lines = [
@@ -228,6 +262,7 @@ export function toMarkdown(results: Results): string {
     '',
     ...protocolTable(results),
     '',
+    ...withBlankLine(cpuTable(results)),
     ...loginTable(results),
     '',
     ...memoryTables(results),

@@ -206,10 +206,15 @@ async function main() {
       // Rounds alternate the sides, so that noise from elsewhere on the machine hits each of them alike.
       const samples = new Map<Side, Sample[]>(sides.map((side) => [side, []]));
       let oursRedisCommands = 0;
+      const cpuMs = new Map<Side, number | undefined>(sides.map((side) => [side, 0]));
       for (let round = 0; round < settings.rounds; round += 1) {
         for (const side of sides) {
           const before = side === 'ours' ? await redisCommands?.processed() : undefined;
+          const cpuBefore = servers.get(side)!.cpuMs();
           const sample = await scenario.run(states.get(side)!, { ...settings, seconds: settings.seconds / settings.rounds }, person);
+          const cpuAfter = servers.get(side)!.cpuMs();
+          const used = cpuMs.get(side);
+          cpuMs.set(side, used === undefined || cpuBefore === undefined || cpuAfter === undefined ? undefined : used + cpuAfter - cpuBefore);
           if (before !== undefined) oursRedisCommands += (await redisCommands!.processed()) - before;
           if (sample.firstError) console.warn(`${scenario.id} ${side}: ${sample.firstError}`);
           samples.get(side)!.push(sample);
@@ -220,10 +225,11 @@ async function main() {
         const measured = {
           ...summary,
           peakRssMb: notePeak(side, servers.get(side)!.memory.peakMb()),
+          cpuUsPerRequest: perRequestUs(cpuMs.get(side), summary.completed),
           ...(side === 'ours' && redisCommands && summary.completed ? { redisCommandsPerRequest: oursRedisCommands / summary.completed } : {}),
         };
         result.sides[side] = measured;
-        console.log(`${scenario.id.padEnd(18)} ${side.padEnd(9)} ${measured.perSecond.toFixed(1).padStart(8)} ${scenario.unit}  p50 ${measured.p50Ms.toFixed(1)} ms  p99 ${measured.p99Ms.toFixed(1)} ms  RSS ${megabytes(measured.peakRssMb)}${measured.failures ? `  ${measured.failures} failed` : ''}`);
+        console.log(`${scenario.id.padEnd(18)} ${side.padEnd(9)} ${measured.perSecond.toFixed(1).padStart(8)} ${scenario.unit}  p50 ${measured.p50Ms.toFixed(1)} ms  p99 ${measured.p99Ms.toFixed(1)} ms  RSS ${megabytes(measured.peakRssMb)}  CPU ${measured.cpuUsPerRequest?.toFixed(0) ?? '—'} µs${measured.failures ? `  ${measured.failures} failed` : ''}`);
       }
       results.push(result);
     }
@@ -299,6 +305,7 @@ async function main() {
 }
 
 const megabytes = (value: number | undefined) => (value === undefined ? '—' : `${Math.round(value)} MB`);
+const perRequestUs = (cpuMs: number | undefined, completed: number) => (cpuMs === undefined || !completed ? undefined : (cpuMs * 1000) / completed);
 
 /** Resident memory at rest after start-up and one sign-in (the baseline's interactions sign in by themselves). */
 async function idleAfterOneSignIn(server: ServerProcess): Promise<number | undefined> {

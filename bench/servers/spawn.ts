@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import type { ControlReply, ControlRequest } from './control.ts';
+import { processCpuMs } from './process-cpu.ts';
 import { residentMemory, type ResidentMemory } from './resident-memory.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -12,6 +13,8 @@ export interface ServerProcess {
   origin: string;
   logFile: string;
   memory: ResidentMemory;
+  /** CPU time the server process has used so far, in ms (undefined off Linux). */
+  cpuMs(): number | undefined;
   ask<T extends ControlReply['type']>(request: ControlRequest, replyType: T): Promise<Extract<ControlReply, { type: T }>>;
   tell(request: ControlRequest): void;
   stop(): Promise<void>;
@@ -55,6 +58,7 @@ export async function startServer(
     origin: `http://127.0.0.1:${port}`,
     logFile: options.logFile,
     memory: residentMemory(child.pid!),
+    cpuMs: () => processCpuMs(child.pid!),
     ask(request, replyType) {
       const reply = next(replyType);
       child.send(request);

@@ -15,7 +15,12 @@ const results: Results = {
       unit: 'req/s',
       target: 0.85,
       targets: { host: 0.9, ours: 0.85, embedded: 0.4 },
-      sides: { baseline: measured(1000, 150), host: measured(950, 160), ours: { ...measured(800, 170), redisCommandsPerRequest: 3.5 }, embedded: measured(300, 400) },
+      sides: {
+        baseline: { ...measured(1000, 150), cpuUsPerRequest: 400 },
+        host: { ...measured(950, 160), cpuUsPerRequest: 500 },
+        ours: { ...measured(800, 170), redisCommandsPerRequest: 3.5, cpuUsPerRequest: 1000 },
+        embedded: measured(300, 400),
+      },
     },
   ],
   login: {
@@ -33,13 +38,18 @@ const results: Results = {
   redis: { kinds: { Session: { keys: 2, bytes: 1600 } }, perSessionBytes: 1024, perRefreshTokenBytes: 2048 },
 };
 
-const row = (markdown: string, first: string) =>
+/** The cells of the rows that start with `first`, table by table. */
+const rows = (markdown: string, first: string) =>
   markdown
     .split('\n')
-    .find((line) => line.startsWith(`| ${first} |`))!
-    .split('|')
-    .slice(1, -1)
-    .map((cell) => cell.trim());
+    .filter((line) => line.startsWith(`| ${first} |`))
+    .map((line) =>
+      line
+        .split('|')
+        .slice(1, -1)
+        .map((cell) => cell.trim()),
+    );
+const row = (markdown: string, first: string) => rows(markdown, first)[0]!;
 
 describe('the bench report', () => {
   const markdown = toMarkdown(results);
@@ -59,6 +69,12 @@ describe('the bench report', () => {
       '800', '5.0', '20', '170', '0.80x', '≥ 0.85x: missed', '3.5',
       '300', '5.0', '20', '400', '0.30x', '≥ 0.40x: missed',
     ]);
+  });
+
+  it('shows the CPU each side spent per request and the baseline\'s over it, for the sides measured', () => {
+    const [, cpuHeader] = rows(markdown, 'Scenario');
+    expect(cpuHeader).toEqual(['Scenario', 'Baseline µs', 'Host (memory) µs', 'Host/baseline', 'Ours PG+Redis µs', 'Ours/baseline']);
+    expect(rows(markdown, 'userinfo')[1]).toEqual(['userinfo', '400', '500', '0.80x', '1000', '0.40x']);
   });
 
   it('puts the CPU of a sign-in beside the CPU of a hash', () => {
