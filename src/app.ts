@@ -7,6 +7,7 @@ import serve from 'koa-static';
 import type Provider from 'oidc-provider';
 
 import type { TrustProxy } from './config.ts';
+import { CookieSigner } from './crypto/index.ts';
 import {
   errorHandler,
   healthRoutes,
@@ -61,7 +62,9 @@ export const routesOf = (app: Koa): RouteEntry[] => routeTables.get(app) ?? [];
 
 /** The Koa host: our middleware and pages in front, node-oidc-provider behind them. */
 export function createApp(deps: AppDependencies): Koa {
-  const app = new Koa({ keys: deps.cookieKeys });
+  const app = new Koa();
+  // The provider is mounted on this app: its cookies, too, are signed and checked with these keys.
+  app.keys = new CookieSigner(deps.cookieKeys);
   pinRequestsToIssuer(app, { issuer: deps.issuer, trustProxy: deps.trustProxy });
   app.silent = true; // errors are logged by errorHandler and the provider's events, with the request id
 
