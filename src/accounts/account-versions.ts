@@ -14,6 +14,7 @@ import {
   ValueNode,
 } from 'kysely';
 
+import { BoundedMap } from '../bounded-map.ts';
 import type { RedisConnection } from '../redis/index.ts';
 
 /** A version key nobody reads for this long expires; its account is then read from SQL once, as on first use. */
@@ -60,14 +61,12 @@ function redisStore(redis: RedisConnection): VersionStore {
 const VERSIONS_IN_MEMORY = 20_000;
 
 function memoryStore(): VersionStore {
-  const versions = new Map<string, string>();
+  const versions = new BoundedMap<string, string>(VERSIONS_IN_MEMORY);
   return {
     mget: async (keys) => keys.map((key) => versions.get(key) ?? null),
     async set(key, value, onlyIfMissing) {
       if (onlyIfMissing && versions.has(key)) return;
-      versions.delete(key);
       versions.set(key, value);
-      if (versions.size > VERSIONS_IN_MEMORY) versions.delete(versions.keys().next().value!);
     },
   };
 }

@@ -1,10 +1,11 @@
 import type { Kysely } from 'kysely';
 
+import { BoundedMap } from '../bounded-map.ts';
 import type { DB } from '../db/index.ts';
 import type { AccountVersions } from './account-versions.ts';
 import { findAccountById, findAccountUnlessChanging, type AccountRow } from './account.repository.ts';
 
-/** Bounds the memory: past this many accounts, the least recently used is dropped (it is read from SQL again). */
+/** Bounds the memory: past this many accounts, the one kept longest ago is dropped (it is read from SQL again). */
 const KEPT_ACCOUNTS = 10_000;
 
 /**
@@ -15,13 +16,7 @@ const KEPT_ACCOUNTS = 10_000;
  * from SQL and nothing is kept.
  */
 export function activeAccountCache(db: Kysely<DB>, versions: AccountVersions) {
-  const kept = new Map<string, { version: string; account: AccountRow }>();
-
-  function keep(id: string, version: string, account: AccountRow) {
-    kept.delete(id);
-    kept.set(id, { version, account });
-    if (kept.size > KEPT_ACCOUNTS) kept.delete(kept.keys().next().value!);
-  }
+  const kept = new BoundedMap<string, { version: string; account: AccountRow }>(KEPT_ACCOUNTS);
 
   return async function findActiveAccount(id: string): Promise<AccountRow | undefined> {
     let version: string | undefined;
@@ -40,7 +35,7 @@ export function activeAccountCache(db: Kysely<DB>, versions: AccountVersions) {
     const read = version === undefined ? await findAccountById(db, id) : await findAccountUnlessChanging(db, id);
     const account = read === 'changing' ? await findAccountById(db, id) : read;
     if (account?.status !== 'active') return undefined;
-    if (version !== undefined && read !== 'changing') keep(id, version, account);
+    if (version !== undefined && read !== 'changing') kept.set(id, { version, account });
     return account;
   };
 }

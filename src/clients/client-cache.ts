@@ -1,3 +1,4 @@
+import { BoundedMap } from '../bounded-map.ts';
 import type { Database } from '../db/index.ts';
 import type { Logger } from '../logger.ts';
 
@@ -18,7 +19,7 @@ type Metadata = Record<string, unknown>;
  * outlives the notice. Clients that do not exist are never kept.
  */
 export class ClientCache {
-  readonly #entries = new Map<string, string>();
+  readonly #entries = new BoundedMap<string, string>(MAX_CLIENTS);
   /** Moves on every notice and every start or stop of listening: a read that saw it move is not kept. */
   #generation = 0;
   #following = false;
@@ -26,7 +27,6 @@ export class ClientCache {
   async find(clientId: string, read: (clientId: string) => Promise<Metadata | undefined>): Promise<Metadata | undefined> {
     const kept = this.#following ? this.#entries.get(clientId) : undefined;
     if (kept !== undefined) {
-      this.#entries.delete(clientId);
       this.#entries.set(clientId, kept);
       // A copy of its own for every reader, as a read from the database gives.
       return JSON.parse(kept) as Metadata;
@@ -52,7 +52,6 @@ export class ClientCache {
 
   #keep(clientId: string, metadata: string) {
     this.#entries.set(clientId, metadata);
-    if (this.#entries.size > MAX_CLIENTS) this.#entries.delete(this.#entries.keys().next().value!);
   }
 }
 

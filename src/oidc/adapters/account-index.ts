@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import Provider, { type Adapter, type AdapterConstructor, type AdapterPayload } from 'oidc-provider';
 
+import { BoundedMap } from '../../bounded-map.ts';
 import type { DB } from '../../db/index.ts';
 import { type BatchStatements, BatchedWrites, columnOf, eachModel } from './batched-writes.ts';
 
@@ -19,7 +20,7 @@ const LAST_USED_PRECISION_MS = 5 * 60 * 1000;
  * was written a short while ago and from the same address.
  */
 function writtenRows() {
-  const rows = new Map<string, { accountId: string; expiresAt: number; writtenAt: number; ip: string | null }>();
+  const rows = new BoundedMap<string, { accountId: string; expiresAt: number; writtenAt: number; ip: string | null }>(REMEMBERED_ROWS);
   return {
     covers(key: string, accountId: string, expiresAt: number, ip: string | null) {
       const row = rows.get(key);
@@ -32,10 +33,8 @@ function writtenRows() {
       );
     },
     remember(key: string, accountId: string, expiresAt: number, ip: string | null) {
-      rows.delete(key);
+      // Forgetting only costs a write: the oldest entry beyond the bound is dropped.
       rows.set(key, { accountId, expiresAt, writtenAt: Date.now(), ip });
-      // Forgetting only costs a write: drop the oldest entry beyond the bound.
-      if (rows.size > REMEMBERED_ROWS) rows.delete(rows.keys().next().value!);
     },
     forget: (key: string) => rows.delete(key),
   };
