@@ -1,5 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 
+import { BoundedMap } from '../bounded-map.ts';
+
 /** One entry of SECRETS_KEY: a key id and 32 random bytes. */
 export interface SecretsKey {
   kid: string;
@@ -11,6 +13,8 @@ export class SecretsKeyError extends Error {}
 const KID = /^[A-Za-z0-9_-]{1,32}$/;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
+/** Values opened (or sealed) lately, by their sealed form and context: a session or interaction is read again and again. */
+const REMEMBERED_VALUES = 10_000;
 
 /**
  * `kid:key,kid:key`: each key 32 bytes in base64 or base64url (`openssl rand -base64 32`). The first
@@ -51,6 +55,8 @@ export function createSecretBox(keys: SecretsKey[]): SecretBox {
   const current = keys[0];
   if (!current) throw new SecretsKeyError('SECRETS_KEY: no key given');
   const byKid = new Map(keys.map((k) => [k.kid, k.key]));
+  // A box's plaintexts stay in the process that holds its keys; none of it is ever written anywhere.
+  const opened = new BoundedMap<string, string>(REMEMBERED_VALUES);
 
   return {
     currentPrefix: `${current.kid}.`,
@@ -59,18 +65,28 @@ export function createSecretBox(keys: SecretsKey[]): SecretBox {
       const cipher = createCipheriv('aes-256-gcm', current.key, iv);
       cipher.setAAD(Buffer.from(context));
       const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final(), cipher.getAuthTag()]);
-      return `${current.kid}.${iv.toString('base64url')}.${body.toString('base64url')}`;
+      const sealed = `${current.kid}.${iv.toString('base64url')}.${body.toString('base64url')}`;
+      opened.set(`${context} ${sealed}`, plaintext);
+      return sealed;
     },
     open(sealed, context) {
-      const [kid, iv, body] = sealed.split('.');
-      const key = kid === undefined ? undefined : byKid.get(kid);
-      if (!key || !iv || !body) throw new SecretsKeyError(`a value sealed with key "${kid}", which SECRETS_KEY does not list`);
-      const bytes = Buffer.from(body, 'base64url');
-      const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
-      decipher.setAAD(Buffer.from(context));
-      decipher.setAuthTag(bytes.subarray(bytes.length - TAG_BYTES));
-      return Buffer.concat([decipher.update(bytes.subarray(0, bytes.length - TAG_BYTES)), decipher.final()]).toString('utf8');
+      const known = opened.get(`${context} ${sealed}`);
+      if (known !== undefined) return known;
+      const plaintext = decrypt(sealed, context);
+      opened.set(`${context} ${sealed}`, plaintext);
+      return plaintext;
     },
     isSealed: (value) => value.split('.').length === 3,
   };
+
+  function decrypt(sealed: string, context: string): string {
+    const [kid, iv, body] = sealed.split('.');
+    const key = kid === undefined ? undefined : byKid.get(kid);
+    if (!key || !iv || !body) throw new SecretsKeyError(`a value sealed with key "${kid}", which SECRETS_KEY does not list`);
+    const bytes = Buffer.from(body, 'base64url');
+    const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
+    decipher.setAAD(Buffer.from(context));
+    decipher.setAuthTag(bytes.subarray(bytes.length - TAG_BYTES));
+    return Buffer.concat([decipher.update(bytes.subarray(0, bytes.length - TAG_BYTES)), decipher.final()]).toString('utf8');
+  }
 }

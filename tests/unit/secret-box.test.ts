@@ -31,6 +31,16 @@ describe('secret box (SECRETS_KEY)', () => {
     expect(() => createSecretBox(parseSecretsKeys(newKey)).open(sealed, 'totp:alice')).toThrow(/"old", which SECRETS_KEY does not list/);
   });
 
+  it('opens a value again from memory, and never lets one it opened stand in for another context or an altered copy', () => {
+    const box = createSecretBox(parseSecretsKeys(oldKey));
+    const sealed = createSecretBox(parseSecretsKeys(oldKey)).seal('session-id', 'oidc:Session:jti');
+    expect(box.open(sealed, 'oidc:Session:jti')).toBe('session-id');
+    expect(box.open(sealed, 'oidc:Session:jti')).toBe('session-id');
+    expect(() => box.open(sealed, 'oidc:DeviceCode:jti')).toThrow();
+    expect(() => box.open(`${sealed}A`, 'oidc:Session:jti')).toThrow();
+    expect(() => box.open(sealed.replace(/\.(.)/, (_, first: string) => `.${first === 'A' ? 'B' : 'A'}`), 'oidc:Session:jti')).toThrow();
+  });
+
   it('tells sealed values from plaintext ones stored before', () => {
     const box = createSecretBox(parseSecretsKeys(oldKey));
     expect(box.isSealed(box.seal('x', 'c'))).toBe(true);

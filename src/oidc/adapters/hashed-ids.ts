@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Adapter, AdapterConstructor, AdapterPayload } from 'oidc-provider';
 
+import { BoundedMap } from '../../bounded-map.ts';
 import type { SecretBox } from '../../crypto/index.ts';
 
 /**
@@ -30,6 +31,8 @@ export function storageKeyOf(model: string, id: string): string {
 
 type Json = Record<string, unknown>;
 
+const REMEMBERED_KEYS = 10_000;
+
 function mapField(payload: Json, path: string, change: (value: string) => string): Json {
   const [head, ...rest] = path.split('.');
   const value = payload[head!];
@@ -46,6 +49,8 @@ function mapField(payload: Json, path: string, change: (value: string) => string
  * the account's session list address items by them (through the inner adapter, not this one).
  */
 export function hashedIds(Inner: AdapterConstructor, box: SecretBox): AdapterConstructor {
+  // The keys of the ids presented lately: a token or session is looked up again and again.
+  const keys = new BoundedMap<string, string>(REMEMBERED_KEYS);
   return class HashedIdAdapter implements Adapter {
     readonly #inner: Adapter;
     readonly #sealed: string[];
@@ -56,7 +61,10 @@ export function hashedIds(Inner: AdapterConstructor, box: SecretBox): AdapterCon
     }
 
     #key(id: string) {
-      return storageKeyOf(this.model, id);
+      if (PLAIN_ID_MODELS.has(this.model)) return id;
+      let key = keys.get(id);
+      if (key === undefined) keys.set(id, (key = storageKeyOf(this.model, id)));
+      return key;
     }
 
     #context(field: string) {
