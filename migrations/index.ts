@@ -18,6 +18,7 @@ import * as webhooks from './018_webhooks.ts';
 import * as scaleIndexes from './019_scale_indexes.ts';
 import * as identityProviders from './020_identity_providers.ts';
 import * as clientChangeNotices from './021_client_change_notices.ts';
+import * as sessionUidInIndex from './022_session_uid_in_index.ts';
 
 /** Every migration, in order. Names are the file names; a test checks none is missing here. */
 export const migrations: Record<string, Migration> = {
@@ -39,4 +40,5 @@ export const migrations: Record<string, Migration> = {
   '019_scale_indexes': scaleIndexes,
   '020_identity_providers': identityProviders,
   '021_client_change_notices': clientChangeNotices,
+  '022_session_uid_in_index': sessionUidInIndex,
 };

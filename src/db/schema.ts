@@ -96,6 +96,8 @@ export interface OidcAccountIndexTable {
   seen_at: Timestamp;
   /** Grants: the client the grant was given to (null for sessions, and for grants indexed before 015). */
   client_id: string | null;
+  /** Sessions: the session's uid, which stays when its id changes (null for grants, and for sessions indexed before 022). */
+  session_uid: string | null;
 }
 
 export interface AuditEventsTable {

@@ -1,6 +1,7 @@
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { storageKeyOf } from '../../src/oidc/adapters/hashed-ids.ts';
 import type { Page } from '../support/browser.ts';
 import {
   backends,
@@ -206,6 +207,33 @@ describe.each(backends)('signing in through a relying party (%s)', (backend) => 
       status: 401,
       cause: [expect.objectContaining({ parameters: expect.objectContaining({ error: 'invalid_client' }) })],
     });
+  });
+
+  it('keeps one row per signed-in browser in the account index while each resumed authorization renames the session, and none after sign-out', async () => {
+    const bob = { email: 'bob.index@example.com', password: 'another correct horse staple' };
+    const { id: accountId } = await idp.idp.accounts.createAccount({ ...bob, name: 'Bob', emailVerified: true });
+    const { db } = idp.idp.database;
+    const sessionRows = () => db.selectFrom('oidc_account_index').select('id').where('account_id', '=', accountId).where('model', '=', 'Session').execute();
+    const sessionCookie = async (browser: ReturnType<typeof newBrowser>) =>
+      (await browser.jar.getCookies(idp.issuer)).find((cookie) => cookie.key === '_session')!.value;
+
+    const config = await relyingParty(idp.issuer, webAppClient);
+    const browser = newBrowser();
+    const first = await startAuthorization(config);
+    const tokens = await exchangeCode(config, await signIn(browser, first.url, bob), first);
+    const ids = [await sessionCookie(browser)];
+    for (let round = 0; round < 2; round += 1) {
+      // The consent page again: the authorization resumes, and node-oidc-provider gives the session a new id.
+      const again = await startAuthorization(config, { prompt: 'consent' });
+      await exchangeCode(config, await signIn(browser, again.url, bob), again);
+      ids.push(await sessionCookie(browser));
+      expect(await sessionRows()).toEqual([{ id: storageKeyOf('Session', ids.at(-1)!) }]);
+    }
+    expect(new Set(ids).size).toBe(3);
+
+    const logoutUrl = oidc.buildEndSessionUrl(config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: RP_LOGOUT });
+    await browser.submit(await browser.open(logoutUrl.href), 'form', {}, 'logout=yes');
+    expect(await sessionRows()).toEqual([]);
   });
 
   it('signs the person out when the relying party asks, and then asks for the password again', async () => {

@@ -11,6 +11,15 @@ const INDEXED = new Set(['Session', 'Grant']);
 const INDEX_HEADROOM_MS = 24 * 60 * 60 * 1000;
 const REMEMBERED_ROWS = 50_000;
 
+/**
+ * Whether the request destroys a session only to save it again under a new id: node-oidc-provider does so when it
+ * resumes an authorization (Session#resetIdentifier). The save's index statement then removes the old row.
+ */
+const renamingSession = () => {
+  const route = (Provider.ctx as { oidc?: { route?: string } } | undefined)?.oidc?.route;
+  return route === 'resume' || route === 'device_resume';
+};
+
 /** How stale a session's "last used" may get before a save writes it again. */
 const LAST_USED_PRECISION_MS = 5 * 60 * 1000;
 
@@ -48,6 +57,7 @@ interface IndexRow {
   ip: string | null;
   user_agent: string | null;
   client_id: string | null;
+  session_uid: string | null;
 }
 
 interface IndexWrites {
@@ -55,16 +65,29 @@ interface IndexWrites {
   unindex: { model: string; id: string };
 }
 
-/** Each write for any number of rows as one statement (one array per column). */
+/**
+ * Each write for any number of rows as one statement (one array per column). Indexing a session under a new id
+ * also removes the row of its old id (the same account and uid): a resumed authorization gives the session a new
+ * id, and its destroy of the old one leaves the row to this statement.
+ */
 function indexStatements(db: Kysely<DB>): BatchStatements<IndexWrites> {
   return {
     index: (rows) =>
       sql`
-        insert into oidc_account_index (account_id, model, id, expires_at, ip, user_agent, client_id)
-        select * from unnest(${columnOf(rows, 'account_id')}::uuid[], ${columnOf(rows, 'model')}::text[], ${columnOf(rows, 'id')}::text[],
-          ${columnOf(rows, 'expires_at')}::timestamptz[], ${columnOf(rows, 'ip')}::text[], ${columnOf(rows, 'user_agent')}::text[], ${columnOf(rows, 'client_id')}::text[])
+        with incoming as (
+          select * from unnest(${columnOf(rows, 'account_id')}::uuid[], ${columnOf(rows, 'model')}::text[], ${columnOf(rows, 'id')}::text[],
+            ${columnOf(rows, 'expires_at')}::timestamptz[], ${columnOf(rows, 'ip')}::text[], ${columnOf(rows, 'user_agent')}::text[],
+            ${columnOf(rows, 'client_id')}::text[], ${columnOf(rows, 'session_uid')}::text[])
+            as r(account_id, model, id, expires_at, ip, user_agent, client_id, session_uid)
+        ), renamed as (
+          delete from oidc_account_index o using incoming r
+          where r.session_uid is not null and o.model = r.model and o.account_id = r.account_id and o.session_uid = r.session_uid and o.id <> r.id
+        )
+        insert into oidc_account_index (account_id, model, id, expires_at, ip, user_agent, client_id, session_uid)
+        select * from incoming
         on conflict (model, id) do update set account_id = excluded.account_id, expires_at = excluded.expires_at, seen_at = now(),
-          ip = coalesce(excluded.ip, oidc_account_index.ip), user_agent = coalesce(excluded.user_agent, oidc_account_index.user_agent)`.execute(db),
+          ip = coalesce(excluded.ip, oidc_account_index.ip), user_agent = coalesce(excluded.user_agent, oidc_account_index.user_agent),
+          session_uid = coalesce(excluded.session_uid, oidc_account_index.session_uid)`.execute(db),
     unindex: (entries) => eachModel(entries, (model, ids) => sql`delete from oidc_account_index where model = ${model} and id = any(${ids}::text[])`.execute(db)),
   };
 }
@@ -103,7 +126,8 @@ export function indexedByAccount(Inner: AdapterConstructor, db: Kysely<DB>, { ba
       const expires_at = Number.isFinite(recorded) ? new Date(recorded) : null;
       const user_agent = request?.get('user-agent')?.slice(0, 512) || null;
       const client_id = this.model === 'Grant' && typeof payload.clientId === 'string' ? payload.clientId : null;
-      const row = { account_id: accountId, model: this.model, id, expires_at, ip, user_agent, client_id };
+      const session_uid = this.model === 'Session' && typeof payload.uid === 'string' ? payload.uid : null;
+      const row = { account_id: accountId, model: this.model, id, expires_at, ip, user_agent, client_id, session_uid };
       await (writes ? writes.write('index', key, row) : statements.index([row]));
       written.remember(key, accountId, recorded, ip);
     }
@@ -123,7 +147,7 @@ export function indexedByAccount(Inner: AdapterConstructor, db: Kysely<DB>, { ba
       await this.#inner.destroy(id);
       const key = `${this.model}:${id}`;
       written.forget(key);
-      if (!this.#indexed) return;
+      if (!this.#indexed || (this.model === 'Session' && renamingSession())) return;
       const entry = { model: this.model, id };
       await (writes ? writes.write('unindex', key, entry) : statements.unindex([entry]));
     }
