@@ -144,18 +144,11 @@ const historyRow = (attempt: LoginAttempt) => ({
   method: attempt.method ?? 'password',
 });
 
-export async function recordLoginAttempt(db: Kysely<DB>, attempt: LoginAttempt): Promise<void> {
-  await db.insertInto('login_history').values(historyRow(attempt)).execute();
-}
+/** The history row of a sign-in attempt, as a query to run within a statement of the caller's (sign-in-history.ts). */
+export const loginHistoryInsert = (db: Kysely<DB>, attempt: LoginAttempt) => db.insertInto('login_history').values(historyRow(attempt));
 
 /**
- * A successful sign-in: the account's last sign-in time and its history row, in one statement (one round trip).
- * The account's version (account-versions.ts) is not moved: no claim is made of last_login_at, so a kept copy may miss it.
+ * The account's last sign-in time, as a query for a statement of the caller's. The account's version
+ * (account-versions.ts) is not moved: no claim is made of last_login_at, so a kept copy may miss it.
  */
-export async function recordSignIn(db: Kysely<DB>, attempt: Omit<LoginAttempt, 'outcome'> & { accountId: string }): Promise<void> {
-  await db
-    .with('signed_in', (db) => db.updateTable('accounts').set({ last_login_at: sql`now()` }).where('id', '=', attempt.accountId).returning('id'))
-    .insertInto('login_history')
-    .values(historyRow({ ...attempt, outcome: 'success' }))
-    .execute();
-}
+export const lastSignInUpdate = (db: Kysely<DB>, accountId: string) => db.updateTable('accounts').set({ last_login_at: sql`now()` }).where('id', '=', accountId);

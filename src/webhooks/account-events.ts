@@ -1,8 +1,8 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, RawBuilder } from 'kysely';
 
 import type { DB } from '../db/index.ts';
 import { type AccountEvent, withoutSecrets } from './event-catalogue.ts';
-import { insertEvents } from './outbox.repository.ts';
+import { eventWrites, insertEvents, type OutgoingEvent } from './outbox.repository.ts';
 
 /**
  * Puts an event in the webhook outbox. Pass the transaction of the change that caused it, so that the
@@ -15,21 +15,29 @@ export async function recordEvent(db: Kysely<DB>, event: AccountEvent): Promise<
 
 /** Many events in one statement (an import's batch). */
 export function recordEvents(db: Kysely<DB>, events: AccountEvent[]): Promise<string[]> {
-  const timestamp = new Date().toISOString();
-  return insertEvents(
-    db,
-    events.map((event) => ({
-      type: event.type,
-      payload: {
-        type: event.type,
-        timestamp,
-        actor: { type: event.actor.type, id: event.actor.id ?? null },
-        subject: { type: 'account', id: event.accountId },
-        data: withoutSecrets(event.data ?? {}) as Record<string, unknown>,
-      },
-    })),
-  );
+  return insertEvents(db, events.map(outgoing(new Date().toISOString())));
 }
+
+/**
+ * The common table expressions that put `events` in the outbox, for a statement of the caller's that makes
+ * the change they tell of: one round trip, and both commit or neither does (outbox.repository.ts).
+ */
+export function accountEventWrites(events: AccountEvent[]): RawBuilder<unknown> {
+  return eventWrites(events.map(outgoing(new Date().toISOString()))).ctes;
+}
+
+const outgoing =
+  (timestamp: string) =>
+  (event: AccountEvent): OutgoingEvent => ({
+    type: event.type,
+    payload: {
+      type: event.type,
+      timestamp,
+      actor: { type: event.actor.type, id: event.actor.id ?? null },
+      subject: { type: 'account', id: event.accountId },
+      data: withoutSecrets(event.data ?? {}) as Record<string, unknown>,
+    },
+  });
 
 /** Records events outside any transaction of ours (a provider event, a sign-in): a failure is reported, not thrown. */
 export function eventRecorder(db: Kysely<DB>, onError: (error: unknown, type: string) => void) {

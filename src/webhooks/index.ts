@@ -1,5 +1,5 @@
 export { WEBHOOK_EVENT_TYPES, isWebhookEventType, withoutSecrets, type AccountEvent, type EventActor, type WebhookEventType } from './event-catalogue.ts';
-export { recordEvent, recordEvents, eventRecorder, type RecordEvent } from './account-events.ts';
+export { accountEventWrites, recordEvent, recordEvents, eventRecorder, type RecordEvent } from './account-events.ts';
 export { countPendingDeliveries } from './outbox.repository.ts';
 export { startDeliveryWorker, retryDelay, type DeliverySettings, type DeliveryObserver, type DeliveryOutcome, type DeliveryWorker } from './delivery-worker.ts';
 export {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
-import { sql, type Kysely } from 'kysely';
+import { type Kysely, type RawBuilder, sql } from 'kysely';
 
 import type { DB, WebhookDeliveryStatus } from '../db/index.ts';
 
@@ -10,16 +10,16 @@ export interface OutgoingEvent {
 }
 
 /**
- * Writes the events and one pending delivery for every enabled subscription that wants each, in one
- * statement; an event no subscription wants is not kept. Run it with the transaction of the change
- * that caused them: both commit or neither does. Returns the event ids, in order.
+ * The common table expressions that write the events and one pending delivery for every enabled subscription
+ * that wants each (an event no subscription wants is not kept), for a statement to begin with: the change that
+ * caused the events can be the same statement (see `insertEvents`), and both commit or neither does.
+ * `ids`: the event ids, in order.
  */
-export async function insertEvents(db: Kysely<DB>, events: OutgoingEvent[]): Promise<string[]> {
-  if (!events.length) return [];
+export function eventWrites(events: OutgoingEvent[]): { ids: string[]; ctes: RawBuilder<unknown> } {
   const ids = events.map(() => `msg_${randomUUID().replaceAll('-', '')}`);
   const payloads = events.map((event, index) => JSON.stringify({ id: ids[index], ...event.payload }));
-  await sql`
-    with incoming as (
+  const ctes = sql`
+    incoming as (
       select * from unnest(${ids}::text[], ${events.map((event) => event.type)}::text[], ${payloads}::text[]) as e(id, type, payload)
     ), matched as (
       select incoming.id as event_id, s.id as subscription_id
@@ -27,8 +27,20 @@ export async function insertEvents(db: Kysely<DB>, events: OutgoingEvent[]): Pro
     ), kept as (
       insert into webhook_events (id, type, payload)
       select id, type, payload::jsonb from incoming where id in (select event_id from matched)
-    )
-    insert into webhook_deliveries (event_id, subscription_id) select event_id, subscription_id from matched`.execute(db);
+    ), queued as (
+      insert into webhook_deliveries (event_id, subscription_id) select event_id, subscription_id from matched
+    )`;
+  return { ids, ctes };
+}
+
+/**
+ * Writes the events and their pending deliveries in one statement. Run it with the transaction of the change
+ * that caused them: both commit or neither does. Returns the event ids, in order.
+ */
+export async function insertEvents(db: Kysely<DB>, events: OutgoingEvent[]): Promise<string[]> {
+  if (!events.length) return [];
+  const { ids, ctes } = eventWrites(events);
+  await sql`with ${ctes} select 1`.execute(db);
   return ids;
 }
 
