@@ -15,6 +15,8 @@ const IV_BYTES = 12;
 const TAG_BYTES = 16;
 /** Values opened (or sealed) lately, by their sealed form and context: a session or interaction is read again and again. */
 const REMEMBERED_VALUES = 10_000;
+/** A sealed value holds no space (kid, base64url and dots), so the last space parts it from its context. */
+const memoKey = (sealed: string, context: string) => `${context} ${sealed}`;
 
 /**
  * `kid:key,kid:key`: each key 32 bytes in base64 or base64url (`openssl rand -base64 32`). The first
@@ -66,14 +68,13 @@ export function createSecretBox(keys: SecretsKey[]): SecretBox {
       cipher.setAAD(Buffer.from(context));
       const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final(), cipher.getAuthTag()]);
       const sealed = `${current.kid}.${iv.toString('base64url')}.${body.toString('base64url')}`;
-      opened.set(`${context} ${sealed}`, plaintext);
+      opened.set(memoKey(sealed, context), plaintext);
       return sealed;
     },
     open(sealed, context) {
-      const known = opened.get(`${context} ${sealed}`);
-      if (known !== undefined) return known;
-      const plaintext = decrypt(sealed, context);
-      opened.set(`${context} ${sealed}`, plaintext);
+      const key = memoKey(sealed, context);
+      let plaintext = opened.get(key);
+      if (plaintext === undefined) opened.set(key, (plaintext = decrypt(sealed, context)));
       return plaintext;
     },
     isSealed: (value) => value.split('.').length === 3,
