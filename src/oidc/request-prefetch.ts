@@ -49,7 +49,8 @@ const PRESENTED_TOKENS = new Set(['AccessToken', 'RefreshToken']);
 /** Endpoints that read the token's account after it (introspection reads only the session and the grant). */
 const READS_ACCOUNT = new Set(['userinfo', 'token']);
 
-const currentRoute = () => (Provider.ctx as { oidc?: { route?: string } } | undefined)?.oidc?.route;
+/** The node-oidc-provider route of the request this runs in (its async context), if any. */
+export const currentRoute = () => (Provider.ctx as { oidc?: { route?: string } } | undefined)?.oidc?.route;
 
 /**
  * node-oidc-provider's models, where reading a presented token starts the reads of its session and grant, and

@@ -3,6 +3,7 @@ import Provider, { type Adapter, type AdapterConstructor, type AdapterPayload } 
 
 import { BoundedMap } from '../../bounded-map.ts';
 import type { DB } from '../../db/index.ts';
+import { currentRoute } from '../request-prefetch.ts';
 import { type BatchStatements, BatchedWrites, columnOf, eachModel } from './batched-writes.ts';
 
 const INDEXED = new Set(['Session', 'Grant']);
@@ -16,7 +17,7 @@ const REMEMBERED_ROWS = 50_000;
  * resumes an authorization (Session#resetIdentifier). The save's index statement then removes the old row.
  */
 const renamingSession = () => {
-  const route = (Provider.ctx as { oidc?: { route?: string } } | undefined)?.oidc?.route;
+  const route = currentRoute();
   return route === 'resume' || route === 'device_resume';
 };
 
