@@ -301,7 +301,7 @@ async function createServices(config: Config, log: Logger, { database, secretBox
   metrics.watchWebhookBacklog(() => countPendingDeliveries(db));
   const recordEvent = eventRecorder(db, (err, type) => log.warn({ err, type }, 'could not record a webhook event'));
   const rateLimits = createRateLimits(limiters, config.rateLimits);
-  const views = createViews({ dir: viewsDir, cache: config.env === 'production', brand: config.brand, passwordMinLength: config.passwordMinLength });
+  const views = createViews({ dir: viewsDir, reloadChanged: config.env !== 'production', brand: config.brand, passwordMinLength: config.passwordMinLength });
   const { outbox, ...mail } = createMail(config, log, views, metrics);
   const notices = createSecurityNotices({ db, ...mail, origin: () => changeOrigin(views) });
   const secondFactors = createSecondFactors({

@@ -54,7 +54,7 @@ const provider = createProvider({
   resourceServers: [adminApiServer(issuer)],
   secrets: await loadSecrets(config),
   clients: readClientsFile(config.clientsFile),
-  views: createViews({ dir: viewsDir, cache: true }),
+  views: createViews({ dir: viewsDir, reloadChanged: false }),
   log: createLogger('warn'),
   metrics: { tokenIssued: noop, grantSucceeded: noop, oidcError: noop },
   rateLimits: { userCodes: { lockedFor: async () => 0, recordWrong: async () => {} }, pollTooSoon: async () => false },
