@@ -11,7 +11,7 @@ import { indexedByAccount } from './adapters/account-index.ts';
 import { guardedAdapter } from './adapters/guarded.ts';
 import { hashedIds } from './adapters/hashed-ids.ts';
 import { createRedisAdapter } from './adapters/redis.ts';
-import { createSqlAdapter } from './adapters/sql.ts';
+import { createSqlAdapter, flushDeferredWrites } from './adapters/sql.ts';
 import { prefetchingAdapter } from './request-prefetch.ts';
 
 const REDIS_STARTUP_WAIT_MS = 5000;
@@ -62,7 +62,10 @@ export async function openModelStore({ redis: settings, database, secretBox, log
       ...adapters(createSqlAdapter(database.db, { rowsInMemory: database.embedded }), 'PostgreSQL', isPostgresUnavailable),
       redis: undefined,
       readiness: {},
-      close: clients.stop,
+      close: async () => {
+        await flushDeferredWrites(database.db);
+        await clients.stop();
+      },
     };
   }
 

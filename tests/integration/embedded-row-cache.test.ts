@@ -2,12 +2,14 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 
 import { createSecretBox, newSecretsKey, parseSecretsKeys } from '../../src/crypto/index.ts';
 import { DataDirLockedError, migrateToLatest, openDatabase, type Database } from '../../src/db/index.ts';
 import { createLogger } from '../../src/logger.ts';
 import { liveIndexEntries } from '../../src/oidc/adapters/account-index.ts';
+import { DEFERRED_WRITE_DELAY_MS } from '../../src/oidc/adapters/deferred-writes.ts';
 import { openModelStore } from '../../src/oidc/index.ts';
 import { createPostgresDatabase } from '../support/idp.ts';
 
@@ -134,6 +136,81 @@ describe('the embedded database keeps its sessions and tokens in memory too', ()
     expect(await accessTokens.find(id)).toBeUndefined();
     await accessTokens.upsert(id, payload, 3600);
     expect(await accessTokens.find(id)).toEqual(payload);
+  });
+
+  describe('a sign-in in progress (interactions, codes): each row’s last state reaches the table within a second', () => {
+    const inTable = async () => {
+      const { rows } = await sql<{ model: string; consumed: boolean }>`
+        select model, consumed_at is not null as consumed from oidc_models
+        where model in ('Interaction', 'AuthorizationCode') order by model, consumed`.execute(node!.database.db);
+      return rows.map(({ model, consumed }) => `${model}${consumed ? ' consumed' : ''}`);
+    };
+    const signIn = async () => {
+      const [interactions, codes] = [node!.adapter('Interaction'), node!.adapter('AuthorizationCode')];
+      const grant = randomUUID();
+      const newId = () => randomBytes(16).toString('base64url');
+      const [kept, ended, redeemed, revoked] = [newId(), newId(), newId(), newId()];
+      const interaction = (id: string, step: string) => ({ jti: id, kind: 'Interaction', uid: id, step });
+      const code = (id: string, grantId: string) => ({ jti: id, kind: 'AuthorizationCode', grantId, accountId: alice, clientId: 'web-app' });
+      await interactions.upsert(kept, interaction(kept, 'login'), 3600);
+      await interactions.upsert(kept, interaction(kept, 'consent'), 3600);
+      await interactions.upsert(ended, interaction(ended, 'login'), 3600);
+      await interactions.destroy(ended);
+      await codes.upsert(redeemed, code(redeemed, randomUUID()), 60);
+      await codes.consume(redeemed);
+      await codes.upsert(revoked, code(revoked, grant), 60);
+      await codes.revokeByGrantId(grant);
+      // Answered at once as written, though the table has none of it yet.
+      expect(await interactions.find(kept)).toEqual(interaction(kept, 'consent'));
+      expect(await interactions.find(ended)).toBeUndefined();
+      expect(await codes.find(redeemed)).toEqual({ ...code(redeemed, expect.any(String)), consumed: expect.any(Number) });
+      expect(await codes.find(revoked)).toBeUndefined();
+      const found = async (adapter: (model: string) => { find(id: string): Promise<unknown> }) => ({
+        kept: await adapter('Interaction').find(kept),
+        ended: await adapter('Interaction').find(ended),
+        redeemed: await adapter('AuthorizationCode').find(redeemed),
+        revoked: await adapter('AuthorizationCode').find(revoked),
+      });
+      return { expected: await found(node!.adapter), found };
+    };
+    const clearTable = () => sql`delete from oidc_models where model in ('Interaction', 'AuthorizationCode')`.execute(node!.database.db);
+
+    it('writes only what is left after a second: the interaction still open and the consumed code', async () => {
+      await clearTable();
+      const { expected, found } = await signIn();
+      expect(await inTable()).toEqual([]);
+      await new Promise((resolve) => setTimeout(resolve, DEFERRED_WRITE_DELAY_MS + 500));
+      expect(await inTable()).toEqual(['AuthorizationCode consumed', 'Interaction']);
+      await node!.close();
+      node = await openNode({ databaseUrl: undefined, dataDir });
+      expect(await found(node.adapter)).toEqual(expected);
+    });
+
+    it('writes them at shutdown, so a restart finds them as they were', async () => {
+      await clearTable();
+      const { expected, found } = await signIn();
+      await node!.close();
+      node = await openNode({ databaseUrl: undefined, dataDir });
+      expect(await inTable()).toEqual(['AuthorizationCode consumed', 'Interaction']);
+      expect(await found(node.adapter)).toEqual(expected);
+    });
+
+    it('still answers a row the memory let go of before its write reached the table', async () => {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+      try {
+        await clearTable();
+        const interactions = node!.adapter('Interaction');
+        const id = randomBytes(16).toString('base64url');
+        await interactions.upsert(id, { jti: id, kind: 'Interaction', uid: id }, 3600);
+        const tokens = node!.adapter('AccessToken');
+        const others = Array.from({ length: 10_001 }, () => token(randomUUID()));
+        await Promise.all(others.map((other) => tokens.upsert(other.id, other.payload, 3600)));
+        expect(await inTable()).toEqual([]);
+        expect(await interactions.find(id)).toMatchObject({ jti: id });
+      } finally {
+        vi.useRealTimers();
+      }
+    });
   });
 
   it('forgets a session once it expires, by id and by uid', async () => {

@@ -3,6 +3,7 @@ import type { Adapter, AdapterPayload } from 'oidc-provider';
 
 import type { DB } from '../../db/index.ts';
 import { type BatchStatements, BatchedWrites, columnOf, eachModel } from './batched-writes.ts';
+import { type DeferredRow, DeferredWrites, deferredModels } from './deferred-writes.ts';
 import { type CachedRow, EmbeddedRowCache, keyOf } from './embedded-row-cache.ts';
 import { grantableModels } from './grantable.ts';
 
@@ -11,6 +12,7 @@ const epochSeconds = (date: Date) => Math.floor(date.getTime() / 1000);
 /** One cache and one queue of writes per database handle, however many adapters are made over it. */
 const caches = new WeakMap<Kysely<DB>, EmbeddedRowCache>();
 const queues = new WeakMap<Kysely<DB>, BatchedWrites<ModelWrites>>();
+const deferrals = new WeakMap<Kysely<DB>, DeferredWrites>();
 
 function cacheOf(db: Kysely<DB>): EmbeddedRowCache {
   let cache = caches.get(db);
@@ -22,6 +24,32 @@ function writesOf(db: Kysely<DB>): BatchedWrites<ModelWrites> {
   let writes = queues.get(db);
   if (!writes) queues.set(db, (writes = new BatchedWrites(modelStatements(db))));
   return writes;
+}
+
+function deferredOf(db: Kysely<DB>): DeferredWrites {
+  let deferred = deferrals.get(db);
+  if (!deferred) {
+    const writes = writesOf(db);
+    const write = async (rows: DeferredRow[]) => {
+      const outcomes = await Promise.allSettled(
+        rows.map(({ model, id, row }) =>
+          row ? writes.write('upsert', keyOf(model, id), modelRowOf(model, id, row)) : writes.write('destroy', keyOf(model, id), { model, id }),
+        ),
+      );
+      return rows.filter((_, index) => outcomes[index]!.status === 'rejected');
+    };
+    // A row the table refused is forgotten, so that memory says what the table says.
+    deferrals.set(db, (deferred = new DeferredWrites(write, ({ model, id }) => cacheOf(db).delete(model, id))));
+  }
+  return deferred;
+}
+
+/**
+ * Writes now what the embedded database's memory holds back (src/oidc/adapters/deferred-writes.ts): at shutdown,
+ * before the database closes.
+ */
+export function flushDeferredWrites(db: Kysely<DB>): Promise<void> {
+  return deferrals.get(db)?.flush() ?? Promise.resolve();
 }
 
 interface ModelKey {
@@ -67,7 +95,20 @@ interface ModelRow {
   user_code: string | null;
   uid: string | null;
   expires_at: Date | null;
-  consumed_at: null;
+  consumed_at: Date | null;
+}
+
+function modelRowOf(model: string, id: string, row: CachedRow): ModelRow {
+  return {
+    model,
+    id,
+    payload: row.payload,
+    grant_id: row.grantId ?? null,
+    user_code: row.userCode ?? null,
+    uid: row.uid ?? null,
+    expires_at: row.expiresAt === Infinity ? null : new Date(row.expiresAt),
+    consumed_at: row.consumed === undefined ? null : new Date(row.consumed * 1000),
+  };
 }
 
 function payloadOf(row: Pick<CachedRow, 'payload' | 'consumed'>): AdapterPayload {
@@ -91,7 +132,22 @@ export function createSqlAdapter(db: Kysely<DB>, { rowsInMemory = false }: SqlAd
   const writes = cache ? writesOf(db) : undefined;
 
   return class SqlAdapter implements Adapter {
-    constructor(private readonly model: string) {}
+    /** Set for the deferred models when embedded: their writes reach the table as DeferredWrites says. */
+    readonly #deferred: DeferredWrites | undefined;
+
+    constructor(private readonly model: string) {
+      this.#deferred = cache && deferredModels.has(model) ? deferredOf(db) : undefined;
+    }
+
+    /** A deferred model's write: memory now, the row's last state in the table within DEFERRED_WRITE_DELAY_MS. */
+    private async defer(id: string, row: CachedRow | null): Promise<void> {
+      const inMemory = () => {
+        if (row) cache!.set(this.model, id, row);
+        else cache!.delete(this.model, id);
+        this.#deferred!.set(keyOf(this.model, id), this.model, id, row);
+      };
+      await cache!.write(inMemory, async () => {}, () => {});
+    }
 
     async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
       const expiresAt = expiresIn ? Date.now() + expiresIn * 1000 : undefined;
@@ -113,6 +169,7 @@ export function createSqlAdapter(db: Kysely<DB>, { rowsInMemory = false }: SqlAd
         ...(payload.uid ? { uid: payload.uid } : {}),
         ...(payload.userCode ? { userCode: payload.userCode } : {}),
       };
+      if (this.#deferred) return this.defer(id, row);
       await cache.write(() => cache.set(this.model, id, row), () => writes!.write('upsert', keyOf(this.model, id), values), () => cache.delete(this.model, id));
     }
 
@@ -133,6 +190,8 @@ export function createSqlAdapter(db: Kysely<DB>, { rowsInMemory = false }: SqlAd
       const id = column === 'id' ? value : column === 'uid' ? cache.idByUid(this.model, value) : cache.idByUserCode(this.model, value);
       const cached = id === undefined ? undefined : cache.get(this.model, id);
       if (cached) return payloadOf(cached);
+      const pending = column === 'id' ? this.#deferred?.get(keyOf(this.model, value)) : undefined;
+      if (pending !== undefined) return pending && pending.expiresAt > Date.now() ? payloadOf(pending) : undefined;
       if (column === 'id' && cache.isAbsent(this.model, value)) return undefined;
       const found = await cache.read(fromTable, (row) => {
         if (row) cache.set(this.model, row.id, rowFromTable(row));
@@ -160,12 +219,15 @@ export function createSqlAdapter(db: Kysely<DB>, { rowsInMemory = false }: SqlAd
         return;
       }
       const at = new Date();
+      const current = this.#deferred && (this.#deferred.get(keyOf(this.model, id)) ?? cache.get(this.model, id));
+      if (current !== undefined) return current ? this.defer(id, { ...current, consumed: epochSeconds(at) }) : undefined;
       const write = () => writes!.write('consume', keyOf(this.model, id), { model: this.model, id, at });
       await cache.write(() => cache.consume(this.model, id, epochSeconds(at)), write, () => cache.delete(this.model, id));
     }
 
     async destroy(id: string): Promise<void> {
       if (!cache) return void (await statements.destroy([{ model: this.model, id }]));
+      if (this.#deferred) return this.defer(id, null);
       await cache.write(() => cache.delete(this.model, id), () => writes!.write('destroy', keyOf(this.model, id), { model: this.model, id }), () => {});
     }
 
@@ -174,7 +236,11 @@ export function createSqlAdapter(db: Kysely<DB>, { rowsInMemory = false }: SqlAd
         await db.deleteFrom('oidc_models').where('model', 'in', grantableModels).where('grant_id', '=', grantId).execute();
       };
       if (!cache) return inTable();
-      await cache.write(() => cache.deleteGrant(grantId), () => writes!.run(inTable), () => {});
+      const inMemory = () => {
+        cache.deleteGrant(grantId);
+        deferrals.get(db)?.revokeGrant(grantId);
+      };
+      await cache.write(inMemory, () => writes!.run(inTable), () => {});
     }
   };
 }
