@@ -1,6 +1,5 @@
 import { pbkdf2, scrypt, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
-import bcrypt from 'bcrypt';
 
 import type { ParsedPasswordHash } from './password-hash-formats.ts';
 
@@ -20,7 +19,8 @@ export async function verifyLegacyPassword(hash: LegacyPasswordHash, password: s
     case 'bcrypt':
       // $2y$ (PHP's name, passlib's option) is the same algorithm as $2b$, which the library knows;
       // it compares in constant time.
-      return bcrypt.compare(password, hash.hash.replace(/^\$2y\$/, '$2b$'));
+      // Loaded on the first such hash: most nodes never see one.
+      return (await import('bcrypt')).default.compare(password, hash.hash.replace(/^\$2y\$/, '$2b$'));
     case 'passlib-pbkdf2':
     case 'werkzeug-pbkdf2':
     case 'django-pbkdf2':

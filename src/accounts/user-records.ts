@@ -1,7 +1,6 @@
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 
-import { parse as parseCsv } from 'csv-parse';
 
 import { IMPORT_FIELDS, type RowError } from './imported-user.ts';
 
@@ -54,6 +53,8 @@ function typedCells(line: number, row: Record<string, string>): UserRecord {
 
 async function* csvRows(input: Readable): AsyncGenerator<UserRecord> {
   const known = new Set<string>(IMPORT_FIELDS);
+  // Loaded by the import that reads CSV, not by every node.
+  const { parse: parseCsv } = await import('csv-parse');
   const parser = input.pipe(
     parseCsv({
       bom: true,

@@ -1,10 +1,11 @@
 import { createHmac } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Context } from 'koa';
-import * as oidc from 'openid-client';
+import type * as OpenId from 'openid-client';
 
 import type { AccountService } from '../accounts/index.ts';
 import type { DB } from '../db/index.ts';
+import { openidClient } from '../upstream/index.ts';
 import { decodeCookieJson, encodeCookieJson } from '../web/index.ts';
 import { deleteConsoleSession, insertConsoleSession, touchConsoleSession } from './console-session.repository.ts';
 
@@ -40,12 +41,14 @@ export function consoleClient(issuer: string, cookieKeys: string[]) {
  */
 export function createConsoleSession(options: { issuer: string; cookieKeys: string[]; db: Kysely<DB>; accounts: AccountService }) {
   const { db, accounts } = options;
-  let configuration: Promise<oidc.Configuration> | undefined;
+  let configuration: Promise<OpenId.Configuration> | undefined;
   const discover = () =>
-    (configuration ??= oidc
-      .discovery(new URL(options.issuer), 'admin-console', consoleClientSecret(options.cookieKeys), undefined, {
-        execute: options.issuer.startsWith('http:') ? [oidc.allowInsecureRequests] : [],
-      })
+    (configuration ??= openidClient()
+      .then((oidc) =>
+        oidc.discovery(new URL(options.issuer), 'admin-console', consoleClientSecret(options.cookieKeys), undefined, {
+          execute: options.issuer.startsWith('http:') ? [oidc.allowInsecureRequests] : [],
+        }),
+      )
       .catch((error: unknown) => {
         configuration = undefined;
         throw error;
@@ -65,7 +68,7 @@ export function createConsoleSession(options: { issuer: string; cookieKeys: stri
     },
 
     async startSignIn(ctx: Context): Promise<void> {
-      const config = await discover();
+      const [config, oidc] = await Promise.all([discover(), openidClient()]);
       const checks = { state: oidc.randomState(), nonce: oidc.randomNonce(), verifier: oidc.randomPKCECodeVerifier() };
       ctx.cookies.set(FLOW_COOKIE, encodeCookieJson(checks), cookieOptions(ctx, 10 * 60 * 1000));
       const url = oidc.buildAuthorizationUrl(config, {
@@ -88,7 +91,8 @@ export function createConsoleSession(options: { issuer: string; cookieKeys: stri
       const callback = new URL(redirectUri);
       callback.search = ctx.search;
       try {
-        const tokens = await oidc.authorizationCodeGrant(await discover(), callback, {
+        const [config, oidc] = await Promise.all([discover(), openidClient()]);
+        const tokens = await oidc.authorizationCodeGrant(config, callback, {
           expectedState: checks.state,
           expectedNonce: checks.nonce,
           pkceCodeVerifier: checks.verifier,

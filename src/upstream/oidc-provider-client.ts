@@ -1,5 +1,5 @@
 import { importJWK } from 'jose';
-import * as oidc from 'openid-client';
+import type * as OpenId from 'openid-client';
 
 import type { OidcSettings } from './provider-settings.ts';
 import {
@@ -13,14 +13,16 @@ import {
   UpstreamSignInError,
   UpstreamUnavailableError,
   newChecks,
+  openidClient,
 } from './upstream-provider.ts';
 
-async function clientAuth(settings: OidcSettings): Promise<oidc.ClientAuth> {
+async function clientAuth(settings: OidcSettings): Promise<OpenId.ClientAuth> {
+  const oidc = await openidClient();
   if (settings.client_secret) return oidc.ClientSecretPost(settings.client_secret);
   const jwk = settings.private_key_jwt!;
   const alg = typeof jwk.alg === 'string' ? jwk.alg : jwk.kty === 'EC' ? 'ES256' : 'RS256';
   const key = await importJWK(jwk as Parameters<typeof importJWK>[0], alg);
-  return oidc.PrivateKeyJwt({ key: key as oidc.CryptoKey, kid: typeof jwk.kid === 'string' ? jwk.kid : undefined });
+  return oidc.PrivateKeyJwt({ key: key as OpenId.CryptoKey, kid: typeof jwk.kid === 'string' ? jwk.kid : undefined });
 }
 
 /**
@@ -29,11 +31,11 @@ async function clientAuth(settings: OidcSettings): Promise<oidc.ClientAuth> {
  */
 export function createOidcProviderClient(settings: OidcSettings, redirectUri: string): UpstreamProvider {
   const name = settings.name;
-  let configuration: Promise<oidc.Configuration> | undefined;
+  let configuration: Promise<OpenId.Configuration> | undefined;
 
-  function discover(): Promise<oidc.Configuration> {
-    configuration ??= clientAuth(settings)
-      .then((auth) =>
+  function discover(): Promise<OpenId.Configuration> {
+    configuration ??= Promise.all([clientAuth(settings), openidClient()])
+      .then(([auth, oidc]) =>
         oidc.discovery(new URL(settings.issuer), settings.client_id, settings.client_secret, auth, {
           timeout: 5,
           // Only a test's fake provider runs on plain http; production refuses such an issuer.
@@ -57,7 +59,7 @@ export function createOidcProviderClient(settings: OidcSettings, redirectUri: st
     },
 
     async start(options = {}) {
-      const config = await discover();
+      const [config, oidc] = await Promise.all([discover(), openidClient()]);
       const { checks, codeChallenge } = await newChecks({ nonce: true });
       const google = settings.id === 'google';
       const url = oidc.buildAuthorizationUrl(config, {
@@ -75,11 +77,11 @@ export function createOidcProviderClient(settings: OidcSettings, redirectUri: st
     },
 
     async finish(search: string, checks: UpstreamChecks): Promise<UpstreamProfile> {
-      const config = await discover();
+      const [config, oidc] = await Promise.all([discover(), openidClient()]);
       // The token request must name the redirect URI the provider sent the answer to.
       const callback = new URL(redirectUri);
       callback.search = search;
-      let tokens: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
+      let tokens: Awaited<ReturnType<typeof OpenId.authorizationCodeGrant>>;
       try {
         tokens = await oidc.authorizationCodeGrant(config, callback, {
           expectedState: checks.state,

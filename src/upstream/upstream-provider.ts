@@ -1,4 +1,3 @@
-import * as oidc from 'openid-client';
 
 import type { FederatedProfile } from '../accounts/index.ts';
 import type { ProviderSettings } from './provider-settings.ts';
@@ -80,8 +79,15 @@ export const descriptionOf = (settings: ProviderSettings, reauthenticates: boole
   reauthenticates,
 });
 
+/**
+ * openid-client, loaded when this node first acts as a relying party (an upstream sign-in, the admin console's
+ * own sign-in): a node that never does holds none of it.
+ */
+export const openidClient = () => import('openid-client');
+
 /** New one-time values for an authorization request (no nonce where the protocol has no ID token) and the PKCE challenge to send. */
 export async function newChecks(options: { nonce: boolean }): Promise<{ checks: UpstreamChecks; codeChallenge: string }> {
+  const oidc = await openidClient();
   const checks = { state: oidc.randomState(), nonce: options.nonce ? oidc.randomNonce() : '', verifier: oidc.randomPKCECodeVerifier() };
   return { checks, codeChallenge: await oidc.calculatePKCECodeChallenge(checks.verifier) };
 }

@@ -4,7 +4,6 @@ import http from 'node:http';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
 
-import { Webhook } from 'standardwebhooks';
 
 import { addressRefusal, hostRefusal } from '../clients/index.ts';
 
@@ -49,7 +48,9 @@ export async function targetRefusal(url: string, allowPrivateNetwork: boolean): 
 }
 
 /** The `webhook-signature` header: one `v1,<base64>` per secret that still signs, space-separated. */
-export function signatureHeader(secrets: string[], eventId: string, at: Date, body: string): string {
+export async function signatureHeader(secrets: string[], eventId: string, at: Date, body: string): Promise<string> {
+  // Loaded with the first delivery: a node without subscriptions never needs it.
+  const { Webhook } = await import('standardwebhooks');
   return secrets.map((secret) => new Webhook(secret).sign(eventId, at, body)).join(' ');
 }
 
@@ -69,7 +70,7 @@ export async function sendWebhook(url: string, eventId: string, body: string, se
       'user-agent': 'idp-webhooks/1',
       'webhook-id': eventId,
       'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
-      'webhook-signature': signatureHeader(secrets, eventId, at, body),
+      'webhook-signature': await signatureHeader(secrets, eventId, at, body),
     });
     const ok = status >= 200 && status < 300;
     return { statusCode: status, error: ok ? null : `answered ${status}`, latencyMs: elapsed(), ok };
