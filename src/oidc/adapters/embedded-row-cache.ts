@@ -23,8 +23,9 @@ export const keyOf = (model: string, id: string) => `${model}\u0000${id}`;
  * statement on PGlite (which runs on the event loop). Invalidation across nodes: there is no other node.
  * The embedded database admits one process (its DATA_DIR lock), this process reaches the table only through
  * the one SQL adapter that owns this cache (one cache per database handle), and that adapter changes the
- * memory first, then the table, for every write; so the table never holds what the memory contradicts.
- * A row missing here is read from the table; an id the table did not have either is remembered as absent
+ * memory first, then the table, for every write (a sign-in's rows a second later, deferred-writes.ts, whose
+ * pending rows are answered before the table is asked); so no reader sees the table behind the memory.
+ * A row missing here (and not pending) is read from the table; an id the table did not have either is remembered as absent
  * (introspection looks a token up as an access token, client credentials and refresh token at once), until
  * this process writes a row under it: only its own writes can add one.
  */

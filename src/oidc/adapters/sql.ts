@@ -146,6 +146,7 @@ export function createSqlAdapter(db: Kysely<DB>, { rowsInMemory = false }: SqlAd
         else cache!.delete(this.model, id);
         this.#deferred!.set(keyOf(this.model, id), this.model, id, row);
       };
+      // Nothing for the table yet, but counted as a write: a table read already under way must not keep its older row.
       await cache!.write(inMemory, async () => {}, () => {});
     }
 
@@ -219,7 +220,9 @@ export function createSqlAdapter(db: Kysely<DB>, { rowsInMemory = false }: SqlAd
         return;
       }
       const at = new Date();
-      const current = this.#deferred && (this.#deferred.get(keyOf(this.model, id)) ?? cache.get(this.model, id));
+      const pending = this.#deferred?.get(keyOf(this.model, id));
+      const current = this.#deferred && (pending === undefined ? cache.get(this.model, id) : pending);
+      // null: destroyed, and its delete still to come; undefined: only the table may have it.
       if (current !== undefined) return current ? this.defer(id, { ...current, consumed: epochSeconds(at) }) : undefined;
       const write = () => writes!.write('consume', keyOf(this.model, id), { model: this.model, id, at });
       await cache.write(() => cache.consume(this.model, id, epochSeconds(at)), write, () => cache.delete(this.model, id));
