@@ -1,7 +1,6 @@
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 
-
 import { IMPORT_FIELDS, type RowError } from './imported-user.ts';
 
 export type UserFileFormat = 'jsonl' | 'csv';

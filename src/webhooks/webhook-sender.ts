@@ -4,7 +4,6 @@ import http from 'node:http';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
 
-
 import { addressRefusal, hostRefusal } from '../clients/index.ts';
 
 /** A target the IdP does not call: loopback, private or metadata addresses (unless allowed), credentials in the URL. */
