@@ -7,7 +7,7 @@ import type { ResourceServer } from '../clients/index.ts';
 import { PageError } from '../http/index.ts';
 import { describeScopes } from '../oidc/index.ts';
 import type { Views } from '../views/index.ts';
-import { type Interaction, type InteractionLoader, loadedInteraction } from './interaction-loader.ts';
+import { finishInteraction, type Interaction, type InteractionLoader, loadedInteraction } from './interaction-loader.ts';
 
 interface ConsentDetails {
   missingOIDCScope?: string[];
@@ -53,9 +53,7 @@ export function consentStep(deps: {
     }
     const grantId = await grant.save();
 
-    return provider.interactionFinished(ctx.req, ctx.res, { consent: interaction.grantId ? {} : { grantId } }, {
-      mergeWithLastSubmission: true,
-    });
+    return finishInteraction(ctx, { consent: interaction.grantId ? {} : { grantId } }, { mergeWithLastSubmission: true });
   }
 
   const router = new Router();
@@ -63,12 +61,7 @@ export function consentStep(deps: {
   router.post('/confirm', load('consent'), (ctx) => grantConsent(ctx, loadedInteraction(ctx).interaction));
 
   router.post('/abort', load(), (ctx) =>
-    provider.interactionFinished(
-      ctx.req,
-      ctx.res,
-      { error: 'access_denied', error_description: 'The person declined the request' },
-      { mergeWithLastSubmission: false },
-    ),
+    finishInteraction(ctx, { error: 'access_denied', error_description: 'The person declined the request' }, { mergeWithLastSubmission: false }),
   );
 
   return {

@@ -53,3 +53,27 @@ export function loadedInteraction(ctx: Context): LoadedInteraction {
   if (!loaded) throw new Error('interaction route without the interaction loader');
   return loaded;
 }
+
+/** Saves a changed interaction for the rest of its lifetime. */
+export function saveInteraction(interaction: Interaction): Promise<string> {
+  return interaction.save(Math.max(1, interaction.exp - Math.floor(Date.now() / 1000)));
+}
+
+type InteractionResults = Parameters<Provider['interactionFinished']>[2];
+
+/**
+ * Ends the step with its result, as node-oidc-provider's interactionFinished does, on the interaction the
+ * loader read: interactionFinished would read the interaction and its session again. The resume endpoint
+ * still refuses an interaction whose session ended meanwhile.
+ */
+export async function finishInteraction(
+  ctx: Context,
+  result: InteractionResults,
+  { mergeWithLastSubmission }: { mergeWithLastSubmission: boolean },
+): Promise<void> {
+  const { interaction } = loadedInteraction(ctx);
+  interaction.result = mergeWithLastSubmission && !('error' in result) ? { ...interaction.lastSubmission, ...result } : result;
+  await saveInteraction(interaction);
+  ctx.status = 303;
+  ctx.redirect(interaction.returnTo);
+}

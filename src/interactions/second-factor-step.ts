@@ -17,7 +17,7 @@ import { PageError } from '../http/index.ts';
 import { acrFor, requestsMultiFactor } from '../oidc/index.ts';
 import type { Message, Views } from '../views/index.ts';
 import { decodeCookieJson, encodeCookieJson, passkeyAnswer, refusal, startCeremony, takeCeremonyKey } from '../web/index.ts';
-import { type Interaction, type InteractionLoader, loadedInteraction } from './interaction-loader.ts';
+import { finishInteraction, type Interaction, type InteractionLoader, loadedInteraction } from './interaction-loader.ts';
 import { silentConsent } from './silent-consent.ts';
 
 /** The first factor is done; the second is pending. `enrolled`: the app was just set up, codes shown. */
@@ -93,7 +93,7 @@ export function signInCompletion(deps: {
   const finish = (ctx: Context, accountId: string, amr: string[], idp?: string) => {
     const login = { accountId, amr, acr: acrFor(amr), ...(idp ? { idp } : {}) };
     const result = consentGoesWithSignIn(loadedInteraction(ctx)) ? { login, consent: {} } : { login };
-    return provider.interactionFinished(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
+    return finishInteraction(ctx, result, { mergeWithLastSubmission: false });
   };
 
   /** The second step: the code form when an app is set up, the passkey button when a passkey is. */

@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type Provider from 'oidc-provider';
 
 import { type AccountSessions, currentSession } from '../oidc/index.ts';
-import { type InteractionLoader, loadedInteraction } from './interaction-loader.ts';
+import { type InteractionLoader, loadedInteraction, saveInteraction } from './interaction-loader.ts';
 import { forgetFirstFactor } from './second-factor-step.ts';
 
 /**
@@ -25,7 +25,7 @@ export function switchAccountRoute(deps: { provider: Provider; load: Interaction
       interaction.result = undefined;
       interaction.lastSubmission = undefined;
       interaction.prompt = { name: 'login', reasons: ['switch_account'], details: {} };
-      await interaction.save(Math.max(1, interaction.exp - Math.floor(Date.now() / 1000)));
+      await saveInteraction(interaction);
     }
     ctx.status = 303;
     ctx.redirect(`/interaction/${interaction.uid}`);
