@@ -111,8 +111,9 @@ function serverEnvironments(): Record<Side, Record<string, string>> {
     BENCH_EMAIL: person.email,
     BENCH_PASSWORD: person.password,
   };
-  // Required in production; nothing in the bench sends mail.
-  const production = { ...common, NODE_ENV: 'production', SMTP_URL: 'smtp://127.0.0.1:9' };
+  // Required in production; nothing in the bench sends mail. Metrics recorded, as by a deployment that serves them
+  // (production without METRICS_PORT records none).
+  const production = { ...common, NODE_ENV: 'production', SMTP_URL: 'smtp://127.0.0.1:9', METRICS_PORT: '0' };
   return {
     baseline: { ...common, NODE_ENV: 'development', DATA_DIR: path.join(work, 'baseline') },
     // bench/servers/ours.ts keeps node-oidc-provider's models (and the rate-limit counters) in its memory.

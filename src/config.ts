@@ -307,7 +307,7 @@ export const settings = {
   METRICS_PORT: {
     whenUnset: '(unset: /metrics on PORT in development, nowhere in production)',
     parser: integer(0, 65535),
-    doc: 'Serve Prometheus metrics at /metrics on this port only. In production /metrics is never served on `PORT`: set this to have metrics.',
+    doc: 'Serve Prometheus metrics at /metrics on this port only. In production /metrics is never served on `PORT`: set this to have metrics (without it, none are recorded).',
   },
   METRICS_HOST: {
     default: '127.0.0.1',
@@ -587,6 +587,12 @@ function resolveClientsFile(value: string | undefined): string {
   } catch {
     return exampleClientsFile;
   }
+}
+
+/** Where /metrics is served: on METRICS_PORT when set, else on the main port except in production, where nowhere. */
+export function metricsServedOn(config: Pick<Config, 'metricsPort' | 'env'>): 'metrics port' | 'main port' | 'nowhere' {
+  if (config.metricsPort !== undefined) return 'metrics port';
+  return config.env === 'production' ? 'nowhere' : 'main port';
 }
 
 /** Reads and validates the environment; throws ConfigError naming every bad or missing setting. */

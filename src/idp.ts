@@ -49,7 +49,7 @@ import {
   readClientsFile,
   readResourceServersFile,
 } from './clients/index.ts';
-import type { Config } from './config.ts';
+import { type Config, metricsServedOn } from './config.ts';
 import { createSecretBox } from './crypto/index.ts';
 import { type Database, hasPendingMigrations, migrateDatabase, openDatabase } from './db/index.ts';
 import { createMailer, createMessages, DevOutbox, type Mailer } from './email/index.ts';
@@ -61,6 +61,7 @@ import {
   limiterStoreFor,
   type Metrics,
   type ReadinessCheck,
+  unservedMetrics,
 } from './http/index.ts';
 import { interactionRoutes, signInCompletion, upstreamCallbackRoute } from './interactions/index.ts';
 import { liveJwks, loadSecrets } from './keys/index.ts';
@@ -159,8 +160,7 @@ export async function createIdp(config: Config, log: Logger, options: IdpOptions
       log,
       views: services.views,
       metrics: services.metrics,
-      // In production /metrics never shares the public port: without METRICS_PORT it is not served.
-      metricsOnMainPort: config.metricsPort === undefined && config.env !== 'production',
+      metricsOnMainPort: metricsServedOn(config) === 'main port',
       jwksMaxAge: config.jwksMaxAge,
       readinessChecks: {
         ...stores.readiness,
@@ -185,7 +185,7 @@ export async function createIdp(config: Config, log: Logger, options: IdpOptions
     retention.start();
     return {
       app,
-      metricsApp: config.metricsPort === undefined ? undefined : createMetricsApp(services.metrics),
+      metricsApp: metricsServedOn(config) === 'metrics port' ? createMetricsApp(services.metrics) : undefined,
       provider: oidc.provider,
       database: stores.database,
       redis: stores.models.redis,
@@ -296,7 +296,7 @@ async function openStores(config: Config, log: Logger, { inProcessModelStore }: 
 async function createServices(config: Config, log: Logger, { database, secretBox, models, limiters, versions }: Stores) {
   const { db } = database;
   const audit = auditRecorder(db);
-  const metrics = createMetrics();
+  const metrics = metricsServedOn(config) === 'nowhere' ? unservedMetrics() : await createMetrics();
   if (database.pool) metrics.watchPool(database.pool);
   metrics.watchWebhookBacklog(() => countPendingDeliveries(db));
   const recordEvent = eventRecorder(db, (err, type) => log.warn({ err, type }, 'could not record a webhook event'));

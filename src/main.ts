@@ -5,7 +5,7 @@ import { createServer } from 'node:http';
 
 import { FirstAdminEmailTakenError } from './accounts/index.ts';
 import { ClientsFileError, ResourceServersFileError } from './clients/index.ts';
-import { type Config, ConfigError, loadConfig } from './config.ts';
+import { type Config, ConfigError, loadConfig, metricsServedOn } from './config.ts';
 import { DataDirLockedError, missingDatabaseAdvice } from './db/index.ts';
 import { createIdp } from './idp.ts';
 import { SigningKeysError } from './keys/index.ts';
@@ -22,9 +22,9 @@ const FIRST_ADMIN_COMMAND =
 
 /** Where Prometheus scrapes, or why nowhere. */
 function metricsAddress(config: Config): string {
-  if (config.metricsPort === undefined) {
-    return config.env === 'production' ? 'off (set METRICS_PORT to serve /metrics on a port of its own)' : `${config.issuer}/metrics`;
-  }
+  const servedOn = metricsServedOn(config);
+  if (servedOn === 'nowhere') return 'off (set METRICS_PORT to serve /metrics on a port of its own)';
+  if (servedOn === 'main port') return `${config.issuer}/metrics`;
   const host = config.metricsHost.includes(':') ? `[${config.metricsHost}]` : config.metricsHost;
   return `http://${host}:${config.metricsPort}/metrics`;
 }

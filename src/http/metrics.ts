@@ -1,12 +1,12 @@
 import Router from '@koa/router';
 import type pg from 'pg';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
  * Prometheus metrics. Labels are bounded: routes are route patterns, never raw paths (which carry
  * ids and codes).
  */
-export function createMetrics() {
+export async function createMetrics() {
+  const { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } = await import('prom-client');
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const counter = (name: string, help: string, labelNames: string[]) => new Counter({ name, help, labelNames, registers: [registry] });
@@ -30,7 +30,6 @@ export function createMetrics() {
   const webhookDeliveries = counter('webhook_deliveries_total', 'Webhook delivery attempts by outcome (delivered, retry, failed)', ['outcome']);
 
   return {
-    registry,
     /** Counts an answered request: the request logger calls it for every request, with its final status. */
     recordRequest(route: string, method: string, status: number, seconds: number) {
       requests.inc({ route, method, status: String(status) });
@@ -76,4 +75,27 @@ export function createMetrics() {
   };
 }
 
-export type Metrics = ReturnType<typeof createMetrics>;
+export type Metrics = Awaited<ReturnType<typeof createMetrics>>;
+
+/**
+ * Metrics nobody can read (production without METRICS_PORT): recording them would cost prom-client's
+ * memory, its event-loop and GC observers and work on every request, for nothing.
+ */
+export function unservedMetrics(): Metrics {
+  const nothing = () => {};
+  return {
+    recordRequest: nothing,
+    tokenIssued: nothing,
+    grantSucceeded: nothing,
+    oidcError: nothing,
+    loginAttempt: nothing,
+    lockout: nothing,
+    mail: nothing,
+    rowsPurged: nothing,
+    retentionRun: nothing,
+    delivery: nothing,
+    watchWebhookBacklog: nothing,
+    watchPool: nothing,
+    routes: () => new Router(),
+  };
+}
