@@ -25,6 +25,8 @@ export interface SideMeasurement extends Measurement {
   redisCommandsPerRequest?: number | undefined;
   /** CPU time of the server process (every thread) per request (per flow for the SSO round trip), in µs, over the measured windows. */
   cpuUsPerRequest?: number | undefined;
+  /** The side's rate over the baseline's in each round (the two measured back to back): how far one round can be trusted. */
+  roundRatios?: number[] | undefined;
 }
 
 export interface ScenarioResult {
@@ -75,6 +77,13 @@ export function ratioOf(result: ScenarioResult, side: IdpSide): number | undefin
   return baseline && ours !== undefined ? ours / baseline : undefined;
 }
 
+/** " (0.70–0.80)": the lowest and highest ratio of a single round, when there were several. */
+export function roundSpread(m: SideMeasurement | undefined): string {
+  const ratios = m?.roundRatios;
+  if (!ratios || ratios.length < 2) return '';
+  return ` (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})`;
+}
+
 function cells(m: SideMeasurement | undefined): string[] {
   if (!m) return ['—', '—', '—', '—'];
   const failed = m.failures ? ` (${m.failures} failed)` : '';
@@ -114,7 +123,7 @@ function protocolTable(results: Results): string[] {
       row.push(...cells(result.sides[side]));
       if (side === 'baseline') continue;
       const ratio = ratioOf(result, side);
-      row.push(ratio === undefined ? '—' : `${ratio.toFixed(2)}x`, targetCell(ratio, result.targets[side]));
+      row.push(ratio === undefined ? '—' : `${ratio.toFixed(2)}x${roundSpread(result.sides[side])}`, targetCell(ratio, result.targets[side]));
       if (side === 'ours') {
         const commands = result.sides.ours?.redisCommandsPerRequest;
         row.push(commands === undefined ? '—' : commands.toFixed(1));
@@ -255,7 +264,8 @@ export function toMarkdown(results: Results): string {
     `the SSO round trip with ${settings.browsers} signed-in browsers following redirects with their cookies. Latencies in ms.`,
     `Host: our whole IdP with node-oidc-provider's models in its memory, as the baseline keeps them (accounts, the account index`,
     `and clients in PostgreSQL, active accounts kept in memory as on the other sides): Host/baseline is what the host costs,`,
-    `Ours/baseline over Host/baseline what the store adds.`,
+    `Ours/baseline over Host/baseline what the store adds. In brackets: the lowest and highest ratio of a single round (the side and`,
+    `the baseline measured back to back), a measure of this machine's noise; the verdict is on the ratio over all rounds.`,
     `Redis cmds: commands Redis executed per request (per round trip for SSO) of the PostgreSQL + Redis side, those inside the adapter's`,
     `Lua scripts included (INFO stats of a Redis of the bench's own; none when BENCH_REDIS_URL is given).`,
     ...processEnvLine(settings.processEnv),

@@ -221,6 +221,8 @@ async function main() {
           samples.get(side)!.push(sample);
         }
       }
+      const roundRates = (side: Side) => samples.get(side)!.map((sample) => summarize([sample]).perSecond);
+      const baselineRates = sides.includes('baseline') ? roundRates('baseline') : undefined;
       for (const side of sides) {
         const summary = summarize(samples.get(side)!);
         const measured = {
@@ -228,9 +230,10 @@ async function main() {
           peakRssMb: notePeak(side, servers.get(side)!.memory.peakMb()),
           cpuUsPerRequest: perRequestUs(cpuMs.get(side), summary.completed),
           ...(side === 'ours' && redisCommands && summary.completed ? { redisCommandsPerRequest: oursRedisCommands / summary.completed } : {}),
+          ...(baselineRates && side !== 'baseline' ? { roundRatios: roundRates(side).map((rate, round) => rate / baselineRates[round]!) } : {}),
         };
         result.sides[side] = measured;
-        console.log(`${scenario.id.padEnd(18)} ${side.padEnd(9)} ${measured.perSecond.toFixed(1).padStart(8)} ${scenario.unit}  p50 ${measured.p50Ms.toFixed(1)} ms  p99 ${measured.p99Ms.toFixed(1)} ms  RSS ${megabytes(measured.peakRssMb)}  CPU ${measured.cpuUsPerRequest?.toFixed(0) ?? '—'} µs${measured.failures ? `  ${measured.failures} failed` : ''}`);
+        console.log(`${scenario.id.padEnd(18)} ${side.padEnd(9)} ${measured.perSecond.toFixed(1).padStart(8)} ${scenario.unit}  p50 ${measured.p50Ms.toFixed(1)} ms  p99 ${measured.p99Ms.toFixed(1)} ms  RSS ${megabytes(measured.peakRssMb)}  CPU ${measured.cpuUsPerRequest?.toFixed(0) ?? '—'} µs${measured.roundRatios ? `  rounds ${measured.roundRatios.map((ratio) => ratio.toFixed(2)).join(' ')}x` : ''}${measured.failures ? `  ${measured.failures} failed` : ''}`);
       }
       results.push(result);
     }
