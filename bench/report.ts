@@ -97,9 +97,9 @@ const verdict = (value: number | undefined, target: number | undefined) =>
 const targetCell = (value: number | undefined, target: number | undefined) =>
   target === undefined ? '—' : `≥ ${target.toFixed(2)}x: ${verdict(value, target)}`;
 
-/** "118 MB (≤ 120: met)". */
+/** "118 (≤ 120: met)"; to a tenth where rounding would hide which side of the limit it is on ("120.3 (≤ 120: missed)"). */
 const limitCell = (value: number | undefined, limit: number) =>
-  value === undefined ? '—' : `${mb(value)} (≤ ${limit}: ${value <= limit ? 'met' : 'missed'})`;
+  value === undefined ? '—' : `${Math.round(value) === limit ? value.toFixed(1) : mb(value)} (≤ ${limit}: ${value <= limit ? 'met' : 'missed'})`;
 
 function protocolTable(results: Results): string[] {
   const header = ['Scenario', 'Unit'];
