@@ -299,15 +299,17 @@ export function createProvider(options: ProviderOptions): Provider {
         },
       },
     },
-    async renderError(ctx, out) {
+    async renderError(ctx, out, error) {
       if (ctx.status === 503) {
         views.render(ctx as unknown as Context, 'error', { title: 'errors.unavailable.title', message: 'errors.unavailable.message' }, 503);
         ctx.set('Retry-After', '30');
         return;
       }
+      // A sign-in that cannot go on (its interaction or session ended meanwhile) is not the application's mistake.
+      const expired = error instanceof errors.SessionNotFound;
       views.render(ctx as unknown as Context, 'error', {
-        title: 'errors.oauth.title',
-        message: 'errors.oauth.message',
+        title: expired ? 'errors.sessionExpired.title' : 'errors.oauth.title',
+        message: expired ? 'errors.sessionExpired.message' : 'errors.oauth.message',
         oauthError: out.error,
         oauthErrorDescription: out.error_description,
       }, ctx.status);

@@ -194,6 +194,35 @@ describe.each(backends)('signing in through a relying party (%s)', (backend) => 
     expect(denied.leftTo?.searchParams.get('error')).toBe('access_denied');
   });
 
+  it('does not resume a consent given in a session that ended before the authorization went on', async () => {
+    const config = await relyingParty(idp.issuer, webAppClient);
+    const browser = newBrowser();
+    const first = await startAuthorization(config, { prompt: 'consent' });
+    const { id_token } = await exchangeCode(config, await signIn(browser, first.url, alice), first);
+
+    // Consent in that session, stopping at the IdP's answer: on to the authorization, not followed yet.
+    const start = await startAuthorization(config, { prompt: 'consent' });
+    const consent = await browser.open(start.url.href);
+    const form = consent.$('form[action$="/confirm"]');
+    const body = new URLSearchParams(form.find('input[name]').map((_i, input) => [[consent.$(input).attr('name')!, consent.$(input).attr('value') ?? '']]).get());
+    const confirmed = await browser.fetch(new URL(form.attr('action')!, consent.url).href, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: body.toString(),
+    });
+    expect(confirmed.status).toBe(303);
+    const resume = new URL(confirmed.headers.get('location')!, consent.url);
+
+    // Signed out meanwhile (as from another tab): the consent given in the ended session takes no one anywhere.
+    const logout = oidc.buildEndSessionUrl(config, { id_token_hint: id_token!, post_logout_redirect_uri: RP_LOGOUT });
+    await browser.submit(await browser.open(logout.href), 'form', {}, 'logout=yes');
+    const resumed = await browser.navigate(resume.href);
+    expect(resumed.leftTo).toBeUndefined();
+    expect(resumed.page?.status).toBe(400);
+    expect(resumed.page?.$('h1').text()).toBe('This sign-in has expired');
+    expect(resumed.page?.$('main p').first().text()).toBe('Go back to the application and start again.');
+  });
+
   it('issues client credentials tokens to a service client', async () => {
     const config = await relyingParty(idp.issuer, serviceClient);
     const tokens = await oidc.clientCredentialsGrant(config);
