@@ -1,4 +1,3 @@
-
 import type { FederatedProfile } from '../accounts/index.ts';
 import type { ProviderSettings } from './provider-settings.ts';
 
