@@ -11,7 +11,7 @@ import { Browser, createAgent, send } from './load/http.ts';
 import { loadWithFlows } from './load/measure.ts';
 import { prepareSide } from './prepare.ts';
 import type { LoadSettings, Scenario } from './scenarios.ts';
-import { residentMemory, type ResidentMemory } from './servers/resident-memory.ts';
+import { residentMemory, type ResidentMemory, settledMemory } from './servers/resident-memory.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ENTRY = 'dist/src/main.js';
@@ -22,11 +22,12 @@ const SETTLE_MS = 2000;
 export interface CompiledMemory {
   entry: string;
   loadSeconds: number;
-  ours?: { idleMb: number | undefined; peakMb: number | undefined };
+  ours?: { afterSignInMb?: number | undefined; idleMb: number | undefined; peakMb: number | undefined };
   embedded?: {
     /** The most it held from its start to ready, on a fresh DATA_DIR (every migration runs). */
     firstStartPeakMb: number | undefined;
-    /** Started again on the same DATA_DIR, after one sign-in. */
+    /** Started again on the same DATA_DIR: just after one sign-in, and then at rest. */
+    afterSignInMb?: number | undefined;
     idleMb: number | undefined;
     peakMb: number | undefined;
   };
@@ -110,7 +111,8 @@ async function peakUnderLoad(server: CompiledServer, person: Person, scenarios: 
 async function idleAfterOneSignIn(server: CompiledServer, person: Person) {
   await signInOnce(server.origin, person);
   await sleep(SETTLE_MS);
-  return server.memory.currentMb();
+  const { afterMb, idleMb } = await settledMemory(server.memory);
+  return { afterSignInMb: afterMb, idleMb };
 }
 
 /**
@@ -134,8 +136,8 @@ export async function measureCompiled(options: {
   if (options.environments.ours) {
     const server = await startCompiled(withAdmin(options.environments.ours), path.join(options.logDir, 'compiled-ours.log'));
     try {
-      const idleMb = await idleAfterOneSignIn(server, person);
-      result.ours = { idleMb, peakMb: await peakUnderLoad(server, person, options.scenarios, load) };
+      const idle = await idleAfterOneSignIn(server, person);
+      result.ours = { ...idle, peakMb: await peakUnderLoad(server, person, options.scenarios, load) };
     } finally {
       await server.stop();
     }
@@ -149,8 +151,8 @@ export async function measureCompiled(options: {
     await first.stop();
     const server = await startCompiled(env, logFile);
     try {
-      const idleMb = await idleAfterOneSignIn(server, person);
-      result.embedded = { firstStartPeakMb, idleMb, peakMb: await peakUnderLoad(server, person, options.scenarios, load) };
+      const idle = await idleAfterOneSignIn(server, person);
+      result.embedded = { firstStartPeakMb, ...idle, peakMb: await peakUnderLoad(server, person, options.scenarios, load) };
     } finally {
       await server.stop();
     }

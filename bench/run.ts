@@ -30,6 +30,7 @@ import { redisCommandCounter } from './redis-commands.ts';
 import { redisMemory } from './redis-memory.ts';
 import { SIDES, toMarkdown, type Results, type ScenarioResult, type Side } from './report.ts';
 import { scenarios } from './scenarios.ts';
+import { settledMemory } from './servers/resident-memory.ts';
 import { startServer, type ServerProcess } from './servers/spawn.ts';
 
 // `npm run bench -- --scale`: the data-size bench instead (bench/scale.ts).
@@ -164,10 +165,19 @@ async function main() {
     if (failed) throw failed.reason;
 
     const memory: Results['memory'] = {};
+    // Each side signs in once, then they all come to rest in the same wait.
+    const resting: Promise<void>[] = [];
     for (const side of sides) {
       const server = servers.get(side)!;
-      memory[side] = { startPeakMb: server.memory.peakMb(), idleMb: await idleAfterOneSignIn(server), peakMb: undefined };
+      const startPeakMb = server.memory.peakMb();
+      await signInOnce(server);
+      resting.push(
+        settledMemory(server.memory).then(({ afterMb, idleMb }) => {
+          memory[side] = { startPeakMb, afterSignInMb: afterMb, idleMb, peakMb: undefined };
+        }),
+      );
     }
+    await Promise.all(resting);
     /** The most each side held under load so far. */
     const notePeak = (side: Side, peakMb: number | undefined) => {
       const noted = memory[side]!;
@@ -311,13 +321,12 @@ async function main() {
 const megabytes = (value: number | undefined) => (value === undefined ? '—' : `${Math.round(value)} MB`);
 const perRequestUs = (cpuMs: number | undefined, completed: number) => (cpuMs === undefined || !completed ? undefined : (cpuMs * 1000) / completed);
 
-/** Resident memory at rest after start-up and one sign-in (the baseline's interactions sign in by themselves). */
-async function idleAfterOneSignIn(server: ServerProcess): Promise<number | undefined> {
+/** One sign-in after start-up (the baseline's interactions sign in by themselves), and a second for its last writes. */
+async function signInOnce(server: ServerProcess) {
   const agent = createAgent(1);
   await authorize(new Browser(agent), server.origin, { clientId: firstParty.id, scope: 'openid email profile' }, person);
   agent.destroy();
   await new Promise((resolve) => setTimeout(resolve, 1000));
-  return server.memory.currentMb();
 }
 
 main().catch((error) => {

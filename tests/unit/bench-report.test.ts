@@ -32,8 +32,13 @@ const results: Results = {
     },
   },
   loginTargets: { ratio: 0.8, lagP99Ms: 20, nonArgon2Share: 0.25 },
-  memory: { baseline: { startPeakMb: 145, idleMb: 140, peakMb: 150 }, ours: { idleMb: 190, peakMb: 260 } },
-  compiled: { entry: 'dist/src/main.js', loadSeconds: 5, ours: { idleMb: 120.3, peakMb: 200 }, embedded: { firstStartPeakMb: 350, idleMb: 180, peakMb: 250 } },
+  memory: { baseline: { startPeakMb: 145, afterSignInMb: 152, idleMb: 140, peakMb: 150 }, ours: { idleMb: 190, peakMb: 260 } },
+  compiled: {
+    entry: 'dist/src/main.js',
+    loadSeconds: 5,
+    ours: { afterSignInMb: 131, idleMb: 120.3, peakMb: 200 },
+    embedded: { firstStartPeakMb: 350, afterSignInMb: 210, idleMb: 180, peakMb: 250 },
+  },
   memoryTargets: { compiledIdleMb: 120, embeddedIdleMb: 200, embeddedPeakMb: 300 },
   redis: { kinds: { Session: { keys: 2, bytes: 1600 } }, perSessionBytes: 1024, perRefreshTokenBytes: 2048 },
 };
@@ -83,10 +88,11 @@ describe('the bench report', () => {
   });
 
   it('reports memory idle and under load, the compiled server against its targets, and Redis per item', () => {
-    expect(row(markdown, 'Baseline (bare node-oidc-provider, memory)')).toEqual(['Baseline (bare node-oidc-provider, memory)', '145', '140', '150']);
-    expect(row(markdown, 'Ours (embedded PGlite)')).toEqual(['Ours (embedded PGlite)', '180 (≤ 200: met)', '350 (≤ 300: missed)', '250 (≤ 300: met)']);
+    expect(row(markdown, 'Baseline (bare node-oidc-provider, memory)')).toEqual(['Baseline (bare node-oidc-provider, memory)', '145', '152', '140', '150']);
+    // The targets hold for the server at rest; the figure just after the sign-in is shown beside it.
+    expect(row(markdown, 'Ours (embedded PGlite)')).toEqual(['Ours (embedded PGlite)', '210', '180 (≤ 200: met)', '350 (≤ 300: missed)', '250 (≤ 300: met)']);
     // Rounded to 120 it would read as within the limit.
-    expect(rows(markdown, 'Ours (Postgres + Redis)').at(-1)!.slice(0, 2)).toEqual(['Ours (Postgres + Redis)', '120.3 (≤ 120: missed)']);
+    expect(rows(markdown, 'Ours (Postgres + Redis)').at(-1)!.slice(0, 3)).toEqual(['Ours (Postgres + Redis)', '131', '120.3 (≤ 120: missed)']);
     expect(markdown).toContain('1.0 KiB per active session');
     expect(markdown).toContain('2.0 KiB per refresh token');
   });
