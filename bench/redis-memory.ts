@@ -17,9 +17,13 @@ export interface RedisMemory {
   perRefreshTokenBytes: number | undefined;
 }
 
-/** `bench:abc:Session:uid:{…}` → `Session:uid`; a rate-limit counter `bench:abc:rate:ip-login:<ip>` → `rate:ip-login`. */
+/**
+ * `bench:abc:Session:uid:{…}` → `Session:uid`; an account's version `bench:abc:{account-version}:<id>` → `account-version`;
+ * a rate-limit counter `bench:abc:rate:ip-login:<ip>` → `rate:ip-login`.
+ */
 const kindOf = (key: string, prefix: string) => {
   const name = key.slice(prefix.length);
+  if (name.startsWith('{')) return name.slice(1, name.indexOf('}'));
   return name.includes('{') ? name.replace(/:?\{.*$/, '') : name.split(':').slice(0, 2).join(':');
 };
 
