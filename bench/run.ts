@@ -321,7 +321,7 @@ async function main() {
 const megabytes = (value: number | undefined) => (value === undefined ? '—' : `${Math.round(value)} MB`);
 const perRequestUs = (cpuMs: number | undefined, completed: number) => (cpuMs === undefined || !completed ? undefined : (cpuMs * 1000) / completed);
 
-/** One sign-in after start-up (the baseline's interactions sign in by themselves), and a second for its last writes. */
+/** One sign-in after start-up (the baseline's interactions sign in by themselves), then a one-second wait for its last writes. */
 async function signInOnce(server: ServerProcess) {
   const agent = createAgent(1);
   await authorize(new Browser(agent), server.origin, { clientId: firstParty.id, scope: 'openid email profile' }, person);
