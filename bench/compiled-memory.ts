@@ -82,7 +82,8 @@ async function startCompiled(env: Record<string, string>, logFile: string): Prom
   };
 }
 
-async function signInOnce(origin: string, person: Person) {
+/** One password sign-in in a new browser, with a first-party client (no consent page). */
+export async function signInOnce(origin: string, person: Person) {
   const agent = createAgent(1);
   await authorize(new Browser(agent), origin, { clientId: firstParty.id, scope: 'openid email profile' }, person);
   agent.destroy();

@@ -17,11 +17,9 @@ import pg from 'pg';
 
 import { loadConfig } from '../src/config.ts';
 import { generateJwks } from '../src/keys/index.ts';
-import { benchClients, firstParty } from './clients.ts';
-import { measureCompiled } from './compiled-memory.ts';
+import { benchClients } from './clients.ts';
+import { measureCompiled, signInOnce } from './compiled-memory.ts';
 import { imageProcessEnv } from './image-env.ts';
-import { authorize } from './load/authorize.ts';
-import { Browser, createAgent } from './load/http.ts';
 import { summarize, type Sample } from './load/measure.ts';
 import { loginStorm } from './login-storm.ts';
 import { prepareSide, type SideState } from './prepare.ts';
@@ -170,7 +168,9 @@ async function main() {
     for (const side of sides) {
       const server = servers.get(side)!;
       const startPeakMb = server.memory.peakMb();
-      await signInOnce(server);
+      // The baseline's interactions sign in by themselves; a second more for the sign-in's last writes.
+      await signInOnce(server.origin, person);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
       resting.push(
         settledMemory(server.memory).then(({ afterMb, idleMb }) => {
           memory[side] = { startPeakMb, afterSignInMb: afterMb, idleMb, peakMb: undefined };
@@ -320,14 +320,6 @@ async function main() {
 
 const megabytes = (value: number | undefined) => (value === undefined ? '—' : `${Math.round(value)} MB`);
 const perRequestUs = (cpuMs: number | undefined, completed: number) => (cpuMs === undefined || !completed ? undefined : (cpuMs * 1000) / completed);
-
-/** One sign-in after start-up (the baseline's interactions sign in by themselves), then a one-second wait for its last writes. */
-async function signInOnce(server: ServerProcess) {
-  const agent = createAgent(1);
-  await authorize(new Browser(agent), server.origin, { clientId: firstParty.id, scope: 'openid email profile' }, person);
-  agent.destroy();
-  await new Promise((resolve) => setTimeout(resolve, 1000));
-}
 
 main().catch((error) => {
   console.error(error);

@@ -1,4 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
  * Resident memory (RSS) of a process, from its /proc entry: what `ps -o rss=` shows, and the kernel's own
@@ -44,7 +45,6 @@ const POLL_MS = 1000;
  * machine), so the first figure still holds what those collections return. Waits for that drop, or `maxWaitMs`.
  */
 export async function settledMemory(memory: ResidentMemory, { maxWaitMs = 90_000 } = {}) {
-  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
   const afterMb = memory.currentMb();
   if (afterMb === undefined) return { afterMb, idleMb: undefined };
   const deadline = Date.now() + maxWaitMs;
